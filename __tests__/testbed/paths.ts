@@ -1,0 +1,57 @@
+// Where the test bed's parts live. Everything is computed from this file's location or from the
+// environment, never from a machine-specific absolute path.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+/** The repository's root folder (two levels above `__tests__/testbed/`). */
+export const repoRoot = path.resolve(here, '..', '..');
+
+/** The git-ignored folder `scripts/testbed-setup.sh` installs into. */
+export const testbedDir = path.join(repoRoot, '.testbed');
+
+/** The shared folder beside the repository (env `SHARED_DIR` overrides). */
+export const sharedDir = process.env.SHARED_DIR
+  ? path.resolve(process.env.SHARED_DIR)
+  : path.resolve(repoRoot, '..', 'shared');
+
+/** Real buildx output captured for tests: `<shared>/fixtures/buildx-output`. */
+export const fixturesDir = path.join(sharedDir, 'fixtures', 'buildx-output');
+
+/** The fault shim that stands in for buildx (see fault-shim.mjs). */
+export const faultShimPath = path.join(here, 'fault-shim.mjs');
+
+/** The bundled action the runner emulator runs. */
+export const actionEntry = path.join(repoRoot, 'dist', 'index.js');
+
+function missing(what: string, file: string, envName: string): Error {
+  return new Error(
+    `${what} not found at ${file}. Run \`npm run testbed\` (scripts/testbed-setup.sh) to install the ` +
+      `test bed, or set ${envName} to an existing binary.`,
+  );
+}
+
+function pick(envName: string, fallback: string, what: string): string {
+  const fromEnv = process.env[envName];
+  const file = fromEnv ? path.resolve(fromEnv) : fallback;
+  // existsSync follows symlinks, so a dangling .testbed/bin link counts as missing.
+  if (!existsSync(file)) throw missing(what, file, envName);
+  return file;
+}
+
+/** The real buildx 0.13.1: env `TESTBED_BUILDX`, else `.testbed/bin/buildx`. */
+export function buildxPath(): string {
+  return pick('TESTBED_BUILDX', path.join(testbedDir, 'bin', 'buildx'), 'buildx');
+}
+
+/** Node 24 to run the bundle with, as GitHub does: env `ACTION_NODE`, else `.testbed/bin/node24`. */
+export function node24Path(): string {
+  return pick('ACTION_NODE', path.join(testbedDir, 'bin', 'node24'), 'Node 24');
+}
+
+/** Full path of one fixture file in `fixturesDir`. */
+export function fixturePath(name: string): string {
+  return path.join(fixturesDir, name);
+}

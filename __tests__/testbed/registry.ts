@@ -1,0 +1,342 @@
+// A real registry (Debian's docker-registry 2.8) on a free loopback port, as a plain process.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+export interface BasicAuth {
+  username: string;
+  password: string;
+}
+
+export interface Registry {
+  /** `127.0.0.1:PORT`, as it appears in image references. */
+  host: string;
+  /** `http://127.0.0.1:PORT` */
+  url: string;
+  /** The registry's storage root. */
+  dataDir: string;
+  /** The registry's own log (stdout and stderr). */
+  logFile: string;
+  /** Credentials when started with `auth` (informational: helpers only send auth when given it). */
+  auth?: BasicAuth;
+  /** Stops the process (TERM, KILL after 2 s), awaits its exit and removes the temp folder. */
+  stop(): Promise<void>;
+}
+
+export interface StartRegistryOptions {
+  /** Require these credentials (htpasswd, bcrypt): anonymous requests get 401. */
+  auth?: BasicAuth;
+  /** How long to wait for `GET /v2/` to answer. Default 20 s. */
+  startTimeoutMs?: number;
+  /** Log level written to the config. Default `warn`. */
+  logLevel?: 'error' | 'warn' | 'info' | 'debug';
+}
+
+const REGISTRY_BIN = process.env.TESTBED_REGISTRY ?? 'docker-registry';
+const PORT_ATTEMPTS = 5;
+
+/** Registries still running, killed if the test process exits without stopping them. */
+const live = new Set<ChildProcess>();
+let exitHookInstalled = false;
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const child of live) child.kill('SIGKILL');
+  });
+}
+
+/** Runs a program without a shell and returns its stdout; rejects with its stderr on failure. */
+export function runCapture(file: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      if (code === 0) resolve(Buffer.concat(out).toString('utf8'));
+      else
+        reject(
+          new Error(
+            `${file} ${args.join(' ')} exited with ${code ?? signal}: ${Buffer.concat(err).toString('utf8').trim()}`,
+          ),
+        );
+    });
+  });
+}
+
+/** A port that was free a moment ago (bound on port 0, then released). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const addr = server.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      server.close(() => (port ? resolve(port) : reject(new Error('could not get a free port'))));
+    });
+  });
+}
+
+function logTail(file: string, lines = 30): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function configYaml(dataDir: string, port: number, logLevel: string, htpasswdFile?: string): string {
+  const lines = [
+    'version: 0.1',
+    'log:',
+    `  level: ${logLevel}`,
+    '  accesslog:',
+    '    disabled: true',
+    'storage:',
+    '  filesystem:',
+    `    rootdirectory: ${JSON.stringify(dataDir)}`,
+    '  delete:',
+    '    enabled: true',
+    'http:',
+    `  addr: 127.0.0.1:${port}`,
+    // A fixed secret keeps the "No HTTP secret provided" warning out of the log.
+    `  secret: ${randomBytes(16).toString('hex')}`,
+  ];
+  if (htpasswdFile) {
+    lines.push('auth:', '  htpasswd:', '    realm: safe-imagetools-testbed', `    path: ${JSON.stringify(htpasswdFile)}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+interface Launched {
+  child: ChildProcess;
+  exited: Promise<void>;
+}
+
+function launch(configFile: string, logFile: string): Launched {
+  const fd = openSync(logFile, 'a');
+  let child: ChildProcess;
+  try {
+    child = spawn(REGISTRY_BIN, ['serve', configFile], { stdio: ['ignore', fd, fd] });
+  } finally {
+    closeSync(fd);
+  }
+  live.add(child);
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', () => {
+      live.delete(child);
+      resolve();
+    });
+    child.once('error', () => {
+      live.delete(child);
+      resolve();
+    });
+  });
+  return { child, exited };
+}
+
+function isRunning(child: ChildProcess): boolean {
+  return child.exitCode === null && child.signalCode === null;
+}
+
+async function killAndWait({ child, exited }: Launched): Promise<void> {
+  if (!isRunning(child)) return exited;
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => {
+    if (isRunning(child)) child.kill('SIGKILL');
+  }, 2000);
+  try {
+    await exited;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Waits for `GET /v2/` to answer `expected`; 'exited' if the process died first. */
+async function waitReady(
+  url: string,
+  expected: number,
+  launched: Launched,
+  timeoutMs: number,
+): Promise<'ready' | 'exited' | 'timeout'> {
+  const deadline = Date.now() + timeoutMs;
+  let spawnError: Error | undefined;
+  launched.child.once('error', (e) => (spawnError = e));
+  while (Date.now() < deadline) {
+    if (spawnError) throw new Error(`could not start ${REGISTRY_BIN}: ${spawnError.message}`);
+    if (!isRunning(launched.child)) return 'exited';
+    try {
+      const res = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(1000) });
+      await res.arrayBuffer();
+      if (res.status === expected) return 'ready';
+    } catch {
+      // not listening yet
+    }
+    await sleep(50);
+  }
+  return 'timeout';
+}
+
+/** Starts a registry on a free 127.0.0.1 port, in its own temp folder. */
+export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Registry> {
+  installExitHook();
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'sit-registry-'));
+  const dataDir = path.join(tmp, 'data');
+  const logFile = path.join(tmp, 'registry.log');
+  const configFile = path.join(tmp, 'config.yml');
+  let htpasswdFile: string | undefined;
+  try {
+    if (opts.auth) {
+      htpasswdFile = path.join(tmp, 'htpasswd');
+      const entry = await runCapture('htpasswd', ['-Bbn', opts.auth.username, opts.auth.password]);
+      await writeFile(htpasswdFile, entry.trim() + '\n', { mode: 0o600 });
+    }
+    const expected = opts.auth ? 401 : 200;
+    const timeoutMs = opts.startTimeoutMs ?? 20_000;
+    for (let attempt = 1; attempt <= PORT_ATTEMPTS; attempt++) {
+      const port = await freePort();
+      await writeFile(configFile, configYaml(dataDir, port, opts.logLevel ?? 'warn', htpasswdFile));
+      const url = `http://127.0.0.1:${port}`;
+      const launched = launch(configFile, logFile);
+      const state = await waitReady(url, expected, launched, timeoutMs);
+      if (state === 'ready') {
+        let stopping: Promise<void> | undefined;
+        return {
+          host: `127.0.0.1:${port}`,
+          url,
+          dataDir,
+          logFile,
+          auth: opts.auth,
+          stop() {
+            stopping ??= (async () => {
+              await killAndWait(launched);
+              if (!process.env.TESTBED_KEEP) await rm(tmp, { recursive: true, force: true });
+            })();
+            return stopping;
+          },
+        };
+      }
+      await killAndWait(launched);
+      const tail = logTail(logFile);
+      // Another process took the port between our probe and the registry's bind: try another.
+      if (state === 'exited' && /address already in use/i.test(tail) && attempt < PORT_ATTEMPTS) continue;
+      throw new Error(
+        state === 'exited'
+          ? `docker-registry exited before answering on ${url}/v2/. Log tail:\n${tail}`
+          : `docker-registry did not answer ${expected} on ${url}/v2/ within ${timeoutMs} ms. Log tail:\n${tail}`,
+      );
+    }
+    throw new Error('unreachable');
+  } catch (e) {
+    await rm(tmp, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+/** Media types a manifest read-back accepts (OCI and Docker, index and single manifest). */
+export const MANIFEST_ACCEPT = [
+  'application/vnd.oci.image.index.v1+json',
+  'application/vnd.oci.image.manifest.v1+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+  'application/vnd.docker.distribution.manifest.v2+json',
+].join(', ');
+
+/** `Authorization` header value for basic auth. */
+export function basicAuthHeader(auth: BasicAuth): string {
+  return 'Basic ' + Buffer.from(`${auth.username}:${auth.password}`).toString('base64');
+}
+
+function authHeaders(auth?: BasicAuth): Record<string, string> {
+  return auth ? { authorization: basicAuthHeader(auth) } : {};
+}
+
+export interface ManifestRead {
+  digest: string;
+  mediaType: string;
+  body: Buffer;
+  /** The parsed JSON body. */
+  json: Record<string, unknown>;
+}
+
+function sha256Digest(body: Buffer): string {
+  return 'sha256:' + createHash('sha256').update(body).digest('hex');
+}
+
+/** GETs a manifest (index or image); null on 404. Independent of the code under test. */
+export async function readManifest(
+  reg: { url: string },
+  repo: string,
+  ref: string,
+  auth?: BasicAuth,
+): Promise<ManifestRead | null> {
+  const res = await fetch(`${reg.url}/v2/${repo}/manifests/${ref}`, {
+    headers: { accept: MANIFEST_ACCEPT, ...authHeaders(auth) },
+    signal: AbortSignal.timeout(10_000),
+  });
+  const body = Buffer.from(await res.arrayBuffer());
+  if (res.status === 404) return null;
+  if (!res.ok) {
+    throw new Error(`GET ${repo}:${ref} manifest: ${res.status} ${res.statusText}: ${body.toString('utf8')}`);
+  }
+  const digest = res.headers.get('docker-content-digest') ?? sha256Digest(body);
+  return {
+    digest,
+    mediaType: res.headers.get('content-type') ?? '',
+    body,
+    json: JSON.parse(body.toString('utf8')) as Record<string, unknown>,
+  };
+}
+
+/**
+ * The digest a tag (or digest) resolves to in the registry, or null when it does not exist.
+ * HEAD first (what buildx and the action do), GET when HEAD gives no digest.
+ */
+export async function readDigest(
+  reg: { url: string },
+  repo: string,
+  ref: string,
+  auth?: BasicAuth,
+): Promise<string | null> {
+  const res = await fetch(`${reg.url}/v2/${repo}/manifests/${ref}`, {
+    method: 'HEAD',
+    headers: { accept: MANIFEST_ACCEPT, ...authHeaders(auth) },
+    signal: AbortSignal.timeout(10_000),
+  });
+  if (res.status === 404) return null;
+  const digest = res.headers.get('docker-content-digest');
+  if (res.ok && digest) return digest;
+  if (res.status === 401 || res.status === 403) {
+    throw new Error(`HEAD ${repo}:${ref} manifest: ${res.status} ${res.statusText}`);
+  }
+  const read = await readManifest(reg, repo, ref, auth);
+  return read?.digest ?? null;
+}
+
+/** The tags of a repository (empty when the repository does not exist). */
+export async function listTags(
+  reg: { url: string },
+  repo: string,
+  auth?: BasicAuth,
+): Promise<string[]> {
+  const res = await fetch(`${reg.url}/v2/${repo}/tags/list`, {
+    headers: authHeaders(auth),
+    signal: AbortSignal.timeout(10_000),
+  });
+  const text = await res.text();
+  if (res.status === 404) return [];
+  if (!res.ok) throw new Error(`GET ${repo} tags: ${res.status} ${res.statusText}: ${text}`);
+  const json = JSON.parse(text) as { tags?: string[] | null };
+  return [...(json.tags ?? [])].sort();
+}

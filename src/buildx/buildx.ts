@@ -1,0 +1,94 @@
+// Which buildx runs: the runner's `docker buildx`, or a binary at a path run standalone.
+// (Releases, ranges, git fix branches and URLs come with the installer.)
+
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { delimiter, isAbsolute, join, resolve } from 'node:path';
+
+import { InputError } from '../parse.js';
+
+export type BuildxSource = 'runner' | 'path';
+
+export interface Buildx {
+  /** the executable spawned */
+  file: string;
+  /** arguments before buildx's own (`buildx` when run through the docker CLI) */
+  prefix: string[];
+  source: BuildxSource;
+  /** the buildx binary itself, as far as it can be known */
+  path: string;
+}
+
+export interface BuildxVersion {
+  /** the version as the binary reports it, e.g. `v0.13.1` or `0.13.1+ds1` */
+  version: string;
+  /** the whole first line of `buildx version` */
+  raw: string;
+}
+
+/** Parses `github.com/docker/buildx v0.13.1 abcdef` (and Debian's `... 0.13.1+ds1 0.13.1+ds1-3`). */
+export function parseVersionOutput(text: string): BuildxVersion | undefined {
+  const line = text.split(/\r?\n/).find((l) => l.trim() !== '')?.trim();
+  if (!line) return undefined;
+  const m = line.match(/^\S*buildx\S*\s+(v?\d+\.\d+\.\d+\S*)/);
+  if (!m) return undefined;
+  return { version: m[1] as string, raw: line };
+}
+
+export function findOnPath(name: string, pathEnv = process.env.PATH ?? ''): string | undefined {
+  for (const dir of pathEnv.split(delimiter)) {
+    if (!dir) continue;
+    const candidate = join(dir, name);
+    try {
+      accessSync(candidate, constants.X_OK);
+      if (statSync(candidate).isFile()) return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/** Where the docker CLI looks for its buildx plugin, in its order. */
+export function pluginDirs(env: NodeJS.ProcessEnv = process.env): string[] {
+  const config = env.DOCKER_CONFIG ?? join(homedir(), '.docker');
+  return [
+    join(config, 'cli-plugins'),
+    '/usr/local/lib/docker/cli-plugins',
+    '/usr/local/libexec/docker/cli-plugins',
+    '/usr/lib/docker/cli-plugins',
+    '/usr/libexec/docker/cli-plugins',
+  ];
+}
+
+/** Resolves the `buildx-version` input to a buildx to run (this release: empty or a path). */
+export function locateBuildx(spec: string, workspace: string, env: NodeJS.ProcessEnv = process.env): Buildx {
+  if (spec === '') {
+    const docker = findOnPath('docker', env.PATH);
+    if (!docker) {
+      throw new InputError(
+        'buildx-version',
+        'empty means the runner\'s "docker buildx", but there is no docker CLI on PATH; give a path to a buildx binary',
+      );
+    }
+    const plugin = pluginDirs(env)
+      .map((d) => join(d, 'docker-buildx'))
+      .find((p) => existsSync(p));
+    return { file: docker, prefix: ['buildx'], source: 'runner', path: plugin ?? `${docker} buildx` };
+  }
+  if (isAbsolute(spec) || spec.startsWith('./') || spec.startsWith('../')) {
+    const path = isAbsolute(spec) ? spec : resolve(workspace, spec);
+    try {
+      if (!statSync(path).isFile()) throw new Error('not a file');
+      accessSync(path, constants.X_OK);
+    } catch (err) {
+      throw new InputError('buildx-version', `"${spec}" is not an executable file (${(err as Error).message})`);
+    }
+    return { file: path, prefix: [], source: 'path', path };
+  }
+  throw new InputError(
+    'buildx-version',
+    `"${spec}" is not a form this version accepts: leave it empty for the runner's docker buildx, ` +
+      'or give a path to a buildx binary (/abs/path or ./relative/to/workspace)',
+  );
+}

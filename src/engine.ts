@@ -1,0 +1,378 @@
+// The engine: computes the expected digest with --dry-run, pushes the tags in invocations of at
+// most `max-concurrency` tags, classifies each failure, retries what is worth it with backoff
+// (reading the tags back first, so only what is missing is pushed again), and verifies the end
+// state by reading every tag back. I/O comes in through `EngineDeps`.
+
+import { createHash } from 'node:crypto';
+
+import { createArgs } from './buildx/imagetools.js';
+import type { Classification, FailureClass } from './classify.js';
+import type { Inputs } from './inputs.js';
+import { chooseSource, nextBatch } from './plan.js';
+import type { ImageRef } from './reference.js';
+import { backoffDelay, shouldRetry } from './retry.js';
+
+export interface ExecOutcome {
+  ok: boolean;
+  /** set when !ok */
+  classification?: Classification;
+  exitCode: number | null;
+  signal: string | null;
+  killedBy?: string;
+  durationMs: number;
+  stdout: string;
+  stdoutTruncated: boolean;
+  /** the last lines of output (bounded) */
+  tail: string[];
+}
+
+export interface EngineDeps {
+  /** runs buildx with these arguments (after the buildx prefix) */
+  exec(args: string[], label: string): Promise<ExecOutcome>;
+  /** the digest a tag holds in the registry, null when it has none; throws when it cannot tell */
+  readDigest(ref: ImageRef): Promise<string | null>;
+  sleep(ms: number): Promise<void>;
+  random?: () => number;
+  info(message: string): void;
+  warning(message: string): void;
+}
+
+export interface AttemptRecord {
+  /** 1-based, over the whole run */
+  number: number;
+  /** `oracle` for the --dry-run, else the invocation it belongs to (1-based) */
+  invocation: number | 'oracle';
+  /** 1-based within its invocation */
+  try: number;
+  tags: string[];
+  sources: string[];
+  ok: boolean;
+  class?: FailureClass;
+  signature?: string;
+  line?: string;
+  exitCode: number | null;
+  signal: string | null;
+  killedBy?: string;
+  durationMs: number;
+  /** the wait after this attempt, before the next one */
+  waitMs: number;
+  /** tags that held the digest on read-back after this attempt failed */
+  landed?: string[];
+  /** the last output lines of a failed attempt (not part of the `result` output) */
+  tail?: string[];
+}
+
+export interface TagResult {
+  tag: string;
+  digest: string | null;
+  verified: boolean;
+  error?: string;
+}
+
+export interface Failure {
+  class: FailureClass | 'verify' | 'oracle';
+  signature: string;
+  line: string;
+  message: string;
+  tags: string[];
+}
+
+export interface MergeResult {
+  ok: boolean;
+  digest?: string;
+  /** the index bytes buildx will push (from --dry-run) */
+  index?: string;
+  attempts: AttemptRecord[];
+  tags: TagResult[];
+  panics: number;
+  recovered: boolean;
+  failure?: Failure;
+}
+
+export class CancelledError extends Error {
+  constructor() {
+    super('cancelled');
+    this.name = 'CancelledError';
+  }
+}
+
+const INDEX_TYPES = new Set([
+  'application/vnd.oci.image.index.v1+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+]);
+
+/** The digest of the index `--dry-run` printed: sha256 of its bytes without the trailing newline. */
+export function indexDigest(dryRunOutput: string): { digest: string; index: string } {
+  const index = dryRunOutput.replace(/\r?\n$/, '');
+  let parsed: { mediaType?: string; manifests?: unknown[] };
+  try {
+    parsed = JSON.parse(index) as typeof parsed;
+  } catch {
+    throw new Error(`--dry-run did not print an image index (${index.slice(0, 120) || 'no output'})`);
+  }
+  if (!Array.isArray(parsed.manifests) || (parsed.mediaType && !INDEX_TYPES.has(parsed.mediaType))) {
+    throw new Error(`--dry-run printed JSON that is not an image index (mediaType ${parsed.mediaType ?? 'missing'})`);
+  }
+  return { digest: `sha256:${createHash('sha256').update(index, 'utf8').digest('hex')}`, index };
+}
+
+export async function runMerge(inputs: Inputs, deps: EngineDeps): Promise<MergeResult> {
+  const random = deps.random ?? Math.random;
+  const attempts: AttemptRecord[] = [];
+  let panics = 0;
+  const backoff = { baseMs: inputs.retryDelayMs, capMs: inputs.retryMaxDelayMs };
+  const tagNames = inputs.tags.map((t) => t.original);
+
+  const record = (r: Omit<AttemptRecord, 'number' | 'waitMs'>): AttemptRecord => {
+    const rec: AttemptRecord = { ...r, number: attempts.length + 1, waitMs: 0 };
+    attempts.push(rec);
+    if (r.class === 'panic') panics++;
+    return rec;
+  };
+
+  const failed = (failure: Failure, digest?: string, index?: string, tags?: TagResult[]): MergeResult => ({
+    ok: false,
+    digest,
+    index,
+    attempts,
+    tags: tags ?? tagNames.map((tag) => ({ tag, digest: null, verified: false })),
+    panics,
+    recovered: false,
+    failure,
+  });
+
+  // 1. The oracle: what the index will be, before anything is pushed.
+  const dryArgs = createArgs({
+    sources: inputs.sources,
+    tags: inputs.tags.length > 0 ? [inputs.tags[0]!.original] : [],
+    annotations: inputs.annotations,
+    append: inputs.append,
+    dryRun: true,
+  });
+  let oracle: { digest: string; index: string } | undefined;
+  let notFoundSeen = 0;
+  for (let n = 1; ; n++) {
+    const out = await deps.exec(dryArgs, `expected digest (--dry-run), attempt ${n}`);
+    let cls = out.classification;
+    if (out.ok) {
+      try {
+        oracle = indexDigest(out.stdoutTruncated ? '' : out.stdout);
+      } catch (err) {
+        cls = { class: 'unknown', signature: 'no index from --dry-run', line: (err as Error).message };
+      }
+    }
+    const rec = record({
+      invocation: 'oracle',
+      try: n,
+      tags: [],
+      sources: inputs.sources,
+      ok: oracle !== undefined,
+      class: oracle ? undefined : cls?.class,
+      signature: oracle ? undefined : cls?.signature,
+      line: oracle ? undefined : cls?.line,
+      exitCode: out.exitCode,
+      signal: out.signal,
+      killedBy: out.killedBy,
+      durationMs: out.durationMs,
+      tail: oracle ? undefined : out.tail.slice(-50),
+    });
+    if (oracle) break;
+    const c = cls ?? { class: 'unknown' as const, signature: 'failed', line: '' };
+    if (c.notFound) notFoundSeen++;
+    const decision = shouldRetry(c.class, n, inputs.maxAttempts, inputs.retryOn, notFoundSeen);
+    if (!decision.retry) {
+      return failed({
+        class: c.notFound && !decision.retry ? 'permanent' : c.class,
+        signature: c.signature,
+        line: c.line,
+        message: `buildx could not compute the index from the sources (${c.class}: ${c.signature}); ${decision.reason}`,
+        tags: tagNames,
+      });
+    }
+    rec.waitMs = backoffDelay(n, backoff, random);
+    deps.info(`Retrying --dry-run in ${(rec.waitMs / 1000).toFixed(1)}s (${decision.reason})`);
+    await deps.sleep(rec.waitMs);
+  }
+  const { digest, index } = oracle;
+  deps.info(`Expected index digest: ${digest}`);
+
+  if (inputs.dryRun) {
+    return { ok: true, digest, index, attempts, tags: [], panics, recovered: false };
+  }
+
+  // 2. Push, invocation by invocation.
+  const holding: ImageRef[] = [];
+  let pending = [...inputs.tags];
+  let concurrency = inputs.maxConcurrency;
+  let recovered = false;
+  let invocation = 0;
+
+  const holds = async (ref: ImageRef): Promise<boolean> => {
+    try {
+      return (await deps.readDigest(ref)) === digest;
+    } catch (err) {
+      deps.warning(`Could not read ${ref.original} back: ${(err as Error).message}`);
+      return false;
+    }
+  };
+
+  while (pending.length > 0) {
+    let batch = nextBatch(pending, concurrency);
+    pending = pending.slice(batch.length);
+    invocation++;
+    notFoundSeen = 0;
+    for (let n = 1; ; n++) {
+      const inv = chooseSource(batch, holding, inputs.sources, digest);
+      const args = createArgs({
+        sources: inv.sources,
+        tags: batch.map((t) => t.original),
+        annotations: inv.fromSources ? inputs.annotations : [],
+        append: inv.fromSources && inputs.append,
+      });
+      const names = batch.map((t) => t.original);
+      const label = `push ${names.length === 1 ? names[0] : `${names.length} tags`} (invocation ${invocation}, attempt ${n})`;
+      const out = await deps.exec(args, label);
+
+      let cls: Classification | undefined = out.classification;
+      let landed: ImageRef[] = [];
+      if (out.ok) {
+        // The first tag to hold the index becomes the source of the others: prove it holds it.
+        const mustProve = holding.length === 0 && inputs.verify ? batch : [];
+        const wrong: string[] = [];
+        for (const t of mustProve) if (!(await holds(t))) wrong.push(t.original);
+        if (wrong.length === 0) {
+          record({
+            invocation,
+            try: n,
+            tags: names,
+            sources: inv.sources,
+            ok: true,
+            exitCode: out.exitCode,
+            signal: out.signal,
+            durationMs: out.durationMs,
+          });
+          if (n > 1) recovered = true;
+          holding.push(...batch);
+          break;
+        }
+        landed = batch.filter((t) => !wrong.includes(t.original));
+        cls = {
+          class: 'unknown',
+          signature: 'pushed tag does not hold the expected index',
+          line: `${wrong.join(', ')} do not resolve to ${digest} after buildx exited 0`,
+        };
+      } else {
+        // Read back before deciding: a crash after the push landed leaves nothing to redo.
+        for (const t of batch) if (await holds(t)) landed.push(t);
+      }
+      const c = cls ?? { class: 'unknown' as const, signature: 'failed', line: '' };
+      const rec = record({
+        invocation,
+        try: n,
+        tags: names,
+        sources: inv.sources,
+        ok: false,
+        class: c.class,
+        signature: c.signature,
+        line: c.line,
+        exitCode: out.exitCode,
+        signal: out.signal,
+        killedBy: out.killedBy,
+        durationMs: out.durationMs,
+        landed: landed.map((t) => t.original),
+        tail: out.tail.slice(-50),
+      });
+      if (c.class === 'panic' && concurrency > 1) {
+        concurrency = 1;
+        deps.warning('buildx crashed: pushing one tag per invocation for the rest of this run');
+      }
+      holding.push(...landed);
+      batch = batch.filter((t) => !landed.includes(t));
+      if (batch.length === 0) {
+        deps.info(`Every tag of this invocation already holds ${digest}: nothing left to push`);
+        recovered = true;
+        break;
+      }
+      if (c.notFound) notFoundSeen++;
+      const decision = shouldRetry(c.class, n, inputs.maxAttempts, inputs.retryOn, notFoundSeen);
+      if (!decision.retry) {
+        const unpushed = [...batch, ...pending].map((t) => t.original);
+        const cls2 = c.notFound ? 'permanent' : c.class;
+        return failed(
+          {
+            class: cls2,
+            signature: c.signature,
+            line: c.line,
+            message: `${describe(c)} while pushing ${batch.map((t) => t.original).join(', ')}; ${decision.reason}`,
+            tags: unpushed,
+          },
+          digest,
+          index,
+          await readAll(inputs.tags, deps, digest),
+        );
+      }
+      if (batch.length > concurrency) {
+        pending = [...batch.slice(concurrency), ...pending];
+        batch = batch.slice(0, concurrency);
+      }
+      rec.waitMs = backoffDelay(n, backoff, random);
+      deps.info(`Retrying in ${(rec.waitMs / 1000).toFixed(1)}s: ${c.class} (${c.signature}), ${decision.reason}`);
+      await deps.sleep(rec.waitMs);
+    }
+  }
+
+  // 3. Verify: every tag, read back from the registry, must hold the expected digest.
+  const tags: TagResult[] = inputs.verify
+    ? await readAll(inputs.tags, deps, digest)
+    : tagNames.map((tag) => ({ tag, digest, verified: false }));
+  const wrong = tags.filter((t) => inputs.verify && !t.verified);
+  if (wrong.length > 0) {
+    return failed(
+      {
+        class: 'verify',
+        signature: 'tag does not hold the expected index',
+        line: wrong.map((t) => `${t.tag} -> ${t.digest ?? t.error ?? 'nothing'}`).join('; '),
+        message: `${wrong.length} of ${tags.length} tags do not resolve to ${digest} after the push`,
+        tags: wrong.map((t) => t.tag),
+      },
+      digest,
+      index,
+      tags,
+    );
+  }
+  return { ok: true, digest, index, attempts, tags, panics, recovered };
+}
+
+function describe(c: Classification): string {
+  switch (c.class) {
+    case 'panic':
+      return `buildx crashed (${c.signature})`;
+    case 'permanent':
+      return `a permanent error (${c.signature})`;
+    case 'transient':
+      return `a registry or network error (${c.signature})`;
+    case 'timeout':
+      return `buildx was stopped by the ${c.signature}`;
+    default:
+      return `buildx failed (${c.signature})`;
+  }
+}
+
+async function readAll(tags: readonly ImageRef[], deps: EngineDeps, digest: string): Promise<TagResult[]> {
+  const results: TagResult[] = new Array(tags.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < tags.length) {
+      const i = next++;
+      const t = tags[i]!;
+      try {
+        const d = await deps.readDigest(t);
+        results[i] = { tag: t.original, digest: d, verified: d === digest };
+      } catch (err) {
+        results[i] = { tag: t.original, digest: null, verified: false, error: (err as Error).message };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(8, tags.length) }, worker));
+  return results;
+}

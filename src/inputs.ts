@@ -1,0 +1,168 @@
+// Reads every input once into one typed, validated object. Bad input fails here, with the input's
+// name in the message, before anything touches a registry.
+
+import { readdirSync, statSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+
+import { FAILURE_CLASSES, type FailureClass } from './classify.js';
+import { InputError, parseBoolean, parseDurationMs, parseInteger, parseList } from './parse.js';
+import { type ImageRef, isDigest, parseReference, parseTag, ReferenceError } from './reference.js';
+
+export interface Inputs {
+  /** source references, as given (and from digests-dir) */
+  sources: string[];
+  /** target tags, parsed; `original` is what buildx is given */
+  tags: ImageRef[];
+  annotations: string[];
+  append: boolean;
+  dryRun: boolean;
+  buildxVersion: string;
+  maxConcurrency: number;
+  maxAttempts: number;
+  retryOn: ReadonlySet<FailureClass>;
+  retryDelayMs: number;
+  retryMaxDelayMs: number;
+  attemptTimeoutMs: number;
+  idleTimeoutMs: number;
+  verify: boolean;
+}
+
+/** The raw text of each input, as a getter over INPUT_* gives it. */
+export type InputReader = (name: string) => string;
+
+export const DEFAULTS = {
+  maxConcurrency: 1,
+  maxAttempts: 5,
+  retryOn: 'panic,transient,timeout',
+  retryDelayMs: 2_000,
+  retryMaxDelayMs: 60_000,
+  attemptTimeoutMs: 15 * 60_000,
+  idleTimeoutMs: 5 * 60_000,
+} as const;
+
+const HOUR = 3_600_000;
+const RETRYABLE = FAILURE_CLASSES.filter((c) => c !== 'permanent');
+
+function checkReference(input: string, text: string, parse: (t: string) => ImageRef): ImageRef {
+  try {
+    return parse(text);
+  } catch (err) {
+    if (err instanceof ReferenceError) {
+      throw new InputError(input, `"${printable(text)}" is not a valid image reference: ${err.message}`);
+    }
+    throw err;
+  }
+}
+
+/** Shows control characters escaped, so an error message cannot be used to forge log lines. */
+function printable(text: string): string {
+  return JSON.stringify(text).slice(1, -1);
+}
+
+export function parseRetryOn(value: string): Set<FailureClass> {
+  const items = parseList(value.trim() === '' ? DEFAULTS.retryOn : value).map((s) => s.toLowerCase());
+  const set = new Set<FailureClass>();
+  for (const item of items) {
+    if (item === 'any' || item === 'all') {
+      for (const c of RETRYABLE) set.add(c);
+    } else if (item === 'none') {
+      // an explicit "never retry"
+    } else if (item === 'permanent') {
+      throw new InputError('retry-on', 'permanent errors (authorization, invalid references) are never retried');
+    } else if ((FAILURE_CLASSES as readonly string[]).includes(item)) {
+      set.add(item as FailureClass);
+    } else {
+      throw new InputError('retry-on', `unknown class "${item}"; expected a list of ${RETRYABLE.join(', ')}, or any, or none`);
+    }
+  }
+  return set;
+}
+
+function digestsDirSources(dir: string, image: string, workspace: string): string[] {
+  const ref = checkReference('image', image, parseReference);
+  if (ref.tag || ref.digest) throw new InputError('image', `"${image}" must be a repository, without a tag or digest`);
+  const path = isAbsolute(dir) ? dir : resolve(workspace, dir);
+  let names: string[];
+  try {
+    if (!statSync(path).isDirectory()) throw new Error('not a folder');
+    names = readdirSync(path).filter((n) => !n.startsWith('.'));
+  } catch (err) {
+    throw new InputError('digests-dir', `cannot read the folder "${dir}": ${(err as Error).message}`);
+  }
+  if (names.length === 0) throw new InputError('digests-dir', `the folder "${dir}" holds no digest files`);
+  return names.sort().map((name) => {
+    const hex = name.replace(/^sha256[:-]/, '');
+    if (!/^[0-9a-f]{64}$/.test(hex)) {
+      throw new InputError('digests-dir', `"${printable(name)}" is not a digest file name (64 lower-case hex characters)`);
+    }
+    return `${image}@sha256:${hex}`;
+  });
+}
+
+export function readInputs(get: InputReader, workspace = process.cwd()): Inputs {
+  const dryRun = parseBoolean('dry-run', get('dry-run'), false);
+  const append = parseBoolean('append', get('append'), false);
+
+  const sources: string[] = [];
+  for (const s of parseList(get('sources'))) {
+    if (isDigest(s)) {
+      sources.push(s); // a bare digest: buildx resolves it in the target repository
+      continue;
+    }
+    checkReference('sources', s, parseReference);
+    sources.push(s);
+  }
+  const digestsDir = get('digests-dir').trim();
+  const image = get('image').trim();
+  if (digestsDir && !image) throw new InputError('image', 'required with digests-dir: the repository the digests belong to');
+  if (image && !digestsDir) throw new InputError('digests-dir', 'required with image: the folder of digest files');
+  if (digestsDir) sources.push(...digestsDirSources(digestsDir, image, workspace));
+  if (sources.length === 0) throw new InputError('sources', 'no source images: give sources, or digests-dir with image');
+  if (sources.every(isDigest)) {
+    throw new InputError('sources', 'bare digests need at least one full reference to say where they live');
+  }
+
+  const tags = parseList(get('tags')).map((t) => checkReference('tags', t, parseTag));
+  if (tags.length === 0 && !dryRun) throw new InputError('tags', 'at least one target tag is required (or set dry-run)');
+  const seen = new Set<string>();
+  for (const t of tags) {
+    const key = `${t.domain}/${t.path}:${t.tag}`;
+    if (seen.has(key)) throw new InputError('tags', `"${t.original}" is listed twice`);
+    seen.add(key);
+  }
+  if (append && tags.length === 0) throw new InputError('append', 'append needs a tag to append to');
+
+  const annotations = parseList(get('annotations'), false);
+  for (const a of annotations) {
+    // [type[,type]][\[platform\]]:key=value, as buildx takes them
+    if (!/^([a-z-]+(,[a-z-]+)*(\[[^\]]+\])?:)?[^=\s:][^=]*=/.test(a) || /[\x00-\x1f]/.test(a)) {
+      throw new InputError('annotations', `"${printable(a)}" is not an annotation (expected [type:]key=value)`);
+    }
+  }
+
+  const retryDelayMs = parseDurationMs('retry-delay', get('retry-delay'), DEFAULTS.retryDelayMs, 0, HOUR);
+  const retryMaxDelayMs = parseDurationMs('retry-max-delay', get('retry-max-delay'), Math.max(DEFAULTS.retryMaxDelayMs, retryDelayMs), 0, HOUR);
+  if (retryMaxDelayMs < retryDelayMs) {
+    throw new InputError('retry-max-delay', `must not be shorter than retry-delay (${get('retry-delay').trim()})`);
+  }
+
+  const buildxVersion = get('buildx-version').trim();
+  if (/[\x00-\x1f]/.test(buildxVersion)) throw new InputError('buildx-version', 'must be a single line');
+
+  return {
+    sources,
+    tags,
+    annotations,
+    append,
+    dryRun,
+    buildxVersion,
+    maxConcurrency: parseInteger('max-concurrency', get('max-concurrency'), DEFAULTS.maxConcurrency, 1, 100),
+    maxAttempts: parseInteger('max-attempts', get('max-attempts'), DEFAULTS.maxAttempts, 1, 20),
+    retryOn: parseRetryOn(get('retry-on')),
+    retryDelayMs,
+    retryMaxDelayMs,
+    attemptTimeoutMs: parseDurationMs('attempt-timeout', get('attempt-timeout'), DEFAULTS.attemptTimeoutMs, 1000, 6 * HOUR),
+    idleTimeoutMs: parseDurationMs('idle-timeout', get('idle-timeout'), DEFAULTS.idleTimeoutMs, 1000, 6 * HOUR),
+    verify: parseBoolean('verify', get('verify'), true),
+  };
+}

@@ -1,0 +1,64 @@
+// The planner: splits the tags into buildx invocations of at most `max-concurrency` tags, and
+// picks each invocation's source: the user's sources for the first, then the index itself,
+// `<repo>@<digest>` of a tag already holding it (a manifest-only copy). Pure.
+
+import { formatReference, type ImageRef } from './reference.js';
+
+export interface Invocation {
+  tags: ImageRef[];
+  /** the sources given to buildx */
+  sources: string[];
+  /** true when the sources are the user's (annotations and append apply) */
+  fromSources: boolean;
+}
+
+/** The next batch of pending tags: at most `concurrency`, in the given order. */
+export function nextBatch(pending: readonly ImageRef[], concurrency: number): ImageRef[] {
+  return pending.slice(0, Math.max(1, concurrency));
+}
+
+/**
+ * Chooses where a batch is copied from. With no tag holding the index yet, the user's sources;
+ * else the index by digest, from a tag in the batch's own repository when there is one
+ * (no blobs to copy), or from the first tag holding it.
+ */
+export function chooseSource(
+  batch: readonly ImageRef[],
+  holding: readonly ImageRef[],
+  userSources: readonly string[],
+  digest: string,
+): Invocation {
+  if (holding.length === 0) return { tags: [...batch], sources: [...userSources], fromSources: true };
+  const target = batch[0];
+  const sameRepo = target ? holding.find((h) => h.domain === target.domain && h.path === target.path) : undefined;
+  const from = sameRepo ?? (holding[0] as ImageRef);
+  return {
+    tags: [...batch],
+    sources: [formatReference({ domain: from.domain, path: from.path, digest })],
+    fromSources: false,
+  };
+}
+
+/** The whole plan when every invocation succeeds at once (for the log and the tests). */
+export function planInvocations(
+  tags: readonly ImageRef[],
+  userSources: readonly string[],
+  digest: string,
+  concurrency: number,
+): Invocation[] {
+  const plan: Invocation[] = [];
+  const holding: ImageRef[] = [];
+  let pending = [...tags];
+  while (pending.length > 0) {
+    const batch = nextBatch(pending, concurrency);
+    plan.push(chooseSource(batch, holding, userSources, digest));
+    holding.push(...batch);
+    pending = pending.slice(batch.length);
+  }
+  return plan;
+}
+
+/** Display form of a tag for logs and summaries. */
+export function tagName(ref: ImageRef): string {
+  return ref.original;
+}

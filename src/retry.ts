@@ -1,0 +1,62 @@
+// Exponential backoff with full jitter: the wait before retry n (n = 1 after the first failure)
+// is uniform in [0, min(cap, base * 2^(n-1))]. Pure: the random source is a parameter.
+
+import type { FailureClass } from './classify.js';
+
+export interface BackoffOptions {
+  baseMs: number;
+  capMs: number;
+}
+
+export function backoffCeiling(retry: number, { baseMs, capMs }: BackoffOptions): number {
+  const exp = baseMs * 2 ** Math.max(0, Math.min(retry - 1, 30));
+  return Math.min(capMs, exp);
+}
+
+export function backoffDelay(retry: number, opts: BackoffOptions, random: () => number = Math.random): number {
+  return Math.round(random() * backoffCeiling(retry, opts));
+}
+
+/** How many `not found` failures are retried before they count as permanent. */
+export const NOT_FOUND_RETRIES = 2;
+
+export interface RetryDecision {
+  retry: boolean;
+  reason: string;
+}
+
+/**
+ * Decides whether attempt `attempt` (1-based) that failed with `cls` is retried.
+ * No retry after the last attempt, never for permanent errors, and `not found` only on its budget.
+ */
+export function shouldRetry(
+  cls: FailureClass,
+  attempt: number,
+  maxAttempts: number,
+  retryOn: ReadonlySet<FailureClass>,
+  notFoundSeen = 0,
+): RetryDecision {
+  if (cls === 'permanent') return { retry: false, reason: 'permanent errors are not retried' };
+  if (notFoundSeen > NOT_FOUND_RETRIES) {
+    return { retry: false, reason: `still not found after ${NOT_FOUND_RETRIES} retries` };
+  }
+  if (!retryOn.has(cls)) return { retry: false, reason: `"${cls}" is not in retry-on` };
+  if (attempt >= maxAttempts) return { retry: false, reason: `max-attempts (${maxAttempts}) reached` };
+  return { retry: true, reason: `${cls} failures are retried` };
+}
+
+/** A sleep that a cancellation can cut short. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
