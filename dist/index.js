@@ -31440,7 +31440,10 @@ function formatDuration(ms) {
 
 /** Parses `github.com/docker/buildx v0.13.1 abcdef` (and Debian's `... 0.13.1+ds1 0.13.1+ds1-3`). */
 function parseVersionOutput(text) {
-    const line = text.split(/\r?\n/).find((l) => l.trim() !== '')?.trim();
+    const line = text
+        .split(/\r?\n/)
+        .find((l) => l.trim() !== '')
+        ?.trim();
     if (!line)
         return undefined;
     const m = line.match(/^\S*buildx\S*\s+(v?\d+\.\d+\.\d+\S*)/);
@@ -31516,7 +31519,13 @@ var external_node_crypto_ = __nccwpck_require__(7598);
 //              which the engine retries on a short budget before it counts as permanent
 //   timeout    killed by a watchdog (decided by the runner, not by the output)
 //   unknown    failed, and nothing above matched
-const FAILURE_CLASSES = ['panic', 'transient', 'permanent', 'timeout', 'unknown'];
+const FAILURE_CLASSES = [
+    'panic',
+    'transient',
+    'permanent',
+    'timeout',
+    'unknown',
+];
 const MAX_LINE = 400;
 // Go runtime crashes. Only at the start of a line: error messages may quote the words.
 const PANIC_RULES = [
@@ -31529,40 +31538,81 @@ const PANIC_RULES = [
 ];
 const PERMANENT_RULES = [
     { re: /\b401 Unauthorized\b/i, signature: () => '401 Unauthorized' },
-    { re: /\bunauthorized\b|authentication required|no basic auth credentials|failed to authorize/i, signature: () => 'unauthorized' },
+    {
+        re: /\bunauthorized\b|authentication required|no basic auth credentials|failed to authorize/i,
+        signature: () => 'unauthorized',
+    },
     { re: /\b403 Forbidden\b/i, signature: () => '403 Forbidden' },
     {
-        re: /requested access to the resource is denied|\baccess denied\b|\bdenied: |\binsufficient_scope\b|permission denied/i,
+        re: /requested access to the resource is denied|\baccess denied\b|(?:^|[\s"])denied: |\binsufficient_scope\b|permission denied/i,
         signature: () => 'denied',
     },
-    { re: /invalid reference format|failed to parse (source|target|reference)|invalid reference/i, signature: () => 'invalid reference' },
-    { re: /unknown (flag|shorthand flag|command)|accepts \d+ arg|requires at least \d+ arg|invalid argument/i, signature: () => 'bad arguments' },
+    {
+        re: /invalid reference format|failed to parse (source|target|reference)|invalid reference/i,
+        signature: () => 'invalid reference',
+    },
+    {
+        re: /unknown (flag|shorthand flag|command)|accepts \d+ arg|requires at least \d+ arg|invalid argument/i,
+        signature: () => 'bad arguments',
+    },
     { re: /multiple repositories currently not supported/i, signature: () => 'unsupported by this buildx' },
-    { re: /x509: |certificate signed by unknown authority|server gave HTTP response to HTTPS client/i, signature: () => 'TLS configuration' },
+    {
+        re: /x509: |certificate signed by unknown authority|server gave HTTP response to HTTPS client/i,
+        signature: () => 'TLS configuration',
+    },
     { re: /\b413 Request Entity Too Large\b/i, signature: () => '413 Request Entity Too Large' },
-    { re: /\b(400 Bad Request)\b.*\b(MANIFEST_INVALID|manifest invalid)\b/i, signature: () => 'manifest invalid' },
+    {
+        re: /\b(400 Bad Request)\b.*\b(MANIFEST_INVALID|manifest invalid)\b/i,
+        signature: () => 'manifest invalid',
+    },
 ];
 const NOT_FOUND_RULES = [
     { re: /: not found\s*$|\bnot found: /i, signature: () => 'not found', notFound: true },
-    { re: /\bmanifest unknown\b|MANIFEST_UNKNOWN|\bname unknown\b|NAME_UNKNOWN|no such manifest/i, signature: () => 'manifest unknown', notFound: true },
+    {
+        re: /\bmanifest unknown\b|MANIFEST_UNKNOWN|\bname unknown\b|NAME_UNKNOWN|no such manifest/i,
+        signature: () => 'manifest unknown',
+        notFound: true,
+    },
     { re: /\b404 Not Found\b/i, signature: () => '404 Not Found', notFound: true },
-    { re: /no such host|temporary failure in name resolution|server misbehaving/i, signature: () => 'DNS lookup failed', notFound: true },
+    {
+        re: /no such host|temporary failure in name resolution|server misbehaving/i,
+        signature: () => 'DNS lookup failed',
+        notFound: true,
+    },
 ];
 const TRANSIENT_RULES = [
-    { re: /\b(5\d\d) (Internal Server Error|Bad Gateway|Service Unavailable|Gateway Timeout|[A-Z][A-Za-z]+(?: [A-Z][A-Za-z]+)*)/, signature: (m) => `${m[1]} ${m[2]}` },
-    { re: /\b429 Too Many Requests\b|\btoomanyrequests\b|rate limit/i, signature: () => '429 Too Many Requests' },
-    { re: /(PUT|HEAD|GET) request to \S+\/manifests\/\S+: 400 Bad Request/, signature: () => '400 Bad Request on a parallel manifest push' },
+    {
+        re: /\b(5\d\d) (Internal Server Error|Bad Gateway|Service Unavailable|Gateway Timeout|[A-Z][A-Za-z]+(?: [A-Z][A-Za-z]+)*)/,
+        signature: (m) => `${m[1]} ${m[2]}`,
+    },
+    {
+        re: /\b429 Too Many Requests\b|\btoomanyrequests\b|rate limit/i,
+        signature: () => '429 Too Many Requests',
+    },
+    {
+        re: /(PUT|HEAD|GET) request to \S+\/manifests\/\S+: 400 Bad Request/,
+        signature: () => '400 Bad Request on a parallel manifest push',
+    },
     { re: /\b408 Request Timeout\b/i, signature: () => '408 Request Timeout' },
     { re: /connection reset by peer/i, signature: () => 'connection reset' },
     { re: /connection refused/i, signature: () => 'connection refused' },
     { re: /broken pipe/i, signature: () => 'broken pipe' },
     { re: /TLS handshake timeout/i, signature: () => 'TLS handshake timeout' },
     { re: /i\/o timeout/i, signature: () => 'i/o timeout' },
-    { re: /context deadline exceeded|Client\.Timeout exceeded|timeout awaiting response headers/i, signature: () => 'deadline exceeded' },
+    {
+        re: /context deadline exceeded|Client\.Timeout exceeded|timeout awaiting response headers/i,
+        signature: () => 'deadline exceeded',
+    },
     { re: /unexpected EOF|: EOF\s*$|\bEOF$/, signature: () => 'EOF' },
-    { re: /http2: (server sent GOAWAY|client connection lost)|stream error:/i, signature: () => 'HTTP/2 stream error' },
+    {
+        re: /http2: (server sent GOAWAY|client connection lost)|stream error:/i,
+        signature: () => 'HTTP/2 stream error',
+    },
     { re: /no route to host|network is unreachable/i, signature: () => 'network unreachable' },
-    { re: /\b(blob upload unknown|BLOB_UPLOAD_UNKNOWN|blob unknown|BLOB_UNKNOWN)\b/, signature: () => 'blob unknown (registry race)' },
+    {
+        re: /\b(blob upload unknown|BLOB_UPLOAD_UNKNOWN|blob unknown|BLOB_UNKNOWN)\b/,
+        signature: () => 'blob unknown (registry race)',
+    },
 ];
 function shortPanic(text) {
     if (/nil pointer dereference/.test(text))
@@ -31588,6 +31638,7 @@ function match(rules, line) {
     return undefined;
 }
 // Strips the `#12 0.345 ` progress prefix buildx puts before lines of a step.
+const PROGRESS_LINE = /^(\[[^\]]*\] |copying |pushing |DONE |CANCELED|CACHED|resolve |exporting |naming to )/;
 function stripProgress(line) {
     return line.replace(/^#\d+ (\d+\.\d+ )?/, '');
 }
@@ -31615,6 +31666,9 @@ class OutputClassifier {
             return;
         }
         const text = stripProgress(line);
+        // Progress lines name references, and a reference may spell any word: they are never errors.
+        if (PROGRESS_LINE.test(text))
+            return;
         if (!/error|fail|denied|unauthorized|not found|unknown|timeout|refused|reset|EOF|\b[45]\d\d\b|toomanyrequests|exceeded|no such|broken pipe|x509/i.test(text)) {
             return;
         }
@@ -31630,7 +31684,12 @@ class OutputClassifier {
         if (!this.notFound) {
             const r = match(NOT_FOUND_RULES, text);
             if (r) {
-                this.notFound = { class: 'transient', signature: r.rule.signature(r.m), line: bounded(text), notFound: true };
+                this.notFound = {
+                    class: 'transient',
+                    signature: r.rule.signature(r.m),
+                    line: bounded(text),
+                    notFound: true,
+                };
                 return;
             }
         }
@@ -31685,7 +31744,9 @@ function createArgs(a) {
 }
 /** A command line for the log: arguments quoted where needed, so it reads back unambiguously. */
 function displayCommand(file, args) {
-    return [file, ...args].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+    return [file, ...args]
+        .map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`))
+        .join(' ');
 }
 
 ;// CONCATENATED MODULE: ./src/reference.ts
@@ -31752,7 +31813,8 @@ function parseReference(text) {
     const parts = name.split('/');
     let domain = DOCKER_HUB;
     const first = parts[0] ?? '';
-    if (parts.length > 1 && (first.includes('.') || first.includes(':') || first === 'localhost' || /[A-Z]/.test(first))) {
+    if (parts.length > 1 &&
+        (first.includes('.') || first.includes(':') || first === 'localhost' || /[A-Z]/.test(first))) {
         domain = first;
         parts.shift();
         if (!DOMAIN_RE.test(domain))
@@ -31812,7 +31874,9 @@ function chooseSource(batch, holding, userSources, digest) {
     if (holding.length === 0)
         return { tags: [...batch], sources: [...userSources], fromSources: true };
     const target = batch[0];
-    const sameRepo = target ? holding.find((h) => h.domain === target.domain && h.path === target.path) : undefined;
+    const sameRepo = target
+        ? holding.find((h) => h.domain === target.domain && h.path === target.path)
+        : undefined;
     const from = sameRepo ?? holding[0];
     return {
         tags: [...batch],
@@ -32307,7 +32371,9 @@ function runProcess(opts) {
                 idleTimer = setTimeout(() => kill('idle-timeout'), opts.idleTimeoutMs);
             }
         };
-        const attemptTimer = opts.timeoutMs ? setTimeout(() => kill('attempt-timeout'), opts.timeoutMs) : undefined;
+        const attemptTimer = opts.timeoutMs
+            ? setTimeout(() => kill('attempt-timeout'), opts.timeoutMs)
+            : undefined;
         const signalGroup = (sig) => {
             if (child.pid === undefined)
                 return;
@@ -32536,6 +32602,12 @@ function checkReference(input, text, parse) {
         throw err;
     }
 }
+function hasControl(text) {
+    for (let i = 0; i < text.length; i++)
+        if (text.charCodeAt(i) < 0x20 || text.charCodeAt(i) === 0x7f)
+            return true;
+    return false;
+}
 /** Shows control characters escaped, so an error message cannot be used to forge log lines. */
 function printable(text) {
     return JSON.stringify(text).slice(1, -1);
@@ -32627,7 +32699,7 @@ function readInputs(get, workspace = process.cwd()) {
     const annotations = parseList(get('annotations'), false);
     for (const a of annotations) {
         // [type[,type]][\[platform\]]:key=value, as buildx takes them
-        if (!/^([a-z-]+(,[a-z-]+)*(\[[^\]]+\])?:)?[^=\s:][^=]*=/.test(a) || /[\x00-\x1f]/.test(a)) {
+        if (!/^([a-z-]+(,[a-z-]+)*(\[[^\]]+\])?:)?[^=\s:][^=]*=/.test(a) || hasControl(a)) {
             throw new InputError('annotations', `"${printable(a)}" is not an annotation (expected [type:]key=value)`);
         }
     }
@@ -32637,7 +32709,7 @@ function readInputs(get, workspace = process.cwd()) {
         throw new InputError('retry-max-delay', `must not be shorter than retry-delay (${get('retry-delay').trim()})`);
     }
     const buildxVersion = get('buildx-version').trim();
-    if (/[\x00-\x1f]/.test(buildxVersion))
+    if (hasControl(buildxVersion))
         throw new InputError('buildx-version', 'must be a single line');
     return {
         sources,
@@ -32881,7 +32953,10 @@ function credentialHelperGet(helper, server, timeoutMs = 10_000) {
     if (!/^[A-Za-z0-9._-]+$/.test(helper))
         return Promise.resolve(undefined);
     return new Promise((resolve) => {
-        const child = (0,external_node_child_process_namespaceObject.spawn)(`docker-credential-${helper}`, ['get'], { stdio: ['pipe', 'pipe', 'ignore'], shell: false });
+        const child = (0,external_node_child_process_namespaceObject.spawn)(`docker-credential-${helper}`, ['get'], {
+            stdio: ['pipe', 'pipe', 'ignore'],
+            shell: false,
+        });
         const out = [];
         const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
         child.on('error', () => {
@@ -32930,7 +33005,14 @@ function resultJson(r, buildx) {
             ...(a.landed && a.landed.length > 0 ? { landed: a.landed } : {}),
         })),
         ...(r.failure
-            ? { failure: { class: r.failure.class, signature: r.failure.signature, message: r.failure.message, tags: r.failure.tags } }
+            ? {
+                failure: {
+                    class: r.failure.class,
+                    signature: r.failure.signature,
+                    message: r.failure.message,
+                    tags: r.failure.tags,
+                },
+            }
             : {}),
     };
 }
@@ -32951,7 +33033,11 @@ function stepOutputs(r, buildx, dryRun) {
 }
 const esc = (s) => s.replace(/[|\\`*_<>[\]]/g, (c) => `\\${c}`).replace(/\r?\n/g, ' ');
 function attemptRow(a) {
-    const what = a.invocation === 'oracle' ? '--dry-run' : a.tags.length === 1 ? `\`${a.tags[0]}\`` : `${a.tags.length} tags`;
+    const what = a.invocation === 'oracle'
+        ? '--dry-run'
+        : a.tags.length === 1
+            ? `\`${a.tags[0]}\``
+            : `${a.tags.length} tags`;
     const how = a.signal ? a.signal : String(a.exitCode);
     const cls = a.ok ? 'ok' : `${a.class}: ${esc(a.signature ?? '')}`;
     const wait = a.waitMs > 0 ? formatDuration(a.waitMs) : '';
@@ -32963,7 +33049,9 @@ function summaryMarkdown(r, buildx, dryRun) {
     const n = countAttempts(r, dryRun);
     if (r.ok) {
         const what = dryRun ? 'Dry run' : `Pushed ${r.tags.length} tag${r.tags.length === 1 ? '' : 's'}`;
-        const rec = r.recovered ? `, recovered after ${r.panics} crash${r.panics === 1 ? '' : 'es'} and other failures` : '';
+        const rec = r.recovered
+            ? `, recovered after ${r.panics} crash${r.panics === 1 ? '' : 'es'} and other failures`
+            : '';
         lines.push(`### safe-imagetools: ${what}, \`${r.digest}\` (${n} attempt${n === 1 ? '' : 's'}${rec})`);
     }
     else {
@@ -32984,7 +33072,10 @@ function summaryMarkdown(r, buildx, dryRun) {
     lines.push('', `buildx \`${buildx.version}\` (${buildx.source}, \`${buildx.path}\`)`);
     const lastFailed = [...r.attempts].reverse().find((a) => !a.ok && a.tail && a.tail.length > 0);
     if (!r.ok && lastFailed?.tail) {
-        const tail = lastFailed.tail.map((l) => (l.length > 300 ? `${l.slice(0, 300)}...` : l)).join('\n').replace(/```/g, "'''");
+        const tail = lastFailed.tail
+            .map((l) => (l.length > 300 ? `${l.slice(0, 300)}...` : l))
+            .join('\n')
+            .replace(/```/g, "'''");
         lines.push('', `<details><summary>Last lines of attempt ${lastFailed.number}</summary>`, '', '```', tail, '```', '', '</details>');
     }
     return `${lines.join('\n')}\n`;
@@ -33021,7 +33112,13 @@ function installSignalHandlers(controller) {
     process.on('exit', () => killAllGroups('SIGKILL'));
 }
 async function buildxVersion(file, prefix, signal) {
-    const r = await runProcess({ file, args: [...prefix, 'version'], timeoutMs: 30_000, captureStdoutBytes: 64 * 1024, signal });
+    const r = await runProcess({
+        file,
+        args: [...prefix, 'version'],
+        timeoutMs: 30_000,
+        captureStdoutBytes: 64 * 1024,
+        signal,
+    });
     const parsed = parseVersionOutput(r.stdout);
     if (r.exitCode !== 0 || !parsed) {
         const why = r.tail.slice(-3).join(' / ') || `exit ${r.exitCode ?? r.signal}`;
@@ -33055,12 +33152,16 @@ async function run() {
             warning: warning,
         });
         const outputs = stepOutputs(result, buildx, inputs.dryRun);
-        for (const [name, value] of Object.entries(outputs))
-            setOutput(name, value);
+        for (const [name, value] of Object.entries(outputs)) {
+            if (name !== 'buildx-version' && name !== 'buildx-path')
+                setOutput(name, value);
+        }
         await summary.addRaw(summaryMarkdown(result, buildx, inputs.dryRun)).write();
         if (result.ok) {
             if (result.recovered) {
-                const absorbed = [...new Set(result.attempts.filter((a) => !a.ok).map((a) => `${a.class}: ${a.signature}`))];
+                const absorbed = [
+                    ...new Set(result.attempts.filter((a) => !a.ok).map((a) => `${a.class}: ${a.signature}`)),
+                ];
                 warning(`Succeeded after ${outputs.attempts} attempts, absorbing ${absorbed.join('; ')}`);
             }
             info(`Done: ${result.tags.length} tag(s) hold ${result.digest}`);

@@ -10,7 +10,13 @@
 //   unknown    failed, and nothing above matched
 
 export type FailureClass = 'panic' | 'transient' | 'permanent' | 'timeout' | 'unknown';
-export const FAILURE_CLASSES: readonly FailureClass[] = ['panic', 'transient', 'permanent', 'timeout', 'unknown'];
+export const FAILURE_CLASSES: readonly FailureClass[] = [
+  'panic',
+  'transient',
+  'permanent',
+  'timeout',
+  'unknown',
+];
 
 export interface Classification {
   class: FailureClass;
@@ -42,42 +48,83 @@ const PANIC_RULES: Rule[] = [
 
 const PERMANENT_RULES: Rule[] = [
   { re: /\b401 Unauthorized\b/i, signature: () => '401 Unauthorized' },
-  { re: /\bunauthorized\b|authentication required|no basic auth credentials|failed to authorize/i, signature: () => 'unauthorized' },
+  {
+    re: /\bunauthorized\b|authentication required|no basic auth credentials|failed to authorize/i,
+    signature: () => 'unauthorized',
+  },
   { re: /\b403 Forbidden\b/i, signature: () => '403 Forbidden' },
   {
-    re: /requested access to the resource is denied|\baccess denied\b|\bdenied: |\binsufficient_scope\b|permission denied/i,
+    re: /requested access to the resource is denied|\baccess denied\b|(?:^|[\s"])denied: |\binsufficient_scope\b|permission denied/i,
     signature: () => 'denied',
   },
-  { re: /invalid reference format|failed to parse (source|target|reference)|invalid reference/i, signature: () => 'invalid reference' },
-  { re: /unknown (flag|shorthand flag|command)|accepts \d+ arg|requires at least \d+ arg|invalid argument/i, signature: () => 'bad arguments' },
+  {
+    re: /invalid reference format|failed to parse (source|target|reference)|invalid reference/i,
+    signature: () => 'invalid reference',
+  },
+  {
+    re: /unknown (flag|shorthand flag|command)|accepts \d+ arg|requires at least \d+ arg|invalid argument/i,
+    signature: () => 'bad arguments',
+  },
   { re: /multiple repositories currently not supported/i, signature: () => 'unsupported by this buildx' },
-  { re: /x509: |certificate signed by unknown authority|server gave HTTP response to HTTPS client/i, signature: () => 'TLS configuration' },
+  {
+    re: /x509: |certificate signed by unknown authority|server gave HTTP response to HTTPS client/i,
+    signature: () => 'TLS configuration',
+  },
   { re: /\b413 Request Entity Too Large\b/i, signature: () => '413 Request Entity Too Large' },
-  { re: /\b(400 Bad Request)\b.*\b(MANIFEST_INVALID|manifest invalid)\b/i, signature: () => 'manifest invalid' },
+  {
+    re: /\b(400 Bad Request)\b.*\b(MANIFEST_INVALID|manifest invalid)\b/i,
+    signature: () => 'manifest invalid',
+  },
 ];
 
 const NOT_FOUND_RULES: Rule[] = [
   { re: /: not found\s*$|\bnot found: /i, signature: () => 'not found', notFound: true },
-  { re: /\bmanifest unknown\b|MANIFEST_UNKNOWN|\bname unknown\b|NAME_UNKNOWN|no such manifest/i, signature: () => 'manifest unknown', notFound: true },
+  {
+    re: /\bmanifest unknown\b|MANIFEST_UNKNOWN|\bname unknown\b|NAME_UNKNOWN|no such manifest/i,
+    signature: () => 'manifest unknown',
+    notFound: true,
+  },
   { re: /\b404 Not Found\b/i, signature: () => '404 Not Found', notFound: true },
-  { re: /no such host|temporary failure in name resolution|server misbehaving/i, signature: () => 'DNS lookup failed', notFound: true },
+  {
+    re: /no such host|temporary failure in name resolution|server misbehaving/i,
+    signature: () => 'DNS lookup failed',
+    notFound: true,
+  },
 ];
 
 const TRANSIENT_RULES: Rule[] = [
-  { re: /\b(5\d\d) (Internal Server Error|Bad Gateway|Service Unavailable|Gateway Timeout|[A-Z][A-Za-z]+(?: [A-Z][A-Za-z]+)*)/, signature: (m) => `${m[1]} ${m[2]}` },
-  { re: /\b429 Too Many Requests\b|\btoomanyrequests\b|rate limit/i, signature: () => '429 Too Many Requests' },
-  { re: /(PUT|HEAD|GET) request to \S+\/manifests\/\S+: 400 Bad Request/, signature: () => '400 Bad Request on a parallel manifest push' },
+  {
+    re: /\b(5\d\d) (Internal Server Error|Bad Gateway|Service Unavailable|Gateway Timeout|[A-Z][A-Za-z]+(?: [A-Z][A-Za-z]+)*)/,
+    signature: (m) => `${m[1]} ${m[2]}`,
+  },
+  {
+    re: /\b429 Too Many Requests\b|\btoomanyrequests\b|rate limit/i,
+    signature: () => '429 Too Many Requests',
+  },
+  {
+    re: /(PUT|HEAD|GET) request to \S+\/manifests\/\S+: 400 Bad Request/,
+    signature: () => '400 Bad Request on a parallel manifest push',
+  },
   { re: /\b408 Request Timeout\b/i, signature: () => '408 Request Timeout' },
   { re: /connection reset by peer/i, signature: () => 'connection reset' },
   { re: /connection refused/i, signature: () => 'connection refused' },
   { re: /broken pipe/i, signature: () => 'broken pipe' },
   { re: /TLS handshake timeout/i, signature: () => 'TLS handshake timeout' },
   { re: /i\/o timeout/i, signature: () => 'i/o timeout' },
-  { re: /context deadline exceeded|Client\.Timeout exceeded|timeout awaiting response headers/i, signature: () => 'deadline exceeded' },
+  {
+    re: /context deadline exceeded|Client\.Timeout exceeded|timeout awaiting response headers/i,
+    signature: () => 'deadline exceeded',
+  },
   { re: /unexpected EOF|: EOF\s*$|\bEOF$/, signature: () => 'EOF' },
-  { re: /http2: (server sent GOAWAY|client connection lost)|stream error:/i, signature: () => 'HTTP/2 stream error' },
+  {
+    re: /http2: (server sent GOAWAY|client connection lost)|stream error:/i,
+    signature: () => 'HTTP/2 stream error',
+  },
   { re: /no route to host|network is unreachable/i, signature: () => 'network unreachable' },
-  { re: /\b(blob upload unknown|BLOB_UPLOAD_UNKNOWN|blob unknown|BLOB_UNKNOWN)\b/, signature: () => 'blob unknown (registry race)' },
+  {
+    re: /\b(blob upload unknown|BLOB_UPLOAD_UNKNOWN|blob unknown|BLOB_UNKNOWN)\b/,
+    signature: () => 'blob unknown (registry race)',
+  },
 ];
 
 function shortPanic(text: string): string {
@@ -102,6 +149,8 @@ function match(rules: Rule[], line: string): { rule: Rule; m: RegExpMatchArray }
 }
 
 // Strips the `#12 0.345 ` progress prefix buildx puts before lines of a step.
+const PROGRESS_LINE = /^(\[[^\]]*\] |copying |pushing |DONE |CANCELED|CACHED|resolve |exporting |naming to )/;
+
 function stripProgress(line: string): string {
   return line.replace(/^#\d+ (\d+\.\d+ )?/, '');
 }
@@ -129,7 +178,13 @@ export class OutputClassifier {
       return;
     }
     const text = stripProgress(line);
-    if (!/error|fail|denied|unauthorized|not found|unknown|timeout|refused|reset|EOF|\b[45]\d\d\b|toomanyrequests|exceeded|no such|broken pipe|x509/i.test(text)) {
+    // Progress lines name references, and a reference may spell any word: they are never errors.
+    if (PROGRESS_LINE.test(text)) return;
+    if (
+      !/error|fail|denied|unauthorized|not found|unknown|timeout|refused|reset|EOF|\b[45]\d\d\b|toomanyrequests|exceeded|no such|broken pipe|x509/i.test(
+        text,
+      )
+    ) {
       return;
     }
     if (/^(ERROR|error)\b|\berror\b|failed/i.test(text)) this.lastError = bounded(text);
@@ -143,7 +198,12 @@ export class OutputClassifier {
     if (!this.notFound) {
       const r = match(NOT_FOUND_RULES, text);
       if (r) {
-        this.notFound = { class: 'transient', signature: r.rule.signature(r.m), line: bounded(text), notFound: true };
+        this.notFound = {
+          class: 'transient',
+          signature: r.rule.signature(r.m),
+          line: bounded(text),
+          notFound: true,
+        };
         return;
       }
     }

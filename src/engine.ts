@@ -111,7 +111,9 @@ export function indexDigest(dryRunOutput: string): { digest: string; index: stri
     throw new Error(`--dry-run did not print an image index (${index.slice(0, 120) || 'no output'})`);
   }
   if (!Array.isArray(parsed.manifests) || (parsed.mediaType && !INDEX_TYPES.has(parsed.mediaType))) {
-    throw new Error(`--dry-run printed JSON that is not an image index (mediaType ${parsed.mediaType ?? 'missing'})`);
+    throw new Error(
+      `--dry-run printed JSON that is not an image index (mediaType ${parsed.mediaType ?? 'missing'})`,
+    );
   }
   return { digest: `sha256:${createHash('sha256').update(index, 'utf8').digest('hex')}`, index };
 }
@@ -316,7 +318,9 @@ export async function runMerge(inputs: Inputs, deps: EngineDeps): Promise<MergeR
         batch = batch.slice(0, concurrency);
       }
       rec.waitMs = backoffDelay(n, backoff, random);
-      deps.info(`Retrying in ${(rec.waitMs / 1000).toFixed(1)}s: ${c.class} (${c.signature}), ${decision.reason}`);
+      deps.info(
+        `Retrying in ${(rec.waitMs / 1000).toFixed(1)}s: ${c.class} (${c.signature}), ${decision.reason}`,
+      );
       await deps.sleep(rec.waitMs);
     }
   }

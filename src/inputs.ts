@@ -54,6 +54,11 @@ function checkReference(input: string, text: string, parse: (t: string) => Image
   }
 }
 
+function hasControl(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) < 0x20 || text.charCodeAt(i) === 0x7f) return true;
+  return false;
+}
+
 /** Shows control characters escaped, so an error message cannot be used to forge log lines. */
 function printable(text: string): string {
   return JSON.stringify(text).slice(1, -1);
@@ -68,11 +73,17 @@ export function parseRetryOn(value: string): Set<FailureClass> {
     } else if (item === 'none') {
       // an explicit "never retry"
     } else if (item === 'permanent') {
-      throw new InputError('retry-on', 'permanent errors (authorization, invalid references) are never retried');
+      throw new InputError(
+        'retry-on',
+        'permanent errors (authorization, invalid references) are never retried',
+      );
     } else if ((FAILURE_CLASSES as readonly string[]).includes(item)) {
       set.add(item as FailureClass);
     } else {
-      throw new InputError('retry-on', `unknown class "${item}"; expected a list of ${RETRYABLE.join(', ')}, or any, or none`);
+      throw new InputError(
+        'retry-on',
+        `unknown class "${item}"; expected a list of ${RETRYABLE.join(', ')}, or any, or none`,
+      );
     }
   }
   return set;
@@ -80,7 +91,8 @@ export function parseRetryOn(value: string): Set<FailureClass> {
 
 function digestsDirSources(dir: string, image: string, workspace: string): string[] {
   const ref = checkReference('image', image, parseReference);
-  if (ref.tag || ref.digest) throw new InputError('image', `"${image}" must be a repository, without a tag or digest`);
+  if (ref.tag || ref.digest)
+    throw new InputError('image', `"${image}" must be a repository, without a tag or digest`);
   const path = isAbsolute(dir) ? dir : resolve(workspace, dir);
   let names: string[];
   try {
@@ -93,7 +105,10 @@ function digestsDirSources(dir: string, image: string, workspace: string): strin
   return names.sort().map((name) => {
     const hex = name.replace(/^sha256[:-]/, '');
     if (!/^[0-9a-f]{64}$/.test(hex)) {
-      throw new InputError('digests-dir', `"${printable(name)}" is not a digest file name (64 lower-case hex characters)`);
+      throw new InputError(
+        'digests-dir',
+        `"${printable(name)}" is not a digest file name (64 lower-case hex characters)`,
+      );
     }
     return `${image}@sha256:${hex}`;
   });
@@ -114,16 +129,20 @@ export function readInputs(get: InputReader, workspace = process.cwd()): Inputs 
   }
   const digestsDir = get('digests-dir').trim();
   const image = get('image').trim();
-  if (digestsDir && !image) throw new InputError('image', 'required with digests-dir: the repository the digests belong to');
-  if (image && !digestsDir) throw new InputError('digests-dir', 'required with image: the folder of digest files');
+  if (digestsDir && !image)
+    throw new InputError('image', 'required with digests-dir: the repository the digests belong to');
+  if (image && !digestsDir)
+    throw new InputError('digests-dir', 'required with image: the folder of digest files');
   if (digestsDir) sources.push(...digestsDirSources(digestsDir, image, workspace));
-  if (sources.length === 0) throw new InputError('sources', 'no source images: give sources, or digests-dir with image');
+  if (sources.length === 0)
+    throw new InputError('sources', 'no source images: give sources, or digests-dir with image');
   if (sources.every(isDigest)) {
     throw new InputError('sources', 'bare digests need at least one full reference to say where they live');
   }
 
   const tags = parseList(get('tags')).map((t) => checkReference('tags', t, parseTag));
-  if (tags.length === 0 && !dryRun) throw new InputError('tags', 'at least one target tag is required (or set dry-run)');
+  if (tags.length === 0 && !dryRun)
+    throw new InputError('tags', 'at least one target tag is required (or set dry-run)');
   const seen = new Set<string>();
   for (const t of tags) {
     const key = `${t.domain}/${t.path}:${t.tag}`;
@@ -135,19 +154,31 @@ export function readInputs(get: InputReader, workspace = process.cwd()): Inputs 
   const annotations = parseList(get('annotations'), false);
   for (const a of annotations) {
     // [type[,type]][\[platform\]]:key=value, as buildx takes them
-    if (!/^([a-z-]+(,[a-z-]+)*(\[[^\]]+\])?:)?[^=\s:][^=]*=/.test(a) || /[\x00-\x1f]/.test(a)) {
-      throw new InputError('annotations', `"${printable(a)}" is not an annotation (expected [type:]key=value)`);
+    if (!/^([a-z-]+(,[a-z-]+)*(\[[^\]]+\])?:)?[^=\s:][^=]*=/.test(a) || hasControl(a)) {
+      throw new InputError(
+        'annotations',
+        `"${printable(a)}" is not an annotation (expected [type:]key=value)`,
+      );
     }
   }
 
   const retryDelayMs = parseDurationMs('retry-delay', get('retry-delay'), DEFAULTS.retryDelayMs, 0, HOUR);
-  const retryMaxDelayMs = parseDurationMs('retry-max-delay', get('retry-max-delay'), Math.max(DEFAULTS.retryMaxDelayMs, retryDelayMs), 0, HOUR);
+  const retryMaxDelayMs = parseDurationMs(
+    'retry-max-delay',
+    get('retry-max-delay'),
+    Math.max(DEFAULTS.retryMaxDelayMs, retryDelayMs),
+    0,
+    HOUR,
+  );
   if (retryMaxDelayMs < retryDelayMs) {
-    throw new InputError('retry-max-delay', `must not be shorter than retry-delay (${get('retry-delay').trim()})`);
+    throw new InputError(
+      'retry-max-delay',
+      `must not be shorter than retry-delay (${get('retry-delay').trim()})`,
+    );
   }
 
   const buildxVersion = get('buildx-version').trim();
-  if (/[\x00-\x1f]/.test(buildxVersion)) throw new InputError('buildx-version', 'must be a single line');
+  if (hasControl(buildxVersion)) throw new InputError('buildx-version', 'must be a single line');
 
   return {
     sources,
@@ -161,8 +192,20 @@ export function readInputs(get: InputReader, workspace = process.cwd()): Inputs 
     retryOn: parseRetryOn(get('retry-on')),
     retryDelayMs,
     retryMaxDelayMs,
-    attemptTimeoutMs: parseDurationMs('attempt-timeout', get('attempt-timeout'), DEFAULTS.attemptTimeoutMs, 1000, 6 * HOUR),
-    idleTimeoutMs: parseDurationMs('idle-timeout', get('idle-timeout'), DEFAULTS.idleTimeoutMs, 1000, 6 * HOUR),
+    attemptTimeoutMs: parseDurationMs(
+      'attempt-timeout',
+      get('attempt-timeout'),
+      DEFAULTS.attemptTimeoutMs,
+      1000,
+      6 * HOUR,
+    ),
+    idleTimeoutMs: parseDurationMs(
+      'idle-timeout',
+      get('idle-timeout'),
+      DEFAULTS.idleTimeoutMs,
+      1000,
+      6 * HOUR,
+    ),
     verify: parseBoolean('verify', get('verify'), true),
   };
 }

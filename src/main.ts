@@ -32,7 +32,13 @@ function installSignalHandlers(controller: AbortController): void {
 }
 
 async function buildxVersion(file: string, prefix: string[], signal: AbortSignal): Promise<string> {
-  const r = await runProcess({ file, args: [...prefix, 'version'], timeoutMs: 30_000, captureStdoutBytes: 64 * 1024, signal });
+  const r = await runProcess({
+    file,
+    args: [...prefix, 'version'],
+    timeoutMs: 30_000,
+    captureStdoutBytes: 64 * 1024,
+    signal,
+  });
   const parsed = parseVersionOutput(r.stdout);
   if (r.exitCode !== 0 || !parsed) {
     const why = r.tail.slice(-3).join(' / ') || `exit ${r.exitCode ?? r.signal}`;
@@ -76,7 +82,9 @@ export async function run(): Promise<void> {
 
     if (result.ok) {
       if (result.recovered) {
-        const absorbed = [...new Set(result.attempts.filter((a) => !a.ok).map((a) => `${a.class}: ${a.signature}`))];
+        const absorbed = [
+          ...new Set(result.attempts.filter((a) => !a.ok).map((a) => `${a.class}: ${a.signature}`)),
+        ];
         core.warning(`Succeeded after ${outputs.attempts} attempts, absorbing ${absorbed.join('; ')}`);
       }
       core.info(`Done: ${result.tags.length} tag(s) hold ${result.digest}`);

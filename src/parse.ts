@@ -38,19 +38,33 @@ export function parseBoolean(input: string, value: string, fallback: boolean): b
   throw new InputError(input, `expected true or false, got "${value}"`);
 }
 
-export function parseInteger(input: string, value: string, fallback: number, min: number, max: number): number {
+export function parseInteger(
+  input: string,
+  value: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
   const v = value.trim();
   if (v === '') return fallback;
-  if (!/^[+-]?\d+$/.test(v)) throw new InputError(input, `expected a whole number from ${min} to ${max}, got "${value}"`);
+  if (!/^[+-]?\d+$/.test(v))
+    throw new InputError(input, `expected a whole number from ${min} to ${max}, got "${value}"`);
   const n = Number(v);
-  if (n < min || n > max) throw new InputError(input, `expected a whole number from ${min} to ${max}, got ${n}`);
+  if (n < min || n > max)
+    throw new InputError(input, `expected a whole number from ${min} to ${max}, got ${n}`);
   return n;
 }
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 /** Parses `90` (seconds), `90s`, `15m`, `1h30m`, `500ms` into milliseconds. */
-export function parseDurationMs(input: string, value: string, fallback: number, minMs: number, maxMs: number): number {
+export function parseDurationMs(
+  input: string,
+  value: string,
+  fallback: number,
+  minMs: number,
+  maxMs: number,
+): number {
   const v = value.trim().toLowerCase();
   if (v === '') return fallback;
   let ms: number;
@@ -58,13 +72,17 @@ export function parseDurationMs(input: string, value: string, fallback: number, 
     ms = Number(v) * 1000;
   } else if (/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(v)) {
     ms = 0;
-    for (const m of v.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) ms += Number(m[1]) * (UNIT_MS[m[2] as string] as number);
+    for (const m of v.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g))
+      ms += Number(m[1]) * (UNIT_MS[m[2] as string] as number);
   } else {
     throw new InputError(input, `expected a duration such as 90, 90s, 15m or 1h30m, got "${value}"`);
   }
   ms = Math.round(ms);
   if (ms < minMs || ms > maxMs) {
-    throw new InputError(input, `expected a duration from ${formatDuration(minMs)} to ${formatDuration(maxMs)}, got ${value}`);
+    throw new InputError(
+      input,
+      `expected a duration from ${formatDuration(minMs)} to ${formatDuration(maxMs)}, got ${value}`,
+    );
   }
   return ms;
 }

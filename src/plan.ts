@@ -30,7 +30,9 @@ export function chooseSource(
 ): Invocation {
   if (holding.length === 0) return { tags: [...batch], sources: [...userSources], fromSources: true };
   const target = batch[0];
-  const sameRepo = target ? holding.find((h) => h.domain === target.domain && h.path === target.path) : undefined;
+  const sameRepo = target
+    ? holding.find((h) => h.domain === target.domain && h.path === target.path)
+    : undefined;
   const from = sameRepo ?? (holding[0] as ImageRef);
   return {
     tags: [...batch],

@@ -62,7 +62,9 @@ export function parseReference(text: string): ImageRef {
     tag = rest.slice(colon + 1);
     rest = rest.slice(0, colon);
     if (!TAG_RE.test(tag)) {
-      throw new ReferenceError(`"${tag}" is not a valid tag (letters, digits, "_", "." and "-", at most 128)`);
+      throw new ReferenceError(
+        `"${tag}" is not a valid tag (letters, digits, "_", "." and "-", at most 128)`,
+      );
     }
   }
   const name = rest;
@@ -73,7 +75,10 @@ export function parseReference(text: string): ImageRef {
   const parts = name.split('/');
   let domain = DOCKER_HUB;
   const first = parts[0] ?? '';
-  if (parts.length > 1 && (first.includes('.') || first.includes(':') || first === 'localhost' || /[A-Z]/.test(first))) {
+  if (
+    parts.length > 1 &&
+    (first.includes('.') || first.includes(':') || first === 'localhost' || /[A-Z]/.test(first))
+  ) {
     domain = first;
     parts.shift();
     if (!DOMAIN_RE.test(domain)) throw new ReferenceError(`"${domain}" is not a valid registry host`);

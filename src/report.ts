@@ -51,7 +51,14 @@ export function resultJson(r: MergeResult, buildx: BuildxInfo): ResultJson {
       ...(a.landed && a.landed.length > 0 ? { landed: a.landed } : {}),
     })),
     ...(r.failure
-      ? { failure: { class: r.failure.class, signature: r.failure.signature, message: r.failure.message, tags: r.failure.tags } }
+      ? {
+          failure: {
+            class: r.failure.class,
+            signature: r.failure.signature,
+            message: r.failure.message,
+            tags: r.failure.tags,
+          },
+        }
       : {}),
   };
 }
@@ -86,7 +93,12 @@ export function stepOutputs(r: MergeResult, buildx: BuildxInfo, dryRun: boolean)
 const esc = (s: string): string => s.replace(/[|\\`*_<>[\]]/g, (c) => `\\${c}`).replace(/\r?\n/g, ' ');
 
 function attemptRow(a: AttemptRecord): string {
-  const what = a.invocation === 'oracle' ? '--dry-run' : a.tags.length === 1 ? `\`${a.tags[0]}\`` : `${a.tags.length} tags`;
+  const what =
+    a.invocation === 'oracle'
+      ? '--dry-run'
+      : a.tags.length === 1
+        ? `\`${a.tags[0]}\``
+        : `${a.tags.length} tags`;
   const how = a.signal ? a.signal : String(a.exitCode);
   const cls = a.ok ? 'ok' : `${a.class}: ${esc(a.signature ?? '')}`;
   const wait = a.waitMs > 0 ? formatDuration(a.waitMs) : '';
@@ -99,24 +111,45 @@ export function summaryMarkdown(r: MergeResult, buildx: BuildxInfo, dryRun: bool
   const n = countAttempts(r, dryRun);
   if (r.ok) {
     const what = dryRun ? 'Dry run' : `Pushed ${r.tags.length} tag${r.tags.length === 1 ? '' : 's'}`;
-    const rec = r.recovered ? `, recovered after ${r.panics} crash${r.panics === 1 ? '' : 'es'} and other failures` : '';
+    const rec = r.recovered
+      ? `, recovered after ${r.panics} crash${r.panics === 1 ? '' : 'es'} and other failures`
+      : '';
     lines.push(`### safe-imagetools: ${what}, \`${r.digest}\` (${n} attempt${n === 1 ? '' : 's'}${rec})`);
   } else {
-    lines.push(`### safe-imagetools: failed after ${n} attempt${n === 1 ? '' : 's'}: ${esc(r.failure?.class ?? '')} (${esc(r.failure?.signature ?? '')})`);
+    lines.push(
+      `### safe-imagetools: failed after ${n} attempt${n === 1 ? '' : 's'}: ${esc(r.failure?.class ?? '')} (${esc(r.failure?.signature ?? '')})`,
+    );
     if (r.failure) lines.push('', esc(r.failure.message));
   }
   if (r.tags.length > 0) {
     lines.push('', '| tag | digest | verified |', '| --- | --- | --- |');
-    for (const t of r.tags.slice(0, 200)) lines.push(`| \`${t.tag}\` | \`${t.digest ?? '-'}\` | ${t.verified ? 'yes' : 'no'} |`);
+    for (const t of r.tags.slice(0, 200))
+      lines.push(`| \`${t.tag}\` | \`${t.digest ?? '-'}\` | ${t.verified ? 'yes' : 'no'} |`);
     if (r.tags.length > 200) lines.push(`| ... ${r.tags.length - 200} more | | |`);
   }
-  lines.push('', '| attempt | pushed | result | exit | took | wait after |', '| --- | --- | --- | --- | --- | --- |');
+  lines.push(
+    '',
+    '| attempt | pushed | result | exit | took | wait after |',
+    '| --- | --- | --- | --- | --- | --- |',
+  );
   for (const a of r.attempts.slice(0, 100)) lines.push(attemptRow(a));
   lines.push('', `buildx \`${buildx.version}\` (${buildx.source}, \`${buildx.path}\`)`);
   const lastFailed = [...r.attempts].reverse().find((a) => !a.ok && a.tail && a.tail.length > 0);
   if (!r.ok && lastFailed?.tail) {
-    const tail = lastFailed.tail.map((l) => (l.length > 300 ? `${l.slice(0, 300)}...` : l)).join('\n').replace(/```/g, "'''");
-    lines.push('', `<details><summary>Last lines of attempt ${lastFailed.number}</summary>`, '', '```', tail, '```', '', '</details>');
+    const tail = lastFailed.tail
+      .map((l) => (l.length > 300 ? `${l.slice(0, 300)}...` : l))
+      .join('\n')
+      .replace(/```/g, "'''");
+    lines.push(
+      '',
+      `<details><summary>Last lines of attempt ${lastFailed.number}</summary>`,
+      '',
+      '```',
+      tail,
+      '```',
+      '',
+      '</details>',
+    );
   }
   return `${lines.join('\n')}\n`;
 }

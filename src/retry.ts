@@ -13,7 +13,11 @@ export function backoffCeiling(retry: number, { baseMs, capMs }: BackoffOptions)
   return Math.min(capMs, exp);
 }
 
-export function backoffDelay(retry: number, opts: BackoffOptions, random: () => number = Math.random): number {
+export function backoffDelay(
+  retry: number,
+  opts: BackoffOptions,
+  random: () => number = Math.random,
+): number {
   return Math.round(random() * backoffCeiling(retry, opts));
 }
 

@@ -53,13 +53,16 @@ function sleepSync(ms) {
 
 function realBuildx() {
   const file = process.env.SHIM_REAL_BUILDX || path.join(repoRoot, '.testbed', 'bin', 'buildx');
-  if (!fs.existsSync(file)) die(`real buildx not found at ${file} (set SHIM_REAL_BUILDX or run npm run testbed)`);
+  if (!fs.existsSync(file))
+    die(`real buildx not found at ${file} (set SHIM_REAL_BUILDX or run npm run testbed)`);
   return file;
 }
 
 function fixturesDir() {
   if (process.env.SHIM_FIXTURES) return path.resolve(process.env.SHIM_FIXTURES);
-  const shared = process.env.SHARED_DIR ? path.resolve(process.env.SHARED_DIR) : path.join(repoRoot, '..', 'shared');
+  const shared = process.env.SHARED_DIR
+    ? path.resolve(process.env.SHARED_DIR)
+    : path.join(repoRoot, '..', 'shared');
   return path.join(shared, 'fixtures', 'buildx-output');
 }
 
@@ -68,7 +71,9 @@ function fixturesDir() {
 const cmd = argv[0] === 'buildx' ? argv.slice(1) : argv;
 const itIndex = cmd.indexOf('imagetools');
 const isCreate = itIndex >= 0 && cmd.indexOf('create', itIndex + 1) > itIndex;
-const isDryRun = cmd.some((a) => a === '--dry-run' || (a.startsWith('--dry-run=') && !/^--dry-run=(false|0)$/i.test(a)));
+const isDryRun = cmd.some(
+  (a) => a === '--dry-run' || (a.startsWith('--dry-run=') && !/^--dry-run=(false|0)$/i.test(a)),
+);
 const isPush = isCreate && !isDryRun;
 const isVersion = cmd[0] === 'version';
 
@@ -194,9 +199,7 @@ async function crash(step) {
 function progressLines(target, source) {
   const to = target ?? '127.0.0.1:5000/x:t1';
   const from = source ?? '127.0.0.1:5000/src/app:amd64';
-  return (
-    `#1 [internal] pushing ${to}\n` + `#1 0.001 copying sha256:${HEX} from ${from} to ${to}\n`
-  );
+  return `#1 [internal] pushing ${to}\n` + `#1 0.001 copying sha256:${HEX} from ${from} to ${to}\n`;
 }
 
 function firstSource(args) {
@@ -205,7 +208,11 @@ function firstSource(args) {
   for (let i = start; i < args.length; i++) {
     const a = args[i];
     if (a.startsWith('-')) {
-      if (!a.includes('=') && ['-t', '--tag', '-f', '--file', '--annotation', '--builder', '--progress'].includes(a)) i++;
+      if (
+        !a.includes('=') &&
+        ['-t', '--tag', '-f', '--file', '--annotation', '--builder', '--progress'].includes(a)
+      )
+        i++;
       continue;
     }
     return a;

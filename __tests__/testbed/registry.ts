@@ -6,6 +6,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { runCapture } from './proc.js';
 
 export interface BasicAuth {
   username: string;
@@ -47,27 +48,6 @@ function installExitHook(): void {
   exitHookInstalled = true;
   process.once('exit', () => {
     for (const child of live) child.kill('SIGKILL');
-  });
-}
-
-/** Runs a program without a shell and returns its stdout; rejects with its stderr on failure. */
-export function runCapture(file: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      if (code === 0) resolve(Buffer.concat(out).toString('utf8'));
-      else
-        reject(
-          new Error(
-            `${file} ${args.join(' ')} exited with ${code ?? signal}: ${Buffer.concat(err).toString('utf8').trim()}`,
-          ),
-        );
-    });
   });
 }
 
@@ -115,7 +95,12 @@ function configYaml(dataDir: string, port: number, logLevel: string, htpasswdFil
     `  secret: ${randomBytes(16).toString('hex')}`,
   ];
   if (htpasswdFile) {
-    lines.push('auth:', '  htpasswd:', '    realm: safe-imagetools-testbed', `    path: ${JSON.stringify(htpasswdFile)}`);
+    lines.push(
+      'auth:',
+      '  htpasswd:',
+      '    realm: safe-imagetools-testbed',
+      `    path: ${JSON.stringify(htpasswdFile)}`,
+    );
   }
   return lines.join('\n') + '\n';
 }
@@ -325,11 +310,7 @@ export async function readDigest(
 }
 
 /** The tags of a repository (empty when the repository does not exist). */
-export async function listTags(
-  reg: { url: string },
-  repo: string,
-  auth?: BasicAuth,
-): Promise<string[]> {
+export async function listTags(reg: { url: string }, repo: string, auth?: BasicAuth): Promise<string[]> {
   const res = await fetch(`${reg.url}/v2/${repo}/tags/list`, {
     headers: authHeaders(auth),
     signal: AbortSignal.timeout(10_000),

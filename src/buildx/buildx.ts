@@ -28,7 +28,10 @@ export interface BuildxVersion {
 
 /** Parses `github.com/docker/buildx v0.13.1 abcdef` (and Debian's `... 0.13.1+ds1 0.13.1+ds1-3`). */
 export function parseVersionOutput(text: string): BuildxVersion | undefined {
-  const line = text.split(/\r?\n/).find((l) => l.trim() !== '')?.trim();
+  const line = text
+    .split(/\r?\n/)
+    .find((l) => l.trim() !== '')
+    ?.trim();
   if (!line) return undefined;
   const m = line.match(/^\S*buildx\S*\s+(v?\d+\.\d+\.\d+\S*)/);
   if (!m) return undefined;
@@ -82,7 +85,10 @@ export function locateBuildx(spec: string, workspace: string, env: NodeJS.Proces
       if (!statSync(path).isFile()) throw new Error('not a file');
       accessSync(path, constants.X_OK);
     } catch (err) {
-      throw new InputError('buildx-version', `"${spec}" is not an executable file (${(err as Error).message})`);
+      throw new InputError(
+        'buildx-version',
+        `"${spec}" is not an executable file (${(err as Error).message})`,
+      );
     }
     return { file: path, prefix: [], source: 'path', path };
   }

@@ -22,5 +22,7 @@ export function createArgs(a: CreateArgs): string[] {
 
 /** A command line for the log: arguments quoted where needed, so it reads back unambiguously. */
 export function displayCommand(file: string, args: string[]): string {
-  return [file, ...args].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+  return [file, ...args]
+    .map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`))
+    .join(' ');
 }

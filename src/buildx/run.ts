@@ -24,7 +24,10 @@ export interface ExecOptions {
 
 const MAX_STDOUT = 8 * 1024 * 1024;
 
-export function makeExec(buildx: Buildx, opts: ExecOptions): (args: string[], label: string) => Promise<ExecOutcome> {
+export function makeExec(
+  buildx: Buildx,
+  opts: ExecOptions,
+): (args: string[], label: string) => Promise<ExecOutcome> {
   return async (args, label) => {
     const fullArgs = [...buildx.prefix, ...args];
     const classifier = new OutputClassifier();

@@ -174,7 +174,9 @@ export function runProcess(opts: RunOptions): Promise<RunResult> {
         idleTimer = setTimeout(() => kill('idle-timeout'), opts.idleTimeoutMs);
       }
     };
-    const attemptTimer = opts.timeoutMs ? setTimeout(() => kill('attempt-timeout'), opts.timeoutMs) : undefined;
+    const attemptTimer = opts.timeoutMs
+      ? setTimeout(() => kill('attempt-timeout'), opts.timeoutMs)
+      : undefined;
 
     const signalGroup = (sig: NodeJS.Signals): void => {
       if (child.pid === undefined) return;

@@ -51,7 +51,8 @@ export function registryBaseUrl(domain: string): string {
 
 /** The keys a `docker login` to this host may have been stored under. */
 export function configKeys(domain: string): string[] {
-  if (domain === DOCKER_HUB) return ['https://index.docker.io/v1/', 'index.docker.io', 'docker.io', 'registry-1.docker.io'];
+  if (domain === DOCKER_HUB)
+    return ['https://index.docker.io/v1/', 'index.docker.io', 'docker.io', 'registry-1.docker.io'];
   return [domain, `https://${domain}`, `http://${domain}`, `https://${domain}/v1/`, `https://${domain}/v2/`];
 }
 
@@ -141,7 +142,9 @@ export class RegistryClient {
       return await fetch(url, { ...init, redirect: 'follow', signal: AbortSignal.timeout(this.timeoutMs) });
     } catch (err) {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      throw new RegistryError(`${init.method} ${url}: ${cause?.code ?? cause?.message ?? (err as Error).message}`);
+      throw new RegistryError(
+        `${init.method} ${url}: ${cause?.code ?? cause?.message ?? (err as Error).message}`,
+      );
     }
   }
 
@@ -179,7 +182,8 @@ export class RegistryClient {
       }
       res = await this.fetch(realm.toString(), { method: 'GET', headers });
     }
-    if (!res.ok) throw new RegistryError(`token request to ${realm.host}: ${res.status} ${res.statusText}`, res.status);
+    if (!res.ok)
+      throw new RegistryError(`token request to ${realm.host}: ${res.status} ${res.statusText}`, res.status);
     const body = (await res.json()) as { token?: string; access_token?: string };
     const token = body.token ?? body.access_token;
     return token ? `Bearer ${token}` : undefined;
@@ -230,10 +234,17 @@ export class RegistryClient {
 }
 
 /** Asks `docker-credential-<helper> get` for a server's credentials (no shell; stdin carries the host). */
-export function credentialHelperGet(helper: string, server: string, timeoutMs = 10_000): Promise<Credentials | undefined> {
+export function credentialHelperGet(
+  helper: string,
+  server: string,
+  timeoutMs = 10_000,
+): Promise<Credentials | undefined> {
   if (!/^[A-Za-z0-9._-]+$/.test(helper)) return Promise.resolve(undefined);
   return new Promise((resolve) => {
-    const child = spawn(`docker-credential-${helper}`, ['get'], { stdio: ['pipe', 'pipe', 'ignore'], shell: false });
+    const child = spawn(`docker-credential-${helper}`, ['get'], {
+      stdio: ['pipe', 'pipe', 'ignore'],
+      shell: false,
+    });
     const out: Buffer[] = [];
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('error', () => {
@@ -245,9 +256,14 @@ export function credentialHelperGet(helper: string, server: string, timeoutMs = 
       clearTimeout(timer);
       if (code !== 0) return resolve(undefined);
       try {
-        const { Username, Secret } = JSON.parse(Buffer.concat(out).toString('utf8')) as { Username?: string; Secret?: string };
+        const { Username, Secret } = JSON.parse(Buffer.concat(out).toString('utf8')) as {
+          Username?: string;
+          Secret?: string;
+        };
         if (!Secret) return resolve(undefined);
-        resolve(Username === '<token>' ? { identityToken: Secret } : { username: Username, password: Secret });
+        resolve(
+          Username === '<token>' ? { identityToken: Secret } : { username: Username, password: Secret },
+        );
       } catch {
         resolve(undefined);
       }

@@ -1,0 +1,356 @@
+// The nine scenarios of the foundation, each running the bundled dist/index.js on Node 24 the way
+// the runner does, against a real registry process and Debian's real buildx 0.13.1.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { pushPlatformImages } from '../testbed/images.js';
+import { buildxPath, node24Path, repoRoot } from '../testbed/paths.js';
+import { listTags, readDigest, type Registry, startRegistry } from '../testbed/registry.js';
+import { type ActionRun, leftoverProcesses, runAction, startAction } from '../testbed/runner.js';
+import { makeShim } from '../testbed/shim.js';
+
+const SIX = ['linux/amd64', 'linux/arm64', 'linux/arm/v7', 'linux/s390x', 'linux/ppc64le', 'linux/386'];
+
+let reg: Registry;
+let sources2: string[];
+let sources6: string[];
+let repoCount = 0;
+/** a fresh repository name for each test */
+const repo = (name: string) => `${name}${++repoCount}/app`;
+const tagList = (r: string, n: number) => Array.from({ length: n }, (_, i) => `${reg.host}/${r}:t${i + 1}`);
+
+function errors(run: ActionRun): string[] {
+  return run.commands.filter((c) => c.command === 'error').map((c) => c.message);
+}
+
+async function expectAllHold(r: string, n: number, digest: string) {
+  for (let i = 1; i <= n; i++) expect(await readDigest(reg, r, `t${i}`)).toBe(digest);
+}
+
+beforeAll(async () => {
+  reg = await startRegistry();
+  sources2 = await pushPlatformImages(reg, 'src2/app', SIX.slice(0, 2));
+  sources6 = await pushPlatformImages(reg, 'src6/app', SIX);
+});
+afterAll(async () => {
+  await reg?.stop();
+});
+
+describe('the runtime', () => {
+  it('runs the bundle on Node 24, as runs.using: node24 does', () => {
+    const v = spawnSync(node24Path(), ['--version'], { encoding: 'utf8' }).stdout.trim();
+    expect(v).toMatch(/^v24\./);
+    expect(readFileSync(join(repoRoot, 'action.yml'), 'utf8')).toMatch(/using: node24/);
+  });
+});
+
+describe('1. two platforms into one tag', () => {
+  it('succeeds, and the digest output is what the registry serves for the tag', async () => {
+    const r = repo('one');
+    const run = await runAction({
+      inputs: { sources: sources2.join('\n'), tags: `${reg.host}/${r}:v1`, 'buildx-version': buildxPath() },
+    });
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    expect(run.outputs.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(await readDigest(reg, r, 'v1')).toBe(run.outputs.digest);
+    expect(run.outputs).toMatchObject({
+      attempts: '1',
+      recovered: 'false',
+      panics: '0',
+      'buildx-path': buildxPath(),
+    });
+    expect(run.outputs['buildx-version']).toMatch(/^0\.13\.1/);
+    const result = JSON.parse(run.outputs.result as string);
+    expect(result.tags).toEqual([{ tag: `${reg.host}/${r}:v1`, digest: run.outputs.digest, verified: true }]);
+    expect(run.summary).toContain('Pushed 1 tag');
+    // one group per attempt, and buildx output cannot issue workflow commands
+    expect(run.stdout).toMatch(/::group::push .*:v1 \(invocation 1, attempt 1\)/);
+    expect(run.stdout).toMatch(/::stop-commands::[0-9a-f]{32}/);
+  });
+
+  it('a dry run computes the digest and pushes nothing', async () => {
+    const r = repo('dry');
+    const run = await runAction({
+      inputs: {
+        sources: sources2.join(','),
+        tags: `${reg.host}/${r}:v1`,
+        'dry-run': 'true',
+        'buildx-version': buildxPath(),
+      },
+    });
+    expect(run.code).toBe(0);
+    expect(run.outputs.digest).toMatch(/^sha256:/);
+    expect(await listTags(reg, r)).toEqual([]);
+  });
+});
+
+describe('2. six platforms into twenty tags of one fresh repository', () => {
+  it.each([1, 2, 3])('succeeds with the defaults, every tag verified (run %d)', async () => {
+    const r = repo('twenty');
+    const run = await runAction({
+      inputs: {
+        sources: sources6.join('\n'),
+        tags: tagList(r, 20).join('\n'),
+        'buildx-version': buildxPath(),
+      },
+    });
+    expect(run.code, run.stdout.slice(-3000)).toBe(0);
+    const result = JSON.parse(run.outputs.result as string);
+    expect(result.tags).toHaveLength(20);
+    expect(result.tags.every((t: { verified: boolean }) => t.verified)).toBe(true);
+    await expectAllHold(r, 20, run.outputs.digest as string);
+  });
+
+  it('is meaningful: raw imagetools create with all twenty tags in one call fails on this registry', async () => {
+    // The evidence, kept beside the scenario: what the action replaces breaks here.
+    let failures = 0;
+    const lines: string[] = [];
+    for (let trial = 0; trial < 3; trial++) {
+      const r = repo('raw');
+      const args = [
+        'imagetools',
+        'create',
+        '--progress=plain',
+        ...tagList(r, 20).flatMap((t) => ['--tag', t]),
+        ...sources6,
+      ];
+      const env = { ...process.env, DOCKER_CONFIG: mkdtempSync(join(tmpdir(), 'dc-')) };
+      const p = spawnSync(buildxPath(), args, { encoding: 'utf8', env, timeout: 60_000 });
+      if (p.status !== 0) {
+        failures++;
+        lines.push(p.stderr.split('\n').find((l) => l.startsWith('ERROR')) ?? '');
+      }
+    }
+    expect(
+      failures,
+      'raw buildx 0.13.1 pushed 20 tags into registry 2.8 in one call three times running',
+    ).toBeGreaterThan(0);
+    expect(lines.join('\n')).toMatch(/400 Bad Request|500 Internal Server Error/);
+  });
+});
+
+describe('3-6. crashes, hangs and cancellation, through the fault shim', () => {
+  it('3. crash, crash, pass: three attempts, recovered, two panics, tags verified', async () => {
+    const r = repo('crash');
+    const shim = makeShim({ steps: ['crash', 'crash', 'pass'] });
+    const run = await runAction({
+      inputs: {
+        sources: sources2.join('\n'),
+        tags: tagList(r, 2).join('\n'),
+        'buildx-version': shim.path,
+        'retry-delay': '200ms',
+      },
+      env: shim.env,
+    });
+    expect(run.code, run.stdout.slice(-3000)).toBe(0);
+    expect(run.outputs).toMatchObject({ attempts: '4', recovered: 'true', panics: '2' });
+    // 3 attempts for the first tag, then 1 for the second
+    const result = JSON.parse(run.outputs.result as string);
+    const pushes = result.attempts.filter((a: { invocation: unknown }) => a.invocation !== 'oracle');
+    expect(pushes.map((a: { class?: string }) => a.class ?? 'ok')).toEqual(['panic', 'panic', 'ok', 'ok']);
+    expect(pushes[0].signature).toBe('concurrent map writes');
+    expect(pushes[0].exitCode).toBe(2);
+    await expectAllHold(r, 2, run.outputs.digest as string);
+    expect(
+      run.commands
+        .filter((c) => c.command === 'warning')
+        .map((c) => c.message)
+        .join('\n'),
+    ).toMatch(/concurrent map writes/);
+    shim.remove();
+  });
+
+  it('3b. crash, crash, pass on a single tag: attempts=3', async () => {
+    const r = repo('crash1');
+    const shim = makeShim({ steps: ['crash', 'crash', 'pass'] });
+    const run = await runAction({
+      inputs: {
+        sources: sources2.join('\n'),
+        tags: `${reg.host}/${r}:t1`,
+        'buildx-version': shim.path,
+        'retry-delay': '200ms',
+      },
+      env: shim.env,
+    });
+    expect(run.code).toBe(0);
+    expect(run.outputs).toMatchObject({ attempts: '3', recovered: 'true', panics: '2' });
+    expect(await readDigest(reg, r, 't1')).toBe(run.outputs.digest);
+    shim.remove();
+  });
+
+  it('4. a crash after the push landed: success, and the landed tag is not pushed again', async () => {
+    const r = repo('landed');
+    const shim = makeShim({ steps: ['crash-after-push', 'pass'] });
+    const run = await runAction({
+      inputs: {
+        sources: sources2.join('\n'),
+        tags: tagList(r, 3).join('\n'),
+        'buildx-version': shim.path,
+        'retry-delay': '200ms',
+      },
+      env: shim.env,
+    });
+    expect(run.code, run.stdout.slice(-3000)).toBe(0);
+    await expectAllHold(r, 3, run.outputs.digest as string);
+    const pushedTags = shim.log().map((e) => e.argv.filter((_, i, a) => a[i - 1] === '--tag'));
+    expect(pushedTags).toEqual([[`${reg.host}/${r}:t1`], [`${reg.host}/${r}:t2`], [`${reg.host}/${r}:t3`]]);
+    expect(run.outputs).toMatchObject({ panics: '1', recovered: 'true' });
+    shim.remove();
+  });
+
+  it('5. hang, then pass, with idle-timeout 3s: success well under 20 s, nothing of the hung attempt left', async () => {
+    const r = repo('hang');
+    const shim = makeShim({ steps: ['hang', 'pass'] });
+    const run = await runAction({
+      inputs: {
+        sources: sources2.join('\n'),
+        tags: `${reg.host}/${r}:t1`,
+        'buildx-version': shim.path,
+        'idle-timeout': '3s',
+        'retry-delay': '200ms',
+      },
+      env: shim.env,
+    });
+    expect(run.code, run.stdout.slice(-3000)).toBe(0);
+    expect(run.durationMs).toBeLessThan(20_000);
+    const result = JSON.parse(run.outputs.result as string);
+    const pushes = result.attempts.filter((a: { invocation: unknown }) => a.invocation !== 'oracle');
+    expect(pushes[0]).toMatchObject({ class: 'timeout', signal: 'SIGTERM' });
+    expect(pushes[0].signature).toMatch(/idle-timeout/);
+    expect(leftoverProcesses(run.marker)).toEqual([]);
+    expect(run.stdioOpenAfterExit).toBe(false);
+    shim.remove();
+  });
+
+  it('6. SIGTERM to the action mid-attempt: it exits non-zero promptly, and no child is left', async () => {
+    const r = repo('cancel');
+    const shim = makeShim({ steps: ['hang'] });
+    const started = startAction({
+      inputs: { sources: sources2.join('\n'), tags: `${reg.host}/${r}:t1`, 'buildx-version': shim.path },
+      env: shim.env,
+    });
+    // wait for the hung attempt to be under way
+    for (let i = 0; i < 100 && shim.pushes() === 0; i++) await new Promise((res) => setTimeout(res, 100));
+    expect(shim.pushes()).toBe(1);
+    await new Promise((res) => setTimeout(res, 300));
+    const t0 = Date.now();
+    started.child.kill('SIGTERM');
+    const run = await started.result;
+    expect(run.code).not.toBe(0);
+    expect(run.code).not.toBeNull();
+    expect(Date.now() - t0).toBeLessThan(8000);
+    expect(errors(run).join('\n')).toMatch(/Cancelled/);
+    expect(leftoverProcesses(run.marker)).toEqual([]);
+    shim.remove();
+  });
+});
+
+describe('7. authorization', () => {
+  let secure: Registry;
+  beforeAll(async () => {
+    secure = await startRegistry({ auth: { username: 'ci', password: 's3cret-pass' } });
+  });
+  afterAll(async () => {
+    await secure?.stop();
+  });
+
+  it('a push without login: exactly one attempt, a non-zero exit, and it says 401', async () => {
+    const run = await runAction({
+      inputs: {
+        sources: sources2.join('\n'),
+        tags: `${secure.host}/locked/app:v1`,
+        'buildx-version': buildxPath(),
+      },
+    });
+    expect(run.code).toBe(1);
+    expect(run.outputs.attempts).toBe('1');
+    const result = JSON.parse(run.outputs.result as string);
+    expect(result.failure).toMatchObject({ class: 'permanent' });
+    expect(errors(run).join('\n')).toMatch(/401|unauthorized/i);
+    expect(errors(run).join('\n')).toMatch(/permanent error/);
+  });
+
+  it('with a docker login in DOCKER_CONFIG, it pushes, reads back with the same credentials, and logs no secret', async () => {
+    const dockerConfig = mkdtempSync(join(tmpdir(), 'dc-login-'));
+    const auth = Buffer.from('ci:s3cret-pass').toString('base64');
+    writeFileSync(join(dockerConfig, 'config.json'), JSON.stringify({ auths: { [secure.host]: { auth } } }));
+    const run = await runAction({
+      inputs: {
+        sources: sources2.join('\n'),
+        tags: `${secure.host}/open/app:v1`,
+        'buildx-version': buildxPath(),
+      },
+      env: { DOCKER_CONFIG: dockerConfig },
+    });
+    expect(run.code, run.stdout.slice(-2000)).toBe(0);
+    const result = JSON.parse(run.outputs.result as string);
+    expect(result.tags[0]).toMatchObject({ verified: true, digest: run.outputs.digest });
+    expect(await readDigest(secure, 'open/app', 'v1', { username: 'ci', password: 's3cret-pass' })).toBe(
+      run.outputs.digest,
+    );
+    for (const text of [run.stdout, run.stderr, run.summary, JSON.stringify(run.outputs)]) {
+      expect(text).not.toContain('s3cret-pass');
+      expect(text).not.toContain(auth);
+    }
+  });
+});
+
+describe('8. bad input: refused, input named, nothing pushed, no shell ran', () => {
+  const pwned = join(mkdtempSync(join(tmpdir(), 'pwned-')), 'pwned');
+  const cases: [string, Record<string, string>][] = [
+    ['sources', { sources: `${'127.0.0.1:1'}/src/app:amd64$(touch ${pwned})` }],
+    ['sources', { sources: '127.0.0.1:1/src/app:amd64;touch /tmp/x' }],
+    ['tags', { tags: '127.0.0.1:1/dst/app:v1`touch /tmp/x`' }],
+    ['tags', { tags: '127.0.0.1:1/dst/app:v1 && touch /tmp/x' }],
+    ['sources', { sources: '' }],
+    ['tags', { tags: '' }],
+    ['max-attempts', { 'max-attempts': '0' }],
+    ['max-concurrency', { 'max-concurrency': '-2' }],
+    ['max-concurrency', { 'max-concurrency': 'many' }],
+    ['retry-delay', { 'retry-delay': 'a while' }],
+    ['idle-timeout', { 'idle-timeout': '5 minutes' }],
+    ['attempt-timeout', { 'attempt-timeout': '1d' }],
+    ['retry-on', { 'retry-on': 'permanent' }],
+    ['buildx-version', { 'buildx-version': 'v0.13.1; touch /tmp/x' }],
+  ];
+  it.each(cases)('%s: %j', async (name, bad) => {
+    const r = repo('bad');
+    const shim = makeShim({ steps: ['pass'] });
+    const inputs = {
+      sources: sources2.join('\n'),
+      tags: `${reg.host}/${r}:v1`,
+      'buildx-version': shim.path,
+      ...bad,
+    };
+    const run = await runAction({ inputs, env: shim.env });
+    expect(run.code).toBe(1);
+    const msg = errors(run).join('\n');
+    expect(msg).toContain(`Input "${name}"`);
+    expect(shim.pushes()).toBe(0);
+    expect(await listTags(reg, r)).toEqual([]);
+    expect(existsSync(pwned)).toBe(false);
+    shim.remove();
+  });
+});
+
+describe('9. 200 MB of output from the child', () => {
+  it("keeps the action's peak RSS under 150 MB, and still succeeds", async () => {
+    const r = repo('flood');
+    const shim = makeShim({ steps: [{ mode: 'flood', mb: 200 }] });
+    const run = await runAction({
+      inputs: { sources: sources2.join('\n'), tags: `${reg.host}/${r}:v1`, 'buildx-version': shim.path },
+      env: shim.env,
+      measureRss: true,
+      timeoutMs: 170_000,
+    });
+    expect(run.code, run.stdout.slice(-2000)).toBe(0);
+    expect(run.stdoutBytes).toBeGreaterThan(200 * 1024 * 1024);
+    expect(run.peakRssKb).toBeGreaterThan(0);
+    expect(run.peakRssKb as number).toBeLessThan(150 * 1024);
+    expect(await readDigest(reg, r, 'v1')).toBe(run.outputs.digest);
+  }, 180_000);
+});

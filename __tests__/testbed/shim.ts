@@ -1,0 +1,113 @@
+// Sets up the fault shim (fault-shim.mjs) for a test: script file, state, and the environment.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { buildxPath, faultShimPath, fixturesDir } from './paths.js';
+
+export type ShimMode = 'pass' | 'crash' | 'crash-after-push' | 'hang' | 'registry-error' | 'flood';
+
+export interface ShimStepObject {
+  mode: ShimMode;
+  /** Wait this long before acting. */
+  sleepMs?: number;
+  /** crash, crash-after-push: a file in the fixtures folder (default the v0.30.0 concurrent map writes log). */
+  fixture?: string;
+  /** crash, registry-error: the exit status (default 2 and 1). */
+  exitCode?: number;
+  /** registry-error: the text printed instead of the default 503 lines. */
+  text?: string;
+  /** flood: MiB of progress lines written to stdout (default 200). */
+  mb?: number;
+  /** hang: let the shim survive SIGTERM (only SIGKILL ends it). */
+  ignoreSigterm?: boolean;
+  /** hang: the hanging child's stdio (default: inherits stdout and stderr). */
+  childStdio?: 'inherit' | 'ignore';
+}
+
+export type ShimStep = ShimMode | ShimStepObject;
+
+export interface ShimScript {
+  steps?: ShimStep[];
+  /** What `buildx version` answers instead of the real buildx. */
+  version?: string;
+}
+
+export interface ShimLogEntry {
+  n: number;
+  step: ShimStepObject;
+  argv: string[];
+  pid: number;
+  time: string;
+}
+
+export interface Shim {
+  /** The executable to use as buildx. */
+  path: string;
+  dir: string;
+  scriptFile: string;
+  stateFile: string;
+  logFile: string;
+  /** SHIM_* variables for the process that runs the shim (the action passes its env on). */
+  env: Record<string, string>;
+  /** Push invocations so far. */
+  pushes(): number;
+  /** One entry per push invocation, in order. */
+  log(): ShimLogEntry[];
+  /** Replaces the script (the push counter is kept). */
+  setScript(script: ShimScript): void;
+  /** Removes the shim's temp folder. */
+  remove(): void;
+}
+
+export interface MakeShimOptions {
+  /** The real buildx (default buildxPath()). */
+  realBuildx?: string;
+  /** Folder for script and state (default: a new temp folder). */
+  dir?: string;
+}
+
+/** Writes a script for the fault shim and returns how to run it. */
+export function makeShim(script: ShimScript = {}, opts: MakeShimOptions = {}): Shim {
+  const dir = opts.dir ?? mkdtempSync(path.join(os.tmpdir(), 'sit-shim-'));
+  const scriptFile = path.join(dir, 'script.json');
+  const stateFile = path.join(dir, 'script.json.state');
+  const logFile = `${stateFile}.log`;
+  const write = (s: ShimScript) => writeFileSync(scriptFile, JSON.stringify(s, null, 2) + '\n');
+  write(script);
+  return {
+    path: faultShimPath,
+    dir,
+    scriptFile,
+    stateFile,
+    logFile,
+    env: {
+      SHIM_REAL_BUILDX: opts.realBuildx ?? buildxPath(),
+      SHIM_SCRIPT: scriptFile,
+      SHIM_STATE: stateFile,
+      SHIM_FIXTURES: fixturesDir,
+    },
+    pushes() {
+      try {
+        return Number.parseInt(readFileSync(stateFile, 'utf8'), 10) || 0;
+      } catch {
+        return 0;
+      }
+    },
+    log() {
+      let text = '';
+      try {
+        text = readFileSync(logFile, 'utf8');
+      } catch {
+        return [];
+      }
+      return text
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map((l) => JSON.parse(l) as ShimLogEntry);
+    },
+    setScript: write,
+    remove() {
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

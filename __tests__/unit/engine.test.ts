@@ -1,0 +1,190 @@
+// The engine's retry logic, driven by a scripted buildx and an in-memory registry. The real buildx,
+// registry and process tree are exercised by the e2e suite; here every branch of the loop is.
+import { describe, expect, it } from 'vitest';
+
+import { classifyOutput } from '../../src/classify.js';
+import { type EngineDeps, type ExecOutcome, indexDigest, runMerge } from '../../src/engine.js';
+import { readInputs } from '../../src/inputs.js';
+
+const INDEX = JSON.stringify({
+  schemaVersion: 2,
+  mediaType: 'application/vnd.oci.image.index.v1+json',
+  manifests: [],
+});
+const DIGEST = indexDigest(`${INDEX}\n`).digest;
+
+type Step = 'pass' | 'crash' | 'crash-after-push' | '503' | '401' | 'not-found' | 'hang' | 'wrong-digest';
+
+function harness(steps: Step[], inputs: Record<string, string>) {
+  const registry = new Map<string, string>();
+  const calls: string[][] = [];
+  const waits: number[] = [];
+  let pushes = 0;
+  const out = (ok: boolean, text = '', extra: Partial<ExecOutcome> = {}): ExecOutcome => ({
+    ok,
+    classification: ok ? undefined : classifyOutput(text),
+    exitCode: ok ? 0 : 2,
+    signal: null,
+    durationMs: 1,
+    stdout: ok ? `${INDEX}\n` : '',
+    stdoutTruncated: false,
+    tail: text.split('\n'),
+    ...extra,
+  });
+  const deps: EngineDeps = {
+    async exec(args) {
+      calls.push(args);
+      if (args.includes('--dry-run')) return out(true);
+      const step = steps[Math.min(pushes++, steps.length - 1)] as Step;
+      const tags = args.flatMap((a, i) => (args[i - 1] === '--tag' ? [a] : []));
+      const land = () => tags.forEach((t) => registry.set(t, DIGEST));
+      switch (step) {
+        case 'pass':
+          land();
+          return out(true);
+        case 'crash-after-push':
+          land();
+          return out(false, 'fatal error: concurrent map writes');
+        case 'crash':
+          return out(false, 'fatal error: concurrent map writes');
+        case '503':
+          return out(false, 'ERROR: unexpected status: 503 Service Unavailable');
+        case '401':
+          return out(false, 'ERROR: failed to authorize: 401 Unauthorized');
+        case 'not-found':
+          return out(false, 'ERROR: r/src/app:amd64: not found');
+        case 'hang':
+          return {
+            ...out(false),
+            classification: { class: 'timeout', signature: 'idle-timeout (no output for 3s)', line: '' },
+          };
+        case 'wrong-digest':
+          tags.forEach((t) => registry.set(t, 'sha256:' + '0'.repeat(64)));
+          return out(true);
+      }
+    },
+    async readDigest(ref) {
+      return registry.get(ref.original) ?? null;
+    },
+    async sleep(ms) {
+      waits.push(ms);
+    },
+    random: () => 0.5,
+    info: () => {},
+    warning: () => {},
+  };
+  const parsed = readInputs((n) => ({ sources: 'r/src/app:amd64,r/src/app:arm64', ...inputs })[n] ?? '');
+  return { run: () => runMerge(parsed, deps), calls, waits, registry };
+}
+
+const pushCalls = (calls: string[][]) => calls.filter((c) => !c.includes('--dry-run'));
+const tagsOf = (call: string[]) => call.flatMap((a, i) => (call[i - 1] === '--tag' ? [a] : []));
+
+describe('runMerge', () => {
+  it('crash, crash, pass: three attempts, recovered, two panics, waits only between attempts', async () => {
+    const h = harness(['crash', 'crash', 'pass'], { tags: 'r/a:1', 'retry-delay': '1s' });
+    const r = await h.run();
+    expect(r).toMatchObject({ ok: true, recovered: true, panics: 2, digest: DIGEST });
+    expect(pushCalls(h.calls)).toHaveLength(3);
+    expect(h.waits).toEqual([500, 1000]); // jitter 0.5 of 1s, 2s; nothing after the last attempt
+    expect(r.tags).toEqual([{ tag: 'r/a:1', digest: DIGEST, verified: true }]);
+  });
+
+  it('pushes the index once, then copies it by digest, one tag per invocation', async () => {
+    const h = harness(['pass'], { tags: 'r/a:1,r/a:2,r/b:3' });
+    const r = await h.run();
+    expect(r.ok).toBe(true);
+    const pushes = pushCalls(h.calls);
+    expect(pushes.map(tagsOf)).toEqual([['r/a:1'], ['r/a:2'], ['r/b:3']]);
+    expect(pushes[0]?.slice(-2)).toEqual(['r/src/app:amd64', 'r/src/app:arm64']);
+    expect(pushes[1]?.at(-1)).toBe(`docker.io/r/a@${DIGEST}`);
+    expect(pushes[2]?.at(-1)).toBe(`docker.io/r/a@${DIGEST}`);
+  });
+
+  it('a crash after the push landed: the read-back finds the tag and pushes nothing more for it', async () => {
+    const h = harness(['crash-after-push', 'pass'], { tags: 'r/a:1,r/a:2' });
+    const r = await h.run();
+    expect(r).toMatchObject({ ok: true, recovered: true, panics: 1 });
+    expect(pushCalls(h.calls).map(tagsOf)).toEqual([['r/a:1'], ['r/a:2']]);
+    expect(r.attempts.find((a) => a.class === 'panic')?.landed).toEqual(['r/a:1']);
+  });
+
+  it('drops to one tag per invocation after a panic', async () => {
+    const h = harness(['crash', 'pass'], { tags: 'r/a:1,r/a:2,r/a:3,r/a:4,r/a:5', 'max-concurrency': '3' });
+    const r = await h.run();
+    expect(r.ok).toBe(true);
+    expect(pushCalls(h.calls).map(tagsOf)).toEqual([
+      ['r/a:1', 'r/a:2', 'r/a:3'],
+      ['r/a:1'],
+      ['r/a:2'],
+      ['r/a:3'],
+      ['r/a:4'],
+      ['r/a:5'],
+    ]);
+  });
+
+  it('never retries a permanent error', async () => {
+    const h = harness(['401', 'pass'], { tags: 'r/a:1' });
+    const r = await h.run();
+    expect(r.ok).toBe(false);
+    expect(r.failure).toMatchObject({ class: 'permanent', signature: '401 Unauthorized', tags: ['r/a:1'] });
+    expect(pushCalls(h.calls)).toHaveLength(1);
+    expect(h.waits).toEqual([]);
+  });
+
+  it('stops at max-attempts, with no wait after the last', async () => {
+    const h = harness(['503'], { tags: 'r/a:1', 'max-attempts': '4' });
+    const r = await h.run();
+    expect(r.failure).toMatchObject({ class: 'transient', signature: '503 Service Unavailable' });
+    expect(pushCalls(h.calls)).toHaveLength(4);
+    expect(h.waits).toHaveLength(3);
+  });
+
+  it('retries only what retry-on lists', async () => {
+    const h = harness(['hang', 'pass'], { tags: 'r/a:1', 'retry-on': 'panic' });
+    const r = await h.run();
+    expect(r.failure?.class).toBe('timeout');
+    expect(pushCalls(h.calls)).toHaveLength(1);
+  });
+
+  it('gives not-found a short budget, then calls it permanent', async () => {
+    const h = harness(['not-found'], { tags: 'r/a:1', 'max-attempts': '10' });
+    const r = await h.run();
+    expect(r.failure?.class).toBe('permanent');
+    expect(pushCalls(h.calls)).toHaveLength(3);
+  });
+
+  it('a tag that does not hold the expected index fails the step even though buildx exited 0', async () => {
+    const h = harness(['wrong-digest'], { tags: 'r/a:1' });
+    const r = await h.run();
+    expect(r.ok).toBe(false);
+    expect(r.failure?.signature).toMatch(/does not hold the expected index/);
+  });
+
+  it('with verify off, trusts exit 0 and reads nothing back', async () => {
+    const h = harness(['wrong-digest'], { tags: 'r/a:1', verify: 'false' });
+    const r = await h.run();
+    expect(r.ok).toBe(true);
+    expect(r.tags).toEqual([{ tag: 'r/a:1', digest: DIGEST, verified: false }]);
+  });
+
+  it('a dry run computes the digest and pushes nothing', async () => {
+    const h = harness(['pass'], { 'dry-run': 'true' });
+    const r = await h.run();
+    expect(r).toMatchObject({ ok: true, digest: DIGEST });
+    expect(pushCalls(h.calls)).toHaveLength(0);
+  });
+});
+
+describe('indexDigest', () => {
+  it('hashes the index without its trailing newline', () => {
+    expect(indexDigest(`${INDEX}\n`).digest).toBe(indexDigest(INDEX).digest);
+  });
+  it.each([
+    '',
+    'not json',
+    '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","layers":[]}',
+  ])('refuses %j', (text) => {
+    expect(() => indexDigest(text)).toThrow(/--dry-run/);
+  });
+});

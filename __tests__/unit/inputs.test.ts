@@ -1,0 +1,132 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { describe, expect, it } from 'vitest';
+
+import { readInputs } from '../../src/inputs.js';
+import { InputError } from '../../src/parse.js';
+
+const H = 'a'.repeat(64);
+const H2 = 'b'.repeat(64);
+const BASE = { sources: 'r:5000/src/app:amd64\nr:5000/src/app:arm64', tags: 'r:5000/dst/app:v1' };
+const read = (inputs: Record<string, string>, workspace?: string) =>
+  readInputs((name) => ({ ...BASE, ...inputs })[name as keyof typeof BASE] ?? '', workspace);
+
+describe('readInputs: defaults', () => {
+  it('gives the documented defaults', () => {
+    const i = read({});
+    expect(i).toMatchObject({
+      sources: ['r:5000/src/app:amd64', 'r:5000/src/app:arm64'],
+      annotations: [],
+      append: false,
+      dryRun: false,
+      buildxVersion: '',
+      maxConcurrency: 1,
+      maxAttempts: 5,
+      retryDelayMs: 2000,
+      retryMaxDelayMs: 60_000,
+      attemptTimeoutMs: 900_000,
+      idleTimeoutMs: 300_000,
+      verify: true,
+    });
+    expect([...i.retryOn]).toEqual(['panic', 'transient', 'timeout']);
+    expect(i.tags.map((t) => t.original)).toEqual(['r:5000/dst/app:v1']);
+  });
+  it('takes docker/metadata-action outputs as they come', () => {
+    const i = read({
+      tags: 'ghcr.io/o/app:1.2.3\nghcr.io/o/app:1.2\nghcr.io/o/app:latest\n',
+      annotations:
+        'index:org.opencontainers.image.description=fast, small, safe\nindex:org.opencontainers.image.version=1.2.3',
+    });
+    expect(i.tags.map((t) => t.tag)).toEqual(['1.2.3', '1.2', 'latest']);
+    expect(i.annotations).toEqual([
+      'index:org.opencontainers.image.description=fast, small, safe',
+      'index:org.opencontainers.image.version=1.2.3',
+    ]);
+  });
+  it('retry-on any means every class but permanent', () => {
+    expect([...read({ 'retry-on': 'any' }).retryOn].sort()).toEqual([
+      'panic',
+      'timeout',
+      'transient',
+      'unknown',
+    ]);
+    expect([...read({ 'retry-on': 'none' }).retryOn]).toEqual([]);
+  });
+  it('dry-run needs no tags', () => {
+    expect(read({ tags: '', 'dry-run': 'true' }).tags).toEqual([]);
+  });
+});
+
+describe('readInputs: digests-dir', () => {
+  it('makes image@sha256:<file> of every digest file, sorted', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'digests-'));
+    writeFileSync(join(dir, H2), '');
+    writeFileSync(join(dir, H), '');
+    const i = read({ sources: '', 'digests-dir': dir, image: 'ghcr.io/o/app' });
+    expect(i.sources).toEqual([`ghcr.io/o/app@sha256:${H}`, `ghcr.io/o/app@sha256:${H2}`]);
+  });
+  it('resolves a relative folder in the workspace', () => {
+    const ws = mkdtempSync(join(tmpdir(), 'ws-'));
+    mkdirSync(join(ws, 'digests'));
+    writeFileSync(join(ws, 'digests', H), '');
+    expect(read({ sources: '', 'digests-dir': 'digests', image: 'ghcr.io/o/app' }, ws).sources).toHaveLength(
+      1,
+    );
+  });
+});
+
+describe('readInputs refuses bad input, naming it, before anything runs', () => {
+  const emptyDir = mkdtempSync(join(tmpdir(), 'empty-'));
+  const badDir = mkdtempSync(join(tmpdir(), 'bad-'));
+  writeFileSync(join(badDir, 'not-a-digest'), '');
+  it.each([
+    [{ sources: '' }, 'sources', /no source images/],
+    [{ sources: 'r/app:$(touch /tmp/pwned)' }, 'sources', /not a valid image reference/],
+    [{ sources: 'r/app:v1;id' }, 'sources', /not a valid image reference/],
+    [{ sources: 'r/app:`id`' }, 'sources', /not a valid image reference/],
+    [{ sources: '--output=x' }, 'sources', /not a valid image reference/],
+    [{ sources: 'r/app|sh' }, 'sources', /not a valid image reference/],
+    [{ sources: `sha256:${H}` }, 'sources', /bare digests need/],
+    [{ tags: '' }, 'tags', /at least one target tag/],
+    [{ tags: 'r/app:v1 && curl evil' }, 'tags', /not a valid image reference/],
+    [{ tags: 'r/App:v1' }, 'tags', /lower-case/],
+    [{ tags: `r/app@sha256:${H}` }, 'tags', /cannot hold a digest/],
+    [{ tags: 'r/app:v1,r/app:v1' }, 'tags', /listed twice/],
+    [{ 'max-attempts': '0' }, 'max-attempts', /from 1 to 20, got 0/],
+    [{ 'max-concurrency': '-1' }, 'max-concurrency', /from 1 to 100/],
+    [{ 'max-concurrency': 'lots' }, 'max-concurrency', /whole number/],
+    [{ 'retry-delay': 'soon' }, 'retry-delay', /duration/],
+    [{ 'retry-delay': '10s', 'retry-max-delay': '5s' }, 'retry-max-delay', /not be shorter than retry-delay/],
+    [{ 'attempt-timeout': '0' }, 'attempt-timeout', /from 1s/],
+    [{ 'idle-timeout': '5 min' }, 'idle-timeout', /duration/],
+    [{ 'retry-on': 'permanent' }, 'retry-on', /never retried/],
+    [{ 'retry-on': 'panics' }, 'retry-on', /unknown class "panics"/],
+    [{ verify: 'sure' }, 'verify', /true or false/],
+    [{ 'dry-run': 'y' }, 'dry-run', /true or false/],
+    [{ annotations: 'no equals sign' }, 'annotations', /not an annotation/],
+    [{ 'digests-dir': '/d' }, 'image', /required with digests-dir/],
+    [{ image: 'ghcr.io/o/app' }, 'digests-dir', /required with image/],
+    [{ 'digests-dir': '/does/not/exist', image: 'ghcr.io/o/app' }, 'digests-dir', /cannot read the folder/],
+    [{ 'digests-dir': emptyDir, image: 'ghcr.io/o/app' }, 'digests-dir', /holds no digest files/],
+    [{ 'digests-dir': badDir, image: 'ghcr.io/o/app' }, 'digests-dir', /not a digest file name/],
+    [{ 'digests-dir': badDir, image: 'ghcr.io/o/app:v1' }, 'image', /without a tag or digest/],
+    [{ append: 'true', tags: '', 'dry-run': 'true' }, 'append', /needs a tag/],
+    [{ 'buildx-version': '/x\n/y' }, 'buildx-version', /single line/],
+  ] as [Record<string, string>, string, RegExp][])('%j -> %s', (inputs, name, message) => {
+    let err: unknown;
+    try {
+      read(inputs);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(InputError);
+    expect((err as InputError).input).toBe(name);
+    expect((err as InputError).message).toMatch(new RegExp(`^Input "${name}": `));
+    expect((err as InputError).message).toMatch(message);
+  });
+  it('shows control characters escaped in the message', () => {
+    expect(() => read({ sources: 'r/app:v1\u001b[31m' })).toThrow(/\\u001b/);
+  });
+});
