@@ -33066,7 +33066,7 @@ function summaryMarkdown(r, buildx, dryRun) {
         if (r.tags.length > 200)
             lines.push(`| ... ${r.tags.length - 200} more | | |`);
     }
-    lines.push('', '| attempt | pushed | result | exit | took | wait after |', '| --- | --- | --- | --- | --- | --- |');
+    lines.push('', '| step | pushed | result | exit | took | wait after |', '| --- | --- | --- | --- | --- | --- |');
     for (const a of r.attempts.slice(0, 100))
         lines.push(attemptRow(a));
     lines.push('', `buildx \`${buildx.version}\` (${buildx.source}, \`${buildx.path}\`)`);

@@ -129,7 +129,7 @@ export function summaryMarkdown(r: MergeResult, buildx: BuildxInfo, dryRun: bool
   }
   lines.push(
     '',
-    '| attempt | pushed | result | exit | took | wait after |',
+    '| step | pushed | result | exit | took | wait after |',
     '| --- | --- | --- | --- | --- | --- |',
   );
   for (const a of r.attempts.slice(0, 100)) lines.push(attemptRow(a));

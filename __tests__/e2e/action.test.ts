@@ -352,5 +352,6 @@ describe('9. 200 MB of output from the child', () => {
     expect(run.peakRssKb).toBeGreaterThan(0);
     expect(run.peakRssKb as number).toBeLessThan(150 * 1024);
     expect(await readDigest(reg, r, 'v1')).toBe(run.outputs.digest);
+    shim.remove();
   }, 180_000);
 });

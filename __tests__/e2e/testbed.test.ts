@@ -256,6 +256,28 @@ describe('fault shim', () => {
     expect(await waitForNoLeftovers(marker)).toEqual([]);
     expect(await readDigest(reg, 'shim/app', 'h1')).toBeNull();
   });
+
+  it('hang with ignoreSigterm: only SIGKILL ends it', async () => {
+    const shim = shimFor({ steps: [{ mode: 'hang', ignoreSigterm: true, childStdio: 'ignore' }] });
+    const marker = newMarker();
+    const child = spawn(shim.path, ['imagetools', 'create', '-t', `${reg.host}/shim/app:h2`, ...sources], {
+      detached: true,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: buildxEnv({ ...shim.env, [MARKER_VAR]: marker }),
+    });
+    const exited = new Promise<string | null>((resolve) => child.once('exit', (_c, s) => resolve(s)));
+    let started = false;
+    child.stderr?.on('data', () => (started = true));
+    for (let i = 0; i < 100 && !started; i++) await sleep(50);
+    await sleep(200);
+    const pid = child.pid as number;
+    process.kill(-pid, 'SIGTERM');
+    await sleep(500);
+    expect(leftoverProcesses(marker)).toEqual([pid]);
+    process.kill(-pid, 'SIGKILL');
+    expect(await exited).toBe('SIGKILL');
+    expect(await waitForNoLeftovers(marker)).toEqual([]);
+  });
 });
 
 describe('runner emulator', () => {
@@ -346,6 +368,43 @@ describe('runner emulator', () => {
     expect(run.code).toBe(143);
     expect(run.commands).toEqual([{ command: 'warning', props: {}, message: 'cancelled' }]);
     expect(run.timedOut).toBe(false);
+  });
+
+  it('reports a leftover holding stdout, kills on timeout, and bounds what it keeps of stdout', async () => {
+    const holder = await runAction({
+      entry: fakeAction(`spawn('sleep', ['30'], { stdio: ['ignore', 'inherit', 'inherit'] }).unref();`),
+      inputs: {},
+      drainMs: 300,
+    });
+    expect(holder.code).toBe(0);
+    expect(holder.stdioOpenAfterExit).toBe(true);
+    expect(leftoverProcesses(holder.marker)).toHaveLength(1);
+    killLeftovers(holder.marker);
+    expect(await waitForNoLeftovers(holder.marker)).toEqual([]);
+
+    const stuck = await runAction({
+      entry: fakeAction(`spawn('sleep', ['30'], { stdio: 'ignore' }); setInterval(() => {}, 1000);`),
+      inputs: {},
+      timeoutMs: 1000,
+    });
+    expect(stuck.timedOut).toBe(true);
+    expect(stuck.signal).toBe('SIGKILL');
+    expect(await waitForNoLeftovers(stuck.marker)).toEqual([]);
+
+    const loud = await runAction({
+      entry: fakeAction(`
+        const line = 'x'.repeat(99) + '\\n';
+        for (let i = 0; i < 50_000; i++) process.stdout.write(line);
+        core.error('after the flood');
+      `),
+      inputs: {},
+      maxCaptureBytes: 1024 * 1024,
+    });
+    expect(loud.stdoutBytes).toBeGreaterThan(5_000_000);
+    expect(loud.stdout.length).toBeLessThan(1.1 * 1024 * 1024);
+    expect(loud.stdout).toMatch(/\[\.\.\. \d+ bytes not kept by the test runner \.\.\.\]/);
+    expect(loud.stdout.endsWith('::error::after the flood\n')).toBe(true);
+    expect(loud.commands).toEqual([{ command: 'error', props: {}, message: 'after the flood' }]);
   });
 
   it('applies action.yml defaults like the runner', () => {

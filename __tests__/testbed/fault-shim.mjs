@@ -221,11 +221,13 @@ function firstSource(args) {
 }
 
 async function hang(step) {
-  await writeAll(process.stderr, progressLines(optionValue(argv, '-t', '--tag'), firstSource(argv)));
   if (step.ignoreSigterm) process.on('SIGTERM', () => {});
+  // The child first, so that once the progress lines are out the whole tree exists.
   const stdio = step.childStdio === 'ignore' ? 'ignore' : ['ignore', 'inherit', 'inherit'];
   const child = spawn('sleep', ['3600'], { stdio });
   child.on('error', (e) => die(`cannot start the hanging child: ${e.message}`));
+  await new Promise((resolve) => child.once('spawn', resolve));
+  await writeAll(process.stderr, progressLines(optionValue(argv, '-t', '--tag'), firstSource(argv)));
   setInterval(() => {}, 1 << 30);
 }
 

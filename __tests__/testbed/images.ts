@@ -2,7 +2,7 @@
 // Each image is a real one: a gzipped tar layer with one file, and a config whose diff_ids match.
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import { basicAuthHeader, type BasicAuth } from './registry.js';
+import { basicAuthHeader, type BasicAuth } from './registry.ts';
 
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 export const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
@@ -30,11 +30,10 @@ export interface PushedImage {
 
 /** An HTTP answer the registry gave that the helper did not expect. */
 export class RegistryHttpError extends Error {
-  constructor(
-    message: string,
-    readonly status: number,
-  ) {
+  readonly status: number;
+  constructor(message: string, status: number) {
     super(message);
+    this.status = status;
     this.name = 'RegistryHttpError';
   }
 }

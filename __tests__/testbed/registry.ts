@@ -1,12 +1,12 @@
 // A real registry (Debian's docker-registry 2.8) on a free loopback port, as a plain process.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, openSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { runCapture } from './proc.js';
+import { runCapture } from './proc.ts';
 
 export interface BasicAuth {
   username: string;
@@ -39,15 +39,18 @@ export interface StartRegistryOptions {
 
 const REGISTRY_BIN = process.env.TESTBED_REGISTRY ?? 'docker-registry';
 const PORT_ATTEMPTS = 5;
+const INSTANCE_HEADER = 'X-Testbed-Instance';
 
-/** Registries still running, killed if the test process exits without stopping them. */
+/** Registries still running, killed (and their folders removed) if the test process exits first. */
 const live = new Set<ChildProcess>();
+const liveDirs = new Set<string>();
 let exitHookInstalled = false;
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.once('exit', () => {
     for (const child of live) child.kill('SIGKILL');
+    if (!process.env.TESTBED_KEEP) for (const dir of liveDirs) rmSync(dir, { recursive: true, force: true });
   });
 }
 
@@ -67,7 +70,8 @@ export function freePort(): Promise<number> {
 
 function logTail(file: string, lines = 30): string {
   try {
-    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+    const text = readFileSync(file, 'utf8').trimEnd();
+    return text ? text.split('\n').slice(-lines).join('\n') : '(the log is empty)';
   } catch {
     return '(no log)';
   }
@@ -77,7 +81,13 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-function configYaml(dataDir: string, port: number, logLevel: string, htpasswdFile?: string): string {
+function configYaml(
+  dataDir: string,
+  port: number,
+  logLevel: string,
+  instanceId: string,
+  htpasswdFile?: string,
+): string {
   const lines = [
     'version: 0.1',
     'log:',
@@ -93,6 +103,9 @@ function configYaml(dataDir: string, port: number, logLevel: string, htpasswdFil
     `  addr: 127.0.0.1:${port}`,
     // A fixed secret keeps the "No HTTP secret provided" warning out of the log.
     `  secret: ${randomBytes(16).toString('hex')}`,
+    // Every answer carries this instance's id, so a foreign server on a raced port is never mistaken for it.
+    '  headers:',
+    `    ${INSTANCE_HEADER}: [${instanceId}]`,
   ];
   if (htpasswdFile) {
     lines.push(
@@ -110,14 +123,26 @@ interface Launched {
   exited: Promise<void>;
 }
 
+/**
+ * setpriv (util-linux) execs the registry with PR_SET_PDEATHSIG, so the kernel kills it when the
+ * test process (or worker thread) that started it goes away without calling stop(): vitest ends
+ * its workers with a signal, which runs no exit hook.
+ */
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((f) => existsSync(f));
+
 function launch(configFile: string, logFile: string): Launched {
   const fd = openSync(logFile, 'a');
+  const [file, args] = SETPRIV
+    ? [SETPRIV, ['--pdeathsig', 'KILL', '--', REGISTRY_BIN, 'serve', configFile]]
+    : [REGISTRY_BIN, ['serve', configFile]];
   let child: ChildProcess;
   try {
-    child = spawn(REGISTRY_BIN, ['serve', configFile], { stdio: ['ignore', fd, fd] });
+    child = spawn(file, args, { stdio: ['ignore', fd, fd] });
   } finally {
     closeSync(fd);
   }
+  // A registry a test forgot to stop must not keep the test process alive: the exit hook kills it.
+  child.unref();
   live.add(child);
   const exited = new Promise<void>((resolve) => {
     child.once('exit', () => {
@@ -153,6 +178,7 @@ async function killAndWait({ child, exited }: Launched): Promise<void> {
 async function waitReady(
   url: string,
   expected: number,
+  instanceId: string,
   launched: Launched,
   timeoutMs: number,
 ): Promise<'ready' | 'exited' | 'timeout'> {
@@ -165,7 +191,7 @@ async function waitReady(
     try {
       const res = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(1000) });
       await res.arrayBuffer();
-      if (res.status === expected) return 'ready';
+      if (res.status === expected && res.headers.get(INSTANCE_HEADER) === instanceId) return 'ready';
     } catch {
       // not listening yet
     }
@@ -174,10 +200,39 @@ async function waitReady(
   return 'timeout';
 }
 
+const DIR_PREFIX = 'sit-registry-';
+const PID_FILE = 'registry.pid';
+
+/**
+ * Removes the folders of registries that died without stop() (their test process was killed):
+ * only folders whose pid file names a process that no longer exists.
+ */
+async function sweepStaleDirs(): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(os.tmpdir());
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(DIR_PREFIX)) continue;
+    const dir = path.join(os.tmpdir(), name);
+    let pid: number;
+    try {
+      pid = Number.parseInt(await readFile(path.join(dir, PID_FILE), 'utf8'), 10);
+    } catch {
+      continue; // starting, or not ours
+    }
+    if (pid > 0 && !existsSync(`/proc/${pid}`)) await rm(dir, { recursive: true, force: true });
+  }
+}
+
 /** Starts a registry on a free 127.0.0.1 port, in its own temp folder. */
 export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Registry> {
   installExitHook();
-  const tmp = await mkdtemp(path.join(os.tmpdir(), 'sit-registry-'));
+  await sweepStaleDirs();
+  const tmp = await mkdtemp(path.join(os.tmpdir(), DIR_PREFIX));
+  liveDirs.add(tmp);
   const dataDir = path.join(tmp, 'data');
   const logFile = path.join(tmp, 'registry.log');
   const configFile = path.join(tmp, 'config.yml');
@@ -192,11 +247,16 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Re
     const timeoutMs = opts.startTimeoutMs ?? 20_000;
     for (let attempt = 1; attempt <= PORT_ATTEMPTS; attempt++) {
       const port = await freePort();
-      await writeFile(configFile, configYaml(dataDir, port, opts.logLevel ?? 'warn', htpasswdFile));
+      const instanceId = randomBytes(8).toString('hex');
+      await writeFile(
+        configFile,
+        configYaml(dataDir, port, opts.logLevel ?? 'warn', instanceId, htpasswdFile),
+      );
       const url = `http://127.0.0.1:${port}`;
       const launched = launch(configFile, logFile);
-      const state = await waitReady(url, expected, launched, timeoutMs);
+      const state = await waitReady(url, expected, instanceId, launched, timeoutMs);
       if (state === 'ready') {
+        await writeFile(path.join(tmp, PID_FILE), `${launched.child.pid ?? 0}\n`);
         let stopping: Promise<void> | undefined;
         return {
           host: `127.0.0.1:${port}`,
@@ -207,6 +267,7 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Re
           stop() {
             stopping ??= (async () => {
               await killAndWait(launched);
+              liveDirs.delete(tmp);
               if (!process.env.TESTBED_KEEP) await rm(tmp, { recursive: true, force: true });
             })();
             return stopping;
@@ -225,6 +286,7 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Re
     }
     throw new Error('unreachable');
   } catch (e) {
+    liveDirs.delete(tmp);
     await rm(tmp, { recursive: true, force: true });
     throw e;
   }

@@ -15,7 +15,7 @@ import { readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
-import { actionEntry, node24Path, repoRoot } from './paths.js';
+import { actionEntry, node24Path, repoRoot } from './paths.ts';
 
 /** The variable that marks every process started for one run (inherited by all descendants). */
 export const MARKER_VAR = 'SAFE_IMAGETOOLS_TEST_RUN';
@@ -267,10 +267,13 @@ class Capture {
   private readonly decoder = new StringDecoder('utf8');
   private partial = '';
 
-  constructor(
-    private readonly limit: number,
-    private readonly onLine?: (line: string) => void,
-  ) {}
+  private readonly limit: number;
+  private readonly onLine?: (line: string) => void;
+
+  constructor(limit: number, onLine?: (line: string) => void) {
+    this.limit = limit;
+    this.onLine = onLine;
+  }
 
   push(chunk: Buffer): void {
     this.bytes += chunk.length;
@@ -390,7 +393,10 @@ class RssSampler {
   hwmKb = 0;
   private readonly timer: ReturnType<typeof setInterval>;
 
-  constructor(private readonly pid: number) {
+  private readonly pid: number;
+
+  constructor(pid: number) {
+    this.pid = pid;
     this.sample();
     this.timer = setInterval(() => this.sample(), 50);
   }

@@ -2,7 +2,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { buildxPath, faultShimPath, fixturesDir } from './paths.js';
+import { buildxPath, faultShimPath, fixturesDir } from './paths.ts';
 
 export type ShimMode = 'pass' | 'crash' | 'crash-after-push' | 'hang' | 'registry-error' | 'flood';
 
@@ -66,9 +66,25 @@ export interface MakeShimOptions {
   dir?: string;
 }
 
+/** Temp folders made here, removed when the test process exits (a test may forget `remove()`). */
+const madeDirs = new Set<string>();
+let exitHookInstalled = false;
+
+function tempShimDir(): string {
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once('exit', () => {
+      for (const dir of madeDirs) rmSync(dir, { recursive: true, force: true });
+    });
+  }
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sit-shim-'));
+  madeDirs.add(dir);
+  return dir;
+}
+
 /** Writes a script for the fault shim and returns how to run it. */
 export function makeShim(script: ShimScript = {}, opts: MakeShimOptions = {}): Shim {
-  const dir = opts.dir ?? mkdtempSync(path.join(os.tmpdir(), 'sit-shim-'));
+  const dir = opts.dir ?? tempShimDir();
   const scriptFile = path.join(dir, 'script.json');
   const stateFile = path.join(dir, 'script.json.state');
   const logFile = `${stateFile}.log`;
@@ -94,7 +110,7 @@ export function makeShim(script: ShimScript = {}, opts: MakeShimOptions = {}): S
       }
     },
     log() {
-      let text = '';
+      let text: string;
       try {
         text = readFileSync(logFile, 'utf8');
       } catch {
@@ -107,6 +123,7 @@ export function makeShim(script: ShimScript = {}, opts: MakeShimOptions = {}): S
     },
     setScript: write,
     remove() {
+      madeDirs.delete(dir);
       rmSync(dir, { recursive: true, force: true });
     },
   };
