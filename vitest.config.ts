@@ -2,6 +2,10 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
+    // Under CI, a JSON report as well, from which .ci/run prints a plain `N passed, N failed` line.
+    reporters: process.env.CI
+      ? ['default', ['json', { outputFile: '.testbed/vitest-report.json' }]]
+      : ['default'],
     projects: [
       {
         test: {

@@ -32051,7 +32051,7 @@ async function runMerge(inputs, deps) {
                 class: c.notFound && !decision.retry ? 'permanent' : c.class,
                 signature: c.signature,
                 line: c.line,
-                message: `buildx could not compute the index from the sources (${c.class}: ${c.signature}); ${decision.reason}`,
+                message: `buildx could not read the sources to compute the index: ${describe(c)}; ${decision.reason}.${advice(c)}`,
                 tags: tagNames,
             });
         }
@@ -32127,7 +32127,7 @@ async function runMerge(inputs, deps) {
                     line: `${wrong.join(', ')} do not resolve to ${digest} after buildx exited 0`,
                 };
             }
-            else {
+            else if (out.classification?.class !== 'permanent') {
                 // Read back before deciding: a crash after the push landed leaves nothing to redo.
                 for (const t of batch)
                     if (await holds(t))
@@ -32171,7 +32171,7 @@ async function runMerge(inputs, deps) {
                     class: cls2,
                     signature: c.signature,
                     line: c.line,
-                    message: `${describe(c)} while pushing ${batch.map((t) => t.original).join(', ')}; ${decision.reason}`,
+                    message: `${describe(c)} while pushing ${batch.map((t) => t.original).join(', ')}; ${decision.reason}.${advice(c)}`,
                     tags: unpushed,
                 }, digest, index, await readAll(inputs.tags, deps, digest));
             }
@@ -32200,7 +32200,31 @@ async function runMerge(inputs, deps) {
     }
     return { ok: true, digest, index, attempts, tags, panics, recovered };
 }
+/** What to do about a failure a retry cannot fix (empty when there is nothing to say). */
+function advice(c) {
+    if (c.notFound) {
+        return ' Check that every source reference is right and that the jobs that build them pushed them; a source pushed a moment ago by another runner is retried twice before this counts as permanent.';
+    }
+    switch (c.signature) {
+        case '401 Unauthorized':
+        case 'unauthorized':
+            return ' Authorization failed (401 Unauthorized): log in to the registry before this step (docker/login-action), and check that the credentials may push to this repository.';
+        case '403 Forbidden':
+        case 'denied':
+            return ' The registry denied the push (403): the credentials are valid but lack push permission on this repository.';
+        case 'invalid reference':
+            return ' Check the references in sources and tags.';
+        case 'TLS configuration':
+            return " The registry's TLS setup is not one buildx accepts (certificate, or plain HTTP where HTTPS was expected).";
+        case 'bad arguments':
+            return ' This buildx does not accept the arguments this action gives it: use a newer buildx (buildx-version).';
+        default:
+            return '';
+    }
+}
 function describe(c) {
+    if (c.notFound)
+        return `a source was not found (${c.signature})`;
     switch (c.class) {
         case 'panic':
             return `buildx crashed (${c.signature})`;
@@ -33055,7 +33079,7 @@ function summaryMarkdown(r, buildx, dryRun) {
         lines.push(`### safe-imagetools: ${what}, \`${r.digest}\` (${n} attempt${n === 1 ? '' : 's'}${rec})`);
     }
     else {
-        lines.push(`### safe-imagetools: failed after ${n} attempt${n === 1 ? '' : 's'}: ${esc(r.failure?.class ?? '')} (${esc(r.failure?.signature ?? '')})`);
+        lines.push(`### safe-imagetools: failed ${n === 0 ? 'before any push' : `after ${n} attempt${n === 1 ? '' : 's'}`}: ${esc(r.failure?.class ?? '')} (${esc(r.failure?.signature ?? '')})`);
         if (r.failure)
             lines.push('', esc(r.failure.message));
     }

@@ -117,7 +117,7 @@ export function summaryMarkdown(r: MergeResult, buildx: BuildxInfo, dryRun: bool
     lines.push(`### safe-imagetools: ${what}, \`${r.digest}\` (${n} attempt${n === 1 ? '' : 's'}${rec})`);
   } else {
     lines.push(
-      `### safe-imagetools: failed after ${n} attempt${n === 1 ? '' : 's'}: ${esc(r.failure?.class ?? '')} (${esc(r.failure?.signature ?? '')})`,
+      `### safe-imagetools: failed ${n === 0 ? 'before any push' : `after ${n} attempt${n === 1 ? '' : 's'}`}: ${esc(r.failure?.class ?? '')} (${esc(r.failure?.signature ?? '')})`,
     );
     if (r.failure) lines.push('', esc(r.failure.message));
   }
