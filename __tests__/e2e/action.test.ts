@@ -11,7 +11,7 @@ import { pushPlatformImages, pushPlatformImagesDetailed } from '../testbed/image
 import { buildxPath, node24Path, repoRoot } from '../testbed/paths.js';
 import { listTags, readDigest, readManifest, type Registry, startRegistry } from '../testbed/registry.js';
 import { type ActionRun, leftoverProcesses, runAction, startAction } from '../testbed/runner.js';
-import { makeShim } from '../testbed/shim.js';
+import { makeShim, type ShimStep } from '../testbed/shim.js';
 
 const SIX = ['linux/amd64', 'linux/arm64', 'linux/arm/v7', 'linux/s390x', 'linux/ppc64le', 'linux/386'];
 
@@ -29,6 +29,32 @@ function errors(run: ActionRun): string[] {
 
 async function expectAllHold(r: string, n: number, digest: string) {
   for (let i = 1; i <= n; i++) expect(await readDigest(reg, r, `t${i}`)).toBe(digest);
+}
+
+/** The push attempts of a run's `result` output (the --dry-run oracle left out). */
+function pushAttempts(
+  run: ActionRun,
+): { class?: string; signature?: string; exitCode: number | null; signal: string | null }[] {
+  const result = JSON.parse(run.outputs.result as string);
+  return result.attempts.filter((a: { invocation: unknown }) => a.invocation !== 'oracle');
+}
+
+/** Runs the action with the fault shim as its buildx, following `steps`. */
+async function throughShim(steps: ShimStep[], tags: string[], extra: Record<string, string> = {}) {
+  const shim = makeShim({ steps });
+  const run = await runAction({
+    inputs: {
+      sources: sources2.join('\n'),
+      tags: tags.join('\n'),
+      'buildx-version': shim.path,
+      'retry-delay': '200ms',
+      ...extra,
+    },
+    env: shim.env,
+  });
+  const log = shim.log();
+  shim.remove();
+  return { run, log };
 }
 
 beforeAll(async () => {
@@ -214,76 +240,37 @@ describe('2. six platforms into twenty tags of one fresh repository', () => {
 
 describe('3-6. crashes, hangs and cancellation, through the fault shim', () => {
   it('3. crash, crash, pass: three attempts, recovered, two panics, tags verified', async () => {
-    const r = repo('crash');
-    const shim = makeShim({ steps: ['crash', 'crash', 'pass'] });
-    const run = await runAction({
-      inputs: {
-        sources: sources2.join('\n'),
-        tags: tagList(r, 2).join('\n'),
-        'buildx-version': shim.path,
-        'retry-delay': '200ms',
-      },
-      env: shim.env,
-    });
+    const r = repo('crash1');
+    const { run } = await throughShim(['crash', 'crash', 'pass'], [`${reg.host}/${r}:t1`]);
     expect(run.code, run.stdout.slice(-3000)).toBe(0);
-    expect(run.outputs).toMatchObject({ attempts: '4', recovered: 'true', panics: '2' });
-    // 3 attempts for the first tag, then 1 for the second
-    const result = JSON.parse(run.outputs.result as string);
-    const pushes = result.attempts.filter((a: { invocation: unknown }) => a.invocation !== 'oracle');
-    expect(pushes.map((a: { class?: string }) => a.class ?? 'ok')).toEqual(['panic', 'panic', 'ok', 'ok']);
-    expect(pushes[0].signature).toBe('concurrent map writes');
-    expect(pushes[0].exitCode).toBe(2);
-    await expectAllHold(r, 2, run.outputs.digest as string);
-    expect(
-      run.commands
-        .filter((c) => c.command === 'warning')
-        .map((c) => c.message)
-        .join('\n'),
-    ).toMatch(/concurrent map writes/);
-    shim.remove();
+    expect(run.outputs).toMatchObject({ attempts: '3', recovered: 'true', panics: '2' });
+    const pushes = pushAttempts(run);
+    expect(pushes.map((a) => a.class ?? 'ok')).toEqual(['panic', 'panic', 'ok']);
+    expect(pushes[0]).toMatchObject({ signature: 'concurrent map writes', exitCode: 2 });
+    expect(await readDigest(reg, r, 't1')).toBe(run.outputs.digest);
+    const warnings = run.commands.filter((c) => c.command === 'warning').map((c) => c.message);
+    expect(warnings.join('\n')).toMatch(/concurrent map writes/);
   });
 
-  it('3b. crash, crash, pass on a single tag: attempts=3', async () => {
-    const r = repo('crash1');
-    const shim = makeShim({ steps: ['crash', 'crash', 'pass'] });
-    const run = await runAction({
-      inputs: {
-        sources: sources2.join('\n'),
-        tags: `${reg.host}/${r}:t1`,
-        'buildx-version': shim.path,
-        'retry-delay': '200ms',
-      },
-      env: shim.env,
-    });
-    expect(run.code).toBe(0);
-    expect(run.outputs).toMatchObject({ attempts: '3', recovered: 'true', panics: '2' });
-    expect(await readDigest(reg, r, 't1')).toBe(run.outputs.digest);
-    shim.remove();
+  it('3b. crash, crash, pass with two tags: the second tag needs one more attempt', async () => {
+    const r = repo('crash');
+    const { run } = await throughShim(['crash', 'crash', 'pass'], tagList(r, 2));
+    expect(run.code, run.stdout.slice(-3000)).toBe(0);
+    expect(run.outputs).toMatchObject({ attempts: '4', recovered: 'true', panics: '2' });
+    expect(pushAttempts(run).map((a) => a.class ?? 'ok')).toEqual(['panic', 'panic', 'ok', 'ok']);
+    await expectAllHold(r, 2, run.outputs.digest as string);
   });
 
   it('a registry 503 is transient: retried, then success', async () => {
     const r = repo('503');
-    const shim = makeShim({ steps: ['registry-error', 'pass'] });
-    const run = await runAction({
-      inputs: {
-        sources: sources2.join('\n'),
-        tags: `${reg.host}/${r}:t1`,
-        'buildx-version': shim.path,
-        'retry-delay': '200ms',
-      },
-      env: shim.env,
-    });
+    const { run } = await throughShim(['registry-error', 'pass'], [`${reg.host}/${r}:t1`]);
     expect(run.code).toBe(0);
-    const result = JSON.parse(run.outputs.result as string);
-    expect(
-      result.attempts.filter((a: { invocation: unknown }) => a.invocation !== 'oracle')[0],
-    ).toMatchObject({
+    expect(pushAttempts(run)[0]).toMatchObject({
       class: 'transient',
       signature: '503 Service Unavailable',
       exitCode: 1,
     });
     expect(run.outputs).toMatchObject({ attempts: '2', recovered: 'true', panics: '0' });
-    shim.remove();
   });
 
   it('a source that does not exist: real buildx says not found; a short budget of retries, then it fails as permanent', async () => {
@@ -307,46 +294,23 @@ describe('3-6. crashes, hangs and cancellation, through the fault shim', () => {
 
   it('4. a crash after the push landed: success, and the landed tag is not pushed again', async () => {
     const r = repo('landed');
-    const shim = makeShim({ steps: ['crash-after-push', 'pass'] });
-    const run = await runAction({
-      inputs: {
-        sources: sources2.join('\n'),
-        tags: tagList(r, 3).join('\n'),
-        'buildx-version': shim.path,
-        'retry-delay': '200ms',
-      },
-      env: shim.env,
-    });
+    const { run, log } = await throughShim(['crash-after-push', 'pass'], tagList(r, 3));
     expect(run.code, run.stdout.slice(-3000)).toBe(0);
     await expectAllHold(r, 3, run.outputs.digest as string);
-    const pushedTags = shim.log().map((e) => e.argv.filter((_, i, a) => a[i - 1] === '--tag'));
+    const pushedTags = log.map((e) => e.argv.filter((_, i, a) => a[i - 1] === '--tag'));
     expect(pushedTags).toEqual([[`${reg.host}/${r}:t1`], [`${reg.host}/${r}:t2`], [`${reg.host}/${r}:t3`]]);
     expect(run.outputs).toMatchObject({ panics: '1', recovered: 'true' });
-    shim.remove();
   });
 
   it('5. hang, then pass, with idle-timeout 3s: success well under 20 s, nothing of the hung attempt left', async () => {
     const r = repo('hang');
-    const shim = makeShim({ steps: ['hang', 'pass'] });
-    const run = await runAction({
-      inputs: {
-        sources: sources2.join('\n'),
-        tags: `${reg.host}/${r}:t1`,
-        'buildx-version': shim.path,
-        'idle-timeout': '3s',
-        'retry-delay': '200ms',
-      },
-      env: shim.env,
-    });
+    const { run } = await throughShim(['hang', 'pass'], [`${reg.host}/${r}:t1`], { 'idle-timeout': '3s' });
     expect(run.code, run.stdout.slice(-3000)).toBe(0);
     expect(run.durationMs).toBeLessThan(20_000);
-    const result = JSON.parse(run.outputs.result as string);
-    const pushes = result.attempts.filter((a: { invocation: unknown }) => a.invocation !== 'oracle');
-    expect(pushes[0]).toMatchObject({ class: 'timeout', signal: 'SIGTERM' });
-    expect(pushes[0].signature).toMatch(/idle-timeout/);
+    expect(pushAttempts(run)[0]).toMatchObject({ class: 'timeout', signal: 'SIGTERM' });
+    expect(pushAttempts(run)[0]?.signature).toMatch(/idle-timeout/);
     expect(leftoverProcesses(run.marker)).toEqual([]);
     expect(run.stdioOpenAfterExit).toBe(false);
-    shim.remove();
   });
 
   it('6. SIGTERM to the action mid-attempt: it exits non-zero promptly, and no child is left', async () => {
