@@ -1,6 +1,3245 @@
 import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 /******/ var __webpack_modules__ = ({
 
+/***/ 9379:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const ANY = Symbol('SemVer ANY')
+// hoisted class for cyclic dependency
+class Comparator {
+  static get ANY () {
+    return ANY
+  }
+
+  constructor (comp, options) {
+    options = parseOptions(options)
+
+    if (comp instanceof Comparator) {
+      if (comp.loose === !!options.loose) {
+        return comp
+      } else {
+        comp = comp.value
+      }
+    }
+
+    comp = comp.trim().split(/\s+/).join(' ')
+    debug('comparator', comp, options)
+    this.options = options
+    this.loose = !!options.loose
+    this.parse(comp)
+
+    if (this.semver === ANY) {
+      this.value = ''
+    } else {
+      this.value = this.operator + this.semver.version
+    }
+
+    debug('comp', this)
+  }
+
+  parse (comp) {
+    const r = this.options.loose ? re[t.COMPARATORLOOSE] : re[t.COMPARATOR]
+    const m = comp.match(r)
+
+    if (!m) {
+      throw new TypeError(`Invalid comparator: ${comp}`)
+    }
+
+    this.operator = m[1] !== undefined ? m[1] : ''
+    if (this.operator === '=') {
+      this.operator = ''
+    }
+
+    // if it literally is just '>' or '' then allow anything.
+    if (!m[2]) {
+      this.semver = ANY
+    } else {
+      this.semver = new SemVer(m[2], this.options.loose)
+    }
+  }
+
+  toString () {
+    return this.value
+  }
+
+  test (version) {
+    debug('Comparator.test', version, this.options.loose)
+
+    if (this.semver === ANY || version === ANY) {
+      return true
+    }
+
+    if (typeof version === 'string') {
+      try {
+        version = new SemVer(version, this.options)
+      } catch (er) {
+        return false
+      }
+    }
+
+    return cmp(version, this.operator, this.semver, this.options)
+  }
+
+  intersects (comp, options) {
+    if (!(comp instanceof Comparator)) {
+      throw new TypeError('a Comparator is required')
+    }
+
+    if (this.operator === '') {
+      if (this.value === '') {
+        return true
+      }
+      return new Range(comp.value, options).test(this.value)
+    } else if (comp.operator === '') {
+      if (comp.value === '') {
+        return true
+      }
+      return new Range(this.value, options).test(comp.semver)
+    }
+
+    options = parseOptions(options)
+
+    // Special cases where nothing can possibly be lower
+    if (options.includePrerelease &&
+      (this.value === '<0.0.0-0' || comp.value === '<0.0.0-0')) {
+      return false
+    }
+    if (!options.includePrerelease &&
+      (this.value.startsWith('<0.0.0') || comp.value.startsWith('<0.0.0'))) {
+      return false
+    }
+
+    // Same direction increasing (> or >=)
+    if (this.operator.startsWith('>') && comp.operator.startsWith('>')) {
+      return true
+    }
+    // Same direction decreasing (< or <=)
+    if (this.operator.startsWith('<') && comp.operator.startsWith('<')) {
+      return true
+    }
+    // same SemVer and both sides are inclusive (<= or >=)
+    if (
+      (this.semver.version === comp.semver.version) &&
+      this.operator.includes('=') && comp.operator.includes('=')) {
+      return true
+    }
+    // opposite directions less than
+    if (cmp(this.semver, '<', comp.semver, options) &&
+      this.operator.startsWith('>') && comp.operator.startsWith('<')) {
+      return true
+    }
+    // opposite directions greater than
+    if (cmp(this.semver, '>', comp.semver, options) &&
+      this.operator.startsWith('<') && comp.operator.startsWith('>')) {
+      return true
+    }
+    return false
+  }
+}
+
+module.exports = Comparator
+
+const parseOptions = __nccwpck_require__(356)
+const { safeRe: re, t } = __nccwpck_require__(5471)
+const cmp = __nccwpck_require__(8646)
+const debug = __nccwpck_require__(1159)
+const SemVer = __nccwpck_require__(7163)
+const Range = __nccwpck_require__(6782)
+
+
+/***/ }),
+
+/***/ 6782:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SPACE_CHARACTERS = /\s+/g
+
+// hoisted class for cyclic dependency
+class Range {
+  constructor (range, options) {
+    options = parseOptions(options)
+
+    if (range instanceof Range) {
+      if (
+        range.loose === !!options.loose &&
+        range.includePrerelease === !!options.includePrerelease
+      ) {
+        return range
+      } else {
+        return new Range(range.raw, options)
+      }
+    }
+
+    if (range instanceof Comparator) {
+      // just put it in the set and return
+      this.raw = range.value
+      this.set = [[range]]
+      this.formatted = undefined
+      return this
+    }
+
+    this.options = options
+    this.loose = !!options.loose
+    this.includePrerelease = !!options.includePrerelease
+
+    // First reduce all whitespace as much as possible so we do not have to rely
+    // on potentially slow regexes like \s*. This is then stored and used for
+    // future error messages as well.
+    this.raw = range.trim().replace(SPACE_CHARACTERS, ' ')
+
+    // First, split on ||
+    this.set = this.raw
+      .split('||')
+      // map the range to a 2d array of comparators
+      .map(r => this.parseRange(r.trim()))
+      // throw out any comparator lists that are empty
+      // this generally means that it was not a valid range, which is allowed
+      // in loose mode, but will still throw if the WHOLE range is invalid.
+      .filter(c => c.length)
+
+    if (!this.set.length) {
+      throw new TypeError(`Invalid SemVer Range: ${this.raw}`)
+    }
+
+    // if we have any that are not the null set, throw out null sets.
+    if (this.set.length > 1) {
+      // keep the first one, in case they're all null sets
+      const first = this.set[0]
+      this.set = this.set.filter(c => !isNullSet(c[0]))
+      if (this.set.length === 0) {
+        this.set = [first]
+      } else if (this.set.length > 1) {
+        // if we have any that are *, then the range is just *
+        for (const c of this.set) {
+          if (c.length === 1 && isAny(c[0])) {
+            this.set = [c]
+            break
+          }
+        }
+      }
+    }
+
+    this.formatted = undefined
+  }
+
+  get range () {
+    if (this.formatted === undefined) {
+      this.formatted = ''
+      for (let i = 0; i < this.set.length; i++) {
+        if (i > 0) {
+          this.formatted += '||'
+        }
+        const comps = this.set[i]
+        for (let k = 0; k < comps.length; k++) {
+          if (k > 0) {
+            this.formatted += ' '
+          }
+          this.formatted += comps[k].toString().trim()
+        }
+      }
+    }
+    return this.formatted
+  }
+
+  format () {
+    return this.range
+  }
+
+  toString () {
+    return this.range
+  }
+
+  parseRange (range) {
+    // strip build metadata so it can't bleed into the version
+    range = range.replace(BUILDSTRIPRE, '')
+
+    // memoize range parsing for performance.
+    // this is a very hot path, and fully deterministic.
+    const memoOpts =
+      (this.options.includePrerelease && FLAG_INCLUDE_PRERELEASE) |
+      (this.options.loose && FLAG_LOOSE)
+    const memoKey = memoOpts + ':' + range
+    const cached = cache.get(memoKey)
+    if (cached) {
+      return cached
+    }
+
+    const loose = this.options.loose
+    // `1.2.3 - 1.2.4` => `>=1.2.3 <=1.2.4`
+    const hr = loose ? re[t.HYPHENRANGELOOSE] : re[t.HYPHENRANGE]
+    range = range.replace(hr, hyphenReplace(this.options.includePrerelease))
+    debug('hyphen replace', range)
+
+    // `> 1.2.3 < 1.2.5` => `>1.2.3 <1.2.5`
+    range = trimComparatorWhitespace(range)
+    debug('comparator trim', range)
+
+    // `~ 1.2.3` => `~1.2.3`
+    range = range.replace(re[t.TILDETRIM], tildeTrimReplace)
+    debug('tilde trim', range)
+
+    // `^ 1.2.3` => `^1.2.3`
+    range = range.replace(re[t.CARETTRIM], caretTrimReplace)
+    debug('caret trim', range)
+
+    // At this point, the range is completely trimmed and
+    // ready to be split into comparators.
+
+    let rangeList = range
+      .split(' ')
+      .map(comp => parseComparator(comp, this.options))
+      .join(' ')
+      .split(/\s+/)
+      // >=0.0.0 is equivalent to *
+      .map(comp => replaceGTE0(comp, this.options))
+
+    if (loose) {
+      // in loose mode, throw out any that are not valid comparators
+      rangeList = rangeList.filter(comp => {
+        debug('loose invalid filter', comp, this.options)
+        return !!comp.match(re[t.COMPARATORLOOSE])
+      })
+    }
+    debug('range list', rangeList)
+
+    // if any comparators are the null set, then replace with JUST null set
+    // if more than one comparator, remove any * comparators
+    // also, don't include the same comparator more than once
+    const rangeMap = new Map()
+    const comparators = rangeList.map(comp => new Comparator(comp, this.options))
+    for (const comp of comparators) {
+      if (isNullSet(comp)) {
+        return [comp]
+      }
+      rangeMap.set(comp.value, comp)
+    }
+    if (rangeMap.size > 1 && rangeMap.has('')) {
+      rangeMap.delete('')
+    }
+
+    const result = [...rangeMap.values()]
+    cache.set(memoKey, result)
+    return result
+  }
+
+  intersects (range, options) {
+    if (!(range instanceof Range)) {
+      throw new TypeError('a Range is required')
+    }
+
+    return this.set.some((thisComparators) => {
+      return (
+        isSatisfiable(thisComparators, options) &&
+        range.set.some((rangeComparators) => {
+          return (
+            isSatisfiable(rangeComparators, options) &&
+            thisComparators.every((thisComparator) => {
+              return rangeComparators.every((rangeComparator) => {
+                return thisComparator.intersects(rangeComparator, options)
+              })
+            })
+          )
+        })
+      )
+    })
+  }
+
+  // if ANY of the sets match ALL of its comparators, then pass
+  test (version) {
+    if (!version) {
+      return false
+    }
+
+    if (typeof version === 'string') {
+      try {
+        version = new SemVer(version, this.options)
+      } catch (er) {
+        return false
+      }
+    }
+
+    for (let i = 0; i < this.set.length; i++) {
+      if (testSet(this.set[i], version, this.options)) {
+        return true
+      }
+    }
+    return false
+  }
+}
+
+module.exports = Range
+
+const LRU = __nccwpck_require__(1383)
+const cache = new LRU()
+
+const parseOptions = __nccwpck_require__(356)
+const Comparator = __nccwpck_require__(9379)
+const debug = __nccwpck_require__(1159)
+const SemVer = __nccwpck_require__(7163)
+const trimComparatorWhitespace = __nccwpck_require__(9737)
+const {
+  safeRe: re,
+  src,
+  t,
+  tildeTrimReplace,
+  caretTrimReplace,
+} = __nccwpck_require__(5471)
+const { FLAG_INCLUDE_PRERELEASE, FLAG_LOOSE } = __nccwpck_require__(5101)
+
+// unbounded global build-metadata stripper used by parseRange
+const BUILDSTRIPRE = new RegExp(src[t.BUILD], 'g')
+
+const isNullSet = c => c.value === '<0.0.0-0'
+const isAny = c => c.value === ''
+
+// take a set of comparators and determine whether there
+// exists a version which can satisfy it
+const isSatisfiable = (comparators, options) => {
+  let result = true
+  const remainingComparators = comparators.slice()
+  let testComparator = remainingComparators.pop()
+
+  while (result && remainingComparators.length) {
+    result = remainingComparators.every((otherComparator) => {
+      return testComparator.intersects(otherComparator, options)
+    })
+
+    testComparator = remainingComparators.pop()
+  }
+
+  return result
+}
+
+// comprised of xranges, tildes, stars, and gtlt's at this point.
+// already replaced the hyphen ranges
+// turn into a set of JUST comparators.
+const parseComparator = (comp, options) => {
+  comp = comp.replace(re[t.BUILD], '')
+  debug('comp', comp, options)
+  comp = replaceCarets(comp, options)
+  debug('caret', comp)
+  comp = replaceTildes(comp, options)
+  debug('tildes', comp)
+  comp = replaceXRanges(comp, options)
+  debug('xrange', comp)
+  comp = replaceStars(comp, options)
+  debug('stars', comp)
+  return comp
+}
+
+const isX = id => !id || id.toLowerCase() === 'x' || id === '*'
+
+const invalidXRangeOrder = (M, m, p) => (
+  (isX(M) && !isX(m)) ||
+  (isX(m) && p && !isX(p))
+)
+
+// ~, ~> --> * (any, kinda silly)
+// ~2, ~2.x, ~2.x.x, ~>2, ~>2.x ~>2.x.x --> >=2.0.0 <3.0.0-0
+// ~2.0, ~2.0.x, ~>2.0, ~>2.0.x --> >=2.0.0 <2.1.0-0
+// ~1.2, ~1.2.x, ~>1.2, ~>1.2.x --> >=1.2.0 <1.3.0-0
+// ~1.2.3, ~>1.2.3 --> >=1.2.3 <1.3.0-0
+// ~1.2.0, ~>1.2.0 --> >=1.2.0 <1.3.0-0
+// ~0.0.1 --> >=0.0.1 <0.1.0-0
+const replaceTildes = (comp, options) => {
+  return comp
+    .trim()
+    .split(/\s+/)
+    .map((c) => replaceTilde(c, options))
+    .join(' ')
+}
+
+const replaceTilde = (comp, options) => {
+  const r = options.loose ? re[t.TILDELOOSE] : re[t.TILDE]
+  // if we're including prereleases in the match, then the lower bound is
+  // -0, the lowest possible prerelease value, just like x-ranges and carets.
+  // this keeps `~1.2` equivalent to the `1.2.x` x-range it's documented as.
+  const z = options.includePrerelease ? '-0' : ''
+  return comp.replace(r, (_, M, m, p, pr) => {
+    debug('tilde', comp, _, M, m, p, pr)
+    let ret
+
+    if (isX(M)) {
+      ret = ''
+    } else if (isX(m)) {
+      ret = `>=${M}.0.0${z} <${+M + 1}.0.0-0`
+    } else if (isX(p)) {
+      // ~1.2 == >=1.2.0 <1.3.0-0
+      ret = `>=${M}.${m}.0${z} <${M}.${+m + 1}.0-0`
+    } else if (pr) {
+      debug('replaceTilde pr', pr)
+      ret = `>=${M}.${m}.${p}-${pr
+      } <${M}.${+m + 1}.0-0`
+    } else {
+      // ~1.2.3 == >=1.2.3 <1.3.0-0
+      ret = `>=${M}.${m}.${p
+      } <${M}.${+m + 1}.0-0`
+    }
+
+    debug('tilde return', ret)
+    return ret
+  })
+}
+
+// ^ --> * (any, kinda silly)
+// ^2, ^2.x, ^2.x.x --> >=2.0.0 <3.0.0-0
+// ^2.0, ^2.0.x --> >=2.0.0 <3.0.0-0
+// ^1.2, ^1.2.x --> >=1.2.0 <2.0.0-0
+// ^1.2.3 --> >=1.2.3 <2.0.0-0
+// ^1.2.0 --> >=1.2.0 <2.0.0-0
+// ^0.0.1 --> >=0.0.1 <0.0.2-0
+// ^0.1.0 --> >=0.1.0 <0.2.0-0
+const replaceCarets = (comp, options) => {
+  return comp
+    .trim()
+    .split(/\s+/)
+    .map((c) => replaceCaret(c, options))
+    .join(' ')
+}
+
+const replaceCaret = (comp, options) => {
+  debug('caret', comp, options)
+  const r = options.loose ? re[t.CARETLOOSE] : re[t.CARET]
+  const z = options.includePrerelease ? '-0' : ''
+  return comp.replace(r, (_, M, m, p, pr) => {
+    debug('caret', comp, _, M, m, p, pr)
+    let ret
+
+    if (isX(M)) {
+      ret = ''
+    } else if (isX(m)) {
+      ret = `>=${M}.0.0${z} <${+M + 1}.0.0-0`
+    } else if (isX(p)) {
+      if (M === '0') {
+        ret = `>=${M}.${m}.0${z} <${M}.${+m + 1}.0-0`
+      } else {
+        ret = `>=${M}.${m}.0${z} <${+M + 1}.0.0-0`
+      }
+    } else if (pr) {
+      debug('replaceCaret pr', pr)
+      if (M === '0') {
+        if (m === '0') {
+          ret = `>=${M}.${m}.${p}-${pr
+          } <${M}.${m}.${+p + 1}-0`
+        } else {
+          ret = `>=${M}.${m}.${p}-${pr
+          } <${M}.${+m + 1}.0-0`
+        }
+      } else {
+        ret = `>=${M}.${m}.${p}-${pr
+        } <${+M + 1}.0.0-0`
+      }
+    } else {
+      debug('no pr')
+      if (M === '0') {
+        if (m === '0') {
+          ret = `>=${M}.${m}.${p
+          } <${M}.${m}.${+p + 1}-0`
+        } else {
+          ret = `>=${M}.${m}.${p
+          } <${M}.${+m + 1}.0-0`
+        }
+      } else {
+        ret = `>=${M}.${m}.${p
+        } <${+M + 1}.0.0-0`
+      }
+    }
+
+    debug('caret return', ret)
+    return ret
+  })
+}
+
+const replaceXRanges = (comp, options) => {
+  debug('replaceXRanges', comp, options)
+  return comp
+    .split(/\s+/)
+    .map((c) => replaceXRange(c, options))
+    .join(' ')
+}
+
+const replaceXRange = (comp, options) => {
+  comp = comp.trim()
+  const r = options.loose ? re[t.XRANGELOOSE] : re[t.XRANGE]
+  return comp.replace(r, (ret, gtlt, M, m, p, pr) => {
+    debug('xRange', comp, ret, gtlt, M, m, p, pr)
+    if (invalidXRangeOrder(M, m, p)) {
+      return comp
+    }
+
+    const xM = isX(M)
+    const xm = xM || isX(m)
+    const xp = xm || isX(p)
+    const anyX = xp
+
+    if (gtlt === '=' && anyX) {
+      gtlt = ''
+    }
+
+    // if we're including prereleases in the match, then we need
+    // to fix this to -0, the lowest possible prerelease value
+    pr = options.includePrerelease ? '-0' : ''
+
+    if (xM) {
+      if (gtlt === '>' || gtlt === '<') {
+        // nothing is allowed
+        ret = '<0.0.0-0'
+      } else {
+        // nothing is forbidden
+        ret = '*'
+      }
+    } else if (gtlt && anyX) {
+      // we know patch is an x, because we have any x at all.
+      // replace X with 0
+      if (xm) {
+        m = 0
+      }
+      p = 0
+
+      if (gtlt === '>') {
+        // >1 => >=2.0.0
+        // >1.2 => >=1.3.0
+        gtlt = '>='
+        if (xm) {
+          M = +M + 1
+          m = 0
+          p = 0
+        } else {
+          m = +m + 1
+          p = 0
+        }
+      } else if (gtlt === '<=') {
+        // <=0.7.x is actually <0.8.0, since any 0.7.x should
+        // pass.  Similarly, <=7.x is actually <8.0.0, etc.
+        gtlt = '<'
+        if (xm) {
+          M = +M + 1
+        } else {
+          m = +m + 1
+        }
+      }
+
+      if (gtlt === '<') {
+        pr = '-0'
+      }
+
+      ret = `${gtlt + M}.${m}.${p}${pr}`
+    } else if (xm) {
+      ret = `>=${M}.0.0${pr} <${+M + 1}.0.0-0`
+    } else if (xp) {
+      ret = `>=${M}.${m}.0${pr
+      } <${M}.${+m + 1}.0-0`
+    }
+
+    debug('xRange return', ret)
+
+    return ret
+  })
+}
+
+// Because * is AND-ed with everything else in the comparator,
+// and '' means "any version", just remove the *s entirely.
+const replaceStars = (comp, options) => {
+  debug('replaceStars', comp, options)
+  // Looseness is ignored here.  star is always as loose as it gets!
+  return comp
+    .trim()
+    .replace(re[t.STAR], '')
+}
+
+const replaceGTE0 = (comp, options) => {
+  debug('replaceGTE0', comp, options)
+  return comp
+    .trim()
+    .replace(re[options.includePrerelease ? t.GTE0PRE : t.GTE0], '')
+}
+
+// This function is passed to string.replace(re[t.HYPHENRANGE])
+// M, m, patch, prerelease, build
+// 1.2 - 3.4.5 => >=1.2.0 <=3.4.5
+// 1.2.3 - 3.4 => >=1.2.0 <3.5.0-0 Any 3.4.x will do
+// 1.2 - 3.4 => >=1.2.0 <3.5.0-0
+// TODO build?
+const hyphenReplace = incPr => ($0,
+  from, fM, fm, fp, fpr, fb,
+  to, tM, tm, tp, tpr) => {
+  if (isX(fM)) {
+    from = ''
+  } else if (isX(fm)) {
+    from = `>=${fM}.0.0${incPr ? '-0' : ''}`
+  } else if (isX(fp)) {
+    from = `>=${fM}.${fm}.0${incPr ? '-0' : ''}`
+  } else if (fpr) {
+    from = `>=${from}`
+  } else {
+    from = `>=${from}${incPr ? '-0' : ''}`
+  }
+
+  if (isX(tM)) {
+    to = ''
+  } else if (isX(tm)) {
+    to = `<${+tM + 1}.0.0-0`
+  } else if (isX(tp)) {
+    to = `<${tM}.${+tm + 1}.0-0`
+  } else if (tpr) {
+    to = `<=${tM}.${tm}.${tp}-${tpr}`
+  } else if (incPr) {
+    to = `<${tM}.${tm}.${+tp + 1}-0`
+  } else {
+    to = `<=${to}`
+  }
+
+  return `${from} ${to}`.trim()
+}
+
+const testSet = (set, version, options) => {
+  for (let i = 0; i < set.length; i++) {
+    if (!set[i].test(version)) {
+      return false
+    }
+  }
+
+  if (version.prerelease.length && !options.includePrerelease) {
+    // Find the set of versions that are allowed to have prereleases
+    // For example, ^1.2.3-pr.1 desugars to >=1.2.3-pr.1 <2.0.0
+    // That should allow `1.2.3-pr.2` to pass.
+    // However, `1.2.4-alpha.notready` should NOT be allowed,
+    // even though it's within the range set by the comparators.
+    for (let i = 0; i < set.length; i++) {
+      debug(set[i].semver)
+      if (set[i].semver === Comparator.ANY) {
+        continue
+      }
+
+      if (set[i].semver.prerelease.length > 0) {
+        const allowed = set[i].semver
+        if (allowed.major === version.major &&
+            allowed.minor === version.minor &&
+            allowed.patch === version.patch) {
+          return true
+        }
+      }
+    }
+
+    // Version has a -pre, but it's not one of the ones we like.
+    return false
+  }
+
+  return true
+}
+
+
+/***/ }),
+
+/***/ 7163:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const debug = __nccwpck_require__(1159)
+const { MAX_LENGTH, MAX_SAFE_INTEGER } = __nccwpck_require__(5101)
+const { safeRe: re, t } = __nccwpck_require__(5471)
+
+const parseOptions = __nccwpck_require__(356)
+const { compareIdentifiers } = __nccwpck_require__(3348)
+
+const isPrereleaseIdentifier = (prerelease, identifier) => {
+  const identifiers = identifier.split('.')
+  if (identifiers.length > prerelease.length) {
+    return false
+  }
+
+  for (let i = 0; i < identifiers.length; i++) {
+    if (compareIdentifiers(prerelease[i], identifiers[i]) !== 0) {
+      return false
+    }
+  }
+
+  return true
+}
+
+class SemVer {
+  constructor (version, options) {
+    options = parseOptions(options)
+
+    if (version instanceof SemVer) {
+      if (version.loose === !!options.loose &&
+        version.includePrerelease === !!options.includePrerelease) {
+        return version
+      } else {
+        version = version.version
+      }
+    } else if (typeof version !== 'string') {
+      throw new TypeError(`Invalid version. Must be a string. Got type "${typeof version}".`)
+    }
+
+    if (version.length > MAX_LENGTH) {
+      throw new TypeError(
+        `version is longer than ${MAX_LENGTH} characters`
+      )
+    }
+
+    debug('SemVer', version, options)
+    this.options = options
+    this.loose = !!options.loose
+    // this isn't actually relevant for versions, but keep it so that we
+    // don't run into trouble passing this.options around.
+    this.includePrerelease = !!options.includePrerelease
+
+    const m = version.trim().match(options.loose ? re[t.LOOSE] : re[t.FULL])
+
+    if (!m) {
+      throw new TypeError(`Invalid Version: ${version}`)
+    }
+
+    this.raw = version
+
+    // these are actually numbers
+    this.major = +m[1]
+    this.minor = +m[2]
+    this.patch = +m[3]
+
+    if (this.major > MAX_SAFE_INTEGER || this.major < 0) {
+      throw new TypeError('Invalid major version')
+    }
+
+    if (this.minor > MAX_SAFE_INTEGER || this.minor < 0) {
+      throw new TypeError('Invalid minor version')
+    }
+
+    if (this.patch > MAX_SAFE_INTEGER || this.patch < 0) {
+      throw new TypeError('Invalid patch version')
+    }
+
+    // numberify any prerelease numeric ids
+    if (!m[4]) {
+      this.prerelease = []
+    } else {
+      this.prerelease = m[4].split('.').map((id) => {
+        if (/^[0-9]+$/.test(id)) {
+          const num = +id
+          if (num >= 0 && num < MAX_SAFE_INTEGER) {
+            return num
+          }
+        }
+        return id
+      })
+    }
+
+    this.build = m[5] ? m[5].split('.') : []
+    this.format()
+  }
+
+  format () {
+    this.version = `${this.major}.${this.minor}.${this.patch}`
+    if (this.prerelease.length) {
+      this.version += `-${this.prerelease.join('.')}`
+    }
+    return this.version
+  }
+
+  toString () {
+    return this.version
+  }
+
+  compare (other) {
+    debug('SemVer.compare', this.version, this.options, other)
+    if (!(other instanceof SemVer)) {
+      if (typeof other === 'string' && other === this.version) {
+        return 0
+      }
+      other = new SemVer(other, this.options)
+    }
+
+    if (other.version === this.version) {
+      return 0
+    }
+
+    return this.compareMain(other) || this.comparePre(other)
+  }
+
+  compareMain (other) {
+    if (!(other instanceof SemVer)) {
+      other = new SemVer(other, this.options)
+    }
+
+    if (this.major < other.major) {
+      return -1
+    }
+    if (this.major > other.major) {
+      return 1
+    }
+    if (this.minor < other.minor) {
+      return -1
+    }
+    if (this.minor > other.minor) {
+      return 1
+    }
+    if (this.patch < other.patch) {
+      return -1
+    }
+    if (this.patch > other.patch) {
+      return 1
+    }
+    return 0
+  }
+
+  comparePre (other) {
+    if (!(other instanceof SemVer)) {
+      other = new SemVer(other, this.options)
+    }
+
+    // NOT having a prerelease is > having one
+    if (this.prerelease.length && !other.prerelease.length) {
+      return -1
+    } else if (!this.prerelease.length && other.prerelease.length) {
+      return 1
+    } else if (!this.prerelease.length && !other.prerelease.length) {
+      return 0
+    }
+
+    let i = 0
+    do {
+      const a = this.prerelease[i]
+      const b = other.prerelease[i]
+      debug('prerelease compare', i, a, b)
+      if (a === undefined && b === undefined) {
+        return 0
+      } else if (b === undefined) {
+        return 1
+      } else if (a === undefined) {
+        return -1
+      } else if (a === b) {
+        continue
+      } else {
+        return compareIdentifiers(a, b)
+      }
+    } while (++i)
+  }
+
+  compareBuild (other) {
+    if (!(other instanceof SemVer)) {
+      other = new SemVer(other, this.options)
+    }
+
+    let i = 0
+    do {
+      const a = this.build[i]
+      const b = other.build[i]
+      debug('build compare', i, a, b)
+      if (a === undefined && b === undefined) {
+        return 0
+      } else if (b === undefined) {
+        return 1
+      } else if (a === undefined) {
+        return -1
+      } else if (a === b) {
+        continue
+      } else {
+        return compareIdentifiers(a, b)
+      }
+    } while (++i)
+  }
+
+  // preminor will bump the version up to the next minor release, and immediately
+  // down to pre-release. premajor and prepatch work the same way.
+  inc (release, identifier, identifierBase) {
+    if (release.startsWith('pre')) {
+      if (!identifier && identifierBase === false) {
+        throw new Error('invalid increment argument: identifier is empty')
+      }
+      // Avoid an invalid semver results
+      if (identifier) {
+        const match = `-${identifier}`.match(this.options.loose ? re[t.PRERELEASELOOSE] : re[t.PRERELEASE])
+        if (!match || match[1] !== identifier) {
+          throw new Error(`invalid identifier: ${identifier}`)
+        }
+      }
+    }
+
+    switch (release) {
+      case 'premajor':
+        this.prerelease.length = 0
+        this.patch = 0
+        this.minor = 0
+        this.major++
+        this.inc('pre', identifier, identifierBase)
+        break
+      case 'preminor':
+        this.prerelease.length = 0
+        this.patch = 0
+        this.minor++
+        this.inc('pre', identifier, identifierBase)
+        break
+      case 'prepatch':
+        // If this is already a prerelease, it will bump to the next version
+        // drop any prereleases that might already exist, since they are not
+        // relevant at this point.
+        this.prerelease.length = 0
+        this.inc('patch', identifier, identifierBase)
+        this.inc('pre', identifier, identifierBase)
+        break
+      // If the input is a non-prerelease version, this acts the same as
+      // prepatch.
+      case 'prerelease':
+        if (this.prerelease.length === 0) {
+          this.inc('patch', identifier, identifierBase)
+        }
+        this.inc('pre', identifier, identifierBase)
+        break
+      case 'release':
+        if (this.prerelease.length === 0) {
+          throw new Error(`version ${this.raw} is not a prerelease`)
+        }
+        this.prerelease.length = 0
+        break
+
+      case 'major':
+        // If this is a pre-major version, bump up to the same major version.
+        // Otherwise increment major.
+        // 1.0.0-5 bumps to 1.0.0
+        // 1.1.0 bumps to 2.0.0
+        if (
+          this.minor !== 0 ||
+          this.patch !== 0 ||
+          this.prerelease.length === 0
+        ) {
+          this.major++
+        }
+        this.minor = 0
+        this.patch = 0
+        this.prerelease = []
+        break
+      case 'minor':
+        // If this is a pre-minor version, bump up to the same minor version.
+        // Otherwise increment minor.
+        // 1.2.0-5 bumps to 1.2.0
+        // 1.2.1 bumps to 1.3.0
+        if (this.patch !== 0 || this.prerelease.length === 0) {
+          this.minor++
+        }
+        this.patch = 0
+        this.prerelease = []
+        break
+      case 'patch':
+        // If this is not a pre-release version, it will increment the patch.
+        // If it is a pre-release it will bump up to the same patch version.
+        // 1.2.0-5 patches to 1.2.0
+        // 1.2.0 patches to 1.2.1
+        if (this.prerelease.length === 0) {
+          this.patch++
+        }
+        this.prerelease = []
+        break
+      // This probably shouldn't be used publicly.
+      // 1.0.0 'pre' would become 1.0.0-0 which is the wrong direction.
+      case 'pre': {
+        const base = Number(identifierBase) ? 1 : 0
+
+        if (this.prerelease.length === 0) {
+          this.prerelease = [base]
+        } else {
+          let i = this.prerelease.length
+          while (--i >= 0) {
+            if (typeof this.prerelease[i] === 'number') {
+              this.prerelease[i]++
+              i = -2
+            }
+          }
+          if (i === -1) {
+            // didn't increment anything
+            if (identifier === this.prerelease.join('.') && identifierBase === false) {
+              throw new Error('invalid increment argument: identifier already exists')
+            }
+            this.prerelease.push(base)
+          }
+        }
+        if (identifier) {
+          // 1.2.0-beta.1 bumps to 1.2.0-beta.2,
+          // 1.2.0-beta.fooblz or 1.2.0-beta bumps to 1.2.0-beta.0
+          let prerelease = [identifier, base]
+          if (identifierBase === false) {
+            prerelease = [identifier]
+          }
+          if (isPrereleaseIdentifier(this.prerelease, identifier)) {
+            const prereleaseBase = this.prerelease[identifier.split('.').length]
+            if (isNaN(prereleaseBase)) {
+              this.prerelease = prerelease
+            }
+          } else {
+            this.prerelease = prerelease
+          }
+        }
+        break
+      }
+      default:
+        throw new Error(`invalid increment argument: ${release}`)
+    }
+    this.raw = this.format()
+    if (this.build.length) {
+      this.raw += `+${this.build.join('.')}`
+    }
+    return this
+  }
+}
+
+module.exports = SemVer
+
+
+/***/ }),
+
+/***/ 1799:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const parse = __nccwpck_require__(6353)
+const clean = (version, options) => {
+  const s = parse(version.trim().replace(/^[=v]+/, ''), options)
+  return s ? s.version : null
+}
+module.exports = clean
+
+
+/***/ }),
+
+/***/ 8646:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const eq = __nccwpck_require__(5082)
+const neq = __nccwpck_require__(4974)
+const gt = __nccwpck_require__(6599)
+const gte = __nccwpck_require__(1236)
+const lt = __nccwpck_require__(3872)
+const lte = __nccwpck_require__(6717)
+
+const cmp = (a, op, b, loose) => {
+  switch (op) {
+    case '===':
+      if (typeof a === 'object') {
+        a = a.version
+      }
+      if (typeof b === 'object') {
+        b = b.version
+      }
+      return a === b
+
+    case '!==':
+      if (typeof a === 'object') {
+        a = a.version
+      }
+      if (typeof b === 'object') {
+        b = b.version
+      }
+      return a !== b
+
+    case '':
+    case '=':
+    case '==':
+      return eq(a, b, loose)
+
+    case '!=':
+      return neq(a, b, loose)
+
+    case '>':
+      return gt(a, b, loose)
+
+    case '>=':
+      return gte(a, b, loose)
+
+    case '<':
+      return lt(a, b, loose)
+
+    case '<=':
+      return lte(a, b, loose)
+
+    default:
+      throw new TypeError(`Invalid operator: ${op}`)
+  }
+}
+module.exports = cmp
+
+
+/***/ }),
+
+/***/ 5385:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SemVer = __nccwpck_require__(7163)
+const parse = __nccwpck_require__(6353)
+const { safeRe: re, t } = __nccwpck_require__(5471)
+
+const coerce = (version, options) => {
+  if (version instanceof SemVer) {
+    return version
+  }
+
+  if (typeof version === 'number') {
+    version = String(version)
+  }
+
+  if (typeof version !== 'string') {
+    return null
+  }
+
+  options = options || {}
+
+  let match = null
+  if (!options.rtl) {
+    match = version.match(options.includePrerelease ? re[t.COERCEFULL] : re[t.COERCE])
+  } else {
+    // Find the right-most coercible string that does not share
+    // a terminus with a more left-ward coercible string.
+    // Eg, '1.2.3.4' wants to coerce '2.3.4', not '3.4' or '4'
+    // With includePrerelease option set, '1.2.3.4-rc' wants to coerce '2.3.4-rc', not '2.3.4'
+    //
+    // Walk through the string checking with a /g regexp
+    // Manually set the index so as to pick up overlapping matches.
+    // Stop when we get a match that ends at the string end, since no
+    // coercible string can be more right-ward without the same terminus.
+    const coerceRtlRegex = options.includePrerelease ? re[t.COERCERTLFULL] : re[t.COERCERTL]
+    let next
+    while ((next = coerceRtlRegex.exec(version)) &&
+        (!match || match.index + match[0].length !== version.length)
+    ) {
+      if (!match ||
+            next.index + next[0].length !== match.index + match[0].length) {
+        match = next
+      }
+      coerceRtlRegex.lastIndex = next.index + next[1].length + next[2].length
+    }
+    // leave it in a clean state
+    coerceRtlRegex.lastIndex = -1
+  }
+
+  if (match === null) {
+    return null
+  }
+
+  const major = match[2]
+  const minor = match[3] || '0'
+  const patch = match[4] || '0'
+  const prerelease = options.includePrerelease && match[5] ? `-${match[5]}` : ''
+  const build = options.includePrerelease && match[6] ? `+${match[6]}` : ''
+
+  return parse(`${major}.${minor}.${patch}${prerelease}${build}`, options)
+}
+module.exports = coerce
+
+
+/***/ }),
+
+/***/ 7648:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SemVer = __nccwpck_require__(7163)
+const compareBuild = (a, b, loose) => {
+  const versionA = new SemVer(a, loose)
+  const versionB = new SemVer(b, loose)
+  return versionA.compare(versionB) || versionA.compareBuild(versionB)
+}
+module.exports = compareBuild
+
+
+/***/ }),
+
+/***/ 6874:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const compare = __nccwpck_require__(8469)
+const compareLoose = (a, b) => compare(a, b, true)
+module.exports = compareLoose
+
+
+/***/ }),
+
+/***/ 8469:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SemVer = __nccwpck_require__(7163)
+const compare = (a, b, loose) =>
+  new SemVer(a, loose).compare(new SemVer(b, loose))
+
+module.exports = compare
+
+
+/***/ }),
+
+/***/ 711:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const parse = __nccwpck_require__(6353)
+
+const diff = (version1, version2) => {
+  const v1 = parse(version1, null, true)
+  const v2 = parse(version2, null, true)
+  const comparison = v1.compare(v2)
+
+  if (comparison === 0) {
+    return null
+  }
+
+  const v1Higher = comparison > 0
+  const highVersion = v1Higher ? v1 : v2
+  const lowVersion = v1Higher ? v2 : v1
+  const highHasPre = !!highVersion.prerelease.length
+  const lowHasPre = !!lowVersion.prerelease.length
+
+  if (lowHasPre && !highHasPre) {
+    // Going from prerelease -> no prerelease requires some special casing
+
+    // If the low version has only a major, then it will always be a major
+    // Some examples:
+    // 1.0.0-1 -> 1.0.0
+    // 1.0.0-1 -> 1.1.1
+    // 1.0.0-1 -> 2.0.0
+    if (!lowVersion.patch && !lowVersion.minor) {
+      return 'major'
+    }
+
+    // If the main part has no difference
+    if (lowVersion.compareMain(highVersion) === 0) {
+      if (lowVersion.minor && !lowVersion.patch) {
+        return 'minor'
+      }
+      return 'patch'
+    }
+  }
+
+  // add the `pre` prefix if we are going to a prerelease version
+  const prefix = highHasPre ? 'pre' : ''
+
+  if (v1.major !== v2.major) {
+    return prefix + 'major'
+  }
+
+  if (v1.minor !== v2.minor) {
+    return prefix + 'minor'
+  }
+
+  if (v1.patch !== v2.patch) {
+    return prefix + 'patch'
+  }
+
+  // high and low are prereleases
+  return 'prerelease'
+}
+
+module.exports = diff
+
+
+/***/ }),
+
+/***/ 5082:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const compare = __nccwpck_require__(8469)
+const eq = (a, b, loose) => compare(a, b, loose) === 0
+module.exports = eq
+
+
+/***/ }),
+
+/***/ 6599:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const compare = __nccwpck_require__(8469)
+const gt = (a, b, loose) => compare(a, b, loose) > 0
+module.exports = gt
+
+
+/***/ }),
+
+/***/ 1236:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const compare = __nccwpck_require__(8469)
+const gte = (a, b, loose) => compare(a, b, loose) >= 0
+module.exports = gte
+
+
+/***/ }),
+
+/***/ 2338:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SemVer = __nccwpck_require__(7163)
+
+const inc = (version, release, options, identifier, identifierBase) => {
+  if (typeof (options) === 'string') {
+    identifierBase = identifier
+    identifier = options
+    options = undefined
+  }
+
+  try {
+    return new SemVer(
+      version instanceof SemVer ? version.version : version,
+      options
+    ).inc(release, identifier, identifierBase).version
+  } catch (er) {
+    return null
+  }
+}
+module.exports = inc
+
+
+/***/ }),
+
+/***/ 3872:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const compare = __nccwpck_require__(8469)
+const lt = (a, b, loose) => compare(a, b, loose) < 0
+module.exports = lt
+
+
+/***/ }),
+
+/***/ 6717:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const compare = __nccwpck_require__(8469)
+const lte = (a, b, loose) => compare(a, b, loose) <= 0
+module.exports = lte
+
+
+/***/ }),
+
+/***/ 8511:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SemVer = __nccwpck_require__(7163)
+const major = (a, loose) => new SemVer(a, loose).major
+module.exports = major
+
+
+/***/ }),
+
+/***/ 2603:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SemVer = __nccwpck_require__(7163)
+const minor = (a, loose) => new SemVer(a, loose).minor
+module.exports = minor
+
+
+/***/ }),
+
+/***/ 4974:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const compare = __nccwpck_require__(8469)
+const neq = (a, b, loose) => compare(a, b, loose) !== 0
+module.exports = neq
+
+
+/***/ }),
+
+/***/ 6353:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SemVer = __nccwpck_require__(7163)
+const parse = (version, options, throwErrors = false) => {
+  if (version instanceof SemVer) {
+    return version
+  }
+  try {
+    return new SemVer(version, options)
+  } catch (er) {
+    if (!throwErrors) {
+      return null
+    }
+    throw er
+  }
+}
+
+module.exports = parse
+
+
+/***/ }),
+
+/***/ 8756:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SemVer = __nccwpck_require__(7163)
+const patch = (a, loose) => new SemVer(a, loose).patch
+module.exports = patch
+
+
+/***/ }),
+
+/***/ 5714:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const parse = __nccwpck_require__(6353)
+const prerelease = (version, options) => {
+  const parsed = parse(version, options)
+  return (parsed && parsed.prerelease.length) ? parsed.prerelease : null
+}
+module.exports = prerelease
+
+
+/***/ }),
+
+/***/ 2173:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const compare = __nccwpck_require__(8469)
+const rcompare = (a, b, loose) => compare(b, a, loose)
+module.exports = rcompare
+
+
+/***/ }),
+
+/***/ 7192:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const compareBuild = __nccwpck_require__(7648)
+const rsort = (list, loose) => list.sort((a, b) => compareBuild(b, a, loose))
+module.exports = rsort
+
+
+/***/ }),
+
+/***/ 8011:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const Range = __nccwpck_require__(6782)
+const satisfies = (version, range, options) => {
+  try {
+    range = new Range(range, options)
+  } catch (er) {
+    return false
+  }
+  return range.test(version)
+}
+module.exports = satisfies
+
+
+/***/ }),
+
+/***/ 9872:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const compareBuild = __nccwpck_require__(7648)
+const sort = (list, loose) => list.sort((a, b) => compareBuild(a, b, loose))
+module.exports = sort
+
+
+/***/ }),
+
+/***/ 6114:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const parse = __nccwpck_require__(6353)
+const constants = __nccwpck_require__(5101)
+const SemVer = __nccwpck_require__(7163)
+
+const truncate = (version, truncation, options) => {
+  if (!constants.RELEASE_TYPES.includes(truncation)) {
+    return null
+  }
+
+  const clonedVersion = cloneInputVersion(version, options)
+  return clonedVersion && doTruncation(clonedVersion, truncation)
+}
+
+const cloneInputVersion = (version, options) => {
+  const versionStringToParse = (
+    version instanceof SemVer ? version.version : version
+  )
+
+  return parse(versionStringToParse, options)
+}
+
+const doTruncation = (version, truncation) => {
+  if (isPrerelease(truncation)) {
+    return version.version
+  }
+
+  version.prerelease = []
+
+  switch (truncation) {
+    case 'major':
+      version.minor = 0
+      version.patch = 0
+      break
+    case 'minor':
+      version.patch = 0
+      break
+  }
+
+  return version.format()
+}
+
+const isPrerelease = (type) => {
+  return type.startsWith('pre')
+}
+
+module.exports = truncate
+
+
+/***/ }),
+
+/***/ 8780:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const parse = __nccwpck_require__(6353)
+const valid = (version, options) => {
+  const v = parse(version, options)
+  return v ? v.version : null
+}
+module.exports = valid
+
+
+/***/ }),
+
+/***/ 2088:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+// just pre-load all the stuff that index.js lazily exports
+const internalRe = __nccwpck_require__(5471)
+const constants = __nccwpck_require__(5101)
+const SemVer = __nccwpck_require__(7163)
+const identifiers = __nccwpck_require__(3348)
+const parse = __nccwpck_require__(6353)
+const valid = __nccwpck_require__(8780)
+const clean = __nccwpck_require__(1799)
+const inc = __nccwpck_require__(2338)
+const diff = __nccwpck_require__(711)
+const major = __nccwpck_require__(8511)
+const minor = __nccwpck_require__(2603)
+const patch = __nccwpck_require__(8756)
+const prerelease = __nccwpck_require__(5714)
+const compare = __nccwpck_require__(8469)
+const rcompare = __nccwpck_require__(2173)
+const compareLoose = __nccwpck_require__(6874)
+const compareBuild = __nccwpck_require__(7648)
+const sort = __nccwpck_require__(9872)
+const rsort = __nccwpck_require__(7192)
+const gt = __nccwpck_require__(6599)
+const lt = __nccwpck_require__(3872)
+const eq = __nccwpck_require__(5082)
+const neq = __nccwpck_require__(4974)
+const gte = __nccwpck_require__(1236)
+const lte = __nccwpck_require__(6717)
+const cmp = __nccwpck_require__(8646)
+const coerce = __nccwpck_require__(5385)
+const truncate = __nccwpck_require__(6114)
+const Comparator = __nccwpck_require__(9379)
+const Range = __nccwpck_require__(6782)
+const satisfies = __nccwpck_require__(8011)
+const toComparators = __nccwpck_require__(4750)
+const maxSatisfying = __nccwpck_require__(5574)
+const minSatisfying = __nccwpck_require__(8595)
+const minVersion = __nccwpck_require__(1866)
+const validRange = __nccwpck_require__(4737)
+const outside = __nccwpck_require__(280)
+const gtr = __nccwpck_require__(2276)
+const ltr = __nccwpck_require__(5213)
+const intersects = __nccwpck_require__(3465)
+const simplifyRange = __nccwpck_require__(2028)
+const subset = __nccwpck_require__(1489)
+module.exports = {
+  parse,
+  valid,
+  clean,
+  inc,
+  diff,
+  major,
+  minor,
+  patch,
+  prerelease,
+  compare,
+  rcompare,
+  compareLoose,
+  compareBuild,
+  sort,
+  rsort,
+  gt,
+  lt,
+  eq,
+  neq,
+  gte,
+  lte,
+  cmp,
+  coerce,
+  truncate,
+  Comparator,
+  Range,
+  satisfies,
+  toComparators,
+  maxSatisfying,
+  minSatisfying,
+  minVersion,
+  validRange,
+  outside,
+  gtr,
+  ltr,
+  intersects,
+  simplifyRange,
+  subset,
+  SemVer,
+  re: internalRe.re,
+  src: internalRe.src,
+  tokens: internalRe.t,
+  SEMVER_SPEC_VERSION: constants.SEMVER_SPEC_VERSION,
+  RELEASE_TYPES: constants.RELEASE_TYPES,
+  compareIdentifiers: identifiers.compareIdentifiers,
+  rcompareIdentifiers: identifiers.rcompareIdentifiers,
+}
+
+
+/***/ }),
+
+/***/ 5101:
+/***/ ((module) => {
+
+
+
+// Note: this is the semver.org version of the spec that it implements
+// Not necessarily the package version of this code.
+const SEMVER_SPEC_VERSION = '2.0.0'
+
+const MAX_LENGTH = 256
+const MAX_SAFE_INTEGER = Number.MAX_SAFE_INTEGER ||
+/* istanbul ignore next */ 9007199254740991
+
+// Max safe segment length for coercion.
+const MAX_SAFE_COMPONENT_LENGTH = 16
+
+// Max safe length for a build identifier. The max length minus 6 characters for
+// the shortest version with a build 0.0.0+BUILD.
+const MAX_SAFE_BUILD_LENGTH = MAX_LENGTH - 6
+
+// ECMAScript whitespace and line terminators matched by \s.
+const WHITESPACE_CHARACTERS = [
+  '\t',
+  '\n',
+  '\v',
+  '\f',
+  '\r',
+  ' ',
+  '\u00a0',
+  '\u1680',
+  '\u2000',
+  '\u2001',
+  '\u2002',
+  '\u2003',
+  '\u2004',
+  '\u2005',
+  '\u2006',
+  '\u2007',
+  '\u2008',
+  '\u2009',
+  '\u200a',
+  '\u2028',
+  '\u2029',
+  '\u202f',
+  '\u205f',
+  '\u3000',
+  '\ufeff',
+]
+
+const RELEASE_TYPES = [
+  'major',
+  'premajor',
+  'minor',
+  'preminor',
+  'patch',
+  'prepatch',
+  'prerelease',
+]
+
+module.exports = {
+  MAX_LENGTH,
+  MAX_SAFE_COMPONENT_LENGTH,
+  MAX_SAFE_BUILD_LENGTH,
+  MAX_SAFE_INTEGER,
+  WHITESPACE_CHARACTERS,
+  RELEASE_TYPES,
+  SEMVER_SPEC_VERSION,
+  FLAG_INCLUDE_PRERELEASE: 0b001,
+  FLAG_LOOSE: 0b010,
+}
+
+
+/***/ }),
+
+/***/ 1159:
+/***/ ((module) => {
+
+
+
+const debug = (
+  typeof process === 'object' &&
+  process.env &&
+  process.env.NODE_DEBUG &&
+  /\bsemver\b/i.test(process.env.NODE_DEBUG)
+) ? (...args) => console.error('SEMVER', ...args)
+  : () => {}
+
+module.exports = debug
+
+
+/***/ }),
+
+/***/ 3348:
+/***/ ((module) => {
+
+
+
+const numeric = /^[0-9]+$/
+const compareIdentifiers = (a, b) => {
+  if (typeof a === 'number' && typeof b === 'number') {
+    return a === b ? 0 : a < b ? -1 : 1
+  }
+
+  const anum = numeric.test(a)
+  const bnum = numeric.test(b)
+
+  if (anum && bnum) {
+    a = +a
+    b = +b
+  }
+
+  return a === b ? 0
+    : (anum && !bnum) ? -1
+    : (bnum && !anum) ? 1
+    : a < b ? -1
+    : 1
+}
+
+const rcompareIdentifiers = (a, b) => compareIdentifiers(b, a)
+
+module.exports = {
+  compareIdentifiers,
+  rcompareIdentifiers,
+}
+
+
+/***/ }),
+
+/***/ 1383:
+/***/ ((module) => {
+
+
+
+class LRUCache {
+  constructor () {
+    this.max = 1000
+    this.map = new Map()
+  }
+
+  get (key) {
+    const value = this.map.get(key)
+    if (value === undefined) {
+      return undefined
+    } else {
+      // Remove the key from the map and add it to the end
+      this.map.delete(key)
+      this.map.set(key, value)
+      return value
+    }
+  }
+
+  delete (key) {
+    return this.map.delete(key)
+  }
+
+  set (key, value) {
+    const deleted = this.delete(key)
+
+    if (!deleted && value !== undefined) {
+      // If cache is full, delete the least recently used item
+      if (this.map.size >= this.max) {
+        const firstKey = this.map.keys().next().value
+        this.delete(firstKey)
+      }
+
+      this.map.set(key, value)
+    }
+
+    return this
+  }
+}
+
+module.exports = LRUCache
+
+
+/***/ }),
+
+/***/ 356:
+/***/ ((module) => {
+
+
+
+// parse out just the options we care about
+const looseOption = Object.freeze({ loose: true })
+const emptyOpts = Object.freeze({ })
+const parseOptions = options => {
+  if (!options) {
+    return emptyOpts
+  }
+
+  if (typeof options !== 'object') {
+    return looseOption
+  }
+
+  return options
+}
+module.exports = parseOptions
+
+
+/***/ }),
+
+/***/ 5471:
+/***/ ((module, exports, __nccwpck_require__) => {
+
+
+
+const {
+  MAX_SAFE_COMPONENT_LENGTH,
+  MAX_SAFE_BUILD_LENGTH,
+  MAX_LENGTH,
+} = __nccwpck_require__(5101)
+const debug = __nccwpck_require__(1159)
+exports = module.exports = {}
+
+// The actual regexps go on exports.re
+const re = exports.re = []
+const safeRe = exports.safeRe = []
+const src = exports.src = []
+const safeSrc = exports.safeSrc = []
+const t = exports.t = {}
+let R = 0
+
+const LETTERDASHNUMBER = '[a-zA-Z0-9-]'
+
+// Replace some greedy regex tokens to prevent regex dos issues. These regex are
+// used internally via the safeRe object since all inputs in this library get
+// normalized first to trim and collapse all extra whitespace. The original
+// regexes are exported for userland consumption and lower level usage. A
+// future breaking change could export the safer regex only with a note that
+// all input should have extra whitespace removed.
+const safeRegexReplacements = [
+  ['\\s', 1],
+  ['\\d', MAX_LENGTH],
+  [LETTERDASHNUMBER, MAX_SAFE_BUILD_LENGTH],
+]
+
+const makeSafeRegex = (value) => {
+  for (const [token, max] of safeRegexReplacements) {
+    value = value
+      .split(`${token}*`).join(`${token}{0,${max}}`)
+      .split(`${token}+`).join(`${token}{1,${max}}`)
+  }
+  return value
+}
+
+const createToken = (name, value, isGlobal) => {
+  const safe = makeSafeRegex(value)
+  const index = R++
+  debug(name, index, value)
+  t[name] = index
+  src[index] = value
+  safeSrc[index] = safe
+  re[index] = new RegExp(value, isGlobal ? 'g' : undefined)
+  safeRe[index] = new RegExp(safe, isGlobal ? 'g' : undefined)
+}
+
+// The following Regular Expressions can be used for tokenizing,
+// validating, and parsing SemVer version strings.
+
+// ## Numeric Identifier
+// A single `0`, or a non-zero digit followed by zero or more digits.
+
+createToken('NUMERICIDENTIFIER', '0|[1-9]\\d*')
+createToken('NUMERICIDENTIFIERLOOSE', '\\d+')
+
+// ## Non-numeric Identifier
+// Zero or more digits, followed by a letter or hyphen, and then zero or
+// more letters, digits, or hyphens.
+
+createToken('NONNUMERICIDENTIFIER', `\\d*[a-zA-Z-]${LETTERDASHNUMBER}*`)
+
+// ## Main Version
+// Three dot-separated numeric identifiers.
+
+createToken('MAINVERSION', `(${src[t.NUMERICIDENTIFIER]})\\.` +
+                   `(${src[t.NUMERICIDENTIFIER]})\\.` +
+                   `(${src[t.NUMERICIDENTIFIER]})`)
+
+createToken('MAINVERSIONLOOSE', `(${src[t.NUMERICIDENTIFIERLOOSE]})\\.` +
+                        `(${src[t.NUMERICIDENTIFIERLOOSE]})\\.` +
+                        `(${src[t.NUMERICIDENTIFIERLOOSE]})`)
+
+// ## Pre-release Version Identifier
+// A numeric identifier, or a non-numeric identifier.
+// Non-numeric identifiers include numeric identifiers but can be longer.
+// Therefore non-numeric identifiers must go first.
+
+createToken('PRERELEASEIDENTIFIER', `(?:${src[t.NONNUMERICIDENTIFIER]
+}|${src[t.NUMERICIDENTIFIER]})`)
+
+createToken('PRERELEASEIDENTIFIERLOOSE', `(?:${src[t.NONNUMERICIDENTIFIER]
+}|${src[t.NUMERICIDENTIFIERLOOSE]})`)
+
+// ## Pre-release Version
+// Hyphen, followed by one or more dot-separated pre-release version
+// identifiers.
+
+createToken('PRERELEASE', `(?:-(${src[t.PRERELEASEIDENTIFIER]
+}(?:\\.${src[t.PRERELEASEIDENTIFIER]})*))`)
+
+createToken('PRERELEASELOOSE', `(?:-?(${src[t.PRERELEASEIDENTIFIERLOOSE]
+}(?:\\.${src[t.PRERELEASEIDENTIFIERLOOSE]})*))`)
+
+// ## Build Metadata Identifier
+// Any combination of digits, letters, or hyphens.
+
+createToken('BUILDIDENTIFIER', `${LETTERDASHNUMBER}+`)
+
+// ## Build Metadata
+// Plus sign, followed by one or more period-separated build metadata
+// identifiers.
+
+createToken('BUILD', `(?:\\+(${src[t.BUILDIDENTIFIER]
+}(?:\\.${src[t.BUILDIDENTIFIER]})*))`)
+
+// ## Full Version String
+// A main version, followed optionally by a pre-release version and
+// build metadata.
+
+// Note that the only major, minor, patch, and pre-release sections of
+// the version string are capturing groups.  The build metadata is not a
+// capturing group, because it should not ever be used in version
+// comparison.
+
+createToken('FULLPLAIN', `v?${src[t.MAINVERSION]
+}${src[t.PRERELEASE]}?${
+  src[t.BUILD]}?`)
+
+createToken('FULL', `^${src[t.FULLPLAIN]}$`)
+
+// like full, but allows v1.2.3 and =1.2.3, which people do sometimes.
+// also, 1.0.0alpha1 (prerelease without the hyphen) which is pretty
+// common in the npm registry.
+createToken('LOOSEPLAIN', `[v=\\s]*${src[t.MAINVERSIONLOOSE]
+}${src[t.PRERELEASELOOSE]}?${
+  src[t.BUILD]}?`)
+
+createToken('LOOSE', `^${src[t.LOOSEPLAIN]}$`)
+
+createToken('GTLT', '((?:<|>)?=?)')
+
+// Something like "2.*" or "1.2.x".
+// Note that "x.x" is a valid xRange identifier, meaning "any version"
+// Only the first item is strictly required.
+createToken('XRANGEIDENTIFIERLOOSE', `${src[t.NUMERICIDENTIFIERLOOSE]}|x|X|\\*`)
+createToken('XRANGEIDENTIFIER', `${src[t.NUMERICIDENTIFIER]}|x|X|\\*`)
+
+createToken('XRANGEPLAIN', `[v=\\s]*(${src[t.XRANGEIDENTIFIER]})` +
+                   `(?:\\.(${src[t.XRANGEIDENTIFIER]})` +
+                   `(?:\\.(${src[t.XRANGEIDENTIFIER]})` +
+                   `(?:${src[t.PRERELEASE]})?${
+                     src[t.BUILD]}?` +
+                   `)?)?`)
+
+createToken('XRANGEPLAINLOOSE', `[v=\\s]*(${src[t.XRANGEIDENTIFIERLOOSE]})` +
+                        `(?:\\.(${src[t.XRANGEIDENTIFIERLOOSE]})` +
+                        `(?:\\.(${src[t.XRANGEIDENTIFIERLOOSE]})` +
+                        `(?:${src[t.PRERELEASELOOSE]})?${
+                          src[t.BUILD]}?` +
+                        `)?)?`)
+
+createToken('XRANGE', `^${src[t.GTLT]}\\s*${src[t.XRANGEPLAIN]}$`)
+createToken('XRANGELOOSE', `^${src[t.GTLT]}\\s*${src[t.XRANGEPLAINLOOSE]}$`)
+
+// Coercion.
+// Extract anything that could conceivably be a part of a valid semver
+createToken('COERCEPLAIN', `${'(^|[^\\d])' +
+              '(\\d{1,'}${MAX_SAFE_COMPONENT_LENGTH}})` +
+              `(?:\\.(\\d{1,${MAX_SAFE_COMPONENT_LENGTH}}))?` +
+              `(?:\\.(\\d{1,${MAX_SAFE_COMPONENT_LENGTH}}))?`)
+createToken('COERCE', `${src[t.COERCEPLAIN]}(?:$|[^\\d])`)
+createToken('COERCEFULL', src[t.COERCEPLAIN] +
+              `(?:${src[t.PRERELEASE]})?` +
+              `(?:${src[t.BUILD]})?` +
+              `(?:$|[^\\d])`)
+createToken('COERCERTL', src[t.COERCE], true)
+createToken('COERCERTLFULL', src[t.COERCEFULL], true)
+
+// Tilde ranges.
+// Meaning is "reasonably at or greater than"
+createToken('LONETILDE', '(?:~>?)')
+
+createToken('TILDETRIM', `(\\s*)${src[t.LONETILDE]}\\s+`, true)
+exports.tildeTrimReplace = '$1~'
+
+createToken('TILDE', `^${src[t.LONETILDE]}${src[t.XRANGEPLAIN]}$`)
+createToken('TILDELOOSE', `^${src[t.LONETILDE]}${src[t.XRANGEPLAINLOOSE]}$`)
+
+// Caret ranges.
+// Meaning is "at least and backwards compatible with"
+createToken('LONECARET', '(?:\\^)')
+
+createToken('CARETTRIM', `(\\s*)${src[t.LONECARET]}\\s+`, true)
+exports.caretTrimReplace = '$1^'
+
+createToken('CARET', `^${src[t.LONECARET]}${src[t.XRANGEPLAIN]}$`)
+createToken('CARETLOOSE', `^${src[t.LONECARET]}${src[t.XRANGEPLAINLOOSE]}$`)
+
+// A simple gt/lt/eq thing, or just "" to indicate "any version"
+createToken('COMPARATORLOOSE', `^${src[t.GTLT]}\\s*(${src[t.LOOSEPLAIN]})$|^$`)
+createToken('COMPARATOR', `^${src[t.GTLT]}\\s*(${src[t.FULLPLAIN]})$|^$`)
+
+// An expression to strip any whitespace between the gtlt and the thing
+// it modifies, so that `> 1.2.3` ==> `>1.2.3`
+createToken('COMPARATORTRIM', `(\\s*)${src[t.GTLT]
+}\\s*(${src[t.LOOSEPLAIN]}|${src[t.XRANGEPLAIN]})`, true)
+exports.comparatorTrimReplace = '$1$2$3'
+
+// Something like `1.2.3 - 1.2.4`
+// Note that these all use the loose form, because they'll be
+// checked against either the strict or loose comparator form
+// later.
+createToken('HYPHENRANGE', `^\\s*(${src[t.XRANGEPLAIN]})` +
+                   `\\s+-\\s+` +
+                   `(${src[t.XRANGEPLAIN]})` +
+                   `\\s*$`)
+
+createToken('HYPHENRANGELOOSE', `^\\s*(${src[t.XRANGEPLAINLOOSE]})` +
+                        `\\s+-\\s+` +
+                        `(${src[t.XRANGEPLAINLOOSE]})` +
+                        `\\s*$`)
+
+// Star ranges basically just allow anything at all.
+createToken('STAR', '(<|>)?=?\\s*\\*')
+// >=0.0.0 is like a star
+createToken('GTE0', '^\\s*>=\\s*0\\.0\\.0\\s*$')
+createToken('GTE0PRE', '^\\s*>=\\s*0\\.0\\.0-0\\s*$')
+
+
+/***/ }),
+
+/***/ 9737:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+// @ts-check
+
+
+// Reproduce safeRe[COMPARATORTRIM] replacement boundaries, not version
+// validation. Each end-index finder returns an exclusive end, or its start
+// on no match.
+// Positions count from zero. An end of 3 means characters 0, 1, and 2 were read;
+// range.slice(start, end) gives the matched text, not a converted number.
+const {
+  MAX_LENGTH,
+  MAX_SAFE_BUILD_LENGTH,
+  WHITESPACE_CHARACTERS,
+} = __nccwpck_require__(5101)
+
+/**
+ * Remembers the last two rows of digits so their characters need not be reread.
+ * Positions start at -1 until a row has been found.
+ *
+ * @typedef {object} DigitRunCache
+ * @property {number} start The first character of the most recently found row.
+ * @property {number} end The position after that row's last character.
+ * @property {number} previousStart The first character of the previous row.
+ * @property {number} previousEnd The position after the previous row.
+ */
+
+// One entry per UTF-16 code unit keeps membership checks constant-time.
+const whitespace = new Uint8Array(0x10000)
+for (const char of WHITESPACE_CHARACTERS) {
+  whitespace[char.charCodeAt(0)] = 1
+}
+
+/**
+ * Checks whether a character is whitespace, like a space, tab, or newline.
+ * Looking past the end of the string returns false.
+ *
+ * @param {string|undefined} char One character, or undefined past the string's end.
+ * @returns {boolean} Whether the character is whitespace.
+ * @example isWhitespace(' ') // true
+ * @example isWhitespace('1') // false
+ */
+const isWhitespace = char =>
+  char !== undefined && whitespace[char.charCodeAt(0)] === 1
+
+/**
+ * Checks for v, =, or whitespace before the version number.
+ * These are historical version prefixes, not range operators:
+ * < and > are handled separately, as are tilde and caret ranges.
+ *
+ * @param {string|undefined} char One character to check.
+ * @returns {boolean} Whether the character can belong to a version prefix.
+ * @example isVersionPrefix('=') // true
+ * @example isVersionPrefix('>') // false
+ */
+const isVersionPrefix = char =>
+  char === 'v' ||
+  char === '=' ||
+  isWhitespace(char)
+
+/**
+ * Checks whether a character is one of the digits 0 through 9.
+ *
+ * @param {string|undefined} char One character to check.
+ * @returns {boolean} Whether the character is an ASCII digit.
+ * @example isDigit('7') // true
+ * @example isDigit('.') // false
+ */
+const isDigit = char => char !== undefined && char >= '0' && char <= '9'
+
+/**
+ * Checks whether a character is an English letter, uppercase or lowercase.
+ *
+ * @param {string|undefined} char One character to check.
+ * @returns {boolean} Whether the character is an ASCII letter.
+ * @example isLetter('b') // true
+ * @example isLetter('7') // false
+ */
+const isLetter = char =>
+  char !== undefined && (
+    (char >= 'a' && char <= 'z') ||
+    (char >= 'A' && char <= 'Z')
+  )
+
+/**
+ * Checks for a letter, digit, or hyphen: the characters allowed inside
+ * prerelease and build names such as beta-1.
+ *
+ * @param {string|undefined} char One character to check.
+ * @returns {boolean} Whether the character can be part of an identifier.
+ * @example isIdentifierCharacter('-') // true
+ * @example isIdentifierCharacter('.') // false; dots separate identifiers
+ */
+const isIdentifierCharacter = char => isDigit(char) || isLetter(char) || char === '-'
+
+/**
+ * Checks whether a version component can begin here: with a digit or
+ * a wildcard such as x, X, or *.
+ *
+ * @param {string|undefined} char One character to check.
+ * @returns {boolean} Whether a number or wildcard can start with this character.
+ * @example isVersionStart('x') // true
+ * @example isVersionStart('v') // false; v belongs to the prefix
+ */
+const isVersionStart = char =>
+  isDigit(char) ||
+  char === 'x' ||
+  char === 'X' ||
+  char === '*'
+
+/**
+ * Finds the end of a row of digits, but returns no more than limit digits.
+ * Remembers the last two rows so looking at them again does not reread them.
+ *
+ * @param {string} range The text to read; it is not changed.
+ * @param {number} start The position of the first character to check.
+ * @param {number} limit The most digit characters the returned match can include.
+ * @param {DigitRunCache} digitRuns Shared cache of digit-run positions, updated in place.
+ * @returns {number} The position after the matched digits, or start if none match.
+ * @example findDigitsEndIndex('123abc', 0, 10, digitRuns) // 3, pointing at a
+ * @example findDigitsEndIndex('123abc', 0, 2, digitRuns) // 2, pointing at the unread 3
+ */
+const findDigitsEndIndex = (range, start, limit, digitRuns) => {
+  if (!isDigit(range[start])) {
+    return start
+  }
+  if (start >= digitRuns.start && start < digitRuns.end) {
+    return Math.min(start + limit, digitRuns.end)
+  }
+  if (start >= digitRuns.previousStart && start < digitRuns.previousEnd) {
+    return Math.min(start + limit, digitRuns.previousEnd)
+  }
+  let end = start + 1
+  while (isDigit(range[end])) {
+    end++
+  }
+  // A failed full version can rewind from its second run to its first.
+  digitRuns.previousStart = digitRuns.start
+  digitRuns.previousEnd = digitRuns.end
+  digitRuns.start = start
+  digitRuns.end = end
+  return Math.min(start + limit, end)
+}
+
+/**
+ * Reads a number using the old regex's length and leading-zero rules.
+ * Strict mode reads just the first zero in 012; loose mode can read all three.
+ *
+ * @param {string} range The text to read; it is not changed.
+ * @param {number} start The position where the number should begin.
+ * @param {boolean} loose Whether to allow leading zeros.
+ * @param {DigitRunCache} digitRuns Shared digit-run cache, updated as needed.
+ * @returns {number} The position after the matched digits, not their numeric value.
+ * @example findVersionNumberEndIndex('012', 0, false, digitRuns) // 1
+ * @example findVersionNumberEndIndex('012', 0, true, digitRuns) // 3
+ */
+const findVersionNumberEndIndex = (range, start, loose, digitRuns) => {
+  if (!loose && range[start] === '0') {
+    return start + 1
+  }
+  // Strict syntax allows an initial nonzero digit plus MAX_LENGTH digits.
+  return findDigitsEndIndex(range, start, loose ? MAX_LENGTH : MAX_LENGTH + 1, digitRuns)
+}
+
+/**
+ * Reads one piece of a prerelease name, such as beta or 1 in beta.1.
+ * Tries the letter-or-hyphen form first, then the number-only form.
+ *
+ * @param {string} range The text to read; it is not changed.
+ * @param {number} start The position where the identifier should begin.
+ * @param {boolean} loose Whether numeric identifiers may have leading zeros.
+ * @param {DigitRunCache} digitRuns Shared digit-run cache, updated as needed.
+ * @returns {number} The position after the identifier, or start if none matches.
+ * @example findPrereleaseIdentifierEndIndex('beta.1', 0, false, digitRuns) // 4, at the dot
+ * @example findPrereleaseIdentifierEndIndex('001beta', 0, false, digitRuns) // 7
+ */
+const findPrereleaseIdentifierEndIndex = (range, start, loose, digitRuns) => {
+  const digitsEnd = findDigitsEndIndex(range, start, MAX_LENGTH, digitRuns)
+  // The legacy regex tries a nonnumeric identifier before a numeric one.
+  if (isLetter(range[digitsEnd]) || range[digitsEnd] === '-') {
+    let end = digitsEnd + 1
+    const limit = end + MAX_SAFE_BUILD_LENGTH
+    while (end < limit && isIdentifierCharacter(range[end])) {
+      end++
+    }
+    return end
+  }
+  return findVersionNumberEndIndex(range, start, loose, digitRuns)
+}
+
+/**
+ * Reads a prerelease suffix such as -beta.1, one dot-separated piece at a time.
+ * Loose mode also allows the name without its opening hyphen.
+ *
+ * @param {string} range The text to read; it is not changed.
+ * @param {number} start The position where the suffix should begin, including -.
+ * @param {boolean} loose Whether the opening hyphen is optional and zeros allowed.
+ * @param {DigitRunCache} digitRuns Shared digit-run cache, updated as needed.
+ * @returns {number} The position after the matched suffix, or start if absent.
+ * @example findPrereleaseEndIndex('-beta.1+sha', 0, false, digitRuns) // 7, at the plus
+ * @example findPrereleaseEndIndex('beta', 0, false, digitRuns) // 0; no opening hyphen
+ */
+const findPrereleaseEndIndex = (range, start, loose, digitRuns) => {
+  const hyphen = range[start] === '-'
+  if (!loose && !hyphen) {
+    return start
+  }
+  const identifierStart = start + (hyphen ? 1 : 0)
+  let end = findPrereleaseIdentifierEndIndex(range, identifierStart, loose, digitRuns)
+  if (end === identifierStart) {
+    if (!loose || !hyphen) {
+      return start
+    }
+    // In loose syntax, a lone hyphen can itself be the identifier.
+    end = findPrereleaseIdentifierEndIndex(range, start, loose, digitRuns)
+  }
+  while (range[end] === '.') {
+    const next = findPrereleaseIdentifierEndIndex(range, end + 1, loose, digitRuns)
+    if (next === end + 1) {
+      break
+    }
+    end = next
+  }
+  return end
+}
+
+/**
+ * Reads one build-name piece, such as sha or 123 in +sha.123.
+ * Stops at a disallowed character or the old regex's length limit.
+ *
+ * @param {string} range The text to read; it is not changed.
+ * @param {number} start The position where the identifier should begin.
+ * @returns {number} The position after the identifier, or start if none matches.
+ * @example findBuildIdentifierEndIndex('sha.123', 0) // 3, at the dot
+ * @example findBuildIdentifierEndIndex('001', 0) // 3; leading zeros are allowed
+ */
+const findBuildIdentifierEndIndex = (range, start) => {
+  let end = start
+  while (end - start < MAX_SAFE_BUILD_LENGTH && isIdentifierCharacter(range[end])) {
+    end++
+  }
+  return end
+}
+
+/**
+ * Reads optional build metadata such as +sha.123.
+ * Leaves the position unchanged if there is no plus sign followed by a name.
+ *
+ * @param {string} range The text to read; it is not changed.
+ * @param {number} start The position where the opening + should be.
+ * @returns {number} The position after the matched metadata, or start if absent.
+ * @example findBuildEndIndex('+sha.123 <2', 0) // 8, at the space
+ * @example findBuildEndIndex('+', 0) // 0; a plus sign alone is not a match
+ */
+const findBuildEndIndex = (range, start) => {
+  if (range[start] !== '+') {
+    return start
+  }
+  let end = findBuildIdentifierEndIndex(range, start + 1)
+  if (end === start + 1) {
+    return start
+  }
+  while (range[end] === '.') {
+    const next = findBuildIdentifierEndIndex(range, end + 1)
+    if (next === end + 1) {
+      break
+    }
+    end = next
+  }
+  return end
+}
+
+/**
+ * Reads three numbers separated by dots, then any prerelease and build suffixes.
+ * Uses loose rules, so forms such as 01.02.03beta can match here.
+ *
+ * @param {string} range The text to read; it is not changed.
+ * @param {number} start The position of the first number, after any prefix.
+ * @param {DigitRunCache} digitRuns Shared digit-run cache, updated as needed.
+ * @returns {number} The position after the version match, or start if none matches.
+ * @example findLooseFullVersionEndIndex('1.2.3-beta+sha <2', 0, digitRuns) // 14
+ * @example findLooseFullVersionEndIndex('1.2', 0, digitRuns) // 0; needs three numbers
+ */
+const findLooseFullVersionEndIndex = (range, start, digitRuns) => {
+  let end = start
+  for (let component = 0; component < 3; component++) {
+    const next = findVersionNumberEndIndex(range, end, true, digitRuns)
+    if (next === end) {
+      return start
+    }
+    end = next
+    if (component < 2) {
+      if (range[end] !== '.') {
+        return start
+      }
+      end++
+    }
+  }
+  const prereleaseEnd = findPrereleaseEndIndex(range, end, true, digitRuns)
+  return findBuildEndIndex(range, prereleaseEnd)
+}
+
+/**
+ * Reads one component of a partial or wildcard version, such as 2 or x in 2.x.
+ * Numbers use strict leading-zero rules; wildcards take up one character.
+ *
+ * @param {string} range The text to read; it is not changed.
+ * @param {number} start The position where the component should begin.
+ * @param {DigitRunCache} digitRuns Shared digit-run cache, updated as needed.
+ * @returns {number} The position after the component, or start if none matches.
+ * @example findPartialVersionComponentEndIndex('2.x', 0, digitRuns) // 1, at the dot
+ * @example findPartialVersionComponentEndIndex('2.x', 2, digitRuns) // 3, after x
+ */
+const findPartialVersionComponentEndIndex = (range, start, digitRuns) => {
+  if (isDigit(range[start])) {
+    return findVersionNumberEndIndex(range, start, false, digitRuns)
+  }
+  return isVersionStart(range[start]) ? start + 1 : start
+}
+
+/**
+ * Reads up to three components, allowing forms such as 1, 1.2, or 1.x.
+ * After the third component, also reads any strict prerelease and build suffixes.
+ *
+ * @param {string} range The text to read; it is not changed.
+ * @param {number} start The position of a number or wildcard, after any prefix.
+ * @param {DigitRunCache} digitRuns Shared digit-run cache, updated as needed.
+ * @returns {number} The position after the matched version text.
+ * @example findPartialVersionEndIndex('1.x <2', 0, digitRuns) // 3, at the space
+ * @example findPartialVersionEndIndex('1.', 0, digitRuns) // 1; the trailing dot is unread
+ */
+const findPartialVersionEndIndex = (range, start, digitRuns) => {
+  let end = findPartialVersionComponentEndIndex(range, start, digitRuns)
+  for (let component = 0; component < 2; component++) {
+    if (range[end] !== '.') {
+      return end
+    }
+    const next = findPartialVersionComponentEndIndex(range, end + 1, digitRuns)
+    if (next === end + 1) {
+      return end
+    }
+    end = next
+  }
+  const prereleaseEnd = findPrereleaseEndIndex(range, end, false, digitRuns)
+  return findBuildEndIndex(range, prereleaseEnd)
+}
+
+/**
+ * Finds where a version match ends, without deciding whether the range is valid.
+ * Tries a loose full version first, then a partial or wildcard version, just
+ * like the old regex's LOOSEPLAIN and XRANGEPLAIN alternatives.
+ *
+ * @param {string} range The text to read; it is not changed.
+ * @param {number} start The position of a number or wildcard, after any prefix.
+ * @param {DigitRunCache} digitRuns Shared digit-run cache, updated as needed.
+ * @returns {number} The position where scanning the next candidate can resume.
+ * @example findVersionEndIndex('1.2.3 <2', 0, digitRuns) // 5, at the space
+ * @example findVersionEndIndex('1.x <2', 0, digitRuns) // 3, at the space
+ */
+const findVersionEndIndex = (range, start, digitRuns) => {
+  const fullVersionEnd = findLooseFullVersionEndIndex(range, start, digitRuns)
+  return fullVersionEnd !== start
+    ? fullVersionEnd
+    : findPartialVersionEndIndex(range, start, digitRuns)
+}
+
+/**
+ * Finds the one whitespace character the old replacement would remove.
+ * Keeps leading whitespace, skips an optional operator, and checks immediately
+ * after it. Returns -1 if there is nothing to remove.
+ *
+ * @param {string} range The text containing a candidate already found by the caller.
+ * @param {number} matchStart The candidate's position, including leading whitespace.
+ * @returns {number} The position of the removable whitespace, or -1 if absent.
+ * @example findRemovableWhitespaceIndex(' > 1', 0) // 2; keep the space at position 0
+ * @example findRemovableWhitespaceIndex('>1', 0) // -1
+ */
+const findRemovableWhitespaceIndex = (range, matchStart) => {
+  let position = matchStart
+  if (isWhitespace(range[position])) {
+    position++
+  }
+  if (range[position] === '<' || range[position] === '>') {
+    position++
+  }
+  if (range[position] === '=') {
+    position++
+  }
+  return isWhitespace(range[position]) ? position : -1
+}
+
+/**
+ * Joins an operator to its version, turning > 1.2.3 into >1.2.3.
+ * Copies everything else according to the old regex's matching rules.
+ * Moves forward through prefixes and whole versions to avoid repeatedly
+ * searching the same characters on long inputs.
+ *
+ * @param {string} range The range text to process; the original string is unchanged.
+ * @returns {string} The range with matched operator whitespace removed.
+ * @example trimComparatorWhitespace('> 1.2.3 < 2') // '>1.2.3 <2'
+ * @example trimComparatorWhitespace('> invalid') // '> invalid'
+ */
+const trimComparatorWhitespace = range => {
+  let result = ''
+  let copyFrom = 0
+  let cursor = 0
+  const digitRuns = { start: -1, end: -1, previousStart: -1, previousEnd: -1 }
+
+  while (cursor < range.length) {
+    const matchStart = cursor
+    if (range[cursor] === '<' || range[cursor] === '>') {
+      cursor++
+    } else if (!isVersionPrefix(range[cursor]) && !isVersionStart(range[cursor])) {
+      cursor++
+      continue
+    }
+
+    // Consume a v/=/whitespace run once, even when no version follows it.
+    while (cursor < range.length && isVersionPrefix(range[cursor])) {
+      cursor++
+    }
+    if (!isVersionStart(range[cursor])) {
+      continue
+    }
+
+    const whitespacePosition = findRemovableWhitespaceIndex(range, matchStart)
+    if (whitespacePosition !== -1) {
+      result += range.slice(copyFrom, whitespacePosition)
+      copyFrom = whitespacePosition + 1
+    }
+
+    // Skip the entire match, so a prerelease's trailing v cannot be
+    // reconsidered as the prefix of another version.
+    cursor = findVersionEndIndex(range, cursor, digitRuns)
+  }
+
+  return result + range.slice(copyFrom)
+}
+
+module.exports = trimComparatorWhitespace
+
+
+/***/ }),
+
+/***/ 2276:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+// Determine if version is greater than all the versions possible in the range.
+const outside = __nccwpck_require__(280)
+const gtr = (version, range, options) => outside(version, range, '>', options)
+module.exports = gtr
+
+
+/***/ }),
+
+/***/ 3465:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const Range = __nccwpck_require__(6782)
+const intersects = (r1, r2, options) => {
+  r1 = new Range(r1, options)
+  r2 = new Range(r2, options)
+  return r1.intersects(r2, options)
+}
+module.exports = intersects
+
+
+/***/ }),
+
+/***/ 5213:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const outside = __nccwpck_require__(280)
+// Determine if version is less than all the versions possible in the range
+const ltr = (version, range, options) => outside(version, range, '<', options)
+module.exports = ltr
+
+
+/***/ }),
+
+/***/ 5574:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SemVer = __nccwpck_require__(7163)
+const Range = __nccwpck_require__(6782)
+
+const maxSatisfying = (versions, range, options) => {
+  let max = null
+  let maxSV = null
+  let rangeObj = null
+  try {
+    rangeObj = new Range(range, options)
+  } catch (er) {
+    return null
+  }
+  versions.forEach((v) => {
+    if (rangeObj.test(v)) {
+      // satisfies(v, range, options)
+      if (!max || maxSV.compare(v) === -1) {
+        // compare(max, v, true)
+        max = v
+        maxSV = new SemVer(max, options)
+      }
+    }
+  })
+  return max
+}
+module.exports = maxSatisfying
+
+
+/***/ }),
+
+/***/ 8595:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SemVer = __nccwpck_require__(7163)
+const Range = __nccwpck_require__(6782)
+const minSatisfying = (versions, range, options) => {
+  let min = null
+  let minSV = null
+  let rangeObj = null
+  try {
+    rangeObj = new Range(range, options)
+  } catch (er) {
+    return null
+  }
+  versions.forEach((v) => {
+    if (rangeObj.test(v)) {
+      // satisfies(v, range, options)
+      if (!min || minSV.compare(v) === 1) {
+        // compare(min, v, true)
+        min = v
+        minSV = new SemVer(min, options)
+      }
+    }
+  })
+  return min
+}
+module.exports = minSatisfying
+
+
+/***/ }),
+
+/***/ 1866:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SemVer = __nccwpck_require__(7163)
+const Range = __nccwpck_require__(6782)
+const gt = __nccwpck_require__(6599)
+
+const minVersion = (range, loose) => {
+  range = new Range(range, loose)
+
+  let minver = new SemVer('0.0.0')
+  if (range.test(minver)) {
+    return minver
+  }
+
+  minver = new SemVer('0.0.0-0')
+  if (range.test(minver)) {
+    return minver
+  }
+
+  minver = null
+  for (let i = 0; i < range.set.length; ++i) {
+    const comparators = range.set[i]
+
+    let setMin = null
+    comparators.forEach((comparator) => {
+      // Clone to avoid manipulating the comparator's semver object.
+      const compver = new SemVer(comparator.semver.version)
+      switch (comparator.operator) {
+        case '>':
+          if (compver.prerelease.length === 0) {
+            compver.patch++
+          } else {
+            compver.prerelease.push(0)
+          }
+          compver.raw = compver.format()
+          /* fallthrough */
+        case '':
+        case '>=':
+          if (!setMin || gt(compver, setMin)) {
+            setMin = compver
+          }
+          break
+        case '<':
+        case '<=':
+          /* Ignore maximum versions */
+          break
+        /* istanbul ignore next */
+        default:
+          throw new Error(`Unexpected operation: ${comparator.operator}`)
+      }
+    })
+    if (setMin && (!minver || gt(minver, setMin))) {
+      minver = setMin
+    }
+  }
+
+  if (minver && range.test(minver)) {
+    return minver
+  }
+
+  return null
+}
+module.exports = minVersion
+
+
+/***/ }),
+
+/***/ 280:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SemVer = __nccwpck_require__(7163)
+const Comparator = __nccwpck_require__(9379)
+const { ANY } = Comparator
+const Range = __nccwpck_require__(6782)
+const satisfies = __nccwpck_require__(8011)
+const gt = __nccwpck_require__(6599)
+const lt = __nccwpck_require__(3872)
+const lte = __nccwpck_require__(6717)
+const gte = __nccwpck_require__(1236)
+
+const outside = (version, range, hilo, options) => {
+  version = new SemVer(version, options)
+  range = new Range(range, options)
+
+  let gtfn, ltefn, ltfn, comp, ecomp
+  switch (hilo) {
+    case '>':
+      gtfn = gt
+      ltefn = lte
+      ltfn = lt
+      comp = '>'
+      ecomp = '>='
+      break
+    case '<':
+      gtfn = lt
+      ltefn = gte
+      ltfn = gt
+      comp = '<'
+      ecomp = '<='
+      break
+    default:
+      throw new TypeError('Must provide a hilo val of "<" or ">"')
+  }
+
+  // If it satisfies the range it is not outside
+  if (satisfies(version, range, options)) {
+    return false
+  }
+
+  // From now on, variable terms are as if we're in "gtr" mode.
+  // but note that everything is flipped for the "ltr" function.
+
+  for (let i = 0; i < range.set.length; ++i) {
+    const comparators = range.set[i]
+
+    let high = null
+    let low = null
+
+    comparators.forEach((comparator) => {
+      if (comparator.semver === ANY) {
+        comparator = new Comparator('>=0.0.0')
+      }
+      high = high || comparator
+      low = low || comparator
+      if (gtfn(comparator.semver, high.semver, options)) {
+        high = comparator
+      } else if (ltfn(comparator.semver, low.semver, options)) {
+        low = comparator
+      }
+    })
+
+    // If the edge version comparator has a operator then our version
+    // isn't outside it
+    if (high.operator === comp || high.operator === ecomp) {
+      return false
+    }
+
+    // If the lowest version comparator has an operator and our version
+    // is less than it then it isn't higher than the range
+    if ((!low.operator || low.operator === comp) &&
+        ltefn(version, low.semver)) {
+      return false
+    } else if (low.operator === ecomp && ltfn(version, low.semver)) {
+      return false
+    }
+  }
+  return true
+}
+
+module.exports = outside
+
+
+/***/ }),
+
+/***/ 2028:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+// given a set of versions and a range, create a "simplified" range
+// that includes the same versions that the original range does
+// If the original range is shorter than the simplified one, return that.
+const satisfies = __nccwpck_require__(8011)
+const compare = __nccwpck_require__(8469)
+module.exports = (versions, range, options) => {
+  const set = []
+  let first = null
+  let prev = null
+  const v = versions.sort((a, b) => compare(a, b, options))
+  for (const version of v) {
+    const included = satisfies(version, range, options)
+    if (included) {
+      prev = version
+      if (!first) {
+        first = version
+      }
+    } else {
+      if (prev) {
+        set.push([first, prev])
+      }
+      prev = null
+      first = null
+    }
+  }
+  if (first) {
+    set.push([first, null])
+  }
+
+  const ranges = []
+  for (const [min, max] of set) {
+    if (min === max) {
+      ranges.push(min)
+    } else if (!max && min === v[0]) {
+      ranges.push('*')
+    } else if (!max) {
+      ranges.push(`>=${min}`)
+    } else if (min === v[0]) {
+      ranges.push(`<=${max}`)
+    } else {
+      ranges.push(`${min} - ${max}`)
+    }
+  }
+  const simplified = ranges.join(' || ')
+  const original = typeof range.raw === 'string' ? range.raw : String(range)
+  return simplified.length < original.length ? simplified : range
+}
+
+
+/***/ }),
+
+/***/ 1489:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const Range = __nccwpck_require__(6782)
+const Comparator = __nccwpck_require__(9379)
+const { ANY } = Comparator
+const satisfies = __nccwpck_require__(8011)
+const compare = __nccwpck_require__(8469)
+
+// Complex range `r1 || r2 || ...` is a subset of `R1 || R2 || ...` iff:
+// - Every simple range `r1, r2, ...` is a null set, OR
+// - Every simple range `r1, r2, ...` which is not a null set is a subset of
+//   some `R1, R2, ...`
+//
+// Simple range `c1 c2 ...` is a subset of simple range `C1 C2 ...` iff:
+// - If c is only the ANY comparator
+//   - If C is only the ANY comparator, return true
+//   - Else if in prerelease mode, return false
+//   - else replace c with `[>=0.0.0]`
+// - If C is only the ANY comparator
+//   - if in prerelease mode, return true
+//   - else replace C with `[>=0.0.0]`
+// - Let EQ be the set of = comparators in c
+// - If EQ is more than one, return true (null set)
+// - Let GT be the highest > or >= comparator in c
+// - Let LT be the lowest < or <= comparator in c
+// - If GT and LT, and GT.semver > LT.semver, return true (null set)
+// - If any C is a = range, and GT or LT are set, return false
+// - If EQ
+//   - If GT, and EQ does not satisfy GT, return true (null set)
+//   - If LT, and EQ does not satisfy LT, return true (null set)
+//   - If EQ satisfies every C, return true
+//   - Else return false
+// - If GT
+//   - If GT.semver is lower than any > or >= comp in C, return false
+//   - If GT is >=, and GT.semver does not satisfy every C, return false
+//   - If GT.semver has a prerelease, and not in prerelease mode
+//     - If no C has a prerelease and the GT.semver tuple, return false
+// - If LT
+//   - If LT.semver is greater than any < or <= comp in C, return false
+//   - If LT is <=, and LT.semver does not satisfy every C, return false
+//   - If LT.semver has a prerelease, and not in prerelease mode
+//     - If no C has a prerelease and the LT.semver tuple, return false
+// - Else return true
+
+const subset = (sub, dom, options = {}) => {
+  if (sub === dom) {
+    return true
+  }
+
+  sub = new Range(sub, options)
+  dom = new Range(dom, options)
+  let sawNonNull = false
+
+  OUTER: for (const simpleSub of sub.set) {
+    for (const simpleDom of dom.set) {
+      const isSub = simpleSubset(simpleSub, simpleDom, options)
+      sawNonNull = sawNonNull || isSub !== null
+      if (isSub) {
+        continue OUTER
+      }
+    }
+    // the null set is a subset of everything, but null simple ranges in
+    // a complex range should be ignored.  so if we saw a non-null range,
+    // then we know this isn't a subset, but if EVERY simple range was null,
+    // then it is a subset.
+    if (sawNonNull) {
+      return false
+    }
+  }
+  return true
+}
+
+const minimumVersionWithPreRelease = [new Comparator('>=0.0.0-0')]
+const minimumVersion = [new Comparator('>=0.0.0')]
+
+const simpleSubset = (sub, dom, options) => {
+  if (sub === dom) {
+    return true
+  }
+
+  if (sub.length === 1 && sub[0].semver === ANY) {
+    if (dom.length === 1 && dom[0].semver === ANY) {
+      return true
+    } else if (options.includePrerelease) {
+      sub = minimumVersionWithPreRelease
+    } else {
+      sub = minimumVersion
+    }
+  }
+
+  if (dom.length === 1 && dom[0].semver === ANY) {
+    if (options.includePrerelease) {
+      return true
+    } else {
+      dom = minimumVersion
+    }
+  }
+
+  const eqSet = new Set()
+  let gt, lt
+  for (const c of sub) {
+    if (c.operator === '>' || c.operator === '>=') {
+      gt = higherGT(gt, c, options)
+    } else if (c.operator === '<' || c.operator === '<=') {
+      lt = lowerLT(lt, c, options)
+    } else {
+      eqSet.add(c.semver)
+    }
+  }
+
+  if (eqSet.size > 1) {
+    return null
+  }
+
+  let gtltComp
+  if (gt && lt) {
+    gtltComp = compare(gt.semver, lt.semver, options)
+    if (gtltComp > 0) {
+      return null
+    } else if (gtltComp === 0 && (gt.operator !== '>=' || lt.operator !== '<=')) {
+      return null
+    }
+  }
+
+  // will iterate one or zero times
+  for (const eq of eqSet) {
+    if (gt && !satisfies(eq, String(gt), options)) {
+      return null
+    }
+
+    if (lt && !satisfies(eq, String(lt), options)) {
+      return null
+    }
+
+    for (const c of dom) {
+      if (!satisfies(eq, String(c), options)) {
+        return false
+      }
+    }
+
+    return true
+  }
+
+  let higher, lower
+  let hasDomLT, hasDomGT
+  // if the subset has a prerelease, we need a comparator in the superset
+  // with the same tuple and a prerelease, or it's not a subset
+  let needDomLTPre = lt &&
+    !options.includePrerelease &&
+    lt.semver.prerelease.length ? lt.semver : false
+  let needDomGTPre = gt &&
+    !options.includePrerelease &&
+    gt.semver.prerelease.length ? gt.semver : false
+  // exception: <1.2.3-0 is the same as <1.2.3
+  if (needDomLTPre && needDomLTPre.prerelease.length === 1 &&
+      lt.operator === '<' && needDomLTPre.prerelease[0] === 0) {
+    needDomLTPre = false
+  }
+
+  for (const c of dom) {
+    hasDomGT = hasDomGT || c.operator === '>' || c.operator === '>='
+    hasDomLT = hasDomLT || c.operator === '<' || c.operator === '<='
+    if (gt) {
+      if (needDomGTPre) {
+        if (c.semver.prerelease && c.semver.prerelease.length &&
+            c.semver.major === needDomGTPre.major &&
+            c.semver.minor === needDomGTPre.minor &&
+            c.semver.patch === needDomGTPre.patch) {
+          needDomGTPre = false
+        }
+      }
+      if (c.operator === '>' || c.operator === '>=') {
+        higher = higherGT(gt, c, options)
+        if (higher === c && higher !== gt) {
+          return false
+        }
+      } else if (gt.operator === '>=' && !c.test(gt.semver)) {
+        return false
+      }
+    }
+    if (lt) {
+      if (needDomLTPre) {
+        if (c.semver.prerelease && c.semver.prerelease.length &&
+            c.semver.major === needDomLTPre.major &&
+            c.semver.minor === needDomLTPre.minor &&
+            c.semver.patch === needDomLTPre.patch) {
+          needDomLTPre = false
+        }
+      }
+      if (c.operator === '<' || c.operator === '<=') {
+        lower = lowerLT(lt, c, options)
+        if (lower === c && lower !== lt) {
+          return false
+        }
+      } else if (lt.operator === '<=' && !c.test(lt.semver)) {
+        return false
+      }
+    }
+    if (!c.operator && (lt || gt) && gtltComp !== 0) {
+      return false
+    }
+  }
+
+  // if there was a < or >, and nothing in the dom, then must be false
+  // UNLESS it was limited by another range in the other direction.
+  // Eg, >1.0.0 <1.0.1 is still a subset of <2.0.0
+  if (gt && hasDomLT && !lt && gtltComp !== 0) {
+    return false
+  }
+
+  if (lt && hasDomGT && !gt && gtltComp !== 0) {
+    return false
+  }
+
+  // we needed a prerelease range in a specific tuple, but didn't get one
+  // then this isn't a subset.  eg >=1.2.3-pre is not a subset of >=1.0.0,
+  // because it includes prereleases in the 1.2.3 tuple
+  if (needDomGTPre || needDomLTPre) {
+    return false
+  }
+
+  return true
+}
+
+// >=1.2.3 is lower than >1.2.3
+const higherGT = (a, b, options) => {
+  if (!a) {
+    return b
+  }
+  const comp = compare(a.semver, b.semver, options)
+  return comp > 0 ? a
+    : comp < 0 ? b
+    : b.operator === '>' && a.operator === '>=' ? b
+    : a
+}
+
+// <=1.2.3 is higher than <1.2.3
+const lowerLT = (a, b, options) => {
+  if (!a) {
+    return b
+  }
+  const comp = compare(a.semver, b.semver, options)
+  return comp < 0 ? a
+    : comp > 0 ? b
+    : b.operator === '<' && a.operator === '<=' ? b
+    : a
+}
+
+module.exports = subset
+
+
+/***/ }),
+
+/***/ 4750:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const Range = __nccwpck_require__(6782)
+
+// Mostly just for testing and legacy API reasons
+const toComparators = (range, options) =>
+  new Range(range, options).set
+    .map(comp => comp.map(c => c.value).join(' ').trim().split(' '))
+
+module.exports = toComparators
+
+
+/***/ }),
+
+/***/ 4737:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const Range = __nccwpck_require__(6782)
+const validRange = (range, options) => {
+  try {
+    // Return '*' instead of '' so that truthiness works.
+    // This will throw if it's invalid anyway
+    return new Range(range, options).range || '*'
+  } catch (er) {
+    return null
+  }
+}
+module.exports = validRange
+
+
+/***/ }),
+
 /***/ 770:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
@@ -28374,7 +31613,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5666);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7747);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -28383,7 +31622,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 5666:
+/***/ 7747:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -29860,7 +33099,7 @@ const IS_WINDOWS = process.platform === 'win32';
  */
 function readlink(fsPath) {
     return io_util_awaiter(this, void 0, void 0, function* () {
-        const result = yield fs.promises.readlink(fsPath);
+        const result = yield external_fs_namespaceObject.promises.readlink(fsPath);
         // On Windows, restore Node 20 behavior: add trailing backslash to all results
         // since junctions on Windows are always directory links
         if (IS_WINDOWS && !result.endsWith('\\')) {
@@ -30033,22 +33272,22 @@ var io_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _argum
  * @param     dest      destination path
  * @param     options   optional. See CopyOptions.
  */
-function cp(source_1, dest_1) {
+function io_cp(source_1, dest_1) {
     return io_awaiter(this, arguments, void 0, function* (source, dest, options = {}) {
         const { force, recursive, copySourceDirectory } = readCopyOptions(options);
-        const destStat = (yield ioUtil.exists(dest)) ? yield ioUtil.stat(dest) : null;
+        const destStat = (yield exists(dest)) ? yield stat(dest) : null;
         // Dest is an existing file, but not forcing
         if (destStat && destStat.isFile() && !force) {
             return;
         }
         // If dest is an existing directory, should copy inside.
         const newDest = destStat && destStat.isDirectory() && copySourceDirectory
-            ? path.join(dest, path.basename(source))
+            ? external_path_namespaceObject.join(dest, external_path_namespaceObject.basename(source))
             : dest;
-        if (!(yield ioUtil.exists(source))) {
+        if (!(yield exists(source))) {
             throw new Error(`no such file or directory: ${source}`);
         }
-        const sourceStat = yield ioUtil.stat(source);
+        const sourceStat = yield stat(source);
         if (sourceStat.isDirectory()) {
             if (!recursive) {
                 throw new Error(`Failed to copy. ${source} is a directory, but tried to copy without recursive flag.`);
@@ -30058,7 +33297,7 @@ function cp(source_1, dest_1) {
             }
         }
         else {
-            if (path.relative(source, newDest) === '') {
+            if (external_path_namespaceObject.relative(source, newDest) === '') {
                 // a file cannot be copied to itself
                 throw new Error(`'${newDest}' and '${source}' are the same file`);
             }
@@ -30102,7 +33341,7 @@ function mv(source_1, dest_1) {
  */
 function rmRF(inputPath) {
     return io_awaiter(this, void 0, void 0, function* () {
-        if (ioUtil.IS_WINDOWS) {
+        if (IS_WINDOWS) {
             // Check for invalid characters
             // https://docs.microsoft.com/en-us/windows/win32/fileio/naming-a-file
             if (/[*"<>|]/.test(inputPath)) {
@@ -30111,7 +33350,7 @@ function rmRF(inputPath) {
         }
         try {
             // note if path does not exist, error is silent
-            yield ioUtil.rm(inputPath, {
+            yield rm(inputPath, {
                 force: true,
                 maxRetries: 3,
                 recursive: true,
@@ -30132,8 +33371,8 @@ function rmRF(inputPath) {
  */
 function mkdirP(fsPath) {
     return io_awaiter(this, void 0, void 0, function* () {
-        ok(fsPath, 'a path argument must be provided');
-        yield ioUtil.mkdir(fsPath, { recursive: true });
+        (0,external_assert_.ok)(fsPath, 'a path argument must be provided');
+        yield mkdir(fsPath, { recursive: true });
     });
 }
 /**
@@ -30240,11 +33479,11 @@ function cpDirRecursive(sourceDir, destDir, currentDepth, force) {
             return;
         currentDepth++;
         yield mkdirP(destDir);
-        const files = yield ioUtil.readdir(sourceDir);
+        const files = yield readdir(sourceDir);
         for (const fileName of files) {
             const srcFile = `${sourceDir}/${fileName}`;
             const destFile = `${destDir}/${fileName}`;
-            const srcFileStat = yield ioUtil.lstat(srcFile);
+            const srcFileStat = yield lstat(srcFile);
             if (srcFileStat.isDirectory()) {
                 // Recurse
                 yield cpDirRecursive(srcFile, destFile, currentDepth, force);
@@ -30254,32 +33493,32 @@ function cpDirRecursive(sourceDir, destDir, currentDepth, force) {
             }
         }
         // Change the mode for the newly created directory
-        yield ioUtil.chmod(destDir, (yield ioUtil.stat(sourceDir)).mode);
+        yield chmod(destDir, (yield stat(sourceDir)).mode);
     });
 }
 // Buffered file copy
 function io_copyFile(srcFile, destFile, force) {
     return io_awaiter(this, void 0, void 0, function* () {
-        if ((yield ioUtil.lstat(srcFile)).isSymbolicLink()) {
+        if ((yield lstat(srcFile)).isSymbolicLink()) {
             // unlink/re-link it
             try {
-                yield ioUtil.lstat(destFile);
-                yield ioUtil.unlink(destFile);
+                yield lstat(destFile);
+                yield unlink(destFile);
             }
             catch (e) {
                 // Try to override file permission
                 if (e.code === 'EPERM') {
-                    yield ioUtil.chmod(destFile, '0666');
-                    yield ioUtil.unlink(destFile);
+                    yield chmod(destFile, '0666');
+                    yield unlink(destFile);
                 }
                 // other errors = it doesn't exist, no work to do
             }
             // Copy over symlink
-            const symlinkFull = yield ioUtil.readlink(srcFile);
-            yield ioUtil.symlink(symlinkFull, destFile, ioUtil.IS_WINDOWS ? 'junction' : null);
+            const symlinkFull = yield readlink(srcFile);
+            yield symlink(symlinkFull, destFile, IS_WINDOWS ? 'junction' : null);
         }
-        else if (!(yield ioUtil.exists(destFile)) || force) {
-            yield ioUtil.copyFile(srcFile, destFile);
+        else if (!(yield exists(destFile)) || force) {
+            yield copyFile(srcFile, destFile);
         }
     });
 }
@@ -31097,7 +34336,7 @@ function exportVariable(name, val) {
  * ```
  */
 function core_setSecret(secret) {
-    issueCommand('add-mask', {}, secret);
+    command_issueCommand('add-mask', {}, secret);
 }
 /**
  * Prepends inputPath to the PATH (for this action and future actions)
@@ -31219,7 +34458,7 @@ function isDebug() {
  * @param message debug message
  */
 function core_debug(message) {
-    issueCommand('debug', {}, message);
+    command_issueCommand('debug', {}, message);
 }
 /**
  * Adds an error issue
@@ -31337,175 +34576,8 @@ function getIDToken(aud) {
  */
 
 //# sourceMappingURL=core.js.map
-;// CONCATENATED MODULE: external "node:fs"
-const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 ;// CONCATENATED MODULE: external "node:os"
 const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
-;// CONCATENATED MODULE: external "node:path"
-const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
-;// CONCATENATED MODULE: ./src/parse.ts
-// Pure parsers for input values. Each throws an InputError naming the input and what it expected.
-class InputError extends Error {
-    input;
-    constructor(input, message) {
-        super(`Input "${input}": ${message}`);
-        this.input = input;
-        this.name = 'InputError';
-    }
-}
-/**
- * Splits a list input on newlines and, unless `commas` is false, on commas (so that
- * docker/metadata-action outputs pass straight through). Blank items and `#` comment lines go.
- */
-function parseList(value, commas = true) {
-    const items = [];
-    for (const line of value.split(/\r?\n/)) {
-        const trimmed = line.trim();
-        if (trimmed === '' || trimmed.startsWith('#'))
-            continue;
-        for (const item of commas ? trimmed.split(',') : [trimmed]) {
-            const t = item.trim();
-            if (t !== '')
-                items.push(t);
-        }
-    }
-    return items;
-}
-const TRUE = new Set(['true', 'yes', 'on', '1']);
-const FALSE = new Set(['false', 'no', 'off', '0']);
-function parseBoolean(input, value, fallback) {
-    const v = value.trim().toLowerCase();
-    if (v === '')
-        return fallback;
-    if (TRUE.has(v))
-        return true;
-    if (FALSE.has(v))
-        return false;
-    throw new InputError(input, `expected true or false, got "${value}"`);
-}
-function parseInteger(input, value, fallback, min, max) {
-    const v = value.trim();
-    if (v === '')
-        return fallback;
-    if (!/^[+-]?\d+$/.test(v))
-        throw new InputError(input, `expected a whole number from ${min} to ${max}, got "${value}"`);
-    const n = Number(v);
-    if (n < min || n > max)
-        throw new InputError(input, `expected a whole number from ${min} to ${max}, got ${n}`);
-    return n;
-}
-const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-/** Parses `90` (seconds), `90s`, `15m`, `1h30m`, `500ms` into milliseconds. */
-function parseDurationMs(input, value, fallback, minMs, maxMs) {
-    const v = value.trim().toLowerCase();
-    if (v === '')
-        return fallback;
-    let ms;
-    if (/^\d+(\.\d+)?$/.test(v)) {
-        ms = Number(v) * 1000;
-    }
-    else if (/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(v)) {
-        ms = 0;
-        for (const m of v.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g))
-            ms += Number(m[1]) * UNIT_MS[m[2]];
-    }
-    else {
-        throw new InputError(input, `expected a duration such as 90, 90s, 15m or 1h30m, got "${value}"`);
-    }
-    ms = Math.round(ms);
-    if (ms < minMs || ms > maxMs) {
-        throw new InputError(input, `expected a duration from ${formatDuration(minMs)} to ${formatDuration(maxMs)}, got ${value}`);
-    }
-    return ms;
-}
-function formatDuration(ms) {
-    if (ms < 1000)
-        return `${ms}ms`;
-    if (ms < 60_000)
-        return `${+(ms / 1000).toFixed(1)}s`;
-    const m = Math.floor(ms / 60_000);
-    const s = Math.round((ms % 60_000) / 1000);
-    if (m < 60)
-        return s ? `${m}m${s}s` : `${m}m`;
-    const h = Math.floor(m / 60);
-    return m % 60 ? `${h}h${m % 60}m` : `${h}h`;
-}
-
-;// CONCATENATED MODULE: ./src/buildx/buildx.ts
-// Which buildx runs: the runner's `docker buildx`, or a binary at a path run standalone.
-// (Releases, ranges, git fix branches and URLs come with the installer.)
-
-
-
-
-/** Parses `github.com/docker/buildx v0.13.1 abcdef` (and Debian's `... 0.13.1+ds1 0.13.1+ds1-3`). */
-function parseVersionOutput(text) {
-    const line = text
-        .split(/\r?\n/)
-        .find((l) => l.trim() !== '')
-        ?.trim();
-    if (!line)
-        return undefined;
-    const m = line.match(/^\S*buildx\S*\s+(v?\d+\.\d+\.\d+\S*)/);
-    if (!m)
-        return undefined;
-    return { version: m[1], raw: line };
-}
-function findOnPath(name, pathEnv = process.env.PATH ?? '') {
-    for (const dir of pathEnv.split(external_node_path_namespaceObject.delimiter)) {
-        if (!dir)
-            continue;
-        const candidate = (0,external_node_path_namespaceObject.join)(dir, name);
-        try {
-            (0,external_node_fs_namespaceObject.accessSync)(candidate, external_node_fs_namespaceObject.constants.X_OK);
-            if ((0,external_node_fs_namespaceObject.statSync)(candidate).isFile())
-                return candidate;
-        }
-        catch {
-            // not here
-        }
-    }
-    return undefined;
-}
-/** Where the docker CLI looks for its buildx plugin, in its order. */
-function pluginDirs(env = process.env) {
-    const config = env.DOCKER_CONFIG ?? (0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.homedir)(), '.docker');
-    return [
-        (0,external_node_path_namespaceObject.join)(config, 'cli-plugins'),
-        '/usr/local/lib/docker/cli-plugins',
-        '/usr/local/libexec/docker/cli-plugins',
-        '/usr/lib/docker/cli-plugins',
-        '/usr/libexec/docker/cli-plugins',
-    ];
-}
-/** Resolves the `buildx-version` input to a buildx to run (this release: empty or a path). */
-function locateBuildx(spec, workspace, env = process.env) {
-    if (spec === '') {
-        const docker = findOnPath('docker', env.PATH);
-        if (!docker) {
-            throw new InputError('buildx-version', 'empty means the runner\'s "docker buildx", but there is no docker CLI on PATH; give a path to a buildx binary');
-        }
-        const plugin = pluginDirs(env)
-            .map((d) => (0,external_node_path_namespaceObject.join)(d, 'docker-buildx'))
-            .find((p) => (0,external_node_fs_namespaceObject.existsSync)(p));
-        return { file: docker, prefix: ['buildx'], source: 'runner', path: plugin ?? `${docker} buildx` };
-    }
-    if ((0,external_node_path_namespaceObject.isAbsolute)(spec) || spec.startsWith('./') || spec.startsWith('../')) {
-        const path = (0,external_node_path_namespaceObject.isAbsolute)(spec) ? spec : (0,external_node_path_namespaceObject.resolve)(workspace, spec);
-        try {
-            if (!(0,external_node_fs_namespaceObject.statSync)(path).isFile())
-                throw new Error('not a file');
-            (0,external_node_fs_namespaceObject.accessSync)(path, external_node_fs_namespaceObject.constants.X_OK);
-        }
-        catch (err) {
-            throw new InputError('buildx-version', `"${spec}" is not an executable file (${err.message})`);
-        }
-        return { file: path, prefix: [], source: 'path', path };
-    }
-    throw new InputError('buildx-version', `"${spec}" is not a form this version accepts: leave it empty for the runner's docker buildx, ` +
-        'or give a path to a buildx binary (/abs/path or ./relative/to/workspace)');
-}
-
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./src/classify.ts
@@ -32518,6 +35590,94 @@ function succeeded(r) {
     return r.exitCode === 0 && r.signal === null && r.killedBy === undefined;
 }
 
+;// CONCATENATED MODULE: ./src/parse.ts
+// Pure parsers for input values. Each throws an InputError naming the input and what it expected.
+class InputError extends Error {
+    input;
+    constructor(input, message) {
+        super(`Input "${input}": ${message}`);
+        this.input = input;
+        this.name = 'InputError';
+    }
+}
+/**
+ * Splits a list input on newlines and, unless `commas` is false, on commas (so that
+ * docker/metadata-action outputs pass straight through). Blank items and `#` comment lines go.
+ */
+function parseList(value, commas = true) {
+    const items = [];
+    for (const line of value.split(/\r?\n/)) {
+        const trimmed = line.trim();
+        if (trimmed === '' || trimmed.startsWith('#'))
+            continue;
+        for (const item of commas ? trimmed.split(',') : [trimmed]) {
+            const t = item.trim();
+            if (t !== '')
+                items.push(t);
+        }
+    }
+    return items;
+}
+const TRUE = new Set(['true', 'yes', 'on', '1']);
+const FALSE = new Set(['false', 'no', 'off', '0']);
+function parseBoolean(input, value, fallback) {
+    const v = value.trim().toLowerCase();
+    if (v === '')
+        return fallback;
+    if (TRUE.has(v))
+        return true;
+    if (FALSE.has(v))
+        return false;
+    throw new InputError(input, `expected true or false, got "${value}"`);
+}
+function parseInteger(input, value, fallback, min, max) {
+    const v = value.trim();
+    if (v === '')
+        return fallback;
+    if (!/^[+-]?\d+$/.test(v))
+        throw new InputError(input, `expected a whole number from ${min} to ${max}, got "${value}"`);
+    const n = Number(v);
+    if (n < min || n > max)
+        throw new InputError(input, `expected a whole number from ${min} to ${max}, got ${n}`);
+    return n;
+}
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+/** Parses `90` (seconds), `90s`, `15m`, `1h30m`, `500ms` into milliseconds. */
+function parseDurationMs(input, value, fallback, minMs, maxMs) {
+    const v = value.trim().toLowerCase();
+    if (v === '')
+        return fallback;
+    let ms;
+    if (/^\d+(\.\d+)?$/.test(v)) {
+        ms = Number(v) * 1000;
+    }
+    else if (/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(v)) {
+        ms = 0;
+        for (const m of v.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g))
+            ms += Number(m[1]) * UNIT_MS[m[2]];
+    }
+    else {
+        throw new InputError(input, `expected a duration such as 90, 90s, 15m or 1h30m, got "${value}"`);
+    }
+    ms = Math.round(ms);
+    if (ms < minMs || ms > maxMs) {
+        throw new InputError(input, `expected a duration from ${formatDuration(minMs)} to ${formatDuration(maxMs)}, got ${value}`);
+    }
+    return ms;
+}
+function formatDuration(ms) {
+    if (ms < 1000)
+        return `${ms}ms`;
+    if (ms < 60_000)
+        return `${+(ms / 1000).toFixed(1)}s`;
+    const m = Math.floor(ms / 60_000);
+    const s = Math.round((ms % 60_000) / 1000);
+    if (m < 60)
+        return s ? `${m}m${s}s` : `${m}m`;
+    const h = Math.floor(m / 60);
+    return m % 60 ? `${h}h${m % 60}m` : `${h}h`;
+}
+
 ;// CONCATENATED MODULE: ./src/buildx/run.ts
 // Runs one buildx attempt: a log group with the command line, the child's output streamed through
 // (with workflow commands disabled, so buildx output cannot issue any), the classifier fed line by
@@ -32596,6 +35756,1816 @@ function makeExec(buildx, opts) {
     };
 }
 
+;// CONCATENATED MODULE: external "node:fs"
+const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+;// CONCATENATED MODULE: external "node:path"
+const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
+;// CONCATENATED MODULE: external "node:fs/promises"
+const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
+;// CONCATENATED MODULE: ./src/buildx/buildx.ts
+// Locating a buildx that needs no install: the runner's `docker buildx`, or a binary at a path,
+// run standalone. (Releases, ranges, git fix branches and URLs: see ../install.)
+
+
+
+
+/** Parses `github.com/docker/buildx v0.13.1 abcdef` (and Debian's `... 0.13.1+ds1 0.13.1+ds1-3`). */
+function parseVersionOutput(text) {
+    const line = text
+        .split(/\r?\n/)
+        .find((l) => l.trim() !== '')
+        ?.trim();
+    if (!line)
+        return undefined;
+    const m = line.match(/^\S*buildx\S*\s+(v?\d+\.\d+\.\d+\S*)/);
+    if (!m)
+        return undefined;
+    return { version: m[1], raw: line };
+}
+function findOnPath(name, pathEnv = process.env.PATH ?? '') {
+    for (const dir of pathEnv.split(external_node_path_namespaceObject.delimiter)) {
+        if (!dir)
+            continue;
+        const candidate = (0,external_node_path_namespaceObject.join)(dir, name);
+        try {
+            (0,external_node_fs_namespaceObject.accessSync)(candidate, external_node_fs_namespaceObject.constants.X_OK);
+            if ((0,external_node_fs_namespaceObject.statSync)(candidate).isFile())
+                return candidate;
+        }
+        catch {
+            // not here
+        }
+    }
+    return undefined;
+}
+/** Where the docker CLI looks for its buildx plugin, in its order. */
+function pluginDirs(env = process.env) {
+    const config = env.DOCKER_CONFIG ?? (0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.homedir)(), '.docker');
+    return [
+        (0,external_node_path_namespaceObject.join)(config, 'cli-plugins'),
+        '/usr/local/lib/docker/cli-plugins',
+        '/usr/local/libexec/docker/cli-plugins',
+        '/usr/lib/docker/cli-plugins',
+        '/usr/libexec/docker/cli-plugins',
+    ];
+}
+/** Resolves the `buildx-version` input to a buildx to run (this release: empty or a path). */
+function locateBuildx(spec, workspace, env = process.env) {
+    if (spec === '') {
+        const docker = findOnPath('docker', env.PATH);
+        if (!docker) {
+            throw new InputError('buildx-version', 'empty means the runner\'s "docker buildx", but there is no docker CLI on PATH; give a path to a buildx binary');
+        }
+        const plugin = pluginDirs(env)
+            .map((d) => (0,external_node_path_namespaceObject.join)(d, 'docker-buildx'))
+            .find((p) => (0,external_node_fs_namespaceObject.existsSync)(p));
+        return { file: docker, prefix: ['buildx'], source: 'runner', path: plugin ?? `${docker} buildx` };
+    }
+    if ((0,external_node_path_namespaceObject.isAbsolute)(spec) || spec.startsWith('./') || spec.startsWith('../')) {
+        const path = (0,external_node_path_namespaceObject.isAbsolute)(spec) ? spec : (0,external_node_path_namespaceObject.resolve)(workspace, spec);
+        try {
+            if (!(0,external_node_fs_namespaceObject.statSync)(path).isFile())
+                throw new Error('not a file');
+            (0,external_node_fs_namespaceObject.accessSync)(path, external_node_fs_namespaceObject.constants.X_OK);
+        }
+        catch (err) {
+            throw new InputError('buildx-version', `"${spec}" is not an executable file (${err.message})`);
+        }
+        return { file: path, prefix: [], source: 'path', path };
+    }
+    throw new InputError('buildx-version', `"${spec}" is not a form this version accepts: leave it empty for the runner's docker buildx, ` +
+        'or give a path to a buildx binary (/abs/path or ./relative/to/workspace)');
+}
+
+;// CONCATENATED MODULE: ./src/install/known-releases.json
+const known_releases_namespaceObject = /*#__PURE__*/JSON.parse('{"generated":"2026-11-22","source":"Compiled offline from public copies, without API access: docker/actions-toolkit\'s buildx-releases.json up to v0.22.0-rc1 (March 2025); later tags from buildx release pages, Docker PRs and distro packages, not complete. Dates from Docker\'s Buildx release notes and winget manifests, else null.","releases":[{"tag":"v0.38.0-rc2","prerelease":true,"published":null},{"tag":"v0.38.0-rc1","prerelease":true,"published":null},{"tag":"v0.37.1","prerelease":false,"published":"2026-09-11"},{"tag":"v0.37.0","prerelease":false,"published":"2026-09-02"},{"tag":"v0.37.0-rc2","prerelease":true,"published":null},{"tag":"v0.37.0-rc1","prerelease":true,"published":null},{"tag":"v0.36.1","prerelease":false,"published":"2026-08-04"},{"tag":"v0.36.0","prerelease":false,"published":null},{"tag":"v0.36.0-rc2","prerelease":true,"published":null},{"tag":"v0.36.0-rc1","prerelease":true,"published":null},{"tag":"v0.35.0","prerelease":false,"published":null},{"tag":"v0.35.0-rc2","prerelease":true,"published":null},{"tag":"v0.34.1","prerelease":false,"published":null},{"tag":"v0.33.0","prerelease":false,"published":null},{"tag":"v0.32.1","prerelease":false,"published":"2026-03-04"},{"tag":"v0.32.0","prerelease":false,"published":null},{"tag":"v0.31.1","prerelease":false,"published":null},{"tag":"v0.31.0","prerelease":false,"published":null},{"tag":"v0.30.1","prerelease":false,"published":null},{"tag":"v0.30.0","prerelease":false,"published":null},{"tag":"v0.29.1","prerelease":false,"published":"2025-10-03"},{"tag":"v0.29.0","prerelease":false,"published":"2025-09-30"},{"tag":"v0.29.0-rc1","prerelease":true,"published":null},{"tag":"v0.28.0","prerelease":false,"published":"2025-09-03"},{"tag":"v0.27.0","prerelease":false,"published":"2025-08-20"},{"tag":"v0.26.1","prerelease":false,"published":"2025-07-22"},{"tag":"v0.26.0","prerelease":false,"published":"2025-07-21"},{"tag":"v0.25.0","prerelease":false,"published":"2025-06-17"},{"tag":"v0.25.0-rc2","prerelease":true,"published":null},{"tag":"v0.24.0","prerelease":false,"published":"2025-05-21"},{"tag":"v0.24.0-rc1","prerelease":true,"published":null},{"tag":"v0.23.0","prerelease":false,"published":"2025-04-15"},{"tag":"v0.22.0","prerelease":false,"published":"2025-03-18"},{"tag":"v0.22.0-rc1","prerelease":true,"published":null},{"tag":"v0.21.3","prerelease":false,"published":null},{"tag":"v0.21.2","prerelease":false,"published":null},{"tag":"v0.21.1","prerelease":false,"published":null},{"tag":"v0.21.0","prerelease":false,"published":"2025-02-19"},{"tag":"v0.21.0-rc3","prerelease":true,"published":null},{"tag":"v0.21.0-rc2","prerelease":true,"published":null},{"tag":"v0.21.0-rc1","prerelease":true,"published":null},{"tag":"v0.20.1","prerelease":false,"published":"2025-01-23"},{"tag":"v0.20.0","prerelease":false,"published":"2025-01-20"},{"tag":"v0.20.0-rc3","prerelease":true,"published":null},{"tag":"v0.20.0-rc2","prerelease":true,"published":null},{"tag":"v0.20.0-rc1","prerelease":true,"published":null},{"tag":"v0.19.3","prerelease":false,"published":null},{"tag":"v0.19.2","prerelease":false,"published":null},{"tag":"v0.19.1","prerelease":false,"published":"2024-11-27"},{"tag":"v0.19.0","prerelease":false,"published":"2024-11-27"},{"tag":"v0.19.0-rc2","prerelease":true,"published":null},{"tag":"v0.19.0-rc1","prerelease":true,"published":null},{"tag":"v0.18.0","prerelease":false,"published":"2024-10-31"},{"tag":"v0.18.0-rc3","prerelease":true,"published":null},{"tag":"v0.18.0-rc2","prerelease":true,"published":null},{"tag":"v0.18.0-rc1","prerelease":true,"published":null},{"tag":"v0.17.1","prerelease":false,"published":"2024-09-13"},{"tag":"v0.17.0","prerelease":false,"published":"2024-09-10"},{"tag":"v0.17.0-rc2","prerelease":true,"published":null},{"tag":"v0.17.0-rc1","prerelease":true,"published":null},{"tag":"v0.16.2","prerelease":false,"published":"2024-07-25"},{"tag":"v0.16.1","prerelease":false,"published":"2024-07-18"},{"tag":"v0.16.0","prerelease":false,"published":"2024-07-11"},{"tag":"v0.16.0-rc2","prerelease":true,"published":null},{"tag":"v0.16.0-rc1","prerelease":true,"published":null},{"tag":"v0.15.1","prerelease":false,"published":"2024-06-18"},{"tag":"v0.15.0","prerelease":false,"published":"2024-06-11"},{"tag":"v0.15.0-rc2","prerelease":true,"published":null},{"tag":"v0.15.0-rc1","prerelease":true,"published":null},{"tag":"v0.14.1","prerelease":false,"published":null},{"tag":"v0.14.0","prerelease":false,"published":"2024-04-18"},{"tag":"v0.14.0-rc2","prerelease":true,"published":null},{"tag":"v0.14.0-rc1","prerelease":true,"published":null},{"tag":"v0.13.1","prerelease":false,"published":"2024-03-13"},{"tag":"v0.13.0","prerelease":false,"published":"2024-03-06"},{"tag":"v0.13.0-rc2","prerelease":true,"published":null},{"tag":"v0.13.0-rc1","prerelease":true,"published":null},{"tag":"v0.12.1","prerelease":false,"published":"2024-01-12"},{"tag":"v0.12.0","prerelease":false,"published":"2023-11-16"},{"tag":"v0.12.0-rc2","prerelease":true,"published":null},{"tag":"v0.12.0-rc1","prerelease":true,"published":null},{"tag":"v0.11.2","prerelease":false,"published":"2023-07-18"},{"tag":"v0.11.1","prerelease":false,"published":"2023-07-05"},{"tag":"v0.11.0","prerelease":false,"published":"2023-06-13"},{"tag":"v0.11.0-rc2","prerelease":true,"published":null},{"tag":"v0.11.0-rc1","prerelease":true,"published":null},{"tag":"v0.10.5","prerelease":false,"published":null},{"tag":"v0.10.4","prerelease":false,"published":"2023-03-06"},{"tag":"v0.10.3","prerelease":false,"published":"2023-02-16"},{"tag":"v0.10.2","prerelease":false,"published":"2023-01-30"},{"tag":"v0.10.1","prerelease":false,"published":"2023-01-27"},{"tag":"v0.10.0","prerelease":false,"published":"2023-01-10"},{"tag":"v0.10.0-rc3","prerelease":true,"published":null},{"tag":"v0.10.0-rc2","prerelease":true,"published":null},{"tag":"v0.10.0-rc1","prerelease":true,"published":null},{"tag":"v0.9.1","prerelease":false,"published":"2022-08-18"},{"tag":"v0.9.0","prerelease":false,"published":"2022-08-17"},{"tag":"v0.9.0-rc2","prerelease":true,"published":null},{"tag":"v0.9.0-rc1","prerelease":true,"published":null}]}');
+// EXTERNAL MODULE: ./node_modules/semver/index.js
+var node_modules_semver = __nccwpck_require__(2088);
+var semver_default = /*#__PURE__*/__nccwpck_require__.n(node_modules_semver);
+;// CONCATENATED MODULE: ./node_modules/@actions/tool-cache/lib/manifest.js
+var manifest_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+
+
+
+// Internal object for testability (allows mocking in ESM)
+const _internal = {
+    readLinuxVersionFile() {
+        const lsbReleaseFile = '/etc/lsb-release';
+        const osReleaseFile = '/etc/os-release';
+        let contents = '';
+        if (external_fs_namespaceObject.existsSync(lsbReleaseFile)) {
+            contents = external_fs_namespaceObject.readFileSync(lsbReleaseFile).toString();
+        }
+        else if (external_fs_namespaceObject.existsSync(osReleaseFile)) {
+            contents = external_fs_namespaceObject.readFileSync(osReleaseFile).toString();
+        }
+        return contents;
+    }
+};
+function _findMatch(versionSpec, stable, candidates, archFilter) {
+    return manifest_awaiter(this, void 0, void 0, function* () {
+        const platFilter = os.platform();
+        let result;
+        let match;
+        let file;
+        for (const candidate of candidates) {
+            const version = candidate.version;
+            debug(`check ${version} satisfies ${versionSpec}`);
+            if (semver.satisfies(version, versionSpec) &&
+                (!stable || candidate.stable === stable)) {
+                file = candidate.files.find(item => {
+                    debug(`${item.arch}===${archFilter} && ${item.platform}===${platFilter}`);
+                    let chk = item.arch === archFilter && item.platform === platFilter;
+                    if (chk && item.platform_version) {
+                        const osVersion = _getOsVersion();
+                        if (osVersion === item.platform_version) {
+                            chk = true;
+                        }
+                        else {
+                            chk = semver.satisfies(osVersion, item.platform_version);
+                        }
+                    }
+                    return chk;
+                });
+                if (file) {
+                    debug(`matched ${candidate.version}`);
+                    match = candidate;
+                    break;
+                }
+            }
+        }
+        if (match && file) {
+            // clone since we're mutating the file list to be only the file that matches
+            result = Object.assign({}, match);
+            result.files = [file];
+        }
+        return result;
+    });
+}
+function _getOsVersion() {
+    // TODO: add windows and other linux, arm variants
+    // right now filtering on version is only an ubuntu and macos scenario for tools we build for hosted (python)
+    const plat = os.platform();
+    let version = '';
+    if (plat === 'darwin') {
+        version = cp.execSync('sw_vers -productVersion').toString();
+    }
+    else if (plat === 'linux') {
+        // lsb_release process not in some containers, readfile
+        // Run cat /etc/lsb-release
+        // DISTRIB_ID=Ubuntu
+        // DISTRIB_RELEASE=18.04
+        // DISTRIB_CODENAME=bionic
+        // DISTRIB_DESCRIPTION="Ubuntu 18.04.4 LTS"
+        const lsbContents = _internal.readLinuxVersionFile();
+        if (lsbContents) {
+            const lines = lsbContents.split('\n');
+            for (const line of lines) {
+                const parts = line.split('=');
+                if (parts.length === 2 &&
+                    (parts[0].trim() === 'VERSION_ID' ||
+                        parts[0].trim() === 'DISTRIB_RELEASE')) {
+                    version = parts[1].trim().replace(/^"/, '').replace(/"$/, '');
+                    break;
+                }
+            }
+        }
+    }
+    return version;
+}
+// Alias for backwards compatibility
+function _readLinuxVersionFile() {
+    return _internal.readLinuxVersionFile();
+}
+//# sourceMappingURL=manifest.js.map
+;// CONCATENATED MODULE: external "stream"
+const external_stream_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("stream");
+// EXTERNAL MODULE: external "util"
+var external_util_ = __nccwpck_require__(9023);
+;// CONCATENATED MODULE: ./node_modules/@actions/tool-cache/lib/retry-helper.js
+var retry_helper_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+/**
+ * Internal class for retries
+ */
+class retry_helper_RetryHelper {
+    constructor(maxAttempts, minSeconds, maxSeconds) {
+        if (maxAttempts < 1) {
+            throw new Error('max attempts should be greater than or equal to 1');
+        }
+        this.maxAttempts = maxAttempts;
+        this.minSeconds = Math.floor(minSeconds);
+        this.maxSeconds = Math.floor(maxSeconds);
+        if (this.minSeconds > this.maxSeconds) {
+            throw new Error('min seconds should be less than or equal to max seconds');
+        }
+    }
+    execute(action, isRetryable) {
+        return retry_helper_awaiter(this, void 0, void 0, function* () {
+            let attempt = 1;
+            while (attempt < this.maxAttempts) {
+                // Try
+                try {
+                    return yield action();
+                }
+                catch (err) {
+                    if (isRetryable && !isRetryable(err)) {
+                        throw err;
+                    }
+                    core.info(err.message);
+                }
+                // Sleep
+                const seconds = this.getSleepAmount();
+                core.info(`Waiting ${seconds} seconds before trying again`);
+                yield this.sleep(seconds);
+                attempt++;
+            }
+            // Last attempt
+            return yield action();
+        });
+    }
+    getSleepAmount() {
+        return (Math.floor(Math.random() * (this.maxSeconds - this.minSeconds + 1)) +
+            this.minSeconds);
+    }
+    sleep(seconds) {
+        return retry_helper_awaiter(this, void 0, void 0, function* () {
+            return new Promise(resolve => setTimeout(resolve, seconds * 1000));
+        });
+    }
+}
+//# sourceMappingURL=retry-helper.js.map
+;// CONCATENATED MODULE: ./node_modules/@actions/tool-cache/lib/tool-cache.js
+var tool_cache_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+class HTTPError extends Error {
+    constructor(httpStatusCode) {
+        super(`Unexpected HTTP response: ${httpStatusCode}`);
+        this.httpStatusCode = httpStatusCode;
+        Object.setPrototypeOf(this, new.target.prototype);
+    }
+}
+const tool_cache_IS_WINDOWS = process.platform === 'win32';
+const IS_MAC = process.platform === 'darwin';
+const userAgent = 'actions/tool-cache';
+/**
+ * Download a tool from an url and stream it into a file
+ *
+ * @param url       url of tool to download
+ * @param dest      path to download tool
+ * @param auth      authorization header
+ * @param headers   other headers
+ * @returns         path to downloaded tool
+ */
+function downloadTool(url, dest, auth, headers) {
+    return tool_cache_awaiter(this, void 0, void 0, function* () {
+        dest = dest || path.join(_getTempDirectory(), crypto.randomUUID());
+        yield io.mkdirP(path.dirname(dest));
+        core.debug(`Downloading ${url}`);
+        core.debug(`Destination ${dest}`);
+        const maxAttempts = 3;
+        const minSeconds = _getGlobal('TEST_DOWNLOAD_TOOL_RETRY_MIN_SECONDS', 10);
+        const maxSeconds = _getGlobal('TEST_DOWNLOAD_TOOL_RETRY_MAX_SECONDS', 20);
+        const retryHelper = new RetryHelper(maxAttempts, minSeconds, maxSeconds);
+        return yield retryHelper.execute(() => tool_cache_awaiter(this, void 0, void 0, function* () {
+            return yield downloadToolAttempt(url, dest || '', auth, headers);
+        }), (err) => {
+            if (err instanceof HTTPError && err.httpStatusCode) {
+                // Don't retry anything less than 500, except 408 Request Timeout and 429 Too Many Requests
+                if (err.httpStatusCode < 500 &&
+                    err.httpStatusCode !== 408 &&
+                    err.httpStatusCode !== 429) {
+                    return false;
+                }
+            }
+            // Otherwise retry
+            return true;
+        });
+    });
+}
+function downloadToolAttempt(url, dest, auth, headers) {
+    return tool_cache_awaiter(this, void 0, void 0, function* () {
+        if (fs.existsSync(dest)) {
+            throw new Error(`Destination file path ${dest} already exists`);
+        }
+        // Get the response headers
+        const http = new httpm.HttpClient(userAgent, [], {
+            allowRetries: false
+        });
+        if (auth) {
+            core.debug('set auth');
+            if (headers === undefined) {
+                headers = {};
+            }
+            headers.authorization = auth;
+        }
+        const response = yield http.get(url, headers);
+        if (response.message.statusCode !== 200) {
+            const err = new HTTPError(response.message.statusCode);
+            core.debug(`Failed to download from "${url}". Code(${response.message.statusCode}) Message(${response.message.statusMessage})`);
+            throw err;
+        }
+        // Download the response body
+        const pipeline = util.promisify(stream.pipeline);
+        const responseMessageFactory = _getGlobal('TEST_DOWNLOAD_TOOL_RESPONSE_MESSAGE_FACTORY', () => response.message);
+        const readStream = responseMessageFactory();
+        let succeeded = false;
+        try {
+            yield pipeline(readStream, fs.createWriteStream(dest));
+            core.debug('download complete');
+            succeeded = true;
+            return dest;
+        }
+        finally {
+            // Error, delete dest before retry
+            if (!succeeded) {
+                core.debug('download failed');
+                try {
+                    yield io.rmRF(dest);
+                }
+                catch (err) {
+                    core.debug(`Failed to delete '${dest}'. ${err.message}`);
+                }
+            }
+        }
+    });
+}
+/**
+ * Extract a .7z file
+ *
+ * @param file     path to the .7z file
+ * @param dest     destination directory. Optional.
+ * @param _7zPath  path to 7zr.exe. Optional, for long path support. Most .7z archives do not have this
+ * problem. If your .7z archive contains very long paths, you can pass the path to 7zr.exe which will
+ * gracefully handle long paths. By default 7zdec.exe is used because it is a very small program and is
+ * bundled with the tool lib. However it does not support long paths. 7zr.exe is the reduced command line
+ * interface, it is smaller than the full command line interface, and it does support long paths. At the
+ * time of this writing, it is freely available from the LZMA SDK that is available on the 7zip website.
+ * Be sure to check the current license agreement. If 7zr.exe is bundled with your action, then the path
+ * to 7zr.exe can be pass to this function.
+ * @returns        path to the destination directory
+ */
+function extract7z(file, dest, _7zPath) {
+    return tool_cache_awaiter(this, void 0, void 0, function* () {
+        ok(tool_cache_IS_WINDOWS, 'extract7z() not supported on current OS');
+        ok(file, 'parameter "file" is required');
+        dest = yield _createExtractFolder(dest);
+        const originalCwd = process.cwd();
+        process.chdir(dest);
+        if (_7zPath) {
+            try {
+                const logLevel = core.isDebug() ? '-bb1' : '-bb0';
+                const args = [
+                    'x', // eXtract files with full paths
+                    logLevel, // -bb[0-3] : set output log level
+                    '-bd', // disable progress indicator
+                    '-sccUTF-8', // set charset for for console input/output
+                    file
+                ];
+                const options = {
+                    silent: true
+                };
+                yield exec(`"${_7zPath}"`, args, options);
+            }
+            finally {
+                process.chdir(originalCwd);
+            }
+        }
+        else {
+            const escapedScript = path
+                .join(__dirname, '..', 'scripts', 'Invoke-7zdec.ps1')
+                .replace(/'/g, "''")
+                .replace(/"|\n|\r/g, ''); // double-up single quotes, remove double quotes and newlines
+            const escapedFile = file.replace(/'/g, "''").replace(/"|\n|\r/g, '');
+            const escapedTarget = dest.replace(/'/g, "''").replace(/"|\n|\r/g, '');
+            const command = `& '${escapedScript}' -Source '${escapedFile}' -Target '${escapedTarget}'`;
+            const args = [
+                '-NoLogo',
+                '-Sta',
+                '-NoProfile',
+                '-NonInteractive',
+                '-ExecutionPolicy',
+                'Unrestricted',
+                '-Command',
+                command
+            ];
+            const options = {
+                silent: true
+            };
+            try {
+                const powershellPath = yield io.which('powershell', true);
+                yield exec(`"${powershellPath}"`, args, options);
+            }
+            finally {
+                process.chdir(originalCwd);
+            }
+        }
+        return dest;
+    });
+}
+/**
+ * Extract a compressed tar archive
+ *
+ * @param file     path to the tar
+ * @param dest     destination directory. Optional.
+ * @param flags    flags for the tar command to use for extraction. Defaults to 'xz' (extracting gzipped tars). Optional.
+ * @returns        path to the destination directory
+ */
+function extractTar(file_1, dest_1) {
+    return tool_cache_awaiter(this, arguments, void 0, function* (file, dest, flags = 'xz') {
+        if (!file) {
+            throw new Error("parameter 'file' is required");
+        }
+        // Create dest
+        dest = yield _createExtractFolder(dest);
+        // Determine whether GNU tar
+        core.debug('Checking tar --version');
+        let versionOutput = '';
+        yield exec('tar --version', [], {
+            ignoreReturnCode: true,
+            silent: true,
+            listeners: {
+                stdout: (data) => (versionOutput += data.toString()),
+                stderr: (data) => (versionOutput += data.toString())
+            }
+        });
+        core.debug(versionOutput.trim());
+        const isGnuTar = versionOutput.toUpperCase().includes('GNU TAR');
+        // Initialize args
+        let args;
+        if (flags instanceof Array) {
+            args = flags;
+        }
+        else {
+            args = [flags];
+        }
+        if (core.isDebug() && !flags.includes('v')) {
+            args.push('-v');
+        }
+        let destArg = dest;
+        let fileArg = file;
+        if (tool_cache_IS_WINDOWS && isGnuTar) {
+            args.push('--force-local');
+            destArg = dest.replace(/\\/g, '/');
+            // Technically only the dest needs to have `/` but for aesthetic consistency
+            // convert slashes in the file arg too.
+            fileArg = file.replace(/\\/g, '/');
+        }
+        if (isGnuTar) {
+            // Suppress warnings when using GNU tar to extract archives created by BSD tar
+            args.push('--warning=no-unknown-keyword');
+            args.push('--overwrite');
+        }
+        args.push('-C', destArg, '-f', fileArg);
+        yield exec(`tar`, args);
+        return dest;
+    });
+}
+/**
+ * Extract a xar compatible archive
+ *
+ * @param file     path to the archive
+ * @param dest     destination directory. Optional.
+ * @param flags    flags for the xar. Optional.
+ * @returns        path to the destination directory
+ */
+function extractXar(file_1, dest_1) {
+    return tool_cache_awaiter(this, arguments, void 0, function* (file, dest, flags = []) {
+        ok(IS_MAC, 'extractXar() not supported on current OS');
+        ok(file, 'parameter "file" is required');
+        dest = yield _createExtractFolder(dest);
+        let args;
+        if (flags instanceof Array) {
+            args = flags;
+        }
+        else {
+            args = [flags];
+        }
+        args.push('-x', '-C', dest, '-f', file);
+        if (core.isDebug()) {
+            args.push('-v');
+        }
+        const xarPath = yield io.which('xar', true);
+        yield exec(`"${xarPath}"`, _unique(args));
+        return dest;
+    });
+}
+/**
+ * Extract a zip
+ *
+ * @param file     path to the zip
+ * @param dest     destination directory. Optional.
+ * @returns        path to the destination directory
+ */
+function extractZip(file, dest) {
+    return tool_cache_awaiter(this, void 0, void 0, function* () {
+        if (!file) {
+            throw new Error("parameter 'file' is required");
+        }
+        dest = yield _createExtractFolder(dest);
+        if (tool_cache_IS_WINDOWS) {
+            yield extractZipWin(file, dest);
+        }
+        else {
+            yield extractZipNix(file, dest);
+        }
+        return dest;
+    });
+}
+function extractZipWin(file, dest) {
+    return tool_cache_awaiter(this, void 0, void 0, function* () {
+        // build the powershell command
+        const escapedFile = file.replace(/'/g, "''").replace(/"|\n|\r/g, ''); // double-up single quotes, remove double quotes and newlines
+        const escapedDest = dest.replace(/'/g, "''").replace(/"|\n|\r/g, '');
+        const pwshPath = yield io.which('pwsh', false);
+        //To match the file overwrite behavior on nix systems, we use the overwrite = true flag for ExtractToDirectory
+        //and the -Force flag for Expand-Archive as a fallback
+        if (pwshPath) {
+            //attempt to use pwsh with ExtractToDirectory, if this fails attempt Expand-Archive
+            const pwshCommand = [
+                `$ErrorActionPreference = 'Stop' ;`,
+                `try { Add-Type -AssemblyName System.IO.Compression.ZipFile } catch { } ;`,
+                `try { [System.IO.Compression.ZipFile]::ExtractToDirectory('${escapedFile}', '${escapedDest}', $true) }`,
+                `catch { if (($_.Exception.GetType().FullName -eq 'System.Management.Automation.MethodException') -or ($_.Exception.GetType().FullName -eq 'System.Management.Automation.RuntimeException') ){ Expand-Archive -LiteralPath '${escapedFile}' -DestinationPath '${escapedDest}' -Force } else { throw $_ } } ;`
+            ].join(' ');
+            const args = [
+                '-NoLogo',
+                '-NoProfile',
+                '-NonInteractive',
+                '-ExecutionPolicy',
+                'Unrestricted',
+                '-Command',
+                pwshCommand
+            ];
+            core.debug(`Using pwsh at path: ${pwshPath}`);
+            yield exec(`"${pwshPath}"`, args);
+        }
+        else {
+            const powershellCommand = [
+                `$ErrorActionPreference = 'Stop' ;`,
+                `try { Add-Type -AssemblyName System.IO.Compression.FileSystem } catch { } ;`,
+                `if ((Get-Command -Name Expand-Archive -Module Microsoft.PowerShell.Archive -ErrorAction Ignore)) { Expand-Archive -LiteralPath '${escapedFile}' -DestinationPath '${escapedDest}' -Force }`,
+                `else {[System.IO.Compression.ZipFile]::ExtractToDirectory('${escapedFile}', '${escapedDest}', $true) }`
+            ].join(' ');
+            const args = [
+                '-NoLogo',
+                '-Sta',
+                '-NoProfile',
+                '-NonInteractive',
+                '-ExecutionPolicy',
+                'Unrestricted',
+                '-Command',
+                powershellCommand
+            ];
+            const powershellPath = yield io.which('powershell', true);
+            core.debug(`Using powershell at path: ${powershellPath}`);
+            yield exec(`"${powershellPath}"`, args);
+        }
+    });
+}
+function extractZipNix(file, dest) {
+    return tool_cache_awaiter(this, void 0, void 0, function* () {
+        const unzipPath = yield io.which('unzip', true);
+        const args = [file];
+        if (!core.isDebug()) {
+            args.unshift('-q');
+        }
+        args.unshift('-o'); //overwrite with -o, otherwise a prompt is shown which freezes the run
+        yield exec(`"${unzipPath}"`, args, { cwd: dest });
+    });
+}
+/**
+ * Caches a directory and installs it into the tool cacheDir
+ *
+ * @param sourceDir    the directory to cache into tools
+ * @param tool          tool name
+ * @param version       version of the tool.  semver format
+ * @param arch          architecture of the tool.  Optional.  Defaults to machine architecture
+ */
+function cacheDir(sourceDir, tool, version, arch) {
+    return tool_cache_awaiter(this, void 0, void 0, function* () {
+        version = semver.clean(version) || version;
+        arch = arch || os.arch();
+        core.debug(`Caching tool ${tool} ${version} ${arch}`);
+        core.debug(`source dir: ${sourceDir}`);
+        if (!fs.statSync(sourceDir).isDirectory()) {
+            throw new Error('sourceDir is not a directory');
+        }
+        // Create the tool dir
+        const destPath = yield _createToolPath(tool, version, arch);
+        // copy each child item. do not move. move can fail on Windows
+        // due to anti-virus software having an open handle on a file.
+        for (const itemName of fs.readdirSync(sourceDir)) {
+            const s = path.join(sourceDir, itemName);
+            yield io.cp(s, destPath, { recursive: true });
+        }
+        // write .complete
+        _completeToolPath(tool, version, arch);
+        return destPath;
+    });
+}
+/**
+ * Caches a downloaded file (GUID) and installs it
+ * into the tool cache with a given targetName
+ *
+ * @param sourceFile    the file to cache into tools.  Typically a result of downloadTool which is a guid.
+ * @param targetFile    the name of the file name in the tools directory
+ * @param tool          tool name
+ * @param version       version of the tool.  semver format
+ * @param arch          architecture of the tool.  Optional.  Defaults to machine architecture
+ */
+function cacheFile(sourceFile, targetFile, tool, version, arch) {
+    return tool_cache_awaiter(this, void 0, void 0, function* () {
+        version = node_modules_semver.clean(version) || version;
+        arch = arch || external_os_namespaceObject.arch();
+        core_debug(`Caching tool ${tool} ${version} ${arch}`);
+        core_debug(`source file: ${sourceFile}`);
+        if (!external_fs_namespaceObject.statSync(sourceFile).isFile()) {
+            throw new Error('sourceFile is not a file');
+        }
+        // create the tool dir
+        const destFolder = yield _createToolPath(tool, version, arch);
+        // copy instead of move. move can fail on Windows due to
+        // anti-virus software having an open handle on a file.
+        const destPath = external_path_namespaceObject.join(destFolder, targetFile);
+        core_debug(`destination file ${destPath}`);
+        yield io_cp(sourceFile, destPath);
+        // write .complete
+        _completeToolPath(tool, version, arch);
+        return destFolder;
+    });
+}
+/**
+ * Finds the path to a tool version in the local installed tool cache
+ *
+ * @param toolName      name of the tool
+ * @param versionSpec   version of the tool
+ * @param arch          optional arch.  defaults to arch of computer
+ */
+function find(toolName, versionSpec, arch) {
+    if (!toolName) {
+        throw new Error('toolName parameter is required');
+    }
+    if (!versionSpec) {
+        throw new Error('versionSpec parameter is required');
+    }
+    arch = arch || external_os_namespaceObject.arch();
+    // attempt to resolve an explicit version
+    if (!isExplicitVersion(versionSpec)) {
+        const localVersions = findAllVersions(toolName, arch);
+        const match = evaluateVersions(localVersions, versionSpec);
+        versionSpec = match;
+    }
+    // check for the explicit version in the cache
+    let toolPath = '';
+    if (versionSpec) {
+        versionSpec = node_modules_semver.clean(versionSpec) || '';
+        const cachePath = external_path_namespaceObject.join(_getCacheDirectory(), toolName, versionSpec, arch);
+        core_debug(`checking cache: ${cachePath}`);
+        if (external_fs_namespaceObject.existsSync(cachePath) && external_fs_namespaceObject.existsSync(`${cachePath}.complete`)) {
+            core_debug(`Found tool in cache ${toolName} ${versionSpec} ${arch}`);
+            toolPath = cachePath;
+        }
+        else {
+            core_debug('not found');
+        }
+    }
+    return toolPath;
+}
+/**
+ * Finds the paths to all versions of a tool that are installed in the local tool cache
+ *
+ * @param toolName  name of the tool
+ * @param arch      optional arch.  defaults to arch of computer
+ */
+function findAllVersions(toolName, arch) {
+    const versions = [];
+    arch = arch || external_os_namespaceObject.arch();
+    const toolPath = external_path_namespaceObject.join(_getCacheDirectory(), toolName);
+    if (external_fs_namespaceObject.existsSync(toolPath)) {
+        const children = external_fs_namespaceObject.readdirSync(toolPath);
+        for (const child of children) {
+            if (isExplicitVersion(child)) {
+                const fullPath = external_path_namespaceObject.join(toolPath, child, arch || '');
+                if (external_fs_namespaceObject.existsSync(fullPath) && external_fs_namespaceObject.existsSync(`${fullPath}.complete`)) {
+                    versions.push(child);
+                }
+            }
+        }
+    }
+    return versions;
+}
+function getManifestFromRepo(owner_1, repo_1, auth_1) {
+    return tool_cache_awaiter(this, arguments, void 0, function* (owner, repo, auth, branch = 'master') {
+        let releases = [];
+        const treeUrl = `https://api.github.com/repos/${owner}/${repo}/git/trees/${branch}`;
+        const http = new httpm.HttpClient('tool-cache');
+        const headers = {};
+        if (auth) {
+            core.debug('set auth');
+            headers.authorization = auth;
+        }
+        const response = yield http.getJson(treeUrl, headers);
+        if (!response.result) {
+            return releases;
+        }
+        let manifestUrl = '';
+        for (const item of response.result.tree) {
+            if (item.path === 'versions-manifest.json') {
+                manifestUrl = item.url;
+                break;
+            }
+        }
+        headers['accept'] = 'application/vnd.github.VERSION.raw';
+        let versionsRaw = yield (yield http.get(manifestUrl, headers)).readBody();
+        if (versionsRaw) {
+            // shouldn't be needed but protects against invalid json saved with BOM
+            versionsRaw = versionsRaw.replace(/^\uFEFF/, '');
+            try {
+                releases = JSON.parse(versionsRaw);
+            }
+            catch (_a) {
+                core.debug('Invalid json');
+            }
+        }
+        return releases;
+    });
+}
+function findFromManifest(versionSpec_1, stable_1, manifest_1) {
+    return tool_cache_awaiter(this, arguments, void 0, function* (versionSpec, stable, manifest, archFilter = os.arch()) {
+        // wrap the internal impl
+        const match = yield mm._findMatch(versionSpec, stable, manifest, archFilter);
+        return match;
+    });
+}
+function _createExtractFolder(dest) {
+    return tool_cache_awaiter(this, void 0, void 0, function* () {
+        if (!dest) {
+            // create a temp dir
+            dest = path.join(_getTempDirectory(), crypto.randomUUID());
+        }
+        yield io.mkdirP(dest);
+        return dest;
+    });
+}
+function _createToolPath(tool, version, arch) {
+    return tool_cache_awaiter(this, void 0, void 0, function* () {
+        const folderPath = external_path_namespaceObject.join(_getCacheDirectory(), tool, node_modules_semver.clean(version) || version, arch || '');
+        core_debug(`destination ${folderPath}`);
+        const markerPath = `${folderPath}.complete`;
+        yield rmRF(folderPath);
+        yield rmRF(markerPath);
+        yield mkdirP(folderPath);
+        return folderPath;
+    });
+}
+function _completeToolPath(tool, version, arch) {
+    const folderPath = external_path_namespaceObject.join(_getCacheDirectory(), tool, node_modules_semver.clean(version) || version, arch || '');
+    const markerPath = `${folderPath}.complete`;
+    external_fs_namespaceObject.writeFileSync(markerPath, '');
+    core_debug('finished caching tool');
+}
+/**
+ * Check if version string is explicit
+ *
+ * @param versionSpec      version string to check
+ */
+function isExplicitVersion(versionSpec) {
+    const c = node_modules_semver.clean(versionSpec) || '';
+    core_debug(`isExplicit: ${c}`);
+    const valid = node_modules_semver.valid(c) != null;
+    core_debug(`explicit? ${valid}`);
+    return valid;
+}
+/**
+ * Get the highest satisfiying semantic version in `versions` which satisfies `versionSpec`
+ *
+ * @param versions        array of versions to evaluate
+ * @param versionSpec     semantic version spec to satisfy
+ */
+function evaluateVersions(versions, versionSpec) {
+    let version = '';
+    core_debug(`evaluating ${versions.length} versions`);
+    versions = versions.sort((a, b) => {
+        if (node_modules_semver.gt(a, b)) {
+            return 1;
+        }
+        return -1;
+    });
+    for (let i = versions.length - 1; i >= 0; i--) {
+        const potential = versions[i];
+        const satisfied = node_modules_semver.satisfies(potential, versionSpec);
+        if (satisfied) {
+            version = potential;
+            break;
+        }
+    }
+    if (version) {
+        core_debug(`matched: ${version}`);
+    }
+    else {
+        core_debug('match not found');
+    }
+    return version;
+}
+/**
+ * Gets RUNNER_TOOL_CACHE
+ */
+function _getCacheDirectory() {
+    const cacheDirectory = process.env['RUNNER_TOOL_CACHE'] || '';
+    (0,external_assert_.ok)(cacheDirectory, 'Expected RUNNER_TOOL_CACHE to be defined');
+    return cacheDirectory;
+}
+/**
+ * Gets RUNNER_TEMP
+ */
+function _getTempDirectory() {
+    const tempDirectory = process.env['RUNNER_TEMP'] || '';
+    ok(tempDirectory, 'Expected RUNNER_TEMP to be defined');
+    return tempDirectory;
+}
+/**
+ * Gets a global variable
+ */
+function _getGlobal(key, defaultValue) {
+    /* eslint-disable @typescript-eslint/no-explicit-any */
+    const value = global[key];
+    /* eslint-enable @typescript-eslint/no-explicit-any */
+    return value !== undefined ? value : defaultValue;
+}
+/**
+ * Returns an array of unique values.
+ * @param values Values to make unique.
+ */
+function _unique(values) {
+    return Array.from(new Set(values));
+}
+//# sourceMappingURL=tool-cache.js.map
+;// CONCATENATED MODULE: ./src/install/cache.ts
+// The runner's tool cache (RUNNER_TOOL_CACHE), through @actions/tool-cache: one folder per
+// version and architecture holding `buildx`. Keys: the release's semver, `0.0.0-git.<commit>`,
+// `0.0.0-sha256.<hash>` for URL installs.
+
+
+
+
+const TOOL = 'buildx';
+function binaryName(os) {
+    return os === 'windows' ? 'buildx.exe' : 'buildx';
+}
+function gitKey(commit) {
+    return `0.0.0-git.${commit}`;
+}
+function urlKey(sha256) {
+    return `0.0.0-sha256.${sha256.slice(0, 32)}`;
+}
+/** The cached binary for a key, or undefined. Makes no network request. */
+function findCached(key, arch, os) {
+    if (!process.env.RUNNER_TOOL_CACHE)
+        return undefined;
+    const dir = find(TOOL, key, arch);
+    if (!dir)
+        return undefined;
+    const file = (0,external_node_path_namespaceObject.join)(dir, binaryName(os));
+    return (0,external_node_fs_namespaceObject.existsSync)(file) ? file : undefined;
+}
+/** Puts a verified binary in the cache and returns its cached path. */
+async function cacheBinary(file, key, arch, os) {
+    if (!process.env.RUNNER_TOOL_CACHE)
+        return file;
+    const dir = await cacheFile(file, binaryName(os), TOOL, key, arch);
+    return (0,external_node_path_namespaceObject.join)(dir, binaryName(os));
+}
+/** Removes a cache entry (a cached binary that no longer runs). */
+async function evict(cachedFile) {
+    const dir = (0,external_node_path_namespaceObject.join)(cachedFile, '..');
+    await (0,promises_namespaceObject.rm)(`${dir}.complete`, { force: true });
+    await (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true });
+}
+
+;// CONCATENATED MODULE: ./src/install/git.ts
+// Fix branches: resolve a git ref to a commit, fetch that one commit shallowly, and build
+// `./cmd/buildx` with Go (buildx's version ldflags set), or with `docker buildx build` from
+// buildx's own Dockerfile when there is no Go but a Docker engine. Nothing runs through a shell; a
+// token for private repositories goes to git through its environment, never its arguments.
+
+
+
+
+
+class BuildError extends Error {
+    constructor(message) {
+        super(message);
+        this.name = 'BuildError';
+    }
+}
+/** git's environment: no prompts, no user config surprises, and the token as an extra header. */
+function gitEnv(url, opts) {
+    const env = {
+        ...(opts.env ?? process.env),
+        GIT_TERMINAL_PROMPT: '0',
+        GIT_ASKPASS: '',
+        SSH_ASKPASS: '',
+    };
+    let host = '';
+    try {
+        const u = new URL(url);
+        if (u.protocol === 'https:')
+            host = u.host;
+    }
+    catch {
+        // scp-like or file: no token
+    }
+    if (opts.token && host && host === (opts.tokenHost ?? 'github.com')) {
+        const basic = Buffer.from(`x-access-token:${opts.token}`).toString('base64');
+        const n = Number(env.GIT_CONFIG_COUNT ?? 0) || 0;
+        env.GIT_CONFIG_COUNT = String(n + 1);
+        env[`GIT_CONFIG_KEY_${n}`] = `http.https://${host}/.extraheader`;
+        env[`GIT_CONFIG_VALUE_${n}`] = `AUTHORIZATION: basic ${basic}`;
+    }
+    return env;
+}
+async function git(args, url, opts) {
+    const r = await runProcess({
+        file: 'git',
+        args,
+        cwd: opts.cwd,
+        env: gitEnv(url, opts),
+        timeoutMs: opts.timeoutMs ?? 10 * 60_000,
+        idleTimeoutMs: 5 * 60_000,
+        signal: opts.signal,
+        captureStdoutBytes: 16 * 1024 * 1024,
+        tailLines: 20,
+    });
+    if (r.exitCode !== 0) {
+        const why = r.killedBy
+            ? `stopped by ${r.killedBy}`
+            : r.tail.slice(-5).join(' / ') || `exit ${r.exitCode ?? r.signal}`;
+        throw new BuildError(`git ${args[0]} failed: ${why}`);
+    }
+    return r.stdout;
+}
+/** Parses `git ls-remote` output into ref -> commit (peeled tags win over tag objects). */
+function parseLsRemote(text) {
+    const refs = new Map();
+    for (const line of text.split('\n')) {
+        const m = line.match(/^([0-9a-f]{40})\t(\S+)$/);
+        if (!m)
+            continue;
+        const [, sha, ref] = m;
+        if (ref.endsWith('^{}'))
+            refs.set(ref.slice(0, -3), sha);
+        else if (!refs.has(ref))
+            refs.set(ref, sha);
+    }
+    return refs;
+}
+/** Which advertised ref a user's ref means: exact, branch, tag, then a commit prefix. */
+function matchRef(refs, ref) {
+    for (const candidate of [ref, `refs/heads/${ref}`, `refs/tags/${ref}`]) {
+        const sha = refs.get(candidate);
+        if (sha)
+            return { commit: sha, ref: candidate };
+    }
+    if (/^[0-9a-f]{40}$/.test(ref))
+        return { commit: ref, ref };
+    return undefined;
+}
+/** Resolves a ref to a commit: `git ls-remote`, else a blob-less fetch for a short commit. */
+async function resolveCommit(url, ref, workDir, opts) {
+    const refs = parseLsRemote(await git(['ls-remote', '--', url], url, { ...opts, timeoutMs: 2 * 60_000 }));
+    const hit = matchRef(refs, ref);
+    if (hit)
+        return hit.commit;
+    if (!/^[0-9a-f]{4,39}$/.test(ref)) {
+        throw new BuildError(`"${ref}" is not a branch, tag or ref of ${url}, nor a commit`);
+    }
+    // A short commit: ask the history.
+    await (0,promises_namespaceObject.mkdir)(workDir, { recursive: true });
+    await git(['init', '--quiet', workDir], url, opts);
+    await git([
+        '-C',
+        workDir,
+        'fetch',
+        '--quiet',
+        '--filter=blob:none',
+        '--no-tags',
+        '--',
+        url,
+        '+refs/heads/*:refs/remotes/origin/*',
+    ], url, opts);
+    const out = await git(['-C', workDir, 'rev-parse', '--verify', '--quiet', `${ref}^{commit}`], url, opts).catch(() => '');
+    const sha = out.trim();
+    if (!/^[0-9a-f]{40}$/.test(sha))
+        throw new BuildError(`no commit of ${url} starts with "${ref}"`);
+    return sha;
+}
+/** The ldflags buildx's own build sets, so that `buildx version` names the ref and commit. */
+function versionLdflags(pkg, version, commit) {
+    return [
+        '-s',
+        '-w',
+        `-X ${pkg}/version.Version=${version}`,
+        `-X ${pkg}/version.Revision=${commit}`,
+        `-X ${pkg}/version.Package=${pkg}`,
+    ].join(' ');
+}
+/** A version string for a git build: the ref's last part, made safe for ldflags. */
+function gitVersionLabel(ref, commit) {
+    const base = ref === 'HEAD' || /^[0-9a-f]{7,40}$/.test(ref)
+        ? commit.slice(0, 7)
+        : ref.replace(/^refs\/(heads|tags)\//, '');
+    return base.replace(/[^A-Za-z0-9._/+-]/g, '-');
+}
+/** The `docker buildx build` arguments that build buildx's binary from its Dockerfile. */
+function dockerBuildArgs(url, commit, outDir) {
+    return [
+        'buildx',
+        'build',
+        '--target',
+        'binaries',
+        '--platform',
+        'local',
+        '--output',
+        `type=local,dest=${outDir}`,
+        `${url}#${commit}`,
+    ];
+}
+async function dockerReachable(opts) {
+    if (!findOnPath('docker', opts.env?.PATH ?? process.env.PATH))
+        return false;
+    const r = await runProcess({
+        file: 'docker',
+        args: ['version', '--format', '{{.Server.Version}}'],
+        timeoutMs: 15_000,
+        env: opts.env,
+        captureStdoutBytes: 1024,
+    }).catch(() => undefined);
+    return r?.exitCode === 0 && r.stdout.trim() !== '';
+}
+/**
+ * Builds buildx at `commit` into `outFile`. Go when it is on PATH; else a Docker engine; else a
+ * BuildError that names both ways to make it work.
+ */
+async function buildAtCommit(url, ref, commit, workDir, outFile, opts) {
+    const env = opts.env ?? process.env;
+    const go = findOnPath('go', env.PATH);
+    if (go) {
+        const src = (0,external_node_path_namespaceObject.join)(workDir, 'src');
+        await (0,promises_namespaceObject.rm)(src, { recursive: true, force: true });
+        await (0,promises_namespaceObject.mkdir)(src, { recursive: true });
+        await git(['init', '--quiet', src], url, opts);
+        await git(['-C', src, 'fetch', '--quiet', '--depth=1', '--no-tags', '--', url, commit], url, opts);
+        await git(['-C', src, '-c', 'advice.detachedHead=false', 'checkout', '--quiet', 'FETCH_HEAD'], url, opts);
+        const head = (await git(['-C', src, 'rev-parse', 'HEAD'], url, opts)).trim();
+        if (head !== commit)
+            throw new BuildError(`fetched ${head}, not the commit ${commit} that ${ref} names`);
+        const gomod = await (0,promises_namespaceObject.readFile)((0,external_node_path_namespaceObject.join)(src, 'go.mod'), 'utf8').catch(() => '');
+        const pkg = gomod.match(/^module\s+(\S+)/m)?.[1];
+        if (!pkg)
+            throw new BuildError(`${url}#${ref} has no go.mod: is it buildx?`);
+        if (!(0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_namespaceObject.join)(src, 'cmd', 'buildx')))
+            throw new BuildError(`${url}#${ref} has no cmd/buildx: is it buildx?`);
+        const args = ['build', '-trimpath'];
+        if ((0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_namespaceObject.join)(src, 'vendor', 'modules.txt')))
+            args.push('-mod=vendor');
+        args.push('-ldflags', versionLdflags(pkg, gitVersionLabel(ref, commit), commit), '-o', outFile, './cmd/buildx');
+        opts.log?.(`go ${args.join(' ')}`);
+        const r = await runProcess({
+            file: go,
+            args,
+            cwd: src,
+            env: { ...env, CGO_ENABLED: env.CGO_ENABLED ?? '0' },
+            timeoutMs: 30 * 60_000,
+            idleTimeoutMs: 15 * 60_000,
+            signal: opts.signal,
+            tailLines: 30,
+            onLine: (line) => opts.log?.(line),
+        });
+        if (r.exitCode !== 0)
+            throw new BuildError(`go build failed: ${r.tail.slice(-8).join(' / ') || `exit ${r.exitCode ?? r.signal}`}`);
+        return 'go';
+    }
+    if (await dockerReachable(opts)) {
+        const outDir = (0,external_node_path_namespaceObject.join)(workDir, 'out');
+        await (0,promises_namespaceObject.mkdir)(outDir, { recursive: true });
+        const r = await runProcess({
+            file: 'docker',
+            args: dockerBuildArgs(url, commit, outDir),
+            env: gitEnv(url, opts),
+            timeoutMs: 45 * 60_000,
+            idleTimeoutMs: 15 * 60_000,
+            signal: opts.signal,
+            tailLines: 30,
+            onLine: (line) => opts.log?.(line),
+        });
+        if (r.exitCode !== 0)
+            throw new BuildError(`docker buildx build failed: ${r.tail.slice(-8).join(' / ')}`);
+        await (0,promises_namespaceObject.copyFile)((0,external_node_path_namespaceObject.join)(outDir, 'buildx'), outFile);
+        await (0,promises_namespaceObject.chmod)(outFile, 0o755);
+        return 'docker';
+    }
+    throw new BuildError(`building buildx from ${url}#${ref} needs Go on PATH (add actions/setup-go with the Go version buildx's go.mod asks for) ` +
+        'or a reachable Docker engine (docker buildx build); this runner has neither');
+}
+
+;// CONCATENATED MODULE: ./src/install/http.ts
+// Downloads with bounded time: each attempt has a deadline and a stall watchdog (no bytes for a
+// while), network errors, 5xx and 429 are retried with backoff, and a body shorter than its
+// Content-Length is an error. Files are hashed as they are written.
+
+
+
+
+class HttpError extends Error {
+    status;
+    retryable;
+    constructor(message, status, retryable = false) {
+        super(message);
+        this.status = status;
+        this.retryable = retryable;
+        this.name = 'HttpError';
+    }
+}
+const DEFAULTS = { timeoutMs: 10 * 60_000, stallMs: 30_000, attempts: 3, retryDelayMs: 1000 };
+/** Shows a URL without its query (signed download URLs carry credentials there). */
+function safeUrl(url) {
+    try {
+        const u = new URL(url);
+        return `${u.origin}${u.pathname}`;
+    }
+    catch {
+        return '(invalid URL)';
+    }
+}
+async function withRetries(what, opts, once) {
+    const attempts = opts.attempts ?? DEFAULTS.attempts;
+    for (let n = 1;; n++) {
+        const ac = new AbortController();
+        const onAbort = () => ac.abort(opts.signal?.reason);
+        opts.signal?.addEventListener('abort', onAbort, { once: true });
+        const deadline = setTimeout(() => ac.abort(new HttpError(`${what}: no answer within ${Math.round((opts.timeoutMs ?? DEFAULTS.timeoutMs) / 1000)}s`, undefined, true)), opts.timeoutMs ?? DEFAULTS.timeoutMs);
+        try {
+            return await once(ac.signal);
+        }
+        catch (err) {
+            if (opts.signal?.aborted)
+                throw opts.signal.reason;
+            const e = toHttpError(what, err, ac.signal);
+            if (!e.retryable || n >= attempts)
+                throw e;
+            const wait = backoffDelay(n, { baseMs: opts.retryDelayMs ?? DEFAULTS.retryDelayMs, capMs: 30_000 }, () => 0.5 + Math.random() / 2);
+            opts.onRetry?.(`${e.message}; retrying in ${(wait / 1000).toFixed(1)}s (attempt ${n + 1} of ${attempts})`);
+            await sleep(wait, opts.signal);
+        }
+        finally {
+            clearTimeout(deadline);
+            opts.signal?.removeEventListener('abort', onAbort);
+        }
+    }
+}
+function toHttpError(what, err, signal) {
+    if (err instanceof HttpError)
+        return err;
+    if (signal.aborted && signal.reason instanceof HttpError)
+        return signal.reason;
+    const cause = err.cause;
+    const detail = cause?.code ?? cause?.message ?? err.message;
+    return new HttpError(`${what}: ${detail}`, undefined, true);
+}
+function checkStatus(what, res) {
+    if (res.ok)
+        return;
+    const retryable = res.status >= 500 || res.status === 429 || res.status === 408;
+    throw new HttpError(`${what}: ${res.status} ${res.statusText}`, res.status, retryable);
+}
+/** GETs a URL's body as text, with retries. */
+function fetchText(url, opts = {}) {
+    const what = `GET ${safeUrl(url)}`;
+    return withRetries(what, opts, async (signal) => {
+        const res = await fetch(url, { headers: opts.headers, signal, redirect: 'follow' });
+        checkStatus(what, res);
+        const body = await readWithStall(what, res, signal, opts.stallMs ?? DEFAULTS.stallMs, true);
+        return { text: body.toString('utf8'), headers: res.headers };
+    });
+}
+/** Downloads a URL to a file, hashing it on the way; a failed download leaves no file behind. */
+function downloadFile(url, dest, opts = {}) {
+    const what = `download ${safeUrl(url)}`;
+    return withRetries(what, opts, async (signal) => {
+        const res = await fetch(url, { headers: opts.headers, signal, redirect: 'follow' });
+        checkStatus(what, res);
+        const hash = (0,external_node_crypto_.createHash)('sha256');
+        const out = (0,external_node_fs_namespaceObject.createWriteStream)(dest, { mode: 0o755 });
+        let bytes = 0;
+        try {
+            await readWithStall(what, res, signal, opts.stallMs ?? DEFAULTS.stallMs, false, (chunk) => {
+                hash.update(chunk);
+                bytes += chunk.length;
+                return out.write(chunk) ? undefined : new Promise((r) => out.once('drain', () => r()));
+            });
+            await new Promise((resolve, reject) => out.end((err) => (err ? reject(err) : resolve())));
+        }
+        catch (err) {
+            out.destroy();
+            await (0,promises_namespaceObject.rm)(dest, { force: true });
+            throw err;
+        }
+        return { sha256: hash.digest('hex'), bytes };
+    });
+}
+/** Reads a body, aborting when no byte comes for `stallMs`, and checking Content-Length. */
+async function readWithStall(what, res, signal, stallMs, collect, onChunk) {
+    if (!res.body)
+        return Buffer.alloc(0);
+    const reader = res.body.getReader();
+    const keep = [];
+    let total = 0;
+    let stalled = false;
+    let timer;
+    const arm = () => {
+        if (timer)
+            clearTimeout(timer);
+        timer = setTimeout(() => {
+            stalled = true;
+            void reader.cancel().catch(() => undefined);
+        }, stallMs);
+    };
+    const onAbort = () => void reader.cancel().catch(() => undefined);
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+        arm();
+        for (;;) {
+            let r;
+            try {
+                r = await reader.read();
+            }
+            catch (err) {
+                if (stalled)
+                    throw new HttpError(`${what}: stalled (no data for ${Math.round(stallMs / 1000)}s)`, undefined, true);
+                throw err;
+            }
+            if (stalled)
+                throw new HttpError(`${what}: stalled (no data for ${Math.round(stallMs / 1000)}s)`, undefined, true);
+            if (signal.aborted)
+                throw signal.reason instanceof Error
+                    ? signal.reason
+                    : new HttpError(`${what}: aborted`, undefined, true);
+            if (r.done)
+                break;
+            arm();
+            const chunk = Buffer.from(r.value);
+            total += chunk.length;
+            if (collect)
+                keep.push(chunk);
+            const wait = onChunk?.(chunk);
+            if (wait)
+                await wait;
+        }
+    }
+    finally {
+        if (timer)
+            clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+    }
+    const expected = Number(res.headers.get('content-length') ?? NaN);
+    if (Number.isFinite(expected) && res.headers.get('content-encoding') === null && total !== expected) {
+        throw new HttpError(`${what}: truncated (${total} of ${expected} bytes)`, undefined, true);
+    }
+    return Buffer.concat(keep);
+}
+
+;// CONCATENATED MODULE: ./src/install/spec.ts
+// The forms of the `buildx-version` input, parsed once into a typed spec. Pure.
+
+
+const FORMS = [
+    'empty (the runner\'s "docker buildx")',
+    'a release: v0.36.1 or 0.36.1',
+    'a semver range: ">=0.30.1 <0.37", ^0.36, 0.36.x, ~0.30.1',
+    'latest',
+    'a git ref to build: https://github.com/owner/buildx.git#branch, git@github.com:owner/buildx.git#ref, file:///path/buildx.git#ref',
+    'an https URL of a binary (with buildx-checksum to verify it)',
+    'a path: /abs/path/buildx or ./relative/to/workspace',
+];
+const VERSION_RE = /^v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)$/;
+// A ref: a branch, tag, commit or refs/... path; never an option, never `..`.
+const REF_RE = /^(?!-)(?!.*\.\.)(?!.*\/\/)[A-Za-z0-9._/+-]+$/;
+const LOOPBACK_HOST = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/;
+function fail(value, why) {
+    throw new InputError('buildx-version', `"${value}" ${why}. Accepted forms: ${FORMS.join('; ')}`);
+}
+function gitSpec(value, url, ref) {
+    if (ref !== '' && !REF_RE.test(ref))
+        fail(value, `has "${ref}" after "#", which is not a git ref`);
+    let host;
+    const scp = url.match(/^[A-Za-z0-9._-]+@([A-Za-z0-9.-]+):(?!\/\/)[A-Za-z0-9._~/-]+$/);
+    if (scp) {
+        host = scp[1];
+    }
+    else {
+        let parsed;
+        try {
+            parsed = new URL(url);
+        }
+        catch {
+            return fail(value, 'is not a git URL');
+        }
+        if (!['https:', 'http:', 'ssh:', 'git:', 'file:'].includes(parsed.protocol))
+            fail(value, 'uses a scheme git URLs do not');
+        if (parsed.username || parsed.password)
+            fail(value, 'holds credentials; give them as github-token instead');
+        if (parsed.protocol === 'http:' && !LOOPBACK_HOST.test(parsed.hostname)) {
+            fail(value, 'is plain http; use https');
+        }
+        if (/[\s;|&$`'"\\<>]/.test(decodeURIComponent(parsed.pathname)))
+            fail(value, 'has characters a git URL does not');
+        host = parsed.protocol === 'file:' ? '' : parsed.host;
+    }
+    return { kind: 'git', url, ref: ref === '' ? 'HEAD' : ref, host };
+}
+/** Parses `buildx-version`; throws an InputError naming the input and listing the accepted forms. */
+function parseBuildxSpec(input) {
+    const value = input.trim();
+    if (value === '')
+        return { kind: 'runner' };
+    if (value.toLowerCase() === 'latest')
+        return { kind: 'latest' };
+    const version = value.match(VERSION_RE);
+    if (version)
+        return { kind: 'release', tag: `v${version[1]}` };
+    if (value.startsWith('/') || value.startsWith('./') || value.startsWith('../'))
+        return { kind: 'path', path: value };
+    const hash = value.indexOf('#');
+    const base = hash >= 0 ? value.slice(0, hash) : value;
+    const ref = hash >= 0 ? value.slice(hash + 1) : '';
+    const looksGit = /^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:/.test(base) ||
+        /^(ssh|git|file):\/\//.test(base) ||
+        (/^https?:\/\//.test(base) && (/\.git\/?$/.test(base) || hash >= 0));
+    if (looksGit)
+        return gitSpec(value, base.replace(/\/$/, ''), ref);
+    if (/^https?:\/\//.test(value)) {
+        let parsed;
+        try {
+            parsed = new URL(value);
+        }
+        catch {
+            return fail(value, 'is not a URL');
+        }
+        if (parsed.protocol === 'http:' && !LOOPBACK_HOST.test(parsed.hostname))
+            fail(value, 'is plain http; use https');
+        if (parsed.username || parsed.password)
+            fail(value, 'holds credentials');
+        return { kind: 'url', url: value };
+    }
+    if (/^[0-9A-Za-z\s*^~<>=|.+-]+$/.test(value) && semver_default().validRange(value) !== null)
+        return { kind: 'range', range: value };
+    return fail(value, 'is not a buildx version, range, git ref, URL or path');
+}
+function sourceOf(spec) {
+    switch (spec.kind) {
+        case 'release':
+        case 'range':
+        case 'latest':
+            return 'release';
+        default:
+            return spec.kind;
+    }
+}
+/** True when a range names a pre-release (so pre-releases may satisfy it). */
+function rangeNamesPrerelease(range) {
+    return /\d+\.\d+\.\d+-[0-9A-Za-z]/.test(range);
+}
+
+;// CONCATENATED MODULE: ./src/install/release.ts
+// Pure helpers for buildx releases: asset names per platform, checksums.txt, and picking the
+// release a range or `latest` means.
+
+
+/** buildx's name for this machine's architecture, as its release assets spell it. */
+function buildxArch(nodeArch = process.arch, armVersion) {
+    switch (nodeArch) {
+        case 'x64':
+            return 'amd64';
+        case 'arm64':
+            return 'arm64';
+        case 'arm':
+            return (armVersion ?? armFromNode()) === '6' ? 'arm-v6' : 'arm-v7';
+        case 'ppc64':
+            return 'ppc64le';
+        case 'riscv64':
+            return 'riscv64';
+        case 's390x':
+            return 's390x';
+        case 'ia32':
+            return '386';
+        default:
+            throw new Error(`buildx publishes no release binary for the architecture "${nodeArch}"`);
+    }
+}
+function armFromNode() {
+    const vars = process.config.variables;
+    return vars?.arm_version;
+}
+function buildxOs(platform = process.platform) {
+    switch (platform) {
+        case 'linux':
+        case 'darwin':
+        case 'freebsd':
+        case 'openbsd':
+        case 'netbsd':
+            return platform;
+        case 'win32':
+            return 'windows';
+        default:
+            throw new Error(`buildx publishes no release binary for the OS "${platform}"`);
+    }
+}
+function currentPlatform() {
+    return { os: buildxOs(), arch: buildxArch() };
+}
+/** `buildx-v0.36.1.linux-amd64`, `buildx-v0.36.1.windows-arm64.exe` */
+function assetName(tag, p) {
+    return `buildx-${tag}.${p.os}-${p.arch}${p.os === 'windows' ? '.exe' : ''}`;
+}
+/** Parses `checksums.txt` (`<sha256> *<file>` or `<sha256>  <file>`) into file -> hash. */
+function parseChecksums(text) {
+    const map = new Map();
+    for (const line of text.split(/\r?\n/)) {
+        const m = line.trim().match(/^([0-9a-fA-F]{64})\s+\*?(\S+)$/);
+        if (m)
+            map.set(m[2], m[1].toLowerCase());
+    }
+    return map;
+}
+/** Normalises `sha256:<hex>` or `<hex>` (any case) to lower-case hex, or undefined. */
+function normaliseChecksum(value) {
+    const m = value.trim().match(/^(?:sha256:)?([0-9a-fA-F]{64})$/);
+    return m ? m[1].toLowerCase() : undefined;
+}
+/** The semver of a release tag or a reported version (`v0.13.1`, `0.13.1+ds1` -> `0.13.1`). */
+function versionOf(tagOrVersion) {
+    const v = semver_default().valid(semver_default().clean(tagOrVersion) ?? '') ??
+        semver_default().coerce(tagOrVersion, { includePrerelease: true })?.version;
+    return v ?? undefined;
+}
+/**
+ * The highest release a range or `latest` means: no drafts; pre-releases only when the range names
+ * one (`latest` never picks one). `allowed` filters out what a policy forbids.
+ */
+function pickRelease(releases, want, allowed = () => true) {
+    const includePrerelease = want.kind === 'range' && rangeNamesPrerelease(want.range);
+    let best;
+    for (const r of releases) {
+        if (r.draft)
+            continue;
+        const version = semver_default().valid(semver_default().clean(r.tag) ?? '');
+        if (!version)
+            continue;
+        const pre = semver_default().prerelease(version) !== null;
+        if (want.kind === 'latest'
+            ? pre || r.prerelease
+            : !semver_default().satisfies(version, want.range, { includePrerelease }))
+            continue;
+        if (!includePrerelease && (pre || r.prerelease))
+            continue;
+        if (!allowed(r.tag))
+            continue;
+        if (!best || semver_default().gt(version, best.version))
+            best = { tag: r.tag, version };
+    }
+    return best?.tag;
+}
+
+;// CONCATENATED MODULE: ./src/install/install.ts
+// Turns a `buildx-version` spec into a verified buildx binary on disk, cached in the tool cache.
+//
+//   runner   the runner's `docker buildx`                      (no install)
+//   path     that binary                                        (no install)
+//   release  exact tag, range or latest -> download + checksums.txt + `version` check + cache
+//   url      download (+ buildx-checksum) + `version` check + cache by content hash
+//   git      resolve the ref to a commit -> cache by commit, else build (Go, or Docker) + cache
+
+
+
+
+
+
+
+
+
+
+
+
+const DEFAULT_MIRROR = 'https://github.com/docker/buildx/releases/download';
+class InstallError extends Error {
+    constructor(message) {
+        super(message);
+        this.name = 'InstallError';
+    }
+}
+/** Runs `<binary> version` and returns what it reports, or undefined when it does not run. */
+async function reportedVersion(file, prefix = [], signal) {
+    const r = await runProcess({
+        file,
+        args: [...prefix, 'version'],
+        timeoutMs: 30_000,
+        captureStdoutBytes: 64 * 1024,
+        signal,
+    }).catch(() => undefined);
+    if (!r || r.exitCode !== 0)
+        return undefined;
+    return parseVersionOutput(r.stdout)?.version;
+}
+/** The release list: the GitHub API, or the list shipped in the action when that cannot be had. */
+async function listReleases(opts) {
+    const headers = {
+        Accept: 'application/vnd.github+json',
+        'X-GitHub-Api-Version': '2022-11-28',
+    };
+    if (opts.token)
+        headers.Authorization = `Bearer ${opts.token}`;
+    const releases = [];
+    let url = `${opts.apiUrl.replace(/\/$/, '')}/repos/docker/buildx/releases?per_page=100`;
+    try {
+        for (let page = 0; url && page < 20; page++) {
+            const { text, headers: h } = await fetchText(url, {
+                headers,
+                timeoutMs: 30_000,
+                stallMs: 15_000,
+                attempts: opts.download?.attempts ?? 3,
+                retryDelayMs: opts.download?.retryDelayMs,
+                signal: opts.signal,
+                onRetry: (m) => opts.info(m),
+            });
+            const items = JSON.parse(text);
+            for (const r of items)
+                if (r.tag_name)
+                    releases.push({ tag: r.tag_name, draft: !!r.draft, prerelease: !!r.prerelease });
+            url = h.get('link')?.match(/<([^>]+)>;\s*rel="next"/)?.[1];
+        }
+        return { releases, from: 'api' };
+    }
+    catch (err) {
+        if (opts.signal?.aborted)
+            throw err;
+        const known = known_releases_namespaceObject;
+        opts.warning(`Could not list buildx releases from ${safeUrl(opts.apiUrl)} (${err.message}); ` +
+            `using the list of known releases shipped in this action (generated ${known.generated})`);
+        return { releases: known.releases.map((r) => ({ tag: r.tag, prerelease: r.prerelease })), from: 'known' };
+    }
+}
+async function checkRuns(file, opts) {
+    const version = await reportedVersion(file, [], opts.signal);
+    if (!version)
+        throw new InstallError(`the binary at ${file} does not run "version"`);
+    return version;
+}
+/** A cache hit that still runs, or undefined (an entry that no longer runs is evicted). */
+async function fromCache(key, opts) {
+    const file = findCached(key, opts.platform.arch, opts.platform.os);
+    if (!file)
+        return undefined;
+    const version = await reportedVersion(file, [], opts.signal);
+    if (version)
+        return { file, version };
+    opts.warning(`The cached buildx at ${file} no longer runs; removing it and installing again`);
+    await evict(file);
+    return undefined;
+}
+function downloadOpts(opts) {
+    return {
+        timeoutMs: opts.download?.timeoutMs ?? 10 * 60_000,
+        stallMs: opts.download?.stallMs ?? 30_000,
+        attempts: opts.download?.attempts ?? 3,
+        retryDelayMs: opts.download?.retryDelayMs,
+        signal: opts.signal,
+        onRetry: (m) => opts.info(m),
+    };
+}
+async function installRelease(tag, opts) {
+    const version = versionOf(tag);
+    if (!version)
+        throw new InstallError(`"${tag}" is not a release version`);
+    const hit = await fromCache(version, opts);
+    if (hit && (!opts.checksum || (await fileSha(hit.file)) === opts.checksum)) {
+        return {
+            ...located(hit.file),
+            source: 'release',
+            version: hit.version,
+            resolved: tag,
+            cached: true,
+            how: `tool cache (${tag})`,
+            checksum: await fileSha(hit.file),
+        };
+    }
+    const asset = assetName(tag, opts.platform);
+    const base = `${opts.mirror.replace(/\/$/, '')}/${tag}`;
+    let expected;
+    try {
+        const { text } = await fetchText(`${base}/checksums.txt`, { ...downloadOpts(opts), timeoutMs: 60_000 });
+        expected = parseChecksums(text).get(asset);
+        if (!expected)
+            throw new InstallError(`${safeUrl(`${base}/checksums.txt`)} has no line for ${asset}: refusing to install an unverified binary`);
+    }
+    catch (err) {
+        if (!(err instanceof HttpError && err.status === 404))
+            throw err;
+        opts.warning(`buildx ${tag} publishes no checksums.txt at ${safeUrl(base)}: installing it without checksum verification`);
+    }
+    if (opts.checksum && expected && opts.checksum !== expected) {
+        throw new InstallError(`buildx-checksum ${opts.checksum} is not the published sha256 of ${asset} (${expected})`);
+    }
+    const file = await downloadVerified(`${base}/${asset}`, opts.checksum ?? expected, opts);
+    try {
+        const reported = await checkRuns(file.path, opts);
+        if (versionOf(reported) !== version) {
+            throw new InstallError(`the binary served as ${asset} reports version ${reported}, not ${tag}: the mirror ${safeUrl(opts.mirror)} serves the wrong file`);
+        }
+        const cachedPath = await cacheBinary(file.path, version, opts.platform.arch, opts.platform.os);
+        return {
+            ...located(cachedPath),
+            source: 'release',
+            version: reported,
+            resolved: tag,
+            checksum: file.sha256,
+            cached: false,
+            how: `downloaded ${asset} from ${safeUrl(base)}${expected ? ', sha256 verified' : ''}`,
+        };
+    }
+    finally {
+        await (0,promises_namespaceObject.rm)(file.path, { force: true });
+    }
+}
+async function fileSha(file) {
+    const hash = (0,external_node_crypto_.createHash)('sha256');
+    for await (const chunk of (0,external_node_fs_namespaceObject.createReadStream)(file))
+        hash.update(chunk);
+    return hash.digest('hex');
+}
+/** Downloads to a temp file and checks its sha256; on a mismatch nothing is left behind. */
+async function downloadVerified(url, expected, opts) {
+    await (0,promises_namespaceObject.mkdir)(opts.tempDir, { recursive: true });
+    const path = (0,external_node_path_namespaceObject.join)(opts.tempDir, `buildx-download-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`);
+    const { sha256 } = await downloadFile(url, path, downloadOpts(opts));
+    if (expected && sha256 !== expected) {
+        await (0,promises_namespaceObject.rm)(path, { force: true });
+        throw new InstallError(`sha256 of ${safeUrl(url)} is ${sha256}, expected ${expected}: refusing to install it`);
+    }
+    await (0,promises_namespaceObject.chmod)(path, 0o755);
+    return { path, sha256 };
+}
+function located(file) {
+    return { file, prefix: [], source: 'path', path: file };
+}
+async function installUrl(url, opts) {
+    if (opts.checksum) {
+        const hit = await fromCache(urlKey(opts.checksum), opts);
+        if (hit)
+            return {
+                ...located(hit.file),
+                source: 'url',
+                version: hit.version,
+                checksum: opts.checksum,
+                cached: true,
+                how: 'tool cache (by checksum)',
+            };
+    }
+    else {
+        opts.warning(`buildx-version is a URL without buildx-checksum: ${safeUrl(url)} is installed unverified; set buildx-checksum to pin it`);
+    }
+    const file = await downloadVerified(url, opts.checksum, opts);
+    try {
+        const version = await checkRuns(file.path, opts);
+        const cachedPath = await cacheBinary(file.path, urlKey(file.sha256), opts.platform.arch, opts.platform.os);
+        return {
+            ...located(cachedPath),
+            source: 'url',
+            version,
+            checksum: file.sha256,
+            cached: false,
+            how: `downloaded ${safeUrl(url)}${opts.checksum ? ', sha256 verified' : ''}`,
+        };
+    }
+    finally {
+        await (0,promises_namespaceObject.rm)(file.path, { force: true });
+    }
+}
+async function installGit(spec, opts) {
+    const gitOpts = { token: opts.token, tokenHost: opts.githubHost, signal: opts.signal, log: opts.info };
+    const work = (0,external_node_path_namespaceObject.join)(opts.tempDir, `buildx-git-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`);
+    try {
+        const commit = await resolveCommit(spec.url, spec.ref, (0,external_node_path_namespaceObject.join)(work, 'resolve'), gitOpts);
+        opts.info(`${spec.url}#${spec.ref} is commit ${commit}`);
+        const hit = await fromCache(gitKey(commit), opts);
+        if (hit)
+            return {
+                ...located(hit.file),
+                source: 'git',
+                version: hit.version,
+                resolved: commit,
+                cached: true,
+                how: `tool cache (commit ${commit.slice(0, 12)})`,
+            };
+        const out = (0,external_node_path_namespaceObject.join)(work, 'buildx');
+        const how = await buildAtCommit(spec.url, spec.ref, commit, work, out, gitOpts);
+        const version = await checkRuns(out, opts);
+        const cachedPath = await cacheBinary(out, gitKey(commit), opts.platform.arch, opts.platform.os);
+        return {
+            ...located(cachedPath),
+            source: 'git',
+            version,
+            resolved: commit,
+            checksum: await fileSha(cachedPath),
+            cached: false,
+            how: `built ${spec.ref} (${commit.slice(0, 12)}) with ${how === 'go' ? 'go build' : 'docker buildx build'}`,
+        };
+    }
+    finally {
+        await (0,promises_namespaceObject.rm)(work, { recursive: true, force: true });
+    }
+}
+async function installBuildx(opts) {
+    const spec = opts.spec;
+    switch (spec.kind) {
+        case 'runner':
+        case 'path': {
+            const b = locateBuildx(spec.kind === 'runner' ? '' : spec.path, opts.workspace);
+            const version = await reportedVersion(b.file, b.prefix, opts.signal);
+            if (!version)
+                throw new InstallError(`"${[b.file, ...b.prefix].join(' ')} version" did not report a buildx version`);
+            const checksum = spec.kind === 'path' ? await fileSha(b.file) : undefined;
+            if (opts.checksum && checksum !== opts.checksum) {
+                throw new InstallError(`sha256 of ${b.file} is ${checksum}, expected buildx-checksum ${opts.checksum}`);
+            }
+            return {
+                ...b,
+                source: sourceOf(spec),
+                version,
+                checksum,
+                cached: false,
+                how: spec.kind === 'runner' ? "the runner's docker buildx" : 'a binary on disk',
+            };
+        }
+        case 'release':
+            return installRelease(spec.tag, opts);
+        case 'range':
+        case 'latest': {
+            const { releases, from } = await listReleases(opts);
+            const tag = pickRelease(releases, spec, opts.allowed);
+            if (!tag) {
+                const newest = pickRelease(releases, { kind: 'latest' });
+                throw new InstallError(`no buildx release satisfies ${spec.kind === 'range' ? `"${spec.range}"` : 'latest'} (${releases.length} releases listed from ${from === 'api' ? 'the GitHub API' : 'the known list'}; newest ${newest ?? 'none'})`);
+            }
+            opts.info(`buildx-version ${spec.kind === 'range' ? `"${spec.range}"` : 'latest'} resolves to ${tag}`);
+            return installRelease(tag, opts);
+        }
+        case 'url':
+            return installUrl(spec.url, opts);
+        case 'git':
+            return installGit(spec, opts);
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/inputs.ts
 // Reads every input once into one typed, validated object. Bad input fails here, with the input's
 // name in the message, before anything touches a registry.
@@ -32604,7 +37574,10 @@ function makeExec(buildx, opts) {
 
 
 
-const DEFAULTS = {
+
+
+
+const inputs_DEFAULTS = {
     maxConcurrency: 1,
     maxAttempts: 5,
     retryOn: 'panic,transient,timeout',
@@ -32637,7 +37610,7 @@ function printable(text) {
     return JSON.stringify(text).slice(1, -1);
 }
 function parseRetryOn(value) {
-    const items = parseList(value.trim() === '' ? DEFAULTS.retryOn : value).map((s) => s.toLowerCase());
+    const items = parseList(value.trim() === '' ? inputs_DEFAULTS.retryOn : value).map((s) => s.toLowerCase());
     const set = new Set();
     for (const item of items) {
         if (item === 'any' || item === 'all') {
@@ -32727,14 +37700,37 @@ function readInputs(get, workspace = process.cwd()) {
             throw new InputError('annotations', `"${printable(a)}" is not an annotation (expected [type:]key=value)`);
         }
     }
-    const retryDelayMs = parseDurationMs('retry-delay', get('retry-delay'), DEFAULTS.retryDelayMs, 0, HOUR);
-    const retryMaxDelayMs = parseDurationMs('retry-max-delay', get('retry-max-delay'), Math.max(DEFAULTS.retryMaxDelayMs, retryDelayMs), 0, HOUR);
+    const retryDelayMs = parseDurationMs('retry-delay', get('retry-delay'), inputs_DEFAULTS.retryDelayMs, 0, HOUR);
+    const retryMaxDelayMs = parseDurationMs('retry-max-delay', get('retry-max-delay'), Math.max(inputs_DEFAULTS.retryMaxDelayMs, retryDelayMs), 0, HOUR);
     if (retryMaxDelayMs < retryDelayMs) {
         throw new InputError('retry-max-delay', `must not be shorter than retry-delay (${get('retry-delay').trim()})`);
     }
     const buildxVersion = get('buildx-version').trim();
     if (hasControl(buildxVersion))
         throw new InputError('buildx-version', 'must be a single line');
+    const buildx = parseBuildxSpec(buildxVersion);
+    const checksumText = get('buildx-checksum').trim();
+    let buildxChecksum;
+    if (checksumText !== '') {
+        buildxChecksum = normaliseChecksum(checksumText);
+        if (!buildxChecksum)
+            throw new InputError('buildx-checksum', `expected a sha256 (64 hex characters, optionally sha256:), got "${printable(checksumText)}"`);
+        if (!['release', 'url', 'path'].includes(buildx.kind)) {
+            throw new InputError('buildx-checksum', `applies to an exact release, a URL or a path, not to buildx-version "${buildxVersion || "(the runner's)"}"`);
+        }
+    }
+    const buildxMirror = (get('buildx-mirror').trim() || DEFAULT_MIRROR).replace(/\/$/, '');
+    let mirrorUrl;
+    try {
+        mirrorUrl = new URL(buildxMirror);
+    }
+    catch {
+        throw new InputError('buildx-mirror', `"${printable(buildxMirror)}" is not a URL`);
+    }
+    if (mirrorUrl.protocol !== 'https:' &&
+        !(mirrorUrl.protocol === 'http:' && /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/.test(mirrorUrl.hostname))) {
+        throw new InputError('buildx-mirror', 'must be an https URL (plain http only on loopback)');
+    }
     return {
         sources,
         tags,
@@ -32742,19 +37738,48 @@ function readInputs(get, workspace = process.cwd()) {
         append,
         dryRun,
         buildxVersion,
-        maxConcurrency: parseInteger('max-concurrency', get('max-concurrency'), DEFAULTS.maxConcurrency, 1, 100),
-        maxAttempts: parseInteger('max-attempts', get('max-attempts'), DEFAULTS.maxAttempts, 1, 20),
+        buildx,
+        buildxChecksum,
+        buildxMirror,
+        githubToken: get('github-token').trim(),
+        installPlugin: parseBoolean('install-plugin', get('install-plugin'), false),
+        maxConcurrency: parseInteger('max-concurrency', get('max-concurrency'), inputs_DEFAULTS.maxConcurrency, 1, 100),
+        maxAttempts: parseInteger('max-attempts', get('max-attempts'), inputs_DEFAULTS.maxAttempts, 1, 20),
         retryOn: parseRetryOn(get('retry-on')),
         retryDelayMs,
         retryMaxDelayMs,
-        attemptTimeoutMs: parseDurationMs('attempt-timeout', get('attempt-timeout'), DEFAULTS.attemptTimeoutMs, 1000, 6 * HOUR),
-        idleTimeoutMs: parseDurationMs('idle-timeout', get('idle-timeout'), DEFAULTS.idleTimeoutMs, 1000, 6 * HOUR),
+        attemptTimeoutMs: parseDurationMs('attempt-timeout', get('attempt-timeout'), inputs_DEFAULTS.attemptTimeoutMs, 1000, 6 * HOUR),
+        idleTimeoutMs: parseDurationMs('idle-timeout', get('idle-timeout'), inputs_DEFAULTS.idleTimeoutMs, 1000, 6 * HOUR),
         verify: parseBoolean('verify', get('verify'), true),
     };
 }
 
-;// CONCATENATED MODULE: external "node:fs/promises"
-const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
+;// CONCATENATED MODULE: ./src/install/plugin.ts
+// `install-plugin`: makes this buildx the docker CLI's `docker buildx` for later steps, by
+// placing it as $DOCKER_CONFIG/cli-plugins/docker-buildx. Never silent: the previous plugin is
+// logged.
+
+
+
+
+
+
+async function installPlugin(binary, env = process.env) {
+    const dir = (0,external_node_path_namespaceObject.join)(env.DOCKER_CONFIG || (0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.homedir)(), '.docker'), 'cli-plugins');
+    const dest = (0,external_node_path_namespaceObject.join)(dir, 'docker-buildx');
+    const previous = pluginDirs(env)
+        .map((d) => (0,external_node_path_namespaceObject.join)(d, 'docker-buildx'))
+        .find((p) => (0,external_node_fs_namespaceObject.existsSync)(p));
+    const previousVersion = previous ? ((await reportedVersion(previous)) ?? 'version unknown') : undefined;
+    await (0,promises_namespaceObject.mkdir)(dir, { recursive: true });
+    // Copy beside it, then rename over it: a running `docker buildx` never sees half a file.
+    const tmp = `${dest}.safe-imagetools-${process.pid}`;
+    await (0,promises_namespaceObject.copyFile)(binary, tmp);
+    await (0,promises_namespaceObject.chmod)(tmp, 0o755);
+    await (0,promises_namespaceObject.rename)(tmp, dest);
+    return { path: dest, previous, previousVersion };
+}
+
 ;// CONCATENATED MODULE: ./src/registry/client.ts
 // Reads tags back from a registry through the distribution API: one HEAD per tag (a GET when the
 // registry gives no digest header), with the credentials `docker login` left in the Docker config
@@ -33049,6 +38074,7 @@ function stepOutputs(r, buildx, dryRun) {
         digest: r.digest ?? '',
         'buildx-version': buildx.version,
         'buildx-path': buildx.path,
+        'buildx-source': buildx.source,
         attempts: String(countAttempts(r, dryRun)),
         recovered: String(r.ok && r.recovered),
         panics: String(r.panics),
@@ -33093,7 +38119,10 @@ function summaryMarkdown(r, buildx, dryRun) {
     lines.push('', '| step | pushed | result | exit | took | wait after |', '| --- | --- | --- | --- | --- | --- |');
     for (const a of r.attempts.slice(0, 100))
         lines.push(attemptRow(a));
-    lines.push('', `buildx \`${buildx.version}\` (${buildx.source}, \`${buildx.path}\`)`);
+    const detail = [buildx.source, buildx.resolved, buildx.checksum ? `sha256 ${buildx.checksum}` : undefined]
+        .filter(Boolean)
+        .join(', ');
+    lines.push('', `buildx \`${buildx.version}\` (${detail}, \`${buildx.path}\`)`);
     const lastFailed = [...r.attempts].reverse().find((a) => !a.ok && a.tail && a.tail.length > 0);
     if (!r.ok && lastFailed?.tail) {
         const tail = lastFailed.tail
@@ -33107,6 +38136,9 @@ function summaryMarkdown(r, buildx, dryRun) {
 
 ;// CONCATENATED MODULE: ./src/main.ts
 // The action's entry point: inputs, buildx, the engine, then outputs and the summary.
+
+
+
 
 
 
@@ -33135,33 +38167,52 @@ function installSignalHandlers(controller) {
     process.on('SIGTERM', onSignal);
     process.on('exit', () => killAllGroups('SIGKILL'));
 }
-async function buildxVersion(file, prefix, signal) {
-    const r = await runProcess({
-        file,
-        args: [...prefix, 'version'],
-        timeoutMs: 30_000,
-        captureStdoutBytes: 64 * 1024,
-        signal,
-    });
-    const parsed = parseVersionOutput(r.stdout);
-    if (r.exitCode !== 0 || !parsed) {
-        const why = r.tail.slice(-3).join(' / ') || `exit ${r.exitCode ?? r.signal}`;
-        throw new Error(`"${[file, ...prefix].join(' ')} version" did not report a buildx version: ${why}`);
-    }
-    return parsed.version;
-}
 async function run() {
     const controller = new AbortController();
     installSignalHandlers(controller);
     const workspace = process.env.GITHUB_WORKSPACE || process.cwd();
     try {
         const inputs = readInputs((name) => getInput(name), workspace);
-        const located = locateBuildx(inputs.buildxVersion, workspace);
-        const version = await buildxVersion(located.file, located.prefix, controller.signal);
-        const buildx = { version, path: located.path, source: located.source };
-        setOutput('buildx-version', version);
+        if (inputs.githubToken)
+            core_setSecret(inputs.githubToken);
+        const githubServer = process.env.GITHUB_SERVER_URL || 'https://github.com';
+        const located = await installBuildx({
+            spec: inputs.buildx,
+            checksum: inputs.buildxChecksum,
+            mirror: inputs.buildxMirror,
+            apiUrl: process.env.GITHUB_API_URL || 'https://api.github.com',
+            token: inputs.githubToken || undefined,
+            githubHost: new URL(githubServer).host,
+            workspace,
+            tempDir: process.env.RUNNER_TEMP || (0,external_node_os_namespaceObject.tmpdir)(),
+            platform: currentPlatform(),
+            signal: controller.signal,
+            info: info,
+            warning: warning,
+        });
+        const buildx = {
+            version: located.version,
+            path: located.path,
+            source: located.source,
+            ...(located.resolved ? { resolved: located.resolved } : {}),
+            ...(located.checksum ? { checksum: located.checksum } : {}),
+        };
+        setOutput('buildx-version', located.version);
         setOutput('buildx-path', located.path);
-        info(`buildx ${version} (${located.source}: ${located.path})`);
+        setOutput('buildx-source', located.source);
+        info(`buildx ${located.version} (${located.source}: ${located.how}) at ${located.path}`);
+        if (inputs.installPlugin) {
+            if (located.source === 'runner') {
+                info("install-plugin: this is already the runner's docker buildx; nothing to do");
+            }
+            else {
+                const plugin = await installPlugin(located.file);
+                info(`install-plugin: "docker buildx" is now buildx ${located.version} at ${plugin.path}; ` +
+                    (plugin.previous
+                        ? `before, it was ${plugin.previous} (${plugin.previousVersion})`
+                        : 'there was no buildx plugin before'));
+            }
+        }
         const registry = new RegistryClient();
         const result = await runMerge(inputs, {
             exec: makeExec(located, {
@@ -33177,7 +38228,7 @@ async function run() {
         });
         const outputs = stepOutputs(result, buildx, inputs.dryRun);
         for (const [name, value] of Object.entries(outputs)) {
-            if (name !== 'buildx-version' && name !== 'buildx-path')
+            if (!name.startsWith('buildx-'))
                 setOutput(name, value);
         }
         await summary.addRaw(summaryMarkdown(result, buildx, inputs.dryRun)).write();
@@ -33199,7 +38250,7 @@ async function run() {
         if (err instanceof CancelledError || controller.signal.aborted) {
             setFailed('Cancelled: buildx was stopped and nothing it started is left running');
         }
-        else if (err instanceof InputError) {
+        else if (err instanceof InputError || err instanceof InstallError) {
             setFailed(err.message);
         }
         else {
@@ -33512,6 +38563,18 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
 /******/ 			return fn.r ? promise : getResult();
 /******/ 		}, (err) => ((err ? reject(promise[webpackError] = err) : outerResolve(exports)), resolveQueue(queue)));
 /******/ 		queue && queue.d < 0 && (queue.d = 0);
+/******/ 	};
+/******/ })();
+/******/ 
+/******/ /* webpack/runtime/compat get default export */
+/******/ (() => {
+/******/ 	// getDefaultExport function for compatibility with non-harmony modules
+/******/ 	__nccwpck_require__.n = (module) => {
+/******/ 		var getter = module && module.__esModule ?
+/******/ 			() => (module['default']) :
+/******/ 			() => (module);
+/******/ 		__nccwpck_require__.d(getter, { a: getter });
+/******/ 		return getter;
 /******/ 	};
 /******/ })();
 /******/ 

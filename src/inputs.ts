@@ -5,6 +5,9 @@ import { readdirSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 
 import { FAILURE_CLASSES, type FailureClass } from './classify.js';
+import { DEFAULT_MIRROR } from './install/install.js';
+import { normaliseChecksum } from './install/release.js';
+import { type BuildxSpec, parseBuildxSpec } from './install/spec.js';
 import { InputError, parseBoolean, parseDurationMs, parseInteger, parseList } from './parse.js';
 import { type ImageRef, isDigest, parseReference, parseTag, ReferenceError } from './reference.js';
 
@@ -17,6 +20,13 @@ export interface Inputs {
   append: boolean;
   dryRun: boolean;
   buildxVersion: string;
+  /** `buildx-version`, parsed */
+  buildx: BuildxSpec;
+  /** lower-case hex sha256 the binary must have */
+  buildxChecksum?: string;
+  buildxMirror: string;
+  githubToken: string;
+  installPlugin: boolean;
   maxConcurrency: number;
   maxAttempts: number;
   retryOn: ReadonlySet<FailureClass>;
@@ -180,6 +190,36 @@ export function readInputs(get: InputReader, workspace = process.cwd()): Inputs 
 
   const buildxVersion = get('buildx-version').trim();
   if (hasControl(buildxVersion)) throw new InputError('buildx-version', 'must be a single line');
+  const buildx = parseBuildxSpec(buildxVersion);
+  const checksumText = get('buildx-checksum').trim();
+  let buildxChecksum: string | undefined;
+  if (checksumText !== '') {
+    buildxChecksum = normaliseChecksum(checksumText);
+    if (!buildxChecksum)
+      throw new InputError(
+        'buildx-checksum',
+        `expected a sha256 (64 hex characters, optionally sha256:), got "${printable(checksumText)}"`,
+      );
+    if (!['release', 'url', 'path'].includes(buildx.kind)) {
+      throw new InputError(
+        'buildx-checksum',
+        `applies to an exact release, a URL or a path, not to buildx-version "${buildxVersion || "(the runner's)"}"`,
+      );
+    }
+  }
+  const buildxMirror = (get('buildx-mirror').trim() || DEFAULT_MIRROR).replace(/\/$/, '');
+  let mirrorUrl: URL;
+  try {
+    mirrorUrl = new URL(buildxMirror);
+  } catch {
+    throw new InputError('buildx-mirror', `"${printable(buildxMirror)}" is not a URL`);
+  }
+  if (
+    mirrorUrl.protocol !== 'https:' &&
+    !(mirrorUrl.protocol === 'http:' && /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/.test(mirrorUrl.hostname))
+  ) {
+    throw new InputError('buildx-mirror', 'must be an https URL (plain http only on loopback)');
+  }
 
   return {
     sources,
@@ -188,6 +228,11 @@ export function readInputs(get: InputReader, workspace = process.cwd()): Inputs 
     append,
     dryRun,
     buildxVersion,
+    buildx,
+    buildxChecksum,
+    buildxMirror,
+    githubToken: get('github-token').trim(),
+    installPlugin: parseBoolean('install-plugin', get('install-plugin'), false),
     maxConcurrency: parseInteger('max-concurrency', get('max-concurrency'), DEFAULTS.maxConcurrency, 1, 100),
     maxAttempts: parseInteger('max-attempts', get('max-attempts'), DEFAULTS.maxAttempts, 1, 20),
     retryOn: parseRetryOn(get('retry-on')),

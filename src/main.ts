@@ -2,11 +2,15 @@
 
 import * as core from '@actions/core';
 
-import { locateBuildx, parseVersionOutput } from './buildx/buildx.js';
+import { tmpdir } from 'node:os';
+
 import { makeExec } from './buildx/run.js';
 import { CancelledError, runMerge } from './engine.js';
-import { killAllGroups, runProcess } from './exec/process.js';
+import { killAllGroups } from './exec/process.js';
 import { readInputs } from './inputs.js';
+import { installBuildx, InstallError, reportedVersion } from './install/install.js';
+import { installPlugin } from './install/plugin.js';
+import { currentPlatform } from './install/release.js';
 import { InputError } from './parse.js';
 import { RegistryClient } from './registry/client.js';
 import { type BuildxInfo, stepOutputs, summaryMarkdown } from './report.js';
@@ -31,34 +35,52 @@ function installSignalHandlers(controller: AbortController): void {
   process.on('exit', () => killAllGroups('SIGKILL'));
 }
 
-async function buildxVersion(file: string, prefix: string[], signal: AbortSignal): Promise<string> {
-  const r = await runProcess({
-    file,
-    args: [...prefix, 'version'],
-    timeoutMs: 30_000,
-    captureStdoutBytes: 64 * 1024,
-    signal,
-  });
-  const parsed = parseVersionOutput(r.stdout);
-  if (r.exitCode !== 0 || !parsed) {
-    const why = r.tail.slice(-3).join(' / ') || `exit ${r.exitCode ?? r.signal}`;
-    throw new Error(`"${[file, ...prefix].join(' ')} version" did not report a buildx version: ${why}`);
-  }
-  return parsed.version;
-}
-
 export async function run(): Promise<void> {
   const controller = new AbortController();
   installSignalHandlers(controller);
   const workspace = process.env.GITHUB_WORKSPACE || process.cwd();
   try {
     const inputs = readInputs((name) => core.getInput(name), workspace);
-    const located = locateBuildx(inputs.buildxVersion, workspace);
-    const version = await buildxVersion(located.file, located.prefix, controller.signal);
-    const buildx: BuildxInfo = { version, path: located.path, source: located.source };
-    core.setOutput('buildx-version', version);
+    if (inputs.githubToken) core.setSecret(inputs.githubToken);
+    const githubServer = process.env.GITHUB_SERVER_URL || 'https://github.com';
+    const located = await installBuildx({
+      spec: inputs.buildx,
+      checksum: inputs.buildxChecksum,
+      mirror: inputs.buildxMirror,
+      apiUrl: process.env.GITHUB_API_URL || 'https://api.github.com',
+      token: inputs.githubToken || undefined,
+      githubHost: new URL(githubServer).host,
+      workspace,
+      tempDir: process.env.RUNNER_TEMP || tmpdir(),
+      platform: currentPlatform(),
+      signal: controller.signal,
+      info: core.info,
+      warning: core.warning,
+    });
+    const buildx: BuildxInfo = {
+      version: located.version,
+      path: located.path,
+      source: located.source,
+      ...(located.resolved ? { resolved: located.resolved } : {}),
+      ...(located.checksum ? { checksum: located.checksum } : {}),
+    };
+    core.setOutput('buildx-version', located.version);
     core.setOutput('buildx-path', located.path);
-    core.info(`buildx ${version} (${located.source}: ${located.path})`);
+    core.setOutput('buildx-source', located.source);
+    core.info(`buildx ${located.version} (${located.source}: ${located.how}) at ${located.path}`);
+    if (inputs.installPlugin) {
+      if (located.source === 'runner') {
+        core.info("install-plugin: this is already the runner's docker buildx; nothing to do");
+      } else {
+        const plugin = await installPlugin(located.file);
+        core.info(
+          `install-plugin: "docker buildx" is now buildx ${located.version} at ${plugin.path}; ` +
+            (plugin.previous
+              ? `before, it was ${plugin.previous} (${plugin.previousVersion})`
+              : 'there was no buildx plugin before'),
+        );
+      }
+    }
 
     const registry = new RegistryClient();
     const result = await runMerge(inputs, {
@@ -76,7 +98,7 @@ export async function run(): Promise<void> {
 
     const outputs = stepOutputs(result, buildx, inputs.dryRun);
     for (const [name, value] of Object.entries(outputs)) {
-      if (name !== 'buildx-version' && name !== 'buildx-path') core.setOutput(name, value);
+      if (!name.startsWith('buildx-')) core.setOutput(name, value);
     }
     await core.summary.addRaw(summaryMarkdown(result, buildx, inputs.dryRun)).write();
 
@@ -95,7 +117,7 @@ export async function run(): Promise<void> {
   } catch (err) {
     if (err instanceof CancelledError || controller.signal.aborted) {
       core.setFailed('Cancelled: buildx was stopped and nothing it started is left running');
-    } else if (err instanceof InputError) {
+    } else if (err instanceof InputError || err instanceof InstallError) {
       core.setFailed(err.message);
     } else {
       core.setFailed(err instanceof Error ? err.message : String(err));

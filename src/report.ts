@@ -6,7 +6,12 @@ import { formatDuration } from './parse.js';
 export interface BuildxInfo {
   version: string;
   path: string;
+  /** runner, release, git, url or path */
   source: string;
+  /** the release tag or git commit it was resolved to */
+  resolved?: string;
+  /** sha256 of the binary */
+  checksum?: string;
 }
 
 export interface ResultJson {
@@ -72,6 +77,7 @@ export interface StepOutputs {
   digest: string;
   'buildx-version': string;
   'buildx-path': string;
+  'buildx-source': string;
   attempts: string;
   recovered: string;
   panics: string;
@@ -83,6 +89,7 @@ export function stepOutputs(r: MergeResult, buildx: BuildxInfo, dryRun: boolean)
     digest: r.digest ?? '',
     'buildx-version': buildx.version,
     'buildx-path': buildx.path,
+    'buildx-source': buildx.source,
     attempts: String(countAttempts(r, dryRun)),
     recovered: String(r.ok && r.recovered),
     panics: String(r.panics),
@@ -133,7 +140,10 @@ export function summaryMarkdown(r: MergeResult, buildx: BuildxInfo, dryRun: bool
     '| --- | --- | --- | --- | --- | --- |',
   );
   for (const a of r.attempts.slice(0, 100)) lines.push(attemptRow(a));
-  lines.push('', `buildx \`${buildx.version}\` (${buildx.source}, \`${buildx.path}\`)`);
+  const detail = [buildx.source, buildx.resolved, buildx.checksum ? `sha256 ${buildx.checksum}` : undefined]
+    .filter(Boolean)
+    .join(', ');
+  lines.push('', `buildx \`${buildx.version}\` (${detail}, \`${buildx.path}\`)`);
   const lastFailed = [...r.attempts].reverse().find((a) => !a.ok && a.tail && a.tail.length > 0);
   if (!r.ok && lastFailed?.tail) {
     const tail = lastFailed.tail

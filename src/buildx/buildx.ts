@@ -1,13 +1,14 @@
-// Which buildx runs: the runner's `docker buildx`, or a binary at a path run standalone.
-// (Releases, ranges, git fix branches and URLs come with the installer.)
+// Locating a buildx that needs no install: the runner's `docker buildx`, or a binary at a path,
+// run standalone. (Releases, ranges, git fix branches and URLs: see ../install.)
 
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 
+import type { BuildxSource } from '../install/spec.js';
 import { InputError } from '../parse.js';
 
-export type BuildxSource = 'runner' | 'path';
+export type { BuildxSource };
 
 export interface Buildx {
   /** the executable spawned */

@@ -1,0 +1,208 @@
+// Downloads with bounded time: each attempt has a deadline and a stall watchdog (no bytes for a
+// while), network errors, 5xx and 429 are retried with backoff, and a body shorter than its
+// Content-Length is an error. Files are hashed as they are written.
+
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+
+import { backoffDelay, sleep } from '../retry.js';
+
+export interface FetchOptions {
+  headers?: Record<string, string>;
+  /** whole-attempt deadline */
+  timeoutMs?: number;
+  /** no bytes for this long aborts the attempt */
+  stallMs?: number;
+  attempts?: number;
+  retryDelayMs?: number;
+  signal?: AbortSignal;
+  /** called before each retry, for the log */
+  onRetry?: (message: string) => void;
+}
+
+export class HttpError extends Error {
+  constructor(
+    message: string,
+    readonly status?: number,
+    readonly retryable = false,
+  ) {
+    super(message);
+    this.name = 'HttpError';
+  }
+}
+
+const DEFAULTS = { timeoutMs: 10 * 60_000, stallMs: 30_000, attempts: 3, retryDelayMs: 1000 };
+
+/** Shows a URL without its query (signed download URLs carry credentials there). */
+export function safeUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.origin}${u.pathname}`;
+  } catch {
+    return '(invalid URL)';
+  }
+}
+
+async function withRetries<T>(
+  what: string,
+  opts: FetchOptions,
+  once: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const attempts = opts.attempts ?? DEFAULTS.attempts;
+  for (let n = 1; ; n++) {
+    const ac = new AbortController();
+    const onAbort = (): void => ac.abort(opts.signal?.reason);
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    const deadline = setTimeout(
+      () =>
+        ac.abort(
+          new HttpError(
+            `${what}: no answer within ${Math.round((opts.timeoutMs ?? DEFAULTS.timeoutMs) / 1000)}s`,
+            undefined,
+            true,
+          ),
+        ),
+      opts.timeoutMs ?? DEFAULTS.timeoutMs,
+    );
+    try {
+      return await once(ac.signal);
+    } catch (err) {
+      if (opts.signal?.aborted) throw opts.signal.reason;
+      const e = toHttpError(what, err, ac.signal);
+      if (!e.retryable || n >= attempts) throw e;
+      const wait = backoffDelay(
+        n,
+        { baseMs: opts.retryDelayMs ?? DEFAULTS.retryDelayMs, capMs: 30_000 },
+        () => 0.5 + Math.random() / 2,
+      );
+      opts.onRetry?.(
+        `${e.message}; retrying in ${(wait / 1000).toFixed(1)}s (attempt ${n + 1} of ${attempts})`,
+      );
+      await sleep(wait, opts.signal);
+    } finally {
+      clearTimeout(deadline);
+      opts.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+}
+
+function toHttpError(what: string, err: unknown, signal: AbortSignal): HttpError {
+  if (err instanceof HttpError) return err;
+  if (signal.aborted && signal.reason instanceof HttpError) return signal.reason;
+  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+  const detail = cause?.code ?? cause?.message ?? (err as Error).message;
+  return new HttpError(`${what}: ${detail}`, undefined, true);
+}
+
+function checkStatus(what: string, res: Response): void {
+  if (res.ok) return;
+  const retryable = res.status >= 500 || res.status === 429 || res.status === 408;
+  throw new HttpError(`${what}: ${res.status} ${res.statusText}`, res.status, retryable);
+}
+
+/** GETs a URL's body as text, with retries. */
+export function fetchText(url: string, opts: FetchOptions = {}): Promise<{ text: string; headers: Headers }> {
+  const what = `GET ${safeUrl(url)}`;
+  return withRetries(what, opts, async (signal) => {
+    const res = await fetch(url, { headers: opts.headers, signal, redirect: 'follow' });
+    checkStatus(what, res);
+    const body = await readWithStall(what, res, signal, opts.stallMs ?? DEFAULTS.stallMs, true);
+    return { text: body.toString('utf8'), headers: res.headers };
+  });
+}
+
+/** Downloads a URL to a file, hashing it on the way; a failed download leaves no file behind. */
+export function downloadFile(
+  url: string,
+  dest: string,
+  opts: FetchOptions = {},
+): Promise<{ sha256: string; bytes: number }> {
+  const what = `download ${safeUrl(url)}`;
+  return withRetries(what, opts, async (signal) => {
+    const res = await fetch(url, { headers: opts.headers, signal, redirect: 'follow' });
+    checkStatus(what, res);
+    const hash = createHash('sha256');
+    const out = createWriteStream(dest, { mode: 0o755 });
+    let bytes = 0;
+    try {
+      await readWithStall(what, res, signal, opts.stallMs ?? DEFAULTS.stallMs, false, (chunk) => {
+        hash.update(chunk);
+        bytes += chunk.length;
+        return out.write(chunk) ? undefined : new Promise<void>((r) => out.once('drain', () => r()));
+      });
+      await new Promise<void>((resolve, reject) =>
+        out.end((err?: Error | null) => (err ? reject(err) : resolve())),
+      );
+    } catch (err) {
+      out.destroy();
+      await rm(dest, { force: true });
+      throw err;
+    }
+    return { sha256: hash.digest('hex'), bytes };
+  });
+}
+
+/** Reads a body, aborting when no byte comes for `stallMs`, and checking Content-Length. */
+async function readWithStall(
+  what: string,
+  res: Response,
+  signal: AbortSignal,
+  stallMs: number,
+  collect: boolean,
+  onChunk?: (chunk: Buffer) => Promise<void> | undefined,
+): Promise<Buffer> {
+  if (!res.body) return Buffer.alloc(0);
+  const reader = res.body.getReader();
+  const keep: Buffer[] = [];
+  let total = 0;
+  let stalled = false;
+  let timer: NodeJS.Timeout | undefined;
+  const arm = (): void => {
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(() => {
+      stalled = true;
+      void reader.cancel().catch(() => undefined);
+    }, stallMs);
+  };
+  const onAbort = (): void => void reader.cancel().catch(() => undefined);
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    arm();
+    for (;;) {
+      let r: Awaited<ReturnType<typeof reader.read>>;
+      try {
+        r = await reader.read();
+      } catch (err) {
+        if (stalled)
+          throw new HttpError(
+            `${what}: stalled (no data for ${Math.round(stallMs / 1000)}s)`,
+            undefined,
+            true,
+          );
+        throw err;
+      }
+      if (stalled)
+        throw new HttpError(`${what}: stalled (no data for ${Math.round(stallMs / 1000)}s)`, undefined, true);
+      if (signal.aborted)
+        throw signal.reason instanceof Error
+          ? signal.reason
+          : new HttpError(`${what}: aborted`, undefined, true);
+      if (r.done) break;
+      arm();
+      const chunk = Buffer.from(r.value);
+      total += chunk.length;
+      if (collect) keep.push(chunk);
+      const wait = onChunk?.(chunk);
+      if (wait) await wait;
+    }
+  } finally {
+    if (timer) clearTimeout(timer);
+    signal.removeEventListener('abort', onAbort);
+  }
+  const expected = Number(res.headers.get('content-length') ?? NaN);
+  if (Number.isFinite(expected) && res.headers.get('content-encoding') === null && total !== expected) {
+    throw new HttpError(`${what}: truncated (${total} of ${expected} bytes)`, undefined, true);
+  }
+  return Buffer.concat(keep);
+}
