@@ -7,20 +7,16 @@
 // Writes bench/RESULTS.md. Run: `npm run bench` (after `npm run testbed`).
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { pushPlatformImages } from '../__tests__/testbed/images.ts';
-import { buildxPath, node24Path, repoRoot } from '../__tests__/testbed/paths.ts';
+import { buildxPath, node24Path } from '../__tests__/testbed/paths.ts';
 import { readDigest, startRegistry } from '../__tests__/testbed/registry.ts';
 import { runAction } from '../__tests__/testbed/runner.ts';
+import { machine, median, writeSection } from './results.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-};
 const ms = (x: number) => `${Math.round(x)} ms`;
 
 const reg = await startRegistry();
@@ -115,9 +111,9 @@ try {
   const nodeVersion = spawnSync(node24Path(), ['--version'], { encoding: 'utf8' }).stdout.trim();
   const bx = spawnSync(buildxPath(), ['version'], { encoding: 'utf8' }).stdout.trim();
   const lines = [
-    '# Foundation benchmarks',
+    '## The merge (bench/foundation.ts)',
     '',
-    `Measured ${new Date().toISOString().slice(0, 10)} on ${cpus().length} cores (${cpus()[0]?.model.trim()}), ` +
+    `Measured ${new Date().toISOString().slice(0, 10)} on ${machine()}, ` +
       `Node ${nodeVersion}, \`${bx}\`, Debian's registry 2.8 on 127.0.0.1. Medians of ${RUNS} runs, ` +
       'each paired with its baseline in the same run. Command: `npm run bench`.',
     '',
@@ -132,7 +128,7 @@ try {
       '`buildx version`, the `--dry-run` oracle, the pushes and the read-back of every tag.',
     '',
   ];
-  writeFileSync(join(repoRoot, 'bench', 'RESULTS.md'), lines.join('\n'));
+  writeSection('foundation', lines.join('\n'));
   process.stdout.write(lines.join('\n'));
 } finally {
   await reg.stop();

@@ -34336,7 +34336,7 @@ function exportVariable(name, val) {
  * ```
  */
 function core_setSecret(secret) {
-    command_issueCommand('add-mask', {}, secret);
+    issueCommand('add-mask', {}, secret);
 }
 /**
  * Prepends inputPath to the PATH (for this action and future actions)
@@ -35777,7 +35777,8 @@ function parseVersionOutput(text) {
         ?.trim();
     if (!line)
         return undefined;
-    const m = line.match(/^\S*buildx\S*\s+(v?\d+\.\d+\.\d+\S*)/);
+    // A release reports its semver; a build from a branch reports the ref it was built from.
+    const m = line.match(/^\S*buildx\S*\s+(\S+)/);
     if (!m)
         return undefined;
     return { version: m[1], raw: line };
@@ -36668,12 +36669,18 @@ function findCached(key, arch, os) {
     const file = (0,external_node_path_namespaceObject.join)(dir, binaryName(os));
     return (0,external_node_fs_namespaceObject.existsSync)(file) ? file : undefined;
 }
-/** Puts a verified binary in the cache and returns its cached path. */
-async function cacheBinary(file, key, arch, os) {
+/** Puts a verified binary in the cache, with its sha256 beside it, and returns its cached path. */
+async function cacheBinary(file, key, arch, os, sha256) {
     if (!process.env.RUNNER_TOOL_CACHE)
         return file;
     const dir = await cacheFile(file, binaryName(os), TOOL, key, arch);
+    await (0,promises_namespaceObject.writeFile)((0,external_node_path_namespaceObject.join)(dir, `${binaryName(os)}.sha256`), `${sha256}\n`);
     return (0,external_node_path_namespaceObject.join)(dir, binaryName(os));
+}
+/** The sha256 recorded when a binary was cached, if any. */
+async function cachedSha256(cachedFile) {
+    const text = await (0,promises_namespaceObject.readFile)((0,external_node_path_namespaceObject.join)((0,external_node_path_namespaceObject.dirname)(cachedFile), `${cachedFile.split(/[\\/]/).pop()}.sha256`), 'utf8').catch(() => '');
+    return /^[0-9a-f]{64}$/.test(text.trim()) ? text.trim() : undefined;
 }
 /** Removes a cache entry (a cached binary that no longer runs). */
 async function evict(cachedFile) {
@@ -36865,7 +36872,7 @@ async function buildAtCommit(url, ref, commit, workDir, outFile, opts) {
             throw new BuildError(`${url}#${ref} has no go.mod: is it buildx?`);
         if (!(0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_namespaceObject.join)(src, 'cmd', 'buildx')))
             throw new BuildError(`${url}#${ref} has no cmd/buildx: is it buildx?`);
-        const args = ['build', '-trimpath'];
+        const args = ['build', '-trimpath', '-buildvcs=false'];
         if ((0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_namespaceObject.join)(src, 'vendor', 'modules.txt')))
             args.push('-mod=vendor');
         args.push('-ldflags', versionLdflags(pkg, gitVersionLabel(ref, commit), commit), '-o', outFile, './cmd/buildx');
@@ -36912,6 +36919,7 @@ async function buildAtCommit(url, ref, commit, workDir, outFile, opts) {
 // Downloads with bounded time: each attempt has a deadline and a stall watchdog (no bytes for a
 // while), network errors, 5xx and 429 are retried with backoff, and a body shorter than its
 // Content-Length is an error. Files are hashed as they are written.
+
 
 
 
@@ -37021,6 +37029,7 @@ async function readWithStall(what, res, signal, stallMs, collect, onChunk) {
     const keep = [];
     let total = 0;
     let stalled = false;
+    const stallError = () => new HttpError(`${what}: stalled (no data for ${formatDuration(stallMs)})`, undefined, true);
     let timer;
     const arm = () => {
         if (timer)
@@ -37041,11 +37050,15 @@ async function readWithStall(what, res, signal, stallMs, collect, onChunk) {
             }
             catch (err) {
                 if (stalled)
-                    throw new HttpError(`${what}: stalled (no data for ${Math.round(stallMs / 1000)}s)`, undefined, true);
+                    throw stallError();
+                const expected = Number(res.headers.get('content-length') ?? NaN);
+                if (Number.isFinite(expected) && total < expected) {
+                    throw new HttpError(`${what}: truncated (${total} of ${expected} bytes, then the connection closed)`, undefined, true);
+                }
                 throw err;
             }
             if (stalled)
-                throw new HttpError(`${what}: stalled (no data for ${Math.round(stallMs / 1000)}s)`, undefined, true);
+                throw stallError();
             if (signal.aborted)
                 throw signal.reason instanceof Error
                     ? signal.reason
@@ -37387,7 +37400,8 @@ async function installRelease(tag, opts) {
     if (!version)
         throw new InstallError(`"${tag}" is not a release version`);
     const hit = await fromCache(version, opts);
-    if (hit && (!opts.checksum || (await fileSha(hit.file)) === opts.checksum)) {
+    const hitSha = hit ? ((await cachedSha256(hit.file)) ?? (await fileSha(hit.file))) : undefined;
+    if (hit && (!opts.checksum || hitSha === opts.checksum)) {
         return {
             ...located(hit.file),
             source: 'release',
@@ -37395,7 +37409,7 @@ async function installRelease(tag, opts) {
             resolved: tag,
             cached: true,
             how: `tool cache (${tag})`,
-            checksum: await fileSha(hit.file),
+            checksum: hitSha,
         };
     }
     const asset = assetName(tag, opts.platform);
@@ -37421,7 +37435,7 @@ async function installRelease(tag, opts) {
         if (versionOf(reported) !== version) {
             throw new InstallError(`the binary served as ${asset} reports version ${reported}, not ${tag}: the mirror ${safeUrl(opts.mirror)} serves the wrong file`);
         }
-        const cachedPath = await cacheBinary(file.path, version, opts.platform.arch, opts.platform.os);
+        const cachedPath = await cacheBinary(file.path, version, opts.platform.arch, opts.platform.os, file.sha256);
         return {
             ...located(cachedPath),
             source: 'release',
@@ -37476,7 +37490,7 @@ async function installUrl(url, opts) {
     const file = await downloadVerified(url, opts.checksum, opts);
     try {
         const version = await checkRuns(file.path, opts);
-        const cachedPath = await cacheBinary(file.path, urlKey(file.sha256), opts.platform.arch, opts.platform.os);
+        const cachedPath = await cacheBinary(file.path, urlKey(file.sha256), opts.platform.arch, opts.platform.os, file.sha256);
         return {
             ...located(cachedPath),
             source: 'url',
@@ -37503,19 +37517,21 @@ async function installGit(spec, opts) {
                 source: 'git',
                 version: hit.version,
                 resolved: commit,
+                checksum: await cachedSha256(hit.file),
                 cached: true,
                 how: `tool cache (commit ${commit.slice(0, 12)})`,
             };
         const out = (0,external_node_path_namespaceObject.join)(work, 'buildx');
         const how = await buildAtCommit(spec.url, spec.ref, commit, work, out, gitOpts);
         const version = await checkRuns(out, opts);
-        const cachedPath = await cacheBinary(out, gitKey(commit), opts.platform.arch, opts.platform.os);
+        const sha256 = await fileSha(out);
+        const cachedPath = await cacheBinary(out, gitKey(commit), opts.platform.arch, opts.platform.os, sha256);
         return {
             ...located(cachedPath),
             source: 'git',
             version,
             resolved: commit,
-            checksum: await fileSha(cachedPath),
+            checksum: sha256,
             cached: false,
             how: `built ${spec.ref} (${commit.slice(0, 12)}) with ${how === 'go' ? 'go build' : 'docker buildx build'}`,
         };
@@ -37525,6 +37541,11 @@ async function installGit(spec, opts) {
     }
 }
 async function installBuildx(opts) {
+    const started = Date.now();
+    const installed = await install(opts);
+    return { ...installed, durationMs: Date.now() - started };
+}
+async function install(opts) {
     const spec = opts.spec;
     switch (spec.kind) {
         case 'runner':
@@ -38173,8 +38194,6 @@ async function run() {
     const workspace = process.env.GITHUB_WORKSPACE || process.cwd();
     try {
         const inputs = readInputs((name) => getInput(name), workspace);
-        if (inputs.githubToken)
-            core_setSecret(inputs.githubToken);
         const githubServer = process.env.GITHUB_SERVER_URL || 'https://github.com';
         const located = await installBuildx({
             spec: inputs.buildx,
@@ -38196,11 +38215,12 @@ async function run() {
             source: located.source,
             ...(located.resolved ? { resolved: located.resolved } : {}),
             ...(located.checksum ? { checksum: located.checksum } : {}),
+            installMs: located.durationMs ?? 0,
         };
         setOutput('buildx-version', located.version);
         setOutput('buildx-path', located.path);
         setOutput('buildx-source', located.source);
-        info(`buildx ${located.version} (${located.source}: ${located.how}) at ${located.path}`);
+        info(`buildx ${located.version} (${located.source}: ${located.how}) at ${located.path}, in ${located.durationMs} ms`);
         if (inputs.installPlugin) {
             if (located.source === 'runner') {
                 info("install-plugin: this is already the runner's docker buildx; nothing to do");

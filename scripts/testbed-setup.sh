@@ -3,7 +3,10 @@
 #   - Debian's docker-registry and apache2-utils (htpasswd), system packages;
 #   - buildx 0.13.1 from Debian trixie, fetched with a private apt configuration (trixie is never
 #     added to the system's sources) and unpacked into .testbed/buildx/ -> .testbed/bin/buildx;
-#   - Node 24 from the npm package node-linux-<arch>@24 -> .testbed/bin/node24.
+#   - Node 24 from the npm package node-linux-<arch>@24 -> .testbed/bin/node24;
+#   - a Go toolchain for the installer's build-from-git tests: Debian's golang-go (Go 1.19 on
+#     bookworm), only when no `go` is on PATH (an existing Go, of any version, is kept); and git,
+#     when missing, for the test bed's throwaway buildx repositories.
 # Idempotent and quiet: a part that is already in place is skipped; a failing step prints its
 # output. Ends with one line per part and its version.
 set -euo pipefail
@@ -60,6 +63,9 @@ missing=()
 for pkg in docker-registry apache2-utils; do
   installed "$pkg" || missing+=("$pkg")
 done
+# Go and git are wanted as commands, from whatever source: the packages only fill a gap.
+command -v go >/dev/null 2>&1 || missing+=(golang-go)
+command -v git >/dev/null 2>&1 || missing+=(git)
 if ((${#missing[@]} > 0)); then
   apt_install() {
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
@@ -150,3 +156,6 @@ printf 'htpasswd: %s (apache2-utils %s)\n' "$(command -v htpasswd)" \
   "$(dpkg-query -W -f='${Version}' apache2-utils)"
 printf 'buildx:   %s (.testbed/bin/buildx)\n' "$("$buildx_link" version)"
 printf 'node24:   %s (.testbed/bin/node24)\n' "$("$node_link" --version)"
+go_bin=$(command -v go) || die "no go on PATH after installing golang-go (it provides /usr/bin/go)"
+printf 'go:       %s (%s)\n' "$(go version)" "$go_bin"
+printf 'git:      %s\n' "$(git --version)"

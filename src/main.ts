@@ -8,7 +8,7 @@ import { makeExec } from './buildx/run.js';
 import { CancelledError, runMerge } from './engine.js';
 import { killAllGroups } from './exec/process.js';
 import { readInputs } from './inputs.js';
-import { installBuildx, InstallError, reportedVersion } from './install/install.js';
+import { installBuildx, InstallError } from './install/install.js';
 import { installPlugin } from './install/plugin.js';
 import { currentPlatform } from './install/release.js';
 import { InputError } from './parse.js';
@@ -41,7 +41,6 @@ export async function run(): Promise<void> {
   const workspace = process.env.GITHUB_WORKSPACE || process.cwd();
   try {
     const inputs = readInputs((name) => core.getInput(name), workspace);
-    if (inputs.githubToken) core.setSecret(inputs.githubToken);
     const githubServer = process.env.GITHUB_SERVER_URL || 'https://github.com';
     const located = await installBuildx({
       spec: inputs.buildx,
@@ -63,11 +62,14 @@ export async function run(): Promise<void> {
       source: located.source,
       ...(located.resolved ? { resolved: located.resolved } : {}),
       ...(located.checksum ? { checksum: located.checksum } : {}),
+      installMs: located.durationMs ?? 0,
     };
     core.setOutput('buildx-version', located.version);
     core.setOutput('buildx-path', located.path);
     core.setOutput('buildx-source', located.source);
-    core.info(`buildx ${located.version} (${located.source}: ${located.how}) at ${located.path}`);
+    core.info(
+      `buildx ${located.version} (${located.source}: ${located.how}) at ${located.path}, in ${located.durationMs} ms`,
+    );
     if (inputs.installPlugin) {
       if (located.source === 'runner') {
         core.info("install-plugin: this is already the runner's docker buildx; nothing to do");

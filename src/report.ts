@@ -12,6 +12,8 @@ export interface BuildxInfo {
   resolved?: string;
   /** sha256 of the binary */
   checksum?: string;
+  /** time spent installing (or finding) it */
+  installMs?: number;
 }
 
 export interface ResultJson {

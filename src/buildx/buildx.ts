@@ -34,7 +34,8 @@ export function parseVersionOutput(text: string): BuildxVersion | undefined {
     .find((l) => l.trim() !== '')
     ?.trim();
   if (!line) return undefined;
-  const m = line.match(/^\S*buildx\S*\s+(v?\d+\.\d+\.\d+\S*)/);
+  // A release reports its semver; a build from a branch reports the ref it was built from.
+  const m = line.match(/^\S*buildx\S*\s+(\S+)/);
   if (!m) return undefined;
   return { version: m[1] as string, raw: line };
 }

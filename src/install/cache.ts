@@ -3,8 +3,8 @@
 // `0.0.0-sha256.<hash>` for URL installs.
 
 import { existsSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 
 import * as tc from '@actions/tool-cache';
 
@@ -31,11 +31,27 @@ export function findCached(key: string, arch: string, os: string): string | unde
   return existsSync(file) ? file : undefined;
 }
 
-/** Puts a verified binary in the cache and returns its cached path. */
-export async function cacheBinary(file: string, key: string, arch: string, os: string): Promise<string> {
+/** Puts a verified binary in the cache, with its sha256 beside it, and returns its cached path. */
+export async function cacheBinary(
+  file: string,
+  key: string,
+  arch: string,
+  os: string,
+  sha256: string,
+): Promise<string> {
   if (!process.env.RUNNER_TOOL_CACHE) return file;
   const dir = await tc.cacheFile(file, binaryName(os), TOOL, key, arch);
+  await writeFile(join(dir, `${binaryName(os)}.sha256`), `${sha256}\n`);
   return join(dir, binaryName(os));
+}
+
+/** The sha256 recorded when a binary was cached, if any. */
+export async function cachedSha256(cachedFile: string): Promise<string | undefined> {
+  const text = await readFile(
+    join(dirname(cachedFile), `${cachedFile.split(/[\\/]/).pop()}.sha256`),
+    'utf8',
+  ).catch(() => '');
+  return /^[0-9a-f]{64}$/.test(text.trim()) ? text.trim() : undefined;
 }
 
 /** Removes a cache entry (a cached binary that no longer runs). */

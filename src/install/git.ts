@@ -218,7 +218,7 @@ export async function buildAtCommit(
     if (!pkg) throw new BuildError(`${url}#${ref} has no go.mod: is it buildx?`);
     if (!existsSync(join(src, 'cmd', 'buildx')))
       throw new BuildError(`${url}#${ref} has no cmd/buildx: is it buildx?`);
-    const args = ['build', '-trimpath'];
+    const args = ['build', '-trimpath', '-buildvcs=false'];
     if (existsSync(join(src, 'vendor', 'modules.txt'))) args.push('-mod=vendor');
     args.push(
       '-ldflags',

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 
+import { formatDuration } from '../parse.js';
 import { backoffDelay, sleep } from '../retry.js';
 
 export interface FetchOptions {
@@ -157,6 +158,8 @@ async function readWithStall(
   const keep: Buffer[] = [];
   let total = 0;
   let stalled = false;
+  const stallError = (): HttpError =>
+    new HttpError(`${what}: stalled (no data for ${formatDuration(stallMs)})`, undefined, true);
   let timer: NodeJS.Timeout | undefined;
   const arm = (): void => {
     if (timer) clearTimeout(timer);
@@ -174,16 +177,18 @@ async function readWithStall(
       try {
         r = await reader.read();
       } catch (err) {
-        if (stalled)
+        if (stalled) throw stallError();
+        const expected = Number(res.headers.get('content-length') ?? NaN);
+        if (Number.isFinite(expected) && total < expected) {
           throw new HttpError(
-            `${what}: stalled (no data for ${Math.round(stallMs / 1000)}s)`,
+            `${what}: truncated (${total} of ${expected} bytes, then the connection closed)`,
             undefined,
             true,
           );
+        }
         throw err;
       }
-      if (stalled)
-        throw new HttpError(`${what}: stalled (no data for ${Math.round(stallMs / 1000)}s)`, undefined, true);
+      if (stalled) throw stallError();
       if (signal.aborted)
         throw signal.reason instanceof Error
           ? signal.reason

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { type Buildx, locateBuildx, parseVersionOutput } from '../buildx/buildx.js';
 import { runProcess } from '../exec/process.js';
 import knownReleases from './known-releases.json' with { type: 'json' };
-import { cacheBinary, evict, findCached, gitKey, urlKey } from './cache.js';
+import { cacheBinary, cachedSha256, evict, findCached, gitKey, urlKey } from './cache.js';
 import { buildAtCommit, resolveCommit } from './git.js';
 import { downloadFile, fetchText, HttpError, safeUrl } from './http.js';
 import { assetName, type Platform, parseChecksums, pickRelease, type Release, versionOf } from './release.js';
@@ -55,6 +55,8 @@ export interface Installed extends Buildx {
   cached: boolean;
   /** how it was obtained, for the log and the summary */
   how: string;
+  /** how long the install took */
+  durationMs?: number;
 }
 
 export class InstallError extends Error {
@@ -155,7 +157,8 @@ async function installRelease(tag: string, opts: InstallOptions): Promise<Instal
   const version = versionOf(tag);
   if (!version) throw new InstallError(`"${tag}" is not a release version`);
   const hit = await fromCache(version, opts);
-  if (hit && (!opts.checksum || (await fileSha(hit.file)) === opts.checksum)) {
+  const hitSha = hit ? ((await cachedSha256(hit.file)) ?? (await fileSha(hit.file))) : undefined;
+  if (hit && (!opts.checksum || hitSha === opts.checksum)) {
     return {
       ...located(hit.file),
       source: 'release',
@@ -163,7 +166,7 @@ async function installRelease(tag: string, opts: InstallOptions): Promise<Instal
       resolved: tag,
       cached: true,
       how: `tool cache (${tag})`,
-      checksum: await fileSha(hit.file),
+      checksum: hitSha,
     };
   }
   const asset = assetName(tag, opts.platform);
@@ -195,7 +198,13 @@ async function installRelease(tag: string, opts: InstallOptions): Promise<Instal
         `the binary served as ${asset} reports version ${reported}, not ${tag}: the mirror ${safeUrl(opts.mirror)} serves the wrong file`,
       );
     }
-    const cachedPath = await cacheBinary(file.path, version, opts.platform.arch, opts.platform.os);
+    const cachedPath = await cacheBinary(
+      file.path,
+      version,
+      opts.platform.arch,
+      opts.platform.os,
+      file.sha256,
+    );
     return {
       ...located(cachedPath),
       source: 'release',
@@ -264,6 +273,7 @@ async function installUrl(url: string, opts: InstallOptions): Promise<Installed>
       urlKey(file.sha256),
       opts.platform.arch,
       opts.platform.os,
+      file.sha256,
     );
     return {
       ...located(cachedPath),
@@ -294,19 +304,21 @@ async function installGit(
         source: 'git',
         version: hit.version,
         resolved: commit,
+        checksum: await cachedSha256(hit.file),
         cached: true,
         how: `tool cache (commit ${commit.slice(0, 12)})`,
       };
     const out = join(work, 'buildx');
     const how = await buildAtCommit(spec.url, spec.ref, commit, work, out, gitOpts);
     const version = await checkRuns(out, opts);
-    const cachedPath = await cacheBinary(out, gitKey(commit), opts.platform.arch, opts.platform.os);
+    const sha256 = await fileSha(out);
+    const cachedPath = await cacheBinary(out, gitKey(commit), opts.platform.arch, opts.platform.os, sha256);
     return {
       ...located(cachedPath),
       source: 'git',
       version,
       resolved: commit,
-      checksum: await fileSha(cachedPath),
+      checksum: sha256,
       cached: false,
       how: `built ${spec.ref} (${commit.slice(0, 12)}) with ${how === 'go' ? 'go build' : 'docker buildx build'}`,
     };
@@ -316,6 +328,12 @@ async function installGit(
 }
 
 export async function installBuildx(opts: InstallOptions): Promise<Installed> {
+  const started = Date.now();
+  const installed = await install(opts);
+  return { ...installed, durationMs: Date.now() - started };
+}
+
+async function install(opts: InstallOptions): Promise<Installed> {
   const spec = opts.spec;
   switch (spec.kind) {
     case 'runner':

@@ -1,0 +1,35 @@
+// bench/RESULTS.md holds one section per benchmark script, each between markers, so that every
+// script can be run alone and replace only its own figures.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+
+import { repoRoot } from '../__tests__/testbed/paths.ts';
+
+const FILE = join(repoRoot, 'bench', 'RESULTS.md');
+const HEADER = '# Benchmarks\n\nWritten by `npm run bench`; each section by the script named in it.\n';
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+}
+
+export function machine(): string {
+  return `${cpus().length} cores (${cpus()[0]?.model.trim()})`;
+}
+
+export function writeSection(name: string, markdown: string): void {
+  const begin = `<!-- ${name} -->`;
+  const end = `<!-- /${name} -->`;
+  const block = `${begin}\n${markdown.trim()}\n${end}`;
+  let text = existsSync(FILE) ? readFileSync(FILE, 'utf8') : HEADER;
+  if (!text.startsWith('# Benchmarks')) text = HEADER;
+  const a = text.indexOf(begin);
+  const b = text.indexOf(end);
+  text =
+    a >= 0 && b > a
+      ? text.slice(0, a) + block + text.slice(b + end.length)
+      : `${text.trimEnd()}\n\n${block}\n`;
+  writeFileSync(FILE, text);
+}
