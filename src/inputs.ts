@@ -8,6 +8,7 @@ import { FAILURE_CLASSES, type FailureClass } from './classify.js';
 import { DEFAULT_MIRROR } from './install/install.js';
 import { normaliseChecksum } from './install/release.js';
 import { type BuildxSpec, parseBuildxSpec } from './install/spec.js';
+import { loadPolicy, type Policy } from './policy/policy.js';
 import { InputError, parseBoolean, parseDurationMs, parseInteger, parseList } from './parse.js';
 import { type ImageRef, isDigest, parseReference, parseTag, ReferenceError } from './reference.js';
 
@@ -27,6 +28,8 @@ export interface Inputs {
   buildxMirror: string;
   githubToken: string;
   installPlugin: boolean;
+  /** the version-pin policy (the default when the input is empty) */
+  policy: Policy;
   maxConcurrency: number;
   maxAttempts: number;
   retryOn: ReadonlySet<FailureClass>;
@@ -233,6 +236,7 @@ export function readInputs(get: InputReader, workspace = process.cwd()): Inputs 
     buildxMirror,
     githubToken: get('github-token').trim(),
     installPlugin: parseBoolean('install-plugin', get('install-plugin'), false),
+    policy: loadPolicy(get('policy'), workspace),
     maxConcurrency: parseInteger('max-concurrency', get('max-concurrency'), DEFAULTS.maxConcurrency, 1, 100),
     maxAttempts: parseInteger('max-attempts', get('max-attempts'), DEFAULTS.maxAttempts, 1, 20),
     retryOn: parseRetryOn(get('retry-on')),

@@ -1,20 +1,26 @@
-// The action's entry point: inputs, buildx, the engine, then outputs and the summary.
-
-import * as core from '@actions/core';
+// The action's entry point: inputs and policy, buildx, the engine, then outputs, the summary and
+// annotations. Every check that can stop the step runs before the first push.
 
 import { tmpdir } from 'node:os';
 
+import * as core from '@actions/core';
+
+import { Annotator } from './annotate.js';
 import { makeExec } from './buildx/run.js';
-import { CancelledError, runMerge } from './engine.js';
+import { CancelledError, type MergeResult, runMerge } from './engine.js';
 import { killAllGroups } from './exec/process.js';
-import { readInputs } from './inputs.js';
-import { installBuildx, InstallError } from './install/install.js';
+import { type Inputs, readInputs } from './inputs.js';
+import { type Installed, installBuildx, InstallError } from './install/install.js';
 import { installPlugin } from './install/plugin.js';
 import { currentPlatform } from './install/release.js';
 import { InputError } from './parse.js';
+import { advisoryForFailure, describeKnownFailure } from './policy/advisories.js';
+import { allowedRelease, blocking, checkActual, checkSpec, type Finding } from './policy/evaluate.js';
+import { type Policy, PolicyError } from './policy/policy.js';
 import { RegistryClient } from './registry/client.js';
-import { type BuildxInfo, stepOutputs, summaryMarkdown } from './report.js';
+import { type BuildxInfo, type PolicyInfo, stepOutputs, summaryMarkdown } from './report.js';
 import { sleep } from './retry.js';
+import { findStep } from './workflow/locate.js';
 
 const KILL_GRACE_MS = 5_000;
 
@@ -35,27 +41,80 @@ function installSignalHandlers(controller: AbortController): void {
   process.on('exit', () => killAllGroups('SIGKILL'));
 }
 
+/** A failure already reported by its own annotations: the step fails without another one. */
+class Reported extends Error {}
+
+function reportFindings(annotator: Annotator, findings: readonly Finding[], policyInfo: PolicyInfo): void {
+  for (const f of findings) {
+    policyInfo.findings.push({ rule: f.rule, severity: f.severity, message: f.message });
+    const title =
+      f.rule === 'advisory' ? `known-bad buildx: ${f.advisory?.issue ?? ''}` : `buildx policy: ${f.rule}`;
+    annotator.annotate(f.severity, f.message, { input: f.input, title });
+  }
+}
+
+async function install(
+  inputs: Inputs,
+  policy: Policy,
+  workspace: string,
+  signal: AbortSignal,
+): Promise<Installed> {
+  const githubServer = process.env.GITHUB_SERVER_URL || 'https://github.com';
+  return installBuildx({
+    spec: inputs.buildx,
+    checksum: inputs.buildxChecksum,
+    mirror: inputs.buildxMirror,
+    apiUrl: process.env.GITHUB_API_URL || 'https://api.github.com',
+    token: inputs.githubToken || undefined,
+    githubHost: new URL(githubServer).host,
+    workspace,
+    tempDir: process.env.RUNNER_TEMP || tmpdir(),
+    platform: currentPlatform(),
+    signal,
+    allowed: allowedRelease(policy),
+    allowedFallback:
+      policy.advisories === 'warn' ? allowedRelease({ ...policy, advisories: 'off' }) : undefined,
+    requireChecksum: policy.checksum === 'required',
+    info: core.info,
+    warning: core.warning,
+  });
+}
+
+/** What the advisory database says about the way this run failed or was recovered, if anything. */
+function knownFailure(result: MergeResult, version: string): string | undefined {
+  for (const a of result.attempts) {
+    if (a.ok || !a.signature) continue;
+    const adv = advisoryForFailure(version, a.signature);
+    if (adv) return describeKnownFailure(version, adv);
+  }
+  return undefined;
+}
+
 export async function run(): Promise<void> {
   const controller = new AbortController();
   installSignalHandlers(controller);
   const workspace = process.env.GITHUB_WORKSPACE || process.cwd();
+  const annotator = new Annotator(() => findStep(workspace, process.env));
   try {
     const inputs = readInputs((name) => core.getInput(name), workspace);
-    const githubServer = process.env.GITHUB_SERVER_URL || 'https://github.com';
-    const located = await installBuildx({
-      spec: inputs.buildx,
-      checksum: inputs.buildxChecksum,
-      mirror: inputs.buildxMirror,
-      apiUrl: process.env.GITHUB_API_URL || 'https://api.github.com',
-      token: inputs.githubToken || undefined,
-      githubHost: new URL(githubServer).host,
-      workspace,
-      tempDir: process.env.RUNNER_TEMP || tmpdir(),
-      platform: currentPlatform(),
-      signal: controller.signal,
-      info: core.info,
-      warning: core.warning,
-    });
+    const policy = inputs.policy;
+    const policyInfo: PolicyInfo = {
+      origin: policy.origin,
+      mode: policy.mode,
+      advisories: policy.advisories,
+      findings: [],
+    };
+
+    // 1. The policy on the spec, before anything is downloaded or built.
+    const specFindings = checkSpec(policy, inputs.buildx, inputs.buildxChecksum !== undefined);
+    reportFindings(annotator, specFindings, policyInfo);
+    if (blocking(specFindings))
+      throw new Reported(
+        `buildx-version violates the policy (${policy.origin}); nothing was downloaded or pushed`,
+      );
+
+    // 2. Install (a range resolves to the highest release the policy allows and no advisory names).
+    const located = await install(inputs, policy, workspace, controller.signal);
     const buildx: BuildxInfo = {
       version: located.version,
       path: located.path,
@@ -70,6 +129,15 @@ export async function run(): Promise<void> {
     core.info(
       `buildx ${located.version} (${located.source}: ${located.how}) at ${located.path}, in ${located.durationMs} ms`,
     );
+
+    // 3. The policy on what actually runs.
+    const actualFindings = checkActual(policy, located.version, located.source);
+    reportFindings(annotator, actualFindings, policyInfo);
+    if (blocking(actualFindings))
+      throw new Reported(
+        `buildx ${located.version} violates the policy (${policy.origin}); nothing was pushed`,
+      );
+
     if (inputs.installPlugin) {
       if (located.source === 'runner') {
         core.info("install-plugin: this is already the runner's docker buildx; nothing to do");
@@ -98,32 +166,42 @@ export async function run(): Promise<void> {
       warning: core.warning,
     });
 
-    const outputs = stepOutputs(result, buildx, inputs.dryRun);
+    const known = knownFailure(result, located.version);
+    const outputs = stepOutputs(result, buildx, inputs.dryRun, policyInfo);
     for (const [name, value] of Object.entries(outputs)) {
       if (!name.startsWith('buildx-')) core.setOutput(name, value);
     }
-    await core.summary.addRaw(summaryMarkdown(result, buildx, inputs.dryRun)).write();
+    await core.summary.addRaw(summaryMarkdown(result, buildx, inputs.dryRun, policyInfo, known)).write();
 
     if (result.ok) {
       if (result.recovered) {
         const absorbed = [
           ...new Set(result.attempts.filter((a) => !a.ok).map((a) => `${a.class}: ${a.signature}`)),
         ];
-        core.warning(`Succeeded after ${outputs.attempts} attempts, absorbing ${absorbed.join('; ')}`);
+        annotator.warning(
+          `Succeeded after ${outputs.attempts} attempts, absorbing ${absorbed.join('; ')}${known ? `. ${known}` : ''}`,
+        );
       }
       core.info(`Done: ${result.tags.length} tag(s) hold ${result.digest}`);
     } else {
       const f = result.failure;
-      core.setFailed(`${f?.message ?? 'failed'}${f?.line ? `\n${f.line}` : ''}`);
+      throw new Error(`${f?.message ?? 'failed'}${known ? ` ${known}.` : ''}${f?.line ? `\n${f.line}` : ''}`);
     }
   } catch (err) {
     if (err instanceof CancelledError || controller.signal.aborted) {
-      core.setFailed('Cancelled: buildx was stopped and nothing it started is left running');
-    } else if (err instanceof InputError || err instanceof InstallError) {
-      core.setFailed(err.message);
+      annotator.error('Cancelled: buildx was stopped and nothing it started is left running');
+    } else if (err instanceof Reported) {
+      core.info(err.message);
+    } else if (err instanceof PolicyError) {
+      annotator.error(err.message, { input: 'policy', title: 'buildx policy file' });
+    } else if (err instanceof InputError) {
+      annotator.error(err.message, { input: err.input });
+    } else if (err instanceof InstallError) {
+      annotator.error(err.message, { input: 'buildx-version' });
     } else {
-      core.setFailed(err instanceof Error ? err.message : String(err));
+      annotator.error(err instanceof Error ? err.message : String(err));
     }
+    process.exitCode = 1;
   } finally {
     killAllGroups('SIGKILL');
   }

@@ -16,6 +16,13 @@ export interface BuildxInfo {
   installMs?: number;
 }
 
+export interface PolicyInfo {
+  origin: string;
+  mode: string;
+  advisories: string;
+  findings: { rule: string; severity: string; message: string }[];
+}
+
 export interface ResultJson {
   digest: string | null;
   ok: boolean;
@@ -36,9 +43,10 @@ export interface ResultJson {
     landed?: string[];
   }[];
   failure?: { class: string; signature: string; message: string; tags: string[] };
+  policy?: PolicyInfo;
 }
 
-export function resultJson(r: MergeResult, buildx: BuildxInfo): ResultJson {
+export function resultJson(r: MergeResult, buildx: BuildxInfo, policy?: PolicyInfo): ResultJson {
   return {
     digest: r.digest ?? null,
     ok: r.ok,
@@ -67,6 +75,7 @@ export function resultJson(r: MergeResult, buildx: BuildxInfo): ResultJson {
           },
         }
       : {}),
+    ...(policy ? { policy } : {}),
   };
 }
 
@@ -86,7 +95,12 @@ export interface StepOutputs {
   result: string;
 }
 
-export function stepOutputs(r: MergeResult, buildx: BuildxInfo, dryRun: boolean): StepOutputs {
+export function stepOutputs(
+  r: MergeResult,
+  buildx: BuildxInfo,
+  dryRun: boolean,
+  policy?: PolicyInfo,
+): StepOutputs {
   return {
     digest: r.digest ?? '',
     'buildx-version': buildx.version,
@@ -95,7 +109,7 @@ export function stepOutputs(r: MergeResult, buildx: BuildxInfo, dryRun: boolean)
     attempts: String(countAttempts(r, dryRun)),
     recovered: String(r.ok && r.recovered),
     panics: String(r.panics),
-    result: JSON.stringify(resultJson(r, buildx)),
+    result: JSON.stringify(resultJson(r, buildx, policy)),
   };
 }
 
@@ -115,7 +129,33 @@ function attemptRow(a: AttemptRecord): string {
 }
 
 /** A short Markdown job summary, bounded whatever the child printed. */
-export function summaryMarkdown(r: MergeResult, buildx: BuildxInfo, dryRun: boolean): string {
+/** The policy's verdict in one line. */
+export function policyVerdict(p: PolicyInfo): string {
+  const errors = p.findings.filter((f) => f.severity === 'error').length;
+  const warnings = p.findings.length - errors;
+  const what =
+    p.origin === 'default'
+      ? 'no policy (advisories warn)'
+      : `policy ${p.origin} (${p.mode}, advisories ${p.advisories})`;
+  const verdict =
+    p.findings.length === 0
+      ? 'passed'
+      : [
+          errors ? `${errors} violation${errors === 1 ? '' : 's'}` : '',
+          warnings ? `${warnings} warning${warnings === 1 ? '' : 's'}` : '',
+        ]
+          .filter(Boolean)
+          .join(', ');
+  return `${what}: ${verdict}`;
+}
+
+export function summaryMarkdown(
+  r: MergeResult,
+  buildx: BuildxInfo,
+  dryRun: boolean,
+  policy?: PolicyInfo,
+  known?: string,
+): string {
   const lines: string[] = [];
   const n = countAttempts(r, dryRun);
   if (r.ok) {
@@ -130,6 +170,7 @@ export function summaryMarkdown(r: MergeResult, buildx: BuildxInfo, dryRun: bool
     );
     if (r.failure) lines.push('', esc(r.failure.message));
   }
+  if (known) lines.push('', `**${esc(known)}**`);
   if (r.tags.length > 0) {
     lines.push('', '| tag | digest | verified |', '| --- | --- | --- |');
     for (const t of r.tags.slice(0, 200))
@@ -146,6 +187,10 @@ export function summaryMarkdown(r: MergeResult, buildx: BuildxInfo, dryRun: bool
     .filter(Boolean)
     .join(', ');
   lines.push('', `buildx \`${buildx.version}\` (${detail}, \`${buildx.path}\`)`);
+  if (policy) {
+    lines.push('', `Policy: ${esc(policyVerdict(policy))}`);
+    for (const f of policy.findings.slice(0, 20)) lines.push(`- ${f.severity}: ${esc(f.message)}`);
+  }
   const lastFailed = [...r.attempts].reverse().find((a) => !a.ok && a.tail && a.tail.length > 0);
   if (!r.ok && lastFailed?.tail) {
     const tail = lastFailed.tail

@@ -37,8 +37,12 @@ export interface InstallOptions {
   signal?: AbortSignal;
   /** stall and attempt bounds of downloads, for tests */
   download?: { stallMs?: number; timeoutMs?: number; attempts?: number; retryDelayMs?: number };
-  /** a release allowed by policy (issue: policy) */
+  /** which releases a range or latest may pick (the policy's versions, deny and advisories) */
   allowed?: (tag: string) => boolean;
+  /** when `allowed` leaves none: this looser filter, with a warning (advisories: warn) */
+  allowedFallback?: (tag: string) => boolean;
+  /** a release without checksums.txt, or a URL without buildx-checksum, is refused */
+  requireChecksum?: boolean;
   info(message: string): void;
   warning(message: string): void;
 }
@@ -181,6 +185,11 @@ async function installRelease(tag: string, opts: InstallOptions): Promise<Instal
       );
   } catch (err) {
     if (!(err instanceof HttpError && err.status === 404)) throw err;
+    if (opts.requireChecksum) {
+      throw new InstallError(
+        `buildx ${tag} publishes no checksums.txt at ${safeUrl(base)}, and the policy requires checksum verification (checksum: required)`,
+      );
+    }
     opts.warning(
       `buildx ${tag} publishes no checksums.txt at ${safeUrl(base)}: installing it without checksum verification`,
     );
@@ -364,7 +373,14 @@ async function install(opts: InstallOptions): Promise<Installed> {
     case 'range':
     case 'latest': {
       const { releases, from } = await listReleases(opts);
-      const tag = pickRelease(releases, spec, opts.allowed);
+      let tag = pickRelease(releases, spec, opts.allowed);
+      if (!tag && opts.allowedFallback) {
+        tag = pickRelease(releases, spec, opts.allowedFallback);
+        if (tag)
+          opts.warning(
+            `Every release that buildx-version allows is known to be bad; using ${tag} (see the advisory below)`,
+          );
+      }
       if (!tag) {
         const newest = pickRelease(releases, { kind: 'latest' });
         throw new InstallError(

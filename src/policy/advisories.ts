@@ -1,0 +1,70 @@
+// The built-in database of known-bad buildx versions (advisories.json beside this file).
+
+import semver from 'semver';
+
+import { versionOf } from '../install/release.js';
+import data from './advisories.json' with { type: 'json' };
+
+export interface Advisory {
+  id: string;
+  issue: string;
+  url: string;
+  /** semver range of affected versions, pre-releases included */
+  affected: string;
+  fixed: string | null;
+  summary: string;
+  /** the few words of the line it prints, as the classifier names it; null when nothing telling */
+  signature: string | null;
+  class: 'panic' | 'transient' | 'silent';
+  retryHelps: boolean;
+  severity: string;
+  verified: boolean;
+  sources: string[];
+  note?: string;
+}
+
+export const ADVISORIES: readonly Advisory[] = (data as { advisories: Advisory[] }).advisories;
+
+/**
+ * Whether an advisory marks a version as known-bad before anything runs: crashes and wrong results
+ * do; `flaky` ones (intermittent, absorbed by this action's retries and reduced concurrency) are
+ * only named when a run actually fails their way.
+ */
+export function flagsVersion(a: Advisory): boolean {
+  return a.severity !== 'flaky';
+}
+
+/** The advisories a version is affected by (`v0.30.0`, `0.30.0-rc1`, Debian's `0.13.1+ds1` all work). */
+export function advisoriesFor(
+  version: string,
+  db: readonly Advisory[] = ADVISORIES,
+  all = false,
+): Advisory[] {
+  const v = versionOf(version);
+  if (!v) return [];
+  return db.filter(
+    (a) => (all || flagsVersion(a)) && semver.satisfies(v, a.affected, { includePrerelease: true }),
+  );
+}
+
+/** An advisory of this version whose signature is the one a failed attempt printed. */
+export function advisoryForFailure(
+  version: string,
+  signature: string,
+  db: readonly Advisory[] = ADVISORIES,
+): Advisory | undefined {
+  return advisoriesFor(version, db, true).find(
+    (a) => a.signature !== null && signature.includes(a.signature),
+  );
+}
+
+/** "buildx 0.30.0 is known to crash this way: docker/buildx#3503, fixed in 0.30.1" */
+export function describeKnownFailure(version: string, a: Advisory): string {
+  const how = a.class === 'panic' ? 'crash this way' : 'fail this way';
+  return `buildx ${version} is known to ${how}: ${a.issue}${a.fixed ? `, fixed in ${a.fixed}` : ' (not fixed yet)'}`;
+}
+
+/** One line about an advisory affecting a version. */
+export function describeAdvisory(version: string, a: Advisory): string {
+  return `buildx ${version} is affected by ${a.issue}: ${a.summary}${a.fixed ? `; fixed in ${a.fixed}` : '; no fixed release yet'} (${a.url})`;
+}
