@@ -31613,7 +31613,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4110);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(623);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -31622,7 +31622,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 4110:
+/***/ 623:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -35049,6 +35049,12 @@ const TRANSIENT_RULES = [
         signature: () => 'blob unknown (registry race)',
     },
 ];
+/**
+ * A superset of every rule above, tested on a whole chunk of output before it is split into lines:
+ * a chunk it does not match cannot change the verdict, so a flood of progress lines costs one
+ * regex test per chunk. Keep it a superset when a rule is added (a unit test checks the samples).
+ */
+const CHUNK_FILTER = /fatal error|panic|\[signal|SIG[A-Z]{2,}|fault|goroutine|runtime:|error|fail|denied|unauthori|authenticat|credentials|forbidden|insufficient|not found|unknown|not supported|accepts \d|requires at least|invalid|timeout|refused|reset|EOF|(?<![.\d])\b[45]\d\d [A-Za-z]|toomanyrequests|rate limit|exceeded|no such|broken pipe|x509|certificate|HTTP response|unreachable|no route|stream|misbehaving/i;
 function shortPanic(text) {
     if (/nil pointer dereference/.test(text))
         return 'nil pointer dereference';
@@ -35695,16 +35701,14 @@ async function readAll(tags, deps, digest) {
 
 ;// CONCATENATED MODULE: external "node:child_process"
 const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
-;// CONCATENATED MODULE: external "node:string_decoder"
-const external_node_string_decoder_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:string_decoder");
 ;// CONCATENATED MODULE: ./src/exec/process.ts
 // Runs one child process without a shell, in its own process group, streaming its output line by
 // line, keeping only a bounded tail, and killing the whole group (TERM, then KILL) when a watchdog
 // fires or the run is cancelled. Nothing it starts outlives it.
 
-
 const MAX_LINE_BYTES = 64 * 1024;
 const MAX_TAIL_LINE = 2000;
+const TAIL_BYTES = 256 * 1024;
 // Every live process group this module started, so that an exiting action can take them along.
 const liveGroups = new Set();
 function liveProcessGroups() {
@@ -35721,35 +35725,77 @@ function killAllGroups(signal = 'SIGKILL') {
         }
     }
 }
+/**
+ * Splits a byte stream at newlines. Complete lines go out as one Buffer (for the log: whole lines,
+ * never half of one interleaved with the other stream) and, when asked, as strings; an over-long
+ * line without a newline is cut at MAX_LINE_BYTES.
+ */
 class LineSplitter {
-    emit;
-    decoder = new external_node_string_decoder_namespaceObject.StringDecoder('utf8');
-    partial = '';
-    constructor(emit) {
-        this.emit = emit;
+    onBytes;
+    onLine;
+    filter;
+    partial = Buffer.alloc(0);
+    constructor(onBytes, onLine, filter) {
+        this.onBytes = onBytes;
+        this.onLine = onLine;
+        this.filter = filter;
     }
     write(chunk) {
-        const text = this.partial + this.decoder.write(chunk);
-        let start = 0;
-        for (;;) {
-            const nl = text.indexOf('\n', start);
-            if (nl < 0)
-                break;
-            const end = nl > start && text.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
-            this.emit(text.slice(start, end));
-            start = nl + 1;
+        const data = this.partial.length > 0 ? Buffer.concat([this.partial, chunk]) : chunk;
+        const nl = data.lastIndexOf(10);
+        if (nl < 0) {
+            this.partial = data.length > MAX_LINE_BYTES ? this.flush(data, true) : Buffer.from(data);
+            return;
         }
-        this.partial = text.slice(start);
-        if (this.partial.length > MAX_LINE_BYTES) {
-            this.emit(this.partial);
-            this.partial = '';
-        }
+        this.flush(data.subarray(0, nl + 1), false);
+        // copied, so that a small remainder does not keep a whole chunk alive
+        this.partial = Buffer.from(data.subarray(nl + 1));
     }
     end() {
-        const rest = this.partial + this.decoder.end();
-        this.partial = '';
-        if (rest.length > 0)
-            this.emit(rest);
+        if (this.partial.length > 0)
+            this.flush(this.partial, true);
+        this.partial = Buffer.alloc(0);
+    }
+    flush(bytes, addNewline) {
+        this.onBytes(addNewline ? Buffer.concat([bytes, Buffer.from('\n')]) : bytes);
+        if (this.onLine) {
+            const text = bytes.toString('utf8');
+            if (!this.filter || this.filter.test(text)) {
+                const lines = text.split('\n');
+                if (!addNewline)
+                    lines.pop(); // after the final newline
+                for (const line of lines)
+                    this.onLine(line.endsWith('\r') ? line.slice(0, -1) : line);
+            }
+        }
+        return Buffer.alloc(0);
+    }
+}
+/** The last bytes of output, kept as they came, and split into lines only when asked. */
+class TailRing {
+    maxBytes;
+    chunks = [];
+    size = 0;
+    constructor(maxBytes) {
+        this.maxBytes = maxBytes;
+    }
+    push(bytes) {
+        this.chunks.push(bytes);
+        this.size += bytes.length;
+        while (this.chunks.length > 1 && this.size - this.chunks[0].length >= this.maxBytes) {
+            this.size -= this.chunks.shift().length;
+        }
+    }
+    lines(max) {
+        const all = Buffer.concat(this.chunks).toString('utf8').split('\n');
+        if (all.at(-1) === '')
+            all.pop();
+        if (this.size > this.maxBytes && all.length > 1)
+            all.shift(); // the first may be cut
+        return all.slice(-max).map((l) => {
+            const line = l.endsWith('\r') ? l.slice(0, -1) : l;
+            return line.length > MAX_TAIL_LINE ? `${line.slice(0, MAX_TAIL_LINE)}...` : line;
+        });
     }
 }
 function runProcess(opts) {
@@ -35770,7 +35816,7 @@ function runProcess(opts) {
             shell: false,
             windowsHide: true,
         });
-        const tail = [];
+        const tail = new TailRing(TAIL_BYTES);
         let outputBytes = 0;
         const stdoutChunks = [];
         let stdoutCaptured = 0;
@@ -35782,11 +35828,6 @@ function runProcess(opts) {
         let exitCode = null;
         let exitSignal = null;
         let echoBlocked = false;
-        const pushTail = (line) => {
-            tail.push(line.length > MAX_TAIL_LINE ? `${line.slice(0, MAX_TAIL_LINE)}...` : line);
-            if (tail.length > tailMax)
-                tail.shift();
-        };
         const streams = [child.stdout, child.stderr];
         const onEchoDrain = () => {
             echoBlocked = false;
@@ -35794,10 +35835,11 @@ function runProcess(opts) {
                 s?.resume();
             armIdle();
         };
-        const echoLine = (line) => {
+        const echoBytes = (bytes) => {
+            tail.push(bytes);
             if (!opts.echo)
                 return;
-            if (!opts.echo.write(`${line}\n`) && !echoBlocked) {
+            if (!opts.echo.write(bytes) && !echoBlocked) {
                 echoBlocked = true;
                 for (const s of streams)
                     s?.pause();
@@ -35806,16 +35848,8 @@ function runProcess(opts) {
             }
         };
         const splitters = {
-            stdout: new LineSplitter((line) => {
-                pushTail(line);
-                opts.onLine?.(line, 'stdout');
-                echoLine(line);
-            }),
-            stderr: new LineSplitter((line) => {
-                pushTail(line);
-                opts.onLine?.(line, 'stderr');
-                echoLine(line);
-            }),
+            stdout: new LineSplitter(echoBytes, opts.onLine && ((line) => opts.onLine?.(line, 'stdout')), opts.lineFilter),
+            stderr: new LineSplitter(echoBytes, opts.onLine && ((line) => opts.onLine?.(line, 'stderr')), opts.lineFilter),
         };
         // Watchdogs
         let idleTimer;
@@ -35909,7 +35943,7 @@ function runProcess(opts) {
                 signal: exitSignal,
                 killedBy,
                 durationMs: Date.now() - started,
-                tail,
+                tail: tail.lines(tailMax),
                 outputBytes,
                 stdout: Buffer.concat(stdoutChunks).toString('utf8'),
                 stdoutTruncated,
@@ -36071,6 +36105,7 @@ function makeExec(buildx, opts) {
                 killGraceMs: opts.killGraceMs,
                 signal: opts.signal,
                 onLine: (line) => classifier.push(line),
+                lineFilter: CHUNK_FILTER,
                 echo: process.stdout,
                 tailLines: 200,
                 captureStdoutBytes: args.includes('--dry-run') || args[0] === 'version' ? MAX_STDOUT : 0,

@@ -127,6 +127,14 @@ const TRANSIENT_RULES: Rule[] = [
   },
 ];
 
+/**
+ * A superset of every rule above, tested on a whole chunk of output before it is split into lines:
+ * a chunk it does not match cannot change the verdict, so a flood of progress lines costs one
+ * regex test per chunk. Keep it a superset when a rule is added (a unit test checks the samples).
+ */
+export const CHUNK_FILTER =
+  /fatal error|panic|\[signal|SIG[A-Z]{2,}|fault|goroutine|runtime:|error|fail|denied|unauthori|authenticat|credentials|forbidden|insufficient|not found|unknown|not supported|accepts \d|requires at least|invalid|timeout|refused|reset|EOF|(?<![.\d])\b[45]\d\d [A-Za-z]|toomanyrequests|rate limit|exceeded|no such|broken pipe|x509|certificate|HTTP response|unreachable|no route|stream|misbehaving/i;
+
 function shortPanic(text: string): string {
   if (/nil pointer dereference/.test(text)) return 'nil pointer dereference';
   if (/index out of range/.test(text)) return 'index out of range';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
-import { classifyOutput, OutputClassifier } from '../../src/classify.js';
+import { CHUNK_FILTER, classifyOutput, OutputClassifier } from '../../src/classify.js';
 import { fixturesDir } from '../testbed/paths.js';
 
 const fixture = (name: string): string => readFileSync(join(fixturesDir, name), 'utf8');
@@ -237,6 +237,21 @@ describe.each(CASES)('%s: %s (%s)', (cls, signature, _name, output) => {
     const c = classifyOutput(output);
     expect(c.class).toBe(cls);
     expect(c.signature).toBe(signature);
+  });
+  it('passes the chunk filter whenever it is not unknown', () => {
+    // the runner only splits chunks the filter matches: it must never hide a telling line
+    if (cls !== 'unknown' || output.includes('ERROR')) expect(CHUNK_FILTER.test(output)).toBe(true);
+  });
+});
+
+describe('the chunk filter', () => {
+  it('passes every fixture', () => {
+    for (const f of readdirSync(fixturesDir)) expect(CHUNK_FILTER.test(fixture(f))).toBe(true);
+  });
+  it('lets ordinary progress through unsplit', () => {
+    const progress =
+      '#1 [internal] pushing 127.0.0.1:5000/dst/app:t1\n#1 0.401 copying sha256:081fb5230c745e2561ef7cd3f8341d9a5a7d3313a9937704e5e8775de76f534a from 127.0.0.1:5000/src/app:386 to 127.0.0.1:5000/dst/app:t1\n#1 DONE 0.1s\n';
+    expect(CHUNK_FILTER.test(progress)).toBe(false);
   });
 });
 

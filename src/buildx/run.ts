@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 
 import * as core from '@actions/core';
 
-import { OutputClassifier } from '../classify.js';
+import { CHUNK_FILTER, OutputClassifier } from '../classify.js';
 import type { ExecOutcome } from '../engine.js';
 import { CancelledError } from '../engine.js';
 import { runProcess, succeeded } from '../exec/process.js';
@@ -45,6 +45,7 @@ export function makeExec(
         killGraceMs: opts.killGraceMs,
         signal: opts.signal,
         onLine: (line) => classifier.push(line),
+        lineFilter: CHUNK_FILTER,
         echo: process.stdout,
         tailLines: 200,
         captureStdoutBytes: args.includes('--dry-run') || args[0] === 'version' ? MAX_STDOUT : 0,

@@ -3,7 +3,6 @@
 // fires or the run is cancelled. Nothing it starts outlives it.
 
 import { spawn } from 'node:child_process';
-import { StringDecoder } from 'node:string_decoder';
 import type { Writable } from 'node:stream';
 
 export type KillReason = 'attempt-timeout' | 'idle-timeout' | 'cancelled';
@@ -22,6 +21,11 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** every line the child prints, in order, without its line ending */
   onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
+  /**
+   * When given, onLine only sees the lines of output chunks this matches (a superset of what the
+   * consumer looks for): the rest is never turned into strings, which keeps a flood cheap.
+   */
+  lineFilter?: RegExp;
   /** where the lines are echoed (the action's log); backpressure pauses the child */
   echo?: Writable;
   /** lines kept at the end of the output */
@@ -47,6 +51,7 @@ export interface RunResult {
 
 const MAX_LINE_BYTES = 64 * 1024;
 const MAX_TAIL_LINE = 2000;
+const TAIL_BYTES = 256 * 1024;
 
 // Every live process group this module started, so that an exiting action can take them along.
 const liveGroups = new Set<number>();
@@ -66,32 +71,74 @@ export function killAllGroups(signal: NodeJS.Signals = 'SIGKILL'): void {
   }
 }
 
+/**
+ * Splits a byte stream at newlines. Complete lines go out as one Buffer (for the log: whole lines,
+ * never half of one interleaved with the other stream) and, when asked, as strings; an over-long
+ * line without a newline is cut at MAX_LINE_BYTES.
+ */
 class LineSplitter {
-  private decoder = new StringDecoder('utf8');
-  private partial = '';
-  constructor(private readonly emit: (line: string) => void) {}
+  private partial: Buffer = Buffer.alloc(0);
+
+  constructor(
+    private readonly onBytes: (complete: Buffer) => void,
+    private readonly onLine?: (line: string) => void,
+    private readonly filter?: RegExp,
+  ) {}
 
   write(chunk: Buffer): void {
-    const text = this.partial + this.decoder.write(chunk);
-    let start = 0;
-    for (;;) {
-      const nl = text.indexOf('\n', start);
-      if (nl < 0) break;
-      const end = nl > start && text.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
-      this.emit(text.slice(start, end));
-      start = nl + 1;
+    const data = this.partial.length > 0 ? Buffer.concat([this.partial, chunk]) : chunk;
+    const nl = data.lastIndexOf(10);
+    if (nl < 0) {
+      this.partial = data.length > MAX_LINE_BYTES ? this.flush(data, true) : Buffer.from(data);
+      return;
     }
-    this.partial = text.slice(start);
-    if (this.partial.length > MAX_LINE_BYTES) {
-      this.emit(this.partial);
-      this.partial = '';
-    }
+    this.flush(data.subarray(0, nl + 1), false);
+    // copied, so that a small remainder does not keep a whole chunk alive
+    this.partial = Buffer.from(data.subarray(nl + 1));
   }
 
   end(): void {
-    const rest = this.partial + this.decoder.end();
-    this.partial = '';
-    if (rest.length > 0) this.emit(rest);
+    if (this.partial.length > 0) this.flush(this.partial, true);
+    this.partial = Buffer.alloc(0);
+  }
+
+  private flush(bytes: Buffer, addNewline: boolean): Buffer {
+    this.onBytes(addNewline ? Buffer.concat([bytes, Buffer.from('\n')]) : bytes);
+    if (this.onLine) {
+      const text = bytes.toString('utf8');
+      if (!this.filter || this.filter.test(text)) {
+        const lines = text.split('\n');
+        if (!addNewline) lines.pop(); // after the final newline
+        for (const line of lines) this.onLine(line.endsWith('\r') ? line.slice(0, -1) : line);
+      }
+    }
+    return Buffer.alloc(0);
+  }
+}
+
+/** The last bytes of output, kept as they came, and split into lines only when asked. */
+class TailRing {
+  private chunks: Buffer[] = [];
+  private size = 0;
+
+  constructor(private readonly maxBytes: number) {}
+
+  push(bytes: Buffer): void {
+    this.chunks.push(bytes);
+    this.size += bytes.length;
+    while (this.chunks.length > 1 && this.size - (this.chunks[0] as Buffer).length >= this.maxBytes) {
+      this.size -= (this.chunks.shift() as Buffer).length;
+    }
+  }
+
+  lines(max: number): string[] {
+    const all = Buffer.concat(this.chunks).toString('utf8').split('\n');
+    if (all.at(-1) === '') all.pop();
+    if (this.size > this.maxBytes && all.length > 1) all.shift(); // the first may be cut
+    return all.slice(-max).map((l) => {
+      const line = l.endsWith('\r') ? l.slice(0, -1) : l;
+      return line.length > MAX_TAIL_LINE ? `${line.slice(0, MAX_TAIL_LINE)}...` : line;
+    });
   }
 }
 
@@ -115,7 +162,7 @@ export function runProcess(opts: RunOptions): Promise<RunResult> {
       windowsHide: true,
     });
 
-    const tail: string[] = [];
+    const tail = new TailRing(TAIL_BYTES);
     let outputBytes = 0;
     const stdoutChunks: Buffer[] = [];
     let stdoutCaptured = 0;
@@ -128,20 +175,16 @@ export function runProcess(opts: RunOptions): Promise<RunResult> {
     let exitSignal: NodeJS.Signals | null = null;
     let echoBlocked = false;
 
-    const pushTail = (line: string): void => {
-      tail.push(line.length > MAX_TAIL_LINE ? `${line.slice(0, MAX_TAIL_LINE)}...` : line);
-      if (tail.length > tailMax) tail.shift();
-    };
-
     const streams = [child.stdout, child.stderr];
     const onEchoDrain = (): void => {
       echoBlocked = false;
       for (const s of streams) s?.resume();
       armIdle();
     };
-    const echoLine = (line: string): void => {
+    const echoBytes = (bytes: Buffer): void => {
+      tail.push(bytes);
       if (!opts.echo) return;
-      if (!opts.echo.write(`${line}\n`) && !echoBlocked) {
+      if (!opts.echo.write(bytes) && !echoBlocked) {
         echoBlocked = true;
         for (const s of streams) s?.pause();
         disarmIdle();
@@ -150,16 +193,16 @@ export function runProcess(opts: RunOptions): Promise<RunResult> {
     };
 
     const splitters = {
-      stdout: new LineSplitter((line) => {
-        pushTail(line);
-        opts.onLine?.(line, 'stdout');
-        echoLine(line);
-      }),
-      stderr: new LineSplitter((line) => {
-        pushTail(line);
-        opts.onLine?.(line, 'stderr');
-        echoLine(line);
-      }),
+      stdout: new LineSplitter(
+        echoBytes,
+        opts.onLine && ((line) => opts.onLine?.(line, 'stdout')),
+        opts.lineFilter,
+      ),
+      stderr: new LineSplitter(
+        echoBytes,
+        opts.onLine && ((line) => opts.onLine?.(line, 'stderr')),
+        opts.lineFilter,
+      ),
     };
 
     // Watchdogs
@@ -247,7 +290,7 @@ export function runProcess(opts: RunOptions): Promise<RunResult> {
         signal: exitSignal,
         killedBy,
         durationMs: Date.now() - started,
-        tail,
+        tail: tail.lines(tailMax),
         outputBytes,
         stdout: Buffer.concat(stdoutChunks).toString('utf8'),
         stdoutTruncated,
