@@ -37398,17 +37398,44 @@ function downloadFile(url, dest, opts = {}) {
         checkStatus(what, res);
         const hash = (0,external_node_crypto_.createHash)('sha256');
         const out = (0,external_node_fs_namespaceObject.createWriteStream)(dest, { mode: 0o755 });
+        // Every error of the file stream is caught here, also one that comes after a failure.
+        let fileError;
+        const closed = new Promise((resolve) => out.once('close', () => resolve()));
+        out.on('error', (err) => {
+            fileError ??= err;
+        });
+        const writeChunk = (chunk) => {
+            if (fileError)
+                throw fileError;
+            if (out.write(chunk))
+                return undefined;
+            return new Promise((resolve, reject) => {
+                const onDrain = () => {
+                    out.off('error', onError);
+                    resolve();
+                };
+                const onError = (err) => {
+                    out.off('drain', onDrain);
+                    reject(err);
+                };
+                out.once('drain', onDrain);
+                out.once('error', onError);
+            });
+        };
         let bytes = 0;
         try {
             await readWithStall(what, res, signal, opts.stallMs ?? DEFAULTS.stallMs, false, (chunk) => {
                 hash.update(chunk);
                 bytes += chunk.length;
-                return out.write(chunk) ? undefined : new Promise((r) => out.once('drain', () => r()));
+                return writeChunk(chunk);
             });
             await new Promise((resolve, reject) => out.end((err) => (err ? reject(err) : resolve())));
+            if (fileError)
+                throw fileError;
         }
         catch (err) {
             out.destroy();
+            await closed;
             await (0,promises_namespaceObject.rm)(dest, { force: true });
             throw err;
         }

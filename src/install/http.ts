@@ -125,18 +125,42 @@ export function downloadFile(
     checkStatus(what, res);
     const hash = createHash('sha256');
     const out = createWriteStream(dest, { mode: 0o755 });
+    // Every error of the file stream is caught here, also one that comes after a failure.
+    let fileError: Error | undefined;
+    const closed = new Promise<void>((resolve) => out.once('close', () => resolve()));
+    out.on('error', (err) => {
+      fileError ??= err;
+    });
+    const writeChunk = (chunk: Buffer): Promise<void> | undefined => {
+      if (fileError) throw fileError;
+      if (out.write(chunk)) return undefined;
+      return new Promise<void>((resolve, reject) => {
+        const onDrain = (): void => {
+          out.off('error', onError);
+          resolve();
+        };
+        const onError = (err: Error): void => {
+          out.off('drain', onDrain);
+          reject(err);
+        };
+        out.once('drain', onDrain);
+        out.once('error', onError);
+      });
+    };
     let bytes = 0;
     try {
       await readWithStall(what, res, signal, opts.stallMs ?? DEFAULTS.stallMs, false, (chunk) => {
         hash.update(chunk);
         bytes += chunk.length;
-        return out.write(chunk) ? undefined : new Promise<void>((r) => out.once('drain', () => r()));
+        return writeChunk(chunk);
       });
       await new Promise<void>((resolve, reject) =>
         out.end((err?: Error | null) => (err ? reject(err) : resolve())),
       );
+      if (fileError) throw fileError;
     } catch (err) {
       out.destroy();
+      await closed;
       await rm(dest, { force: true });
       throw err;
     }
