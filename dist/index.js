@@ -34897,16 +34897,20 @@ function entries(ctx, value, depth = 0) {
 const MAX_PER_KIND = 10;
 class Annotator {
     locate;
+    enabled;
     sink;
     seen = new Set();
     counts = { error: 0, warning: 0, notice: 0 };
     location;
-    constructor(locate, sink = {
+    constructor(locate, 
+    /** `annotate: false`: messages go to the log instead */
+    enabled = true, sink = {
         error: error,
         warning: warning,
         notice: notice,
     }) {
         this.locate = locate;
+        this.enabled = enabled;
         this.sink = sink;
     }
     /** Where this step is in its workflow, found once. */
@@ -34920,6 +34924,10 @@ class Annotator {
         if (this.seen.has(key))
             return;
         this.seen.add(key);
+        if (!this.enabled) {
+            info(`${kind}: ${opts.title ? `${opts.title}: ` : ''}${message}`);
+            return;
+        }
         if (this.counts[kind] >= MAX_PER_KIND) {
             info(`(${kind} annotation not shown, ${MAX_PER_KIND} already): ${message}`);
             return;
@@ -34962,6 +34970,8 @@ const FAILURE_CLASSES = [
     'unknown',
 ];
 const MAX_LINE = 400;
+const CONTEXT_BEFORE = 5;
+const CONTEXT_AFTER = 40;
 // Go runtime crashes. Only at the start of a line: error messages may quote the words.
 const PANIC_RULES = [
     { re: /^fatal error: (.+?)\s*$/, signature: (m) => m[1].replace(/!$/, '') },
@@ -35066,6 +35076,9 @@ function shortPanic(text) {
         return text;
     return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
+function clipLine(line) {
+    return line.length > MAX_LINE ? `${line.slice(0, MAX_LINE - 3)}...` : line;
+}
 function bounded(line) {
     const t = line.trim();
     return t.length > MAX_LINE ? `${t.slice(0, MAX_LINE - 3)}...` : t;
@@ -35090,20 +35103,26 @@ class OutputClassifier {
     notFound;
     transient;
     lastError;
-    goroutineDump = false;
+    recent = [];
+    context = [];
     push(rawLine) {
         const line = rawLine.length > 4096 ? rawLine.slice(0, 4096) : rawLine;
         if (!this.panic) {
             const p = match(PANIC_RULES, line);
             if (p) {
                 this.panic = { class: 'panic', signature: p.rule.signature(p.m), line: bounded(line) };
+                this.context.push(...this.recent, line);
                 return;
             }
+            this.recent.push(clipLine(line));
+            if (this.recent.length > CONTEXT_BEFORE)
+                this.recent.shift();
         }
         else {
-            // After `panic: X` Go prints `[signal SIGSEGV ...]`; keep the first, more telling line.
-            if (!this.goroutineDump && /^goroutine \d+ \[/.test(line))
-                this.goroutineDump = true;
+            // After `panic: X` Go prints `[signal SIGSEGV ...]` and the crashing goroutine: keep the
+            // first line as the signature, and the start of the dump as evidence.
+            if (this.context.length < CONTEXT_BEFORE + 1 + CONTEXT_AFTER)
+                this.context.push(clipLine(line));
             return;
         }
         const text = stripProgress(line);
@@ -35151,6 +35170,10 @@ class OutputClassifier {
         if (this.transient)
             return this.transient;
         return { class: 'unknown', signature: 'unrecognised failure', line: this.lastError ?? '' };
+    }
+    /** For a crash: the lines just before it, the crash line and the start of the dump (bounded). */
+    get evidence() {
+        return [...this.context];
     }
     /** True once a Go runtime crash has been seen, whatever the exit status. */
     get crashed() {
@@ -35479,7 +35502,7 @@ async function runMerge(inputs, deps) {
             signal: out.signal,
             killedBy: out.killedBy,
             durationMs: out.durationMs,
-            tail: oracle ? undefined : out.tail.slice(-50),
+            tail: oracle ? undefined : out.evidence?.length ? out.evidence : out.tail.slice(-50),
         });
         if (oracle)
             break;
@@ -35589,7 +35612,7 @@ async function runMerge(inputs, deps) {
                 killedBy: out.killedBy,
                 durationMs: out.durationMs,
                 landed: landed.map((t) => t.original),
-                tail: out.tail.slice(-50),
+                tail: out.evidence?.length ? out.evidence : out.tail.slice(-50),
             });
             if (c.class === 'panic' && concurrency > 1) {
                 concurrency = 1;
@@ -36128,6 +36151,8 @@ function makeExec(buildx, opts) {
             tail: result.tail,
         };
         if (!outcome.ok) {
+            if (classifier.crashed)
+                outcome.evidence = classifier.evidence;
             if (result.killedBy) {
                 const what = result.killedBy === 'idle-timeout'
                     ? `idle-timeout (no output for ${formatDuration(opts.idleTimeoutMs)})`
@@ -38362,6 +38387,7 @@ function readInputs(get, workspace = process.cwd()) {
         attemptTimeoutMs: parseDurationMs('attempt-timeout', get('attempt-timeout'), inputs_DEFAULTS.attemptTimeoutMs, 1000, 6 * HOUR),
         idleTimeoutMs: parseDurationMs('idle-timeout', get('idle-timeout'), inputs_DEFAULTS.idleTimeoutMs, 1000, 6 * HOUR),
         verify: parseBoolean('verify', get('verify'), true),
+        annotate: parseBoolean('annotate', get('annotate'), true),
     };
 }
 
@@ -38843,6 +38869,76 @@ function stepOutputs(r, buildx, dryRun, policy) {
     };
 }
 const esc = (s) => s.replace(/[|\\`*_<>[\]]/g, (c) => `\\${c}`).replace(/\r?\n/g, ' ');
+const clip = (s, n) => (s.length > n ? `${s.slice(0, n - 3)}...` : s);
+const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
+/** The job summary stays well under GitHub's 1 MiB limit, whatever buildx printed. */
+const SUMMARY_MAX_BYTES = 512 * 1024;
+const HEADLINE = {
+    panic: 'buildx crashed',
+    transient: 'registry or network error',
+    permanent: 'permanent error',
+    timeout: 'buildx hung',
+    unknown: 'buildx failed',
+    verify: 'verification failed',
+    oracle: 'buildx failed',
+};
+function absorbed(r) {
+    const counts = new Map();
+    for (const a of r.attempts) {
+        if (a.ok)
+            continue;
+        const key = `${a.class} (${a.signature})`;
+        counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+    return [...counts].map(([k, n]) => `${n} × ${k}`).join(', ');
+}
+/**
+ * The one error annotation of a failed run: the class and signature in the title; in the message
+ * what failed and on which tags, the output line that proves it, what was tried, what to do.
+ * Never anything of a goroutine dump but its one telling line.
+ */
+function failureAnnotation(r, dryRun, known) {
+    const f = r.failure;
+    const n = countAttempts(r, dryRun);
+    const cls = f?.class ?? 'unknown';
+    const tries = n === 0 ? 'before any push' : plural(n, 'attempt');
+    const title = clip(`${HEADLINE[cls] ?? 'failed'}: ${f?.signature ?? 'unknown'} (${tries})`, 120);
+    const parts = [f?.message ?? 'failed'];
+    if (f && f.tags.length > 0)
+        parts.push(`Not pushed: ${clip(f.tags.join(', '), 500)}.`);
+    if (f?.line)
+        parts.push(`buildx said: ${clip(f.line, 300)}`);
+    const failures = r.attempts.filter((a) => !a.ok);
+    if (failures.length > 1) {
+        const waited = r.attempts.reduce((t, a) => t + a.waitMs, 0);
+        parts.push(`Tried ${plural(r.attempts.length, 'buildx invocation')}, waiting ${formatDuration(waited)} in all: ${absorbed(r)}.`);
+    }
+    if (known)
+        parts.push(`${known}.`);
+    else if (cls === 'panic') {
+        parts.push('Pin a buildx release without this crash (buildx-version), or allow more attempts (max-attempts).');
+    }
+    else if (cls === 'transient') {
+        parts.push('The registry kept failing: check its status, or allow more attempts and a longer retry-max-delay.');
+    }
+    else if (cls === 'timeout') {
+        parts.push('buildx went silent or ran too long: check the registry, or raise idle-timeout / attempt-timeout.');
+    }
+    return { title, message: parts.join('\n') };
+}
+/** The one warning annotation of a run that succeeded only after retries. */
+function recoveryAnnotation(r, known) {
+    const failures = r.attempts.filter((a) => !a.ok);
+    const classes = [...new Set(failures.map((a) => a.class))].join(', ');
+    const sig = failures.find((a) => a.class === 'panic')?.signature ?? failures[0]?.signature ?? '';
+    const pushes = r.attempts.filter((a) => a.invocation !== 'oracle').length;
+    const title = clip(`recovered from ${classes}: ${sig} (${plural(pushes, 'attempt')})`, 120);
+    const message = [
+        `Pushed ${plural(r.tags.length, 'tag')} holding ${r.digest}, every one verified, after absorbing ${absorbed(r)}.`,
+        ...(known ? [`${known}.`] : []),
+    ].join('\n');
+    return { title, message };
+}
 function attemptRow(a) {
     const what = a.invocation === 'oracle'
         ? '--dry-run'
@@ -38851,10 +38947,10 @@ function attemptRow(a) {
             : `${a.tags.length} tags`;
     const how = a.signal ? a.signal : String(a.exitCode);
     const cls = a.ok ? 'ok' : `${a.class}: ${esc(a.signature ?? '')}`;
+    const line = a.ok || !a.line ? '' : `\`${esc(clip(a.line, 160)).replace(/`/g, "'")}\``;
     const wait = a.waitMs > 0 ? formatDuration(a.waitMs) : '';
-    return `| ${a.number} | ${what} | ${cls} | ${how} | ${formatDuration(a.durationMs)} | ${wait} |`;
+    return `| ${a.number} | ${what} | ${cls} | ${line} | ${how} | ${formatDuration(a.durationMs)} | ${wait} |`;
 }
-/** A short Markdown job summary, bounded whatever the child printed. */
 /** The policy's verdict in one line. */
 function policyVerdict(p) {
     const errors = p.findings.filter((f) => f.severity === 'error').length;
@@ -38864,59 +38960,85 @@ function policyVerdict(p) {
         : `policy ${p.origin} (${p.mode}, advisories ${p.advisories})`;
     const verdict = p.findings.length === 0
         ? 'passed'
-        : [
-            errors ? `${errors} violation${errors === 1 ? '' : 's'}` : '',
-            warnings ? `${warnings} warning${warnings === 1 ? '' : 's'}` : '',
-        ]
+        : [errors ? plural(errors, 'violation') : '', warnings ? plural(warnings, 'warning') : '']
             .filter(Boolean)
             .join(', ');
     return `${what}: ${verdict}`;
 }
-function summaryMarkdown(r, buildx, dryRun, policy, known) {
-    const lines = [];
+/** The one-line result at the top of the summary. */
+function resultLine(r, dryRun) {
     const n = countAttempts(r, dryRun);
     if (r.ok) {
-        const what = dryRun ? 'Dry run' : `Pushed ${r.tags.length} tag${r.tags.length === 1 ? '' : 's'}`;
-        const rec = r.recovered
-            ? `, recovered after ${r.panics} crash${r.panics === 1 ? '' : 'es'} and other failures`
-            : '';
-        lines.push(`### safe-imagetools: ${what}, \`${r.digest}\` (${n} attempt${n === 1 ? '' : 's'}${rec})`);
+        const what = dryRun ? 'Dry run' : `Pushed ${plural(r.tags.length, 'tag')}`;
+        const classes = [...new Set(r.attempts.filter((a) => !a.ok).map((a) => a.class))].join(', ');
+        return `${what}, \`${r.digest}\`, ${plural(n, 'attempt')}, ${r.recovered ? `recovered from ${classes}` : 'no retry needed'}`;
     }
-    else {
-        lines.push(`### safe-imagetools: failed ${n === 0 ? 'before any push' : `after ${n} attempt${n === 1 ? '' : 's'}`}: ${esc(r.failure?.class ?? '')} (${esc(r.failure?.signature ?? '')})`);
-        if (r.failure)
-            lines.push('', esc(r.failure.message));
-    }
+    const when = n === 0 ? 'before any push' : `after ${plural(n, 'attempt')}`;
+    return `Failed ${when}: ${r.failure?.class ?? 'unknown'} (${esc(r.failure?.signature ?? '')})`;
+}
+/** The Markdown job summary, bounded by SUMMARY_MAX_BYTES whatever the child printed. */
+function summaryMarkdown(r, buildx, dryRun, policy, known) {
+    const lines = [`### safe-imagetools: ${resultLine(r, dryRun)}`];
+    if (r.failure)
+        lines.push('', esc(r.failure.message));
     if (known)
         lines.push('', `**${esc(known)}**`);
     if (r.tags.length > 0) {
         lines.push('', '| tag | digest | verified |', '| --- | --- | --- |');
-        for (const t of r.tags.slice(0, 200))
+        for (const t of r.tags.slice(0, 200)) {
             lines.push(`| \`${t.tag}\` | \`${t.digest ?? '-'}\` | ${t.verified ? 'yes' : 'no'} |`);
+        }
         if (r.tags.length > 200)
             lines.push(`| ... ${r.tags.length - 200} more | | |`);
     }
-    lines.push('', '| step | pushed | result | exit | took | wait after |', '| --- | --- | --- | --- | --- | --- |');
+    lines.push('', '| # | pushed | result | the line that shows it | exit | took | wait after |', '| --- | --- | --- | --- | --- | --- | --- |');
     for (const a of r.attempts.slice(0, 100))
         lines.push(attemptRow(a));
-    const detail = [buildx.source, buildx.resolved, buildx.checksum ? `sha256 ${buildx.checksum}` : undefined]
-        .filter(Boolean)
-        .join(', ');
-    lines.push('', `buildx \`${buildx.version}\` (${detail}, \`${buildx.path}\`)`);
+    if (r.attempts.length > 100)
+        lines.push(`| ... ${r.attempts.length - 100} more | | | | | | |`);
+    lines.push('', '| buildx | |', '| --- | --- |', `| version | \`${buildx.version}\` |`, `| source | ${buildx.source}${buildx.resolved ? ` (${buildx.resolved})` : ''} |`, `| path | \`${buildx.path}\` |`);
+    if (buildx.checksum)
+        lines.push(`| sha256 | \`${buildx.checksum}\` |`);
     if (policy) {
+        const advisories = policy.findings.filter((f) => f.rule === 'advisory');
+        if (advisories.length > 0)
+            lines.push(`| advisories | ${advisories.map((f) => esc(f.message)).join('<br>')} |`);
         lines.push('', `Policy: ${esc(policyVerdict(policy))}`);
         for (const f of policy.findings.slice(0, 20))
             lines.push(`- ${f.severity}: ${esc(f.message)}`);
     }
-    const lastFailed = [...r.attempts].reverse().find((a) => !a.ok && a.tail && a.tail.length > 0);
-    if (!r.ok && lastFailed?.tail) {
-        const tail = lastFailed.tail
-            .map((l) => (l.length > 300 ? `${l.slice(0, 300)}...` : l))
+    let text = `${lines.join('\n')}\n`;
+    // The last lines of each failed attempt, newest first, while they fit.
+    const blocks = [];
+    let used = Buffer.byteLength(text);
+    let skipped = 0;
+    for (const a of [...r.attempts].reverse()) {
+        if (a.ok || !a.tail || a.tail.length === 0)
+            continue;
+        const tail = a.tail
+            .slice(-50)
+            .map((l) => clip(l, 300))
             .join('\n')
             .replace(/```/g, "'''");
-        lines.push('', `<details><summary>Last lines of attempt ${lastFailed.number}</summary>`, '', '```', tail, '```', '', '</details>');
+        const block = `\n<details><summary>${a.class === 'panic' ? 'The crash' : 'Last lines'} of attempt ${a.number} (${a.class}: ${esc(a.signature ?? '')})</summary>\n\n` +
+            `\`\`\`\n${tail}\n\`\`\`\n\n</details>\n`;
+        const size = Buffer.byteLength(block);
+        if (used + size > SUMMARY_MAX_BYTES - 1024) {
+            skipped++;
+            continue;
+        }
+        used += size;
+        blocks.unshift(block);
     }
-    return `${lines.join('\n')}\n`;
+    text += blocks.join('');
+    if (skipped > 0)
+        text += `\n(${plural(skipped, 'more failed attempt')} not shown here; the log has them.)\n`;
+    if (Buffer.byteLength(text) > SUMMARY_MAX_BYTES) {
+        text = `${Buffer.from(text)
+            .subarray(0, SUMMARY_MAX_BYTES - 200)
+            .toString('utf8')}\n\n(summary cut at ${SUMMARY_MAX_BYTES} bytes)\n`;
+    }
+    return text;
 }
 
 ;// CONCATENATED MODULE: ./src/main.ts
@@ -38946,7 +39068,7 @@ function installSignalHandlers(controller) {
     const onSignal = (sig) => {
         if (controller.signal.aborted)
             return;
-        warning(`Received ${sig}: stopping buildx and exiting`);
+        info(`Received ${sig}: stopping buildx and exiting`);
         controller.abort(new CancelledError());
         // If something does not let go, leave anyway, taking the children along.
         setTimeout(() => {
@@ -38968,7 +39090,7 @@ function reportFindings(annotator, findings, policyInfo) {
         annotator.annotate(f.severity, f.message, { input: f.input, title });
     }
 }
-async function main_install(inputs, policy, workspace, signal) {
+async function main_install(inputs, policy, workspace, signal, annotator) {
     const githubServer = process.env.GITHUB_SERVER_URL || 'https://github.com';
     return installBuildx({
         spec: inputs.buildx,
@@ -38985,7 +39107,7 @@ async function main_install(inputs, policy, workspace, signal) {
         allowedFallback: policy.advisories === 'warn' ? allowedRelease({ ...policy, advisories: 'off' }) : undefined,
         requireChecksum: policy.checksum === 'required',
         info: info,
-        warning: warning,
+        warning: (message) => annotator.warning(message, { input: 'buildx-version', title: 'buildx install' }),
     });
 }
 /** What the advisory database says about the way this run failed or was recovered, if anything. */
@@ -39003,7 +39125,9 @@ async function run() {
     const controller = new AbortController();
     installSignalHandlers(controller);
     const workspace = process.env.GITHUB_WORKSPACE || process.cwd();
-    const annotator = new Annotator(() => findStep(workspace, process.env));
+    // Read first and leniently: a bad value is refused by readInputs, annotated as usual.
+    const annotate = !/^(false|no|off|0)$/i.test(getInput('annotate').trim());
+    const annotator = new Annotator(() => findStep(workspace, process.env), annotate);
     try {
         const inputs = readInputs((name) => getInput(name), workspace);
         const policy = inputs.policy;
@@ -39019,7 +39143,7 @@ async function run() {
         if (blocking(specFindings))
             throw new Reported(`buildx-version violates the policy (${policy.origin}); nothing was downloaded or pushed`);
         // 2. Install (a range resolves to the highest release the policy allows and no advisory names).
-        const located = await main_install(inputs, policy, workspace, controller.signal);
+        const located = await main_install(inputs, policy, workspace, controller.signal, annotator);
         const buildx = {
             version: located.version,
             path: located.path,
@@ -39060,7 +39184,7 @@ async function run() {
             readDigest: (ref) => registry.digestOf(ref),
             sleep: (ms) => sleep(ms, controller.signal),
             info: info,
-            warning: warning,
+            warning: info,
         });
         const known = knownFailure(result, located.version);
         const outputs = stepOutputs(result, buildx, inputs.dryRun, policyInfo);
@@ -39071,16 +39195,15 @@ async function run() {
         await summary.addRaw(summaryMarkdown(result, buildx, inputs.dryRun, policyInfo, known)).write();
         if (result.ok) {
             if (result.recovered) {
-                const absorbed = [
-                    ...new Set(result.attempts.filter((a) => !a.ok).map((a) => `${a.class}: ${a.signature}`)),
-                ];
-                annotator.warning(`Succeeded after ${outputs.attempts} attempts, absorbing ${absorbed.join('; ')}${known ? `. ${known}` : ''}`);
+                const a = recoveryAnnotation(result, known);
+                annotator.warning(a.message, { title: a.title });
             }
             info(`Done: ${result.tags.length} tag(s) hold ${result.digest}`);
         }
         else {
-            const f = result.failure;
-            throw new Error(`${f?.message ?? 'failed'}${known ? ` ${known}.` : ''}${f?.line ? `\n${f.line}` : ''}`);
+            const a = failureAnnotation(result, inputs.dryRun, known);
+            annotator.error(a.message, { title: a.title });
+            throw new Reported(a.title);
         }
     }
     catch (err) {

@@ -22,6 +22,8 @@ export class Annotator {
 
   constructor(
     private readonly locate: () => StepLocation | undefined,
+    /** `annotate: false`: messages go to the log instead */
+    private readonly enabled = true,
     private readonly sink: Record<Kind, (message: string, props: core.AnnotationProperties) => void> = {
       error: core.error,
       warning: core.warning,
@@ -39,6 +41,10 @@ export class Annotator {
     const key = `${kind}\n${opts.title ?? ''}\n${message}`;
     if (this.seen.has(key)) return;
     this.seen.add(key);
+    if (!this.enabled) {
+      core.info(`${kind}: ${opts.title ? `${opts.title}: ` : ''}${message}`);
+      return;
+    }
     if (this.counts[kind] >= MAX_PER_KIND) {
       core.info(`(${kind} annotation not shown, ${MAX_PER_KIND} already): ${message}`);
       return;

@@ -35,6 +35,8 @@ interface Rule {
 }
 
 const MAX_LINE = 400;
+const CONTEXT_BEFORE = 5;
+const CONTEXT_AFTER = 40;
 
 // Go runtime crashes. Only at the start of a line: error messages may quote the words.
 const PANIC_RULES: Rule[] = [
@@ -143,6 +145,10 @@ function shortPanic(text: string): string {
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
+function clipLine(line: string): string {
+  return line.length > MAX_LINE ? `${line.slice(0, MAX_LINE - 3)}...` : line;
+}
+
 function bounded(line: string): string {
   const t = line.trim();
   return t.length > MAX_LINE ? `${t.slice(0, MAX_LINE - 3)}...` : t;
@@ -170,7 +176,8 @@ export class OutputClassifier {
   private notFound?: Classification;
   private transient?: Classification;
   private lastError?: string;
-  private goroutineDump = false;
+  private readonly recent: string[] = [];
+  private readonly context: string[] = [];
 
   push(rawLine: string): void {
     const line = rawLine.length > 4096 ? rawLine.slice(0, 4096) : rawLine;
@@ -178,11 +185,15 @@ export class OutputClassifier {
       const p = match(PANIC_RULES, line);
       if (p) {
         this.panic = { class: 'panic', signature: p.rule.signature(p.m), line: bounded(line) };
+        this.context.push(...this.recent, line);
         return;
       }
+      this.recent.push(clipLine(line));
+      if (this.recent.length > CONTEXT_BEFORE) this.recent.shift();
     } else {
-      // After `panic: X` Go prints `[signal SIGSEGV ...]`; keep the first, more telling line.
-      if (!this.goroutineDump && /^goroutine \d+ \[/.test(line)) this.goroutineDump = true;
+      // After `panic: X` Go prints `[signal SIGSEGV ...]` and the crashing goroutine: keep the
+      // first line as the signature, and the start of the dump as evidence.
+      if (this.context.length < CONTEXT_BEFORE + 1 + CONTEXT_AFTER) this.context.push(clipLine(line));
       return;
     }
     const text = stripProgress(line);
@@ -228,6 +239,11 @@ export class OutputClassifier {
     if (this.notFound) return this.notFound;
     if (this.transient) return this.transient;
     return { class: 'unknown', signature: 'unrecognised failure', line: this.lastError ?? '' };
+  }
+
+  /** For a crash: the lines just before it, the crash line and the start of the dump (bounded). */
+  get evidence(): string[] {
+    return [...this.context];
   }
 
   /** True once a Go runtime crash has been seen, whatever the exit status. */

@@ -24,6 +24,8 @@ export interface ExecOutcome {
   stdoutTruncated: boolean;
   /** the last lines of output (bounded) */
   tail: string[];
+  /** for a crash, the lines around it (more telling than the end of a goroutine dump) */
+  evidence?: string[];
 }
 
 export interface EngineDeps {
@@ -34,6 +36,7 @@ export interface EngineDeps {
   sleep(ms: number): Promise<void>;
   random?: () => number;
   info(message: string): void;
+  /** something worth noticing in the log (not an annotation: the run's outcome is the one) */
   warning(message: string): void;
 }
 
@@ -58,7 +61,7 @@ export interface AttemptRecord {
   waitMs: number;
   /** tags that held the digest on read-back after this attempt failed */
   landed?: string[];
-  /** the last output lines of a failed attempt (not part of the `result` output) */
+  /** the telling output lines of a failed attempt: around a crash, else the last ones (not in `result`) */
   tail?: string[];
 }
 
@@ -176,7 +179,7 @@ export async function runMerge(inputs: Inputs, deps: EngineDeps): Promise<MergeR
       signal: out.signal,
       killedBy: out.killedBy,
       durationMs: out.durationMs,
-      tail: oracle ? undefined : out.tail.slice(-50),
+      tail: oracle ? undefined : out.evidence?.length ? out.evidence : out.tail.slice(-50),
     });
     if (oracle) break;
     const c = cls ?? { class: 'unknown' as const, signature: 'failed', line: '' };
@@ -282,7 +285,7 @@ export async function runMerge(inputs: Inputs, deps: EngineDeps): Promise<MergeR
         killedBy: out.killedBy,
         durationMs: out.durationMs,
         landed: landed.map((t) => t.original),
-        tail: out.tail.slice(-50),
+        tail: out.evidence?.length ? out.evidence : out.tail.slice(-50),
       });
       if (c.class === 'panic' && concurrency > 1) {
         concurrency = 1;

@@ -38,6 +38,8 @@ export interface Inputs {
   attemptTimeoutMs: number;
   idleTimeoutMs: number;
   verify: boolean;
+  /** annotations on the workflow line (else the log only; the summary stays) */
+  annotate: boolean;
 }
 
 /** The raw text of each input, as a getter over INPUT_* gives it. */
@@ -257,5 +259,6 @@ export function readInputs(get: InputReader, workspace = process.cwd()): Inputs 
       6 * HOUR,
     ),
     verify: parseBoolean('verify', get('verify'), true),
+    annotate: parseBoolean('annotate', get('annotate'), true),
   };
 }

@@ -18,7 +18,14 @@ import { advisoryForFailure, describeKnownFailure } from './policy/advisories.js
 import { allowedRelease, blocking, checkActual, checkSpec, type Finding } from './policy/evaluate.js';
 import { type Policy, PolicyError } from './policy/policy.js';
 import { RegistryClient } from './registry/client.js';
-import { type BuildxInfo, type PolicyInfo, stepOutputs, summaryMarkdown } from './report.js';
+import {
+  type BuildxInfo,
+  failureAnnotation,
+  type PolicyInfo,
+  recoveryAnnotation,
+  stepOutputs,
+  summaryMarkdown,
+} from './report.js';
 import { sleep } from './retry.js';
 import { findStep } from './workflow/locate.js';
 
@@ -28,7 +35,7 @@ const KILL_GRACE_MS = 5_000;
 function installSignalHandlers(controller: AbortController): void {
   const onSignal = (sig: NodeJS.Signals): void => {
     if (controller.signal.aborted) return;
-    core.warning(`Received ${sig}: stopping buildx and exiting`);
+    core.info(`Received ${sig}: stopping buildx and exiting`);
     controller.abort(new CancelledError());
     // If something does not let go, leave anyway, taking the children along.
     setTimeout(() => {
@@ -58,6 +65,7 @@ async function install(
   policy: Policy,
   workspace: string,
   signal: AbortSignal,
+  annotator: Annotator,
 ): Promise<Installed> {
   const githubServer = process.env.GITHUB_SERVER_URL || 'https://github.com';
   return installBuildx({
@@ -76,7 +84,7 @@ async function install(
       policy.advisories === 'warn' ? allowedRelease({ ...policy, advisories: 'off' }) : undefined,
     requireChecksum: policy.checksum === 'required',
     info: core.info,
-    warning: core.warning,
+    warning: (message) => annotator.warning(message, { input: 'buildx-version', title: 'buildx install' }),
   });
 }
 
@@ -94,7 +102,9 @@ export async function run(): Promise<void> {
   const controller = new AbortController();
   installSignalHandlers(controller);
   const workspace = process.env.GITHUB_WORKSPACE || process.cwd();
-  const annotator = new Annotator(() => findStep(workspace, process.env));
+  // Read first and leniently: a bad value is refused by readInputs, annotated as usual.
+  const annotate = !/^(false|no|off|0)$/i.test(core.getInput('annotate').trim());
+  const annotator = new Annotator(() => findStep(workspace, process.env), annotate);
   try {
     const inputs = readInputs((name) => core.getInput(name), workspace);
     const policy = inputs.policy;
@@ -114,7 +124,7 @@ export async function run(): Promise<void> {
       );
 
     // 2. Install (a range resolves to the highest release the policy allows and no advisory names).
-    const located = await install(inputs, policy, workspace, controller.signal);
+    const located = await install(inputs, policy, workspace, controller.signal, annotator);
     const buildx: BuildxInfo = {
       version: located.version,
       path: located.path,
@@ -163,7 +173,7 @@ export async function run(): Promise<void> {
       readDigest: (ref) => registry.digestOf(ref),
       sleep: (ms) => sleep(ms, controller.signal),
       info: core.info,
-      warning: core.warning,
+      warning: core.info,
     });
 
     const known = knownFailure(result, located.version);
@@ -175,17 +185,14 @@ export async function run(): Promise<void> {
 
     if (result.ok) {
       if (result.recovered) {
-        const absorbed = [
-          ...new Set(result.attempts.filter((a) => !a.ok).map((a) => `${a.class}: ${a.signature}`)),
-        ];
-        annotator.warning(
-          `Succeeded after ${outputs.attempts} attempts, absorbing ${absorbed.join('; ')}${known ? `. ${known}` : ''}`,
-        );
+        const a = recoveryAnnotation(result, known);
+        annotator.warning(a.message, { title: a.title });
       }
       core.info(`Done: ${result.tags.length} tag(s) hold ${result.digest}`);
     } else {
-      const f = result.failure;
-      throw new Error(`${f?.message ?? 'failed'}${known ? ` ${known}.` : ''}${f?.line ? `\n${f.line}` : ''}`);
+      const a = failureAnnotation(result, inputs.dryRun, known);
+      annotator.error(a.message, { title: a.title });
+      throw new Reported(a.title);
     }
   } catch (err) {
     if (err instanceof CancelledError || controller.signal.aborted) {

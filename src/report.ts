@@ -114,6 +114,88 @@ export function stepOutputs(
 }
 
 const esc = (s: string): string => s.replace(/[|\\`*_<>[\]]/g, (c) => `\\${c}`).replace(/\r?\n/g, ' ');
+const clip = (s: string, n: number): string => (s.length > n ? `${s.slice(0, n - 3)}...` : s);
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** The job summary stays well under GitHub's 1 MiB limit, whatever buildx printed. */
+export const SUMMARY_MAX_BYTES = 512 * 1024;
+
+export interface Annotation {
+  title: string;
+  message: string;
+}
+
+const HEADLINE: Record<string, string> = {
+  panic: 'buildx crashed',
+  transient: 'registry or network error',
+  permanent: 'permanent error',
+  timeout: 'buildx hung',
+  unknown: 'buildx failed',
+  verify: 'verification failed',
+  oracle: 'buildx failed',
+};
+
+function absorbed(r: MergeResult): string {
+  const counts = new Map<string, number>();
+  for (const a of r.attempts) {
+    if (a.ok) continue;
+    const key = `${a.class} (${a.signature})`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return [...counts].map(([k, n]) => `${n} × ${k}`).join(', ');
+}
+
+/**
+ * The one error annotation of a failed run: the class and signature in the title; in the message
+ * what failed and on which tags, the output line that proves it, what was tried, what to do.
+ * Never anything of a goroutine dump but its one telling line.
+ */
+export function failureAnnotation(r: MergeResult, dryRun: boolean, known?: string): Annotation {
+  const f = r.failure;
+  const n = countAttempts(r, dryRun);
+  const cls = f?.class ?? 'unknown';
+  const tries = n === 0 ? 'before any push' : plural(n, 'attempt');
+  const title = clip(`${HEADLINE[cls] ?? 'failed'}: ${f?.signature ?? 'unknown'} (${tries})`, 120);
+  const parts = [f?.message ?? 'failed'];
+  if (f && f.tags.length > 0) parts.push(`Not pushed: ${clip(f.tags.join(', '), 500)}.`);
+  if (f?.line) parts.push(`buildx said: ${clip(f.line, 300)}`);
+  const failures = r.attempts.filter((a) => !a.ok);
+  if (failures.length > 1) {
+    const waited = r.attempts.reduce((t, a) => t + a.waitMs, 0);
+    parts.push(
+      `Tried ${plural(r.attempts.length, 'buildx invocation')}, waiting ${formatDuration(waited)} in all: ${absorbed(r)}.`,
+    );
+  }
+  if (known) parts.push(`${known}.`);
+  else if (cls === 'panic') {
+    parts.push(
+      'Pin a buildx release without this crash (buildx-version), or allow more attempts (max-attempts).',
+    );
+  } else if (cls === 'transient') {
+    parts.push(
+      'The registry kept failing: check its status, or allow more attempts and a longer retry-max-delay.',
+    );
+  } else if (cls === 'timeout') {
+    parts.push(
+      'buildx went silent or ran too long: check the registry, or raise idle-timeout / attempt-timeout.',
+    );
+  }
+  return { title, message: parts.join('\n') };
+}
+
+/** The one warning annotation of a run that succeeded only after retries. */
+export function recoveryAnnotation(r: MergeResult, known?: string): Annotation {
+  const failures = r.attempts.filter((a) => !a.ok);
+  const classes = [...new Set(failures.map((a) => a.class))].join(', ');
+  const sig = failures.find((a) => a.class === 'panic')?.signature ?? failures[0]?.signature ?? '';
+  const pushes = r.attempts.filter((a) => a.invocation !== 'oracle').length;
+  const title = clip(`recovered from ${classes}: ${sig} (${plural(pushes, 'attempt')})`, 120);
+  const message = [
+    `Pushed ${plural(r.tags.length, 'tag')} holding ${r.digest}, every one verified, after absorbing ${absorbed(r)}.`,
+    ...(known ? [`${known}.`] : []),
+  ].join('\n');
+  return { title, message };
+}
 
 function attemptRow(a: AttemptRecord): string {
   const what =
@@ -124,11 +206,11 @@ function attemptRow(a: AttemptRecord): string {
         : `${a.tags.length} tags`;
   const how = a.signal ? a.signal : String(a.exitCode);
   const cls = a.ok ? 'ok' : `${a.class}: ${esc(a.signature ?? '')}`;
+  const line = a.ok || !a.line ? '' : `\`${esc(clip(a.line, 160)).replace(/`/g, "'")}\``;
   const wait = a.waitMs > 0 ? formatDuration(a.waitMs) : '';
-  return `| ${a.number} | ${what} | ${cls} | ${how} | ${formatDuration(a.durationMs)} | ${wait} |`;
+  return `| ${a.number} | ${what} | ${cls} | ${line} | ${how} | ${formatDuration(a.durationMs)} | ${wait} |`;
 }
 
-/** A short Markdown job summary, bounded whatever the child printed. */
 /** The policy's verdict in one line. */
 export function policyVerdict(p: PolicyInfo): string {
   const errors = p.findings.filter((f) => f.severity === 'error').length;
@@ -140,15 +222,25 @@ export function policyVerdict(p: PolicyInfo): string {
   const verdict =
     p.findings.length === 0
       ? 'passed'
-      : [
-          errors ? `${errors} violation${errors === 1 ? '' : 's'}` : '',
-          warnings ? `${warnings} warning${warnings === 1 ? '' : 's'}` : '',
-        ]
+      : [errors ? plural(errors, 'violation') : '', warnings ? plural(warnings, 'warning') : '']
           .filter(Boolean)
           .join(', ');
   return `${what}: ${verdict}`;
 }
 
+/** The one-line result at the top of the summary. */
+export function resultLine(r: MergeResult, dryRun: boolean): string {
+  const n = countAttempts(r, dryRun);
+  if (r.ok) {
+    const what = dryRun ? 'Dry run' : `Pushed ${plural(r.tags.length, 'tag')}`;
+    const classes = [...new Set(r.attempts.filter((a) => !a.ok).map((a) => a.class))].join(', ');
+    return `${what}, \`${r.digest}\`, ${plural(n, 'attempt')}, ${r.recovered ? `recovered from ${classes}` : 'no retry needed'}`;
+  }
+  const when = n === 0 ? 'before any push' : `after ${plural(n, 'attempt')}`;
+  return `Failed ${when}: ${r.failure?.class ?? 'unknown'} (${esc(r.failure?.signature ?? '')})`;
+}
+
+/** The Markdown job summary, bounded by SUMMARY_MAX_BYTES whatever the child printed. */
 export function summaryMarkdown(
   r: MergeResult,
   buildx: BuildxInfo,
@@ -156,57 +248,69 @@ export function summaryMarkdown(
   policy?: PolicyInfo,
   known?: string,
 ): string {
-  const lines: string[] = [];
-  const n = countAttempts(r, dryRun);
-  if (r.ok) {
-    const what = dryRun ? 'Dry run' : `Pushed ${r.tags.length} tag${r.tags.length === 1 ? '' : 's'}`;
-    const rec = r.recovered
-      ? `, recovered after ${r.panics} crash${r.panics === 1 ? '' : 'es'} and other failures`
-      : '';
-    lines.push(`### safe-imagetools: ${what}, \`${r.digest}\` (${n} attempt${n === 1 ? '' : 's'}${rec})`);
-  } else {
-    lines.push(
-      `### safe-imagetools: failed ${n === 0 ? 'before any push' : `after ${n} attempt${n === 1 ? '' : 's'}`}: ${esc(r.failure?.class ?? '')} (${esc(r.failure?.signature ?? '')})`,
-    );
-    if (r.failure) lines.push('', esc(r.failure.message));
-  }
+  const lines: string[] = [`### safe-imagetools: ${resultLine(r, dryRun)}`];
+  if (r.failure) lines.push('', esc(r.failure.message));
   if (known) lines.push('', `**${esc(known)}**`);
   if (r.tags.length > 0) {
     lines.push('', '| tag | digest | verified |', '| --- | --- | --- |');
-    for (const t of r.tags.slice(0, 200))
+    for (const t of r.tags.slice(0, 200)) {
       lines.push(`| \`${t.tag}\` | \`${t.digest ?? '-'}\` | ${t.verified ? 'yes' : 'no'} |`);
+    }
     if (r.tags.length > 200) lines.push(`| ... ${r.tags.length - 200} more | | |`);
   }
   lines.push(
     '',
-    '| step | pushed | result | exit | took | wait after |',
-    '| --- | --- | --- | --- | --- | --- |',
+    '| # | pushed | result | the line that shows it | exit | took | wait after |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
   );
   for (const a of r.attempts.slice(0, 100)) lines.push(attemptRow(a));
-  const detail = [buildx.source, buildx.resolved, buildx.checksum ? `sha256 ${buildx.checksum}` : undefined]
-    .filter(Boolean)
-    .join(', ');
-  lines.push('', `buildx \`${buildx.version}\` (${detail}, \`${buildx.path}\`)`);
+  if (r.attempts.length > 100) lines.push(`| ... ${r.attempts.length - 100} more | | | | | | |`);
+  lines.push(
+    '',
+    '| buildx | |',
+    '| --- | --- |',
+    `| version | \`${buildx.version}\` |`,
+    `| source | ${buildx.source}${buildx.resolved ? ` (${buildx.resolved})` : ''} |`,
+    `| path | \`${buildx.path}\` |`,
+  );
+  if (buildx.checksum) lines.push(`| sha256 | \`${buildx.checksum}\` |`);
   if (policy) {
+    const advisories = policy.findings.filter((f) => f.rule === 'advisory');
+    if (advisories.length > 0)
+      lines.push(`| advisories | ${advisories.map((f) => esc(f.message)).join('<br>')} |`);
     lines.push('', `Policy: ${esc(policyVerdict(policy))}`);
     for (const f of policy.findings.slice(0, 20)) lines.push(`- ${f.severity}: ${esc(f.message)}`);
   }
-  const lastFailed = [...r.attempts].reverse().find((a) => !a.ok && a.tail && a.tail.length > 0);
-  if (!r.ok && lastFailed?.tail) {
-    const tail = lastFailed.tail
-      .map((l) => (l.length > 300 ? `${l.slice(0, 300)}...` : l))
+  let text = `${lines.join('\n')}\n`;
+  // The last lines of each failed attempt, newest first, while they fit.
+  const blocks: string[] = [];
+  let used = Buffer.byteLength(text);
+  let skipped = 0;
+  for (const a of [...r.attempts].reverse()) {
+    if (a.ok || !a.tail || a.tail.length === 0) continue;
+    const tail = a.tail
+      .slice(-50)
+      .map((l) => clip(l, 300))
       .join('\n')
       .replace(/```/g, "'''");
-    lines.push(
-      '',
-      `<details><summary>Last lines of attempt ${lastFailed.number}</summary>`,
-      '',
-      '```',
-      tail,
-      '```',
-      '',
-      '</details>',
-    );
+    const block =
+      `\n<details><summary>${a.class === 'panic' ? 'The crash' : 'Last lines'} of attempt ${a.number} (${a.class}: ${esc(a.signature ?? '')})</summary>\n\n` +
+      `\`\`\`\n${tail}\n\`\`\`\n\n</details>\n`;
+    const size = Buffer.byteLength(block);
+    if (used + size > SUMMARY_MAX_BYTES - 1024) {
+      skipped++;
+      continue;
+    }
+    used += size;
+    blocks.unshift(block);
   }
-  return `${lines.join('\n')}\n`;
+  text += blocks.join('');
+  if (skipped > 0)
+    text += `\n(${plural(skipped, 'more failed attempt')} not shown here; the log has them.)\n`;
+  if (Buffer.byteLength(text) > SUMMARY_MAX_BYTES) {
+    text = `${Buffer.from(text)
+      .subarray(0, SUMMARY_MAX_BYTES - 200)
+      .toString('utf8')}\n\n(summary cut at ${SUMMARY_MAX_BYTES} bytes)\n`;
+  }
+  return text;
 }

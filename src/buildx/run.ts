@@ -67,6 +67,7 @@ export function makeExec(
       tail: result.tail,
     };
     if (!outcome.ok) {
+      if (classifier.crashed) outcome.evidence = classifier.evidence;
       if (result.killedBy) {
         const what =
           result.killedBy === 'idle-timeout'

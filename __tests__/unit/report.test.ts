@@ -1,0 +1,202 @@
+import { describe, expect, it } from 'vitest';
+
+import type { AttemptRecord, MergeResult } from '../../src/engine.js';
+import {
+  failureAnnotation,
+  policyVerdict,
+  recoveryAnnotation,
+  resultLine,
+  SUMMARY_MAX_BYTES,
+  summaryMarkdown,
+} from '../../src/report.js';
+
+const D = `sha256:${'a'.repeat(64)}`;
+const BX = { version: 'v0.36.1', path: '/opt/buildx', source: 'release', resolved: 'v0.36.1' };
+
+function attempt(
+  n: number,
+  invocation: number | 'oracle',
+  ok: boolean,
+  extra: Partial<AttemptRecord> = {},
+): AttemptRecord {
+  return {
+    number: n,
+    invocation,
+    try: n,
+    tags: ['r/a:1'],
+    sources: [],
+    ok,
+    exitCode: ok ? 0 : 2,
+    signal: null,
+    durationMs: 100,
+    waitMs: 0,
+    ...extra,
+  };
+}
+const crash = (n: number, extra: Partial<AttemptRecord> = {}) =>
+  attempt(n, 1, false, {
+    class: 'panic',
+    signature: 'concurrent map writes',
+    line: 'fatal error: concurrent map writes',
+    waitMs: 1500,
+    ...extra,
+  });
+
+describe('failureAnnotation', () => {
+  it.each([
+    [
+      'panic',
+      'concurrent map writes',
+      'buildx crashed: concurrent map writes (2 attempts)',
+      /Pin a buildx release/,
+    ],
+    [
+      'transient',
+      '503 Service Unavailable',
+      'registry or network error: 503 Service Unavailable (2 attempts)',
+      /check its status/,
+    ],
+    [
+      'timeout',
+      'idle-timeout (no output for 5m)',
+      'buildx hung: idle-timeout (no output for 5m) (2 attempts)',
+      /raise idle-timeout/,
+    ],
+    ['permanent', 'unauthorized', 'permanent error: unauthorized (2 attempts)', /^(?![\s\S]*Pin a buildx)/],
+    [
+      'verify',
+      'tag does not hold the expected index',
+      'verification failed: tag does not hold the expected index (2 attempts)',
+      /./,
+    ],
+  ])('%s', (cls, signature, title, advice) => {
+    const r: MergeResult = {
+      ok: false,
+      digest: D,
+      attempts: [attempt(1, 'oracle', true), crash(2), crash(3)],
+      tags: [],
+      panics: 2,
+      recovered: false,
+      failure: {
+        class: cls as 'panic',
+        signature,
+        line: 'ERROR: the line',
+        message: 'it failed',
+        tags: ['r/a:1', 'r/a:2'],
+      },
+    };
+    const a = failureAnnotation(r, false);
+    expect(a.title).toBe(title);
+    expect(a.message).toMatch(
+      /^it failed\nNot pushed: r\/a:1, r\/a:2\.\nbuildx said: ERROR: the line\nTried 3 buildx invocations, waiting 3s in all: 2 × panic \(concurrent map writes\)\./,
+    );
+    expect(a.message).toMatch(advice);
+  });
+  it('names the advisory when there is one, instead of generic advice', () => {
+    const r: MergeResult = {
+      ok: false,
+      attempts: [crash(1)],
+      tags: [],
+      panics: 1,
+      recovered: false,
+      failure: { class: 'panic', signature: 'concurrent map writes', line: '', message: 'm', tags: [] },
+    };
+    const a = failureAnnotation(
+      r,
+      false,
+      'buildx 0.30.0 is known to crash this way: docker/buildx#3503, fixed in 0.30.1',
+    );
+    expect(a.message).toMatch(/docker\/buildx#3503, fixed in 0\.30\.1\.$/);
+    expect(a.message).not.toMatch(/Pin a buildx/);
+  });
+  it('bounds the line and the tag list', () => {
+    const r: MergeResult = {
+      ok: false,
+      attempts: [crash(1)],
+      tags: [],
+      panics: 1,
+      recovered: false,
+      failure: {
+        class: 'panic',
+        signature: 's',
+        line: 'x'.repeat(5000),
+        message: 'm',
+        tags: Array.from({ length: 500 }, (_, i) => `registry.example.com/org/app:tag-${i}`),
+      },
+    };
+    expect(failureAnnotation(r, false).message.length).toBeLessThan(1200);
+  });
+});
+
+describe('recoveryAnnotation and the result line', () => {
+  const r: MergeResult = {
+    ok: true,
+    digest: D,
+    attempts: [attempt(1, 'oracle', true), crash(2), crash(3), attempt(4, 1, true)],
+    tags: [{ tag: 'r/a:1', digest: D, verified: true }],
+    panics: 2,
+    recovered: true,
+  };
+  it('says what was absorbed', () => {
+    expect(recoveryAnnotation(r)).toEqual({
+      title: 'recovered from panic: concurrent map writes (3 attempts)',
+      message: `Pushed 1 tag holding ${D}, every one verified, after absorbing 2 × panic (concurrent map writes).`,
+    });
+    expect(resultLine(r, false)).toBe(`Pushed 1 tag, \`${D}\`, 3 attempts, recovered from panic`);
+  });
+  it('policy verdicts', () => {
+    expect(policyVerdict({ origin: 'default', mode: 'warn', advisories: 'warn', findings: [] })).toBe(
+      'no policy (advisories warn): passed',
+    );
+    expect(
+      policyVerdict({
+        origin: 'p.yml',
+        mode: 'enforce',
+        advisories: 'enforce',
+        findings: [{ rule: 'pin', severity: 'error', message: 'm' }],
+      }),
+    ).toBe('policy p.yml (enforce, advisories enforce): 1 violation');
+  });
+});
+
+describe('summaryMarkdown', () => {
+  it('stays under its bound with a hundred failed attempts of huge lines', () => {
+    const tail = Array.from({ length: 200 }, (_, i) => `goroutine ${i} [running]: ${'x'.repeat(5000)}`);
+    const r: MergeResult = {
+      ok: false,
+      attempts: Array.from({ length: 120 }, (_, i) => crash(i + 1, { tail, line: 'y'.repeat(10_000) })),
+      tags: Array.from({ length: 300 }, (_, i) => ({ tag: `r/a:${i}`, digest: null, verified: false })),
+      panics: 120,
+      recovered: false,
+      failure: {
+        class: 'panic',
+        signature: 'concurrent map writes',
+        line: 'l',
+        message: 'm'.repeat(10_000),
+        tags: [],
+      },
+    };
+    const md = summaryMarkdown(r, BX, false);
+    expect(Buffer.byteLength(md)).toBeLessThanOrEqual(SUMMARY_MAX_BYTES);
+    expect(md).toMatch(/more failed attempts not shown here/);
+    expect(md).toMatch(
+      /<details><summary>The crash of attempt 120 \(panic: concurrent map writes\)<\/summary>/,
+    );
+    expect(md).toMatch(/\| \.\.\. 20 more \|/);
+  });
+  it('escapes what would break the Markdown table', () => {
+    const r: MergeResult = {
+      ok: false,
+      attempts: [crash(1, { signature: 'a | b', line: 'x | `y`' })],
+      tags: [],
+      panics: 1,
+      recovered: false,
+      failure: { class: 'panic', signature: 'a | b', line: '', message: 'm', tags: [] },
+    };
+    const row =
+      summaryMarkdown(r, BX, false)
+        .split('\n')
+        .find((l) => l.startsWith('| 1 |')) ?? '';
+    expect(row.split(/(?<!\\)\|/).length).toBe(9);
+  });
+});
