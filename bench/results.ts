@@ -1,12 +1,14 @@
 // bench/RESULTS.md holds one section per benchmark script, each between markers, so that every
 // script can be run alone and replace only its own figures.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 
 import { repoRoot } from '../__tests__/testbed/paths.ts';
 
-const FILE = join(repoRoot, 'bench', 'RESULTS.md');
+// CI's short runs write elsewhere, so the committed figures are only ever this machine's full runs.
+const DIR = process.env.BENCH_RESULTS_DIR || join(repoRoot, 'bench');
+const FILE = join(DIR, 'RESULTS.md');
 const HEADER = '# Benchmarks\n\nWritten by `npm run bench`; each section by the script named in it.\n';
 
 export function median(xs: number[]): number {
@@ -31,5 +33,6 @@ export function writeSection(name: string, markdown: string): void {
     a >= 0 && b > a
       ? text.slice(0, a) + block + text.slice(b + end.length)
       : `${text.trimEnd()}\n\n${block}\n`;
+  mkdirSync(DIR, { recursive: true });
   writeFileSync(FILE, text);
 }

@@ -35468,7 +35468,8 @@ async function runMerge(inputs, deps) {
         recovered: false,
         failure,
     });
-    // 1. The oracle: what the index will be, before anything is pushed.
+    // 1. The oracle: what the index will be. It pushes nothing, and it runs while the first push is
+    // in flight (when that push cannot change what the oracle reads: not with --append).
     const dryArgs = createArgs({
         sources: inputs.sources,
         tags: inputs.tags.length > 0 ? [inputs.tags[0].original] : [],
@@ -35476,52 +35477,74 @@ async function runMerge(inputs, deps) {
         append: inputs.append,
         dryRun: true,
     });
-    let oracle;
-    let notFoundSeen = 0;
-    for (let n = 1;; n++) {
-        const out = await deps.exec(dryArgs, `expected digest (--dry-run), attempt ${n}`);
-        let cls = out.classification;
-        if (out.ok) {
-            try {
-                oracle = indexDigest(out.stdoutTruncated ? '' : out.stdout);
+    const runOracle = async () => {
+        let notFound = 0;
+        for (let n = 1;; n++) {
+            const out = await deps.exec(dryArgs, `expected digest (--dry-run), attempt ${n}`);
+            let cls = out.classification;
+            let oracle;
+            if (out.ok) {
+                try {
+                    oracle = indexDigest(out.stdoutTruncated ? '' : out.stdout);
+                }
+                catch (err) {
+                    cls = { class: 'unknown', signature: 'no index from --dry-run', line: err.message };
+                }
             }
-            catch (err) {
-                cls = { class: 'unknown', signature: 'no index from --dry-run', line: err.message };
-            }
-        }
-        const rec = record({
-            invocation: 'oracle',
-            try: n,
-            tags: [],
-            sources: inputs.sources,
-            ok: oracle !== undefined,
-            class: oracle ? undefined : cls?.class,
-            signature: oracle ? undefined : cls?.signature,
-            line: oracle ? undefined : cls?.line,
-            exitCode: out.exitCode,
-            signal: out.signal,
-            killedBy: out.killedBy,
-            durationMs: out.durationMs,
-            tail: oracle ? undefined : out.evidence?.length ? out.evidence : out.tail.slice(-50),
-        });
-        if (oracle)
-            break;
-        const c = cls ?? { class: 'unknown', signature: 'failed', line: '' };
-        if (c.notFound)
-            notFoundSeen++;
-        const decision = shouldRetry(c.class, n, inputs.maxAttempts, inputs.retryOn, notFoundSeen);
-        if (!decision.retry) {
-            return failed({
-                class: c.notFound && !decision.retry ? 'permanent' : c.class,
-                signature: c.signature,
-                line: c.line,
-                message: `buildx could not read the sources to compute the index: ${describe(c)}; ${decision.reason}.${advice(c)}`,
-                tags: tagNames,
+            const rec = record({
+                invocation: 'oracle',
+                try: n,
+                tags: [],
+                sources: inputs.sources,
+                ok: oracle !== undefined,
+                class: oracle ? undefined : cls?.class,
+                signature: oracle ? undefined : cls?.signature,
+                line: oracle ? undefined : cls?.line,
+                exitCode: out.exitCode,
+                signal: out.signal,
+                killedBy: out.killedBy,
+                durationMs: out.durationMs,
+                tail: oracle ? undefined : out.evidence?.length ? out.evidence : out.tail.slice(-50),
             });
+            if (oracle)
+                return oracle;
+            const c = cls ?? { class: 'unknown', signature: 'failed', line: '' };
+            if (c.notFound)
+                notFound++;
+            const decision = shouldRetry(c.class, n, inputs.maxAttempts, inputs.retryOn, notFound);
+            if (!decision.retry) {
+                return {
+                    class: c.notFound ? 'permanent' : c.class,
+                    signature: c.signature,
+                    line: c.line,
+                    message: `buildx could not read the sources to compute the index: ${describe(c)}; ${decision.reason}.${advice(c)}`,
+                    tags: tagNames,
+                };
+            }
+            rec.waitMs = backoffDelay(n, backoff, random);
+            deps.info(`Retrying --dry-run in ${(rec.waitMs / 1000).toFixed(1)}s (${decision.reason})`);
+            await deps.sleep(rec.waitMs);
         }
-        rec.waitMs = backoffDelay(n, backoff, random);
-        deps.info(`Retrying --dry-run in ${(rec.waitMs / 1000).toFixed(1)}s (${decision.reason})`);
-        await deps.sleep(rec.waitMs);
+    };
+    const pushArgs = (batch, inv) => createArgs({
+        sources: inv.sources,
+        tags: batch.map((t) => t.original),
+        annotations: inv.fromSources ? inputs.annotations : [],
+        append: inv.fromSources && inputs.append,
+    });
+    const pushLabel = (batch, invocation, n) => `push ${batch.length === 1 ? batch[0].original : `${batch.length} tags`} (invocation ${invocation}, attempt ${n})`;
+    const oraclePromise = runOracle();
+    let early;
+    if (!inputs.dryRun && !inputs.append && inputs.tags.length > 0) {
+        const batch = nextBatch(inputs.tags, inputs.maxConcurrency);
+        early = deps.exec(pushArgs(batch, chooseSource(batch, [], inputs.sources, '')), pushLabel(batch, 1, 1));
+        early.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
+    }
+    const oracle = await oraclePromise;
+    if (!('digest' in oracle)) {
+        if (early)
+            await early.catch(() => undefined);
+        return failed(oracle);
     }
     const { digest, index } = oracle;
     deps.info(`Expected index digest: ${digest}`);
@@ -35533,32 +35556,33 @@ async function runMerge(inputs, deps) {
     let pending = [...inputs.tags];
     let concurrency = inputs.maxConcurrency;
     let recovered = false;
-    let invocation = 0;
+    // Tags read back holding the index during the run: verification need not ask again.
+    const proven = new Set();
     const holds = async (ref) => {
         try {
-            return (await deps.readDigest(ref)) === digest;
+            const ok = (await deps.readDigest(ref)) === digest;
+            if (ok)
+                proven.add(ref.original);
+            return ok;
         }
         catch (err) {
             deps.warning(`Could not read ${ref.original} back: ${err.message}`);
             return false;
         }
     };
-    while (pending.length > 0) {
-        let batch = nextBatch(pending, concurrency);
-        pending = pending.slice(batch.length);
-        invocation++;
-        notFoundSeen = 0;
+    let failure;
+    /** One invocation with its retries; returns a Failure when it gives up. */
+    const runInvocation = async (first, invocation) => {
+        let batch = first;
+        let notFoundSeen = 0;
         for (let n = 1;; n++) {
             const inv = chooseSource(batch, holding, inputs.sources, digest);
-            const args = createArgs({
-                sources: inv.sources,
-                tags: batch.map((t) => t.original),
-                annotations: inv.fromSources ? inputs.annotations : [],
-                append: inv.fromSources && inputs.append,
-            });
             const names = batch.map((t) => t.original);
-            const label = `push ${names.length === 1 ? names[0] : `${names.length} tags`} (invocation ${invocation}, attempt ${n})`;
-            const out = await deps.exec(args, label);
+            // the first attempt of the first invocation may already be under way
+            const out = early
+                ? await early
+                : await deps.exec(pushArgs(batch, inv), pushLabel(batch, invocation, n));
+            early = undefined;
             let cls = out.classification;
             let landed = [];
             if (out.ok) {
@@ -35582,7 +35606,7 @@ async function runMerge(inputs, deps) {
                     if (n > 1)
                         recovered = true;
                     holding.push(...batch);
-                    break;
+                    return undefined;
                 }
                 landed = batch.filter((t) => !wrong.includes(t.original));
                 cls = {
@@ -35623,21 +35647,19 @@ async function runMerge(inputs, deps) {
             if (batch.length === 0) {
                 deps.info(`Every tag of this invocation already holds ${digest}: nothing left to push`);
                 recovered = true;
-                break;
+                return undefined;
             }
             if (c.notFound)
                 notFoundSeen++;
             const decision = shouldRetry(c.class, n, inputs.maxAttempts, inputs.retryOn, notFoundSeen);
-            if (!decision.retry) {
-                const unpushed = [...batch, ...pending].map((t) => t.original);
-                const cls2 = c.notFound ? 'permanent' : c.class;
-                return failed({
-                    class: cls2,
+            if (!decision.retry || failure) {
+                return {
+                    class: c.notFound ? 'permanent' : c.class,
                     signature: c.signature,
                     line: c.line,
-                    message: `${describe(c)} while pushing ${batch.map((t) => t.original).join(', ')}; ${decision.reason}.${advice(c)}`,
-                    tags: unpushed,
-                }, digest, index, await readAll(inputs.tags, deps, digest));
+                    message: `${describe(c)} while pushing ${names.join(', ')}; ${failure ? 'another invocation failed' : decision.reason}.${advice(c)}`,
+                    tags: batch.map((t) => t.original),
+                };
             }
             if (batch.length > concurrency) {
                 pending = [...batch.slice(concurrency), ...pending];
@@ -35647,10 +35669,39 @@ async function runMerge(inputs, deps) {
             deps.info(`Retrying in ${(rec.waitMs / 1000).toFixed(1)}s: ${c.class} (${c.signature}), ${decision.reason}`);
             await deps.sleep(rec.waitMs);
         }
+    };
+    // The first invocation creates the index from the sources, alone. Once a tag holds it, the
+    // others are manifest-only copies by digest: separate buildx processes (no shared memory to
+    // race on), up to parallel-copies at a time, each still pushing at most max-concurrency tags.
+    let invocations = 0;
+    const worker = async () => {
+        while (pending.length > 0 && !failure) {
+            const batch = nextBatch(pending, concurrency);
+            pending = pending.slice(batch.length);
+            const f = await runInvocation(batch, ++invocations);
+            const first = failure;
+            if (f && first)
+                first.tags.push(...f.tags);
+            else if (f)
+                failure = f;
+        }
+    };
+    if (pending.length > 0) {
+        const batch = nextBatch(pending, concurrency);
+        pending = pending.slice(batch.length);
+        failure = await runInvocation(batch, ++invocations);
+    }
+    if (!failure) {
+        const workers = holding.length > 0 ? Math.max(1, Math.min(inputs.parallelCopies, pending.length)) : 1;
+        await Promise.all(Array.from({ length: workers }, worker));
+    }
+    if (failure) {
+        failure.tags.push(...pending.map((t) => t.original));
+        return failed(failure, digest, index, await readAll(inputs.tags, deps, digest, proven));
     }
     // 3. Verify: every tag, read back from the registry, must hold the expected digest.
     const tags = inputs.verify
-        ? await readAll(inputs.tags, deps, digest)
+        ? await readAll(inputs.tags, deps, digest, proven)
         : tagNames.map((tag) => ({ tag, digest, verified: false }));
     const wrong = tags.filter((t) => inputs.verify && !t.verified);
     if (wrong.length > 0) {
@@ -35702,13 +35753,18 @@ function describe(c) {
             return `buildx failed (${c.signature})`;
     }
 }
-async function readAll(tags, deps, digest) {
+/** Reads every tag back (one request each); tags already read back holding `digest` are not asked again. */
+async function readAll(tags, deps, digest, proven = new Set()) {
     const results = new Array(tags.length);
     let next = 0;
     const worker = async () => {
         while (next < tags.length) {
             const i = next++;
             const t = tags[i];
+            if (proven.has(t.original)) {
+                results[i] = { tag: t.original, digest, verified: true };
+                continue;
+            }
             try {
                 const d = await deps.readDigest(t);
                 results[i] = { tag: t.original, digest: d, verified: d === digest };
@@ -38214,6 +38270,7 @@ function loadPolicy(input, workspace) {
 
 const inputs_DEFAULTS = {
     maxConcurrency: 1,
+    parallelCopies: 4,
     maxAttempts: 5,
     retryOn: 'panic,transient,timeout',
     retryDelayMs: 2_000,
@@ -38380,6 +38437,7 @@ function readInputs(get, workspace = process.cwd()) {
         installPlugin: parseBoolean('install-plugin', get('install-plugin'), false),
         policy: loadPolicy(get('policy'), workspace),
         maxConcurrency: parseInteger('max-concurrency', get('max-concurrency'), inputs_DEFAULTS.maxConcurrency, 1, 100),
+        parallelCopies: parseInteger('parallel-copies', get('parallel-copies'), inputs_DEFAULTS.parallelCopies, 1, 16),
         maxAttempts: parseInteger('max-attempts', get('max-attempts'), inputs_DEFAULTS.maxAttempts, 1, 20),
         retryOn: parseRetryOn(get('retry-on')),
         retryDelayMs,

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { createArgs } from './buildx/imagetools.js';
 import type { Classification, FailureClass } from './classify.js';
 import type { Inputs } from './inputs.js';
-import { chooseSource, nextBatch } from './plan.js';
+import { chooseSource, type Invocation, nextBatch } from './plan.js';
 import type { ImageRef } from './reference.js';
 import { backoffDelay, shouldRetry } from './retry.js';
 
@@ -146,7 +146,8 @@ export async function runMerge(inputs: Inputs, deps: EngineDeps): Promise<MergeR
     failure,
   });
 
-  // 1. The oracle: what the index will be, before anything is pushed.
+  // 1. The oracle: what the index will be. It pushes nothing, and it runs while the first push is
+  // in flight (when that push cannot change what the oracle reads: not with --append).
   const dryArgs = createArgs({
     sources: inputs.sources,
     tags: inputs.tags.length > 0 ? [inputs.tags[0]!.original] : [],
@@ -154,49 +155,73 @@ export async function runMerge(inputs: Inputs, deps: EngineDeps): Promise<MergeR
     append: inputs.append,
     dryRun: true,
   });
-  let oracle: { digest: string; index: string } | undefined;
-  let notFoundSeen = 0;
-  for (let n = 1; ; n++) {
-    const out = await deps.exec(dryArgs, `expected digest (--dry-run), attempt ${n}`);
-    let cls = out.classification;
-    if (out.ok) {
-      try {
-        oracle = indexDigest(out.stdoutTruncated ? '' : out.stdout);
-      } catch (err) {
-        cls = { class: 'unknown', signature: 'no index from --dry-run', line: (err as Error).message };
+  const runOracle = async (): Promise<{ digest: string; index: string } | Failure> => {
+    let notFound = 0;
+    for (let n = 1; ; n++) {
+      const out = await deps.exec(dryArgs, `expected digest (--dry-run), attempt ${n}`);
+      let cls = out.classification;
+      let oracle: { digest: string; index: string } | undefined;
+      if (out.ok) {
+        try {
+          oracle = indexDigest(out.stdoutTruncated ? '' : out.stdout);
+        } catch (err) {
+          cls = { class: 'unknown', signature: 'no index from --dry-run', line: (err as Error).message };
+        }
       }
-    }
-    const rec = record({
-      invocation: 'oracle',
-      try: n,
-      tags: [],
-      sources: inputs.sources,
-      ok: oracle !== undefined,
-      class: oracle ? undefined : cls?.class,
-      signature: oracle ? undefined : cls?.signature,
-      line: oracle ? undefined : cls?.line,
-      exitCode: out.exitCode,
-      signal: out.signal,
-      killedBy: out.killedBy,
-      durationMs: out.durationMs,
-      tail: oracle ? undefined : out.evidence?.length ? out.evidence : out.tail.slice(-50),
-    });
-    if (oracle) break;
-    const c = cls ?? { class: 'unknown' as const, signature: 'failed', line: '' };
-    if (c.notFound) notFoundSeen++;
-    const decision = shouldRetry(c.class, n, inputs.maxAttempts, inputs.retryOn, notFoundSeen);
-    if (!decision.retry) {
-      return failed({
-        class: c.notFound && !decision.retry ? 'permanent' : c.class,
-        signature: c.signature,
-        line: c.line,
-        message: `buildx could not read the sources to compute the index: ${describe(c)}; ${decision.reason}.${advice(c)}`,
-        tags: tagNames,
+      const rec = record({
+        invocation: 'oracle',
+        try: n,
+        tags: [],
+        sources: inputs.sources,
+        ok: oracle !== undefined,
+        class: oracle ? undefined : cls?.class,
+        signature: oracle ? undefined : cls?.signature,
+        line: oracle ? undefined : cls?.line,
+        exitCode: out.exitCode,
+        signal: out.signal,
+        killedBy: out.killedBy,
+        durationMs: out.durationMs,
+        tail: oracle ? undefined : out.evidence?.length ? out.evidence : out.tail.slice(-50),
       });
+      if (oracle) return oracle;
+      const c = cls ?? { class: 'unknown' as const, signature: 'failed', line: '' };
+      if (c.notFound) notFound++;
+      const decision = shouldRetry(c.class, n, inputs.maxAttempts, inputs.retryOn, notFound);
+      if (!decision.retry) {
+        return {
+          class: c.notFound ? 'permanent' : c.class,
+          signature: c.signature,
+          line: c.line,
+          message: `buildx could not read the sources to compute the index: ${describe(c)}; ${decision.reason}.${advice(c)}`,
+          tags: tagNames,
+        };
+      }
+      rec.waitMs = backoffDelay(n, backoff, random);
+      deps.info(`Retrying --dry-run in ${(rec.waitMs / 1000).toFixed(1)}s (${decision.reason})`);
+      await deps.sleep(rec.waitMs);
     }
-    rec.waitMs = backoffDelay(n, backoff, random);
-    deps.info(`Retrying --dry-run in ${(rec.waitMs / 1000).toFixed(1)}s (${decision.reason})`);
-    await deps.sleep(rec.waitMs);
+  };
+  const pushArgs = (batch: readonly ImageRef[], inv: Invocation): string[] =>
+    createArgs({
+      sources: inv.sources,
+      tags: batch.map((t) => t.original),
+      annotations: inv.fromSources ? inputs.annotations : [],
+      append: inv.fromSources && inputs.append,
+    });
+  const pushLabel = (batch: readonly ImageRef[], invocation: number, n: number): string =>
+    `push ${batch.length === 1 ? batch[0]!.original : `${batch.length} tags`} (invocation ${invocation}, attempt ${n})`;
+
+  const oraclePromise = runOracle();
+  let early: Promise<ExecOutcome> | undefined;
+  if (!inputs.dryRun && !inputs.append && inputs.tags.length > 0) {
+    const batch = nextBatch(inputs.tags, inputs.maxConcurrency);
+    early = deps.exec(pushArgs(batch, chooseSource(batch, [], inputs.sources, '')), pushLabel(batch, 1, 1));
+    early.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
+  }
+  const oracle = await oraclePromise;
+  if (!('digest' in oracle)) {
+    if (early) await early.catch(() => undefined);
+    return failed(oracle);
   }
   const { digest, index } = oracle;
   deps.info(`Expected index digest: ${digest}`);
@@ -210,33 +235,34 @@ export async function runMerge(inputs: Inputs, deps: EngineDeps): Promise<MergeR
   let pending = [...inputs.tags];
   let concurrency = inputs.maxConcurrency;
   let recovered = false;
-  let invocation = 0;
 
+  // Tags read back holding the index during the run: verification need not ask again.
+  const proven = new Set<string>();
   const holds = async (ref: ImageRef): Promise<boolean> => {
     try {
-      return (await deps.readDigest(ref)) === digest;
+      const ok = (await deps.readDigest(ref)) === digest;
+      if (ok) proven.add(ref.original);
+      return ok;
     } catch (err) {
       deps.warning(`Could not read ${ref.original} back: ${(err as Error).message}`);
       return false;
     }
   };
 
-  while (pending.length > 0) {
-    let batch = nextBatch(pending, concurrency);
-    pending = pending.slice(batch.length);
-    invocation++;
-    notFoundSeen = 0;
+  let failure: Failure | undefined;
+
+  /** One invocation with its retries; returns a Failure when it gives up. */
+  const runInvocation = async (first: ImageRef[], invocation: number): Promise<Failure | undefined> => {
+    let batch = first;
+    let notFoundSeen = 0;
     for (let n = 1; ; n++) {
       const inv = chooseSource(batch, holding, inputs.sources, digest);
-      const args = createArgs({
-        sources: inv.sources,
-        tags: batch.map((t) => t.original),
-        annotations: inv.fromSources ? inputs.annotations : [],
-        append: inv.fromSources && inputs.append,
-      });
       const names = batch.map((t) => t.original);
-      const label = `push ${names.length === 1 ? names[0] : `${names.length} tags`} (invocation ${invocation}, attempt ${n})`;
-      const out = await deps.exec(args, label);
+      // the first attempt of the first invocation may already be under way
+      const out = early
+        ? await early
+        : await deps.exec(pushArgs(batch, inv), pushLabel(batch, invocation, n));
+      early = undefined;
 
       let cls: Classification | undefined = out.classification;
       let landed: ImageRef[] = [];
@@ -258,7 +284,7 @@ export async function runMerge(inputs: Inputs, deps: EngineDeps): Promise<MergeR
           });
           if (n > 1) recovered = true;
           holding.push(...batch);
-          break;
+          return undefined;
         }
         landed = batch.filter((t) => !wrong.includes(t.original));
         cls = {
@@ -296,25 +322,18 @@ export async function runMerge(inputs: Inputs, deps: EngineDeps): Promise<MergeR
       if (batch.length === 0) {
         deps.info(`Every tag of this invocation already holds ${digest}: nothing left to push`);
         recovered = true;
-        break;
+        return undefined;
       }
       if (c.notFound) notFoundSeen++;
       const decision = shouldRetry(c.class, n, inputs.maxAttempts, inputs.retryOn, notFoundSeen);
-      if (!decision.retry) {
-        const unpushed = [...batch, ...pending].map((t) => t.original);
-        const cls2 = c.notFound ? 'permanent' : c.class;
-        return failed(
-          {
-            class: cls2,
-            signature: c.signature,
-            line: c.line,
-            message: `${describe(c)} while pushing ${batch.map((t) => t.original).join(', ')}; ${decision.reason}.${advice(c)}`,
-            tags: unpushed,
-          },
-          digest,
-          index,
-          await readAll(inputs.tags, deps, digest),
-        );
+      if (!decision.retry || failure) {
+        return {
+          class: c.notFound ? 'permanent' : c.class,
+          signature: c.signature,
+          line: c.line,
+          message: `${describe(c)} while pushing ${names.join(', ')}; ${failure ? 'another invocation failed' : decision.reason}.${advice(c)}`,
+          tags: batch.map((t) => t.original),
+        };
       }
       if (batch.length > concurrency) {
         pending = [...batch.slice(concurrency), ...pending];
@@ -326,11 +345,39 @@ export async function runMerge(inputs: Inputs, deps: EngineDeps): Promise<MergeR
       );
       await deps.sleep(rec.waitMs);
     }
+  };
+
+  // The first invocation creates the index from the sources, alone. Once a tag holds it, the
+  // others are manifest-only copies by digest: separate buildx processes (no shared memory to
+  // race on), up to parallel-copies at a time, each still pushing at most max-concurrency tags.
+  let invocations = 0;
+  const worker = async (): Promise<void> => {
+    while (pending.length > 0 && !failure) {
+      const batch = nextBatch(pending, concurrency);
+      pending = pending.slice(batch.length);
+      const f = await runInvocation(batch, ++invocations);
+      const first = failure as Failure | undefined;
+      if (f && first) first.tags.push(...f.tags);
+      else if (f) failure = f;
+    }
+  };
+  if (pending.length > 0) {
+    const batch = nextBatch(pending, concurrency);
+    pending = pending.slice(batch.length);
+    failure = await runInvocation(batch, ++invocations);
+  }
+  if (!failure) {
+    const workers = holding.length > 0 ? Math.max(1, Math.min(inputs.parallelCopies, pending.length)) : 1;
+    await Promise.all(Array.from({ length: workers }, worker));
+  }
+  if (failure) {
+    failure.tags.push(...pending.map((t) => t.original));
+    return failed(failure, digest, index, await readAll(inputs.tags, deps, digest, proven));
   }
 
   // 3. Verify: every tag, read back from the registry, must hold the expected digest.
   const tags: TagResult[] = inputs.verify
-    ? await readAll(inputs.tags, deps, digest)
+    ? await readAll(inputs.tags, deps, digest, proven)
     : tagNames.map((tag) => ({ tag, digest, verified: false }));
   const wrong = tags.filter((t) => inputs.verify && !t.verified);
   if (wrong.length > 0) {
@@ -389,13 +436,23 @@ function describe(c: Classification): string {
   }
 }
 
-async function readAll(tags: readonly ImageRef[], deps: EngineDeps, digest: string): Promise<TagResult[]> {
+/** Reads every tag back (one request each); tags already read back holding `digest` are not asked again. */
+async function readAll(
+  tags: readonly ImageRef[],
+  deps: EngineDeps,
+  digest: string,
+  proven: ReadonlySet<string> = new Set(),
+): Promise<TagResult[]> {
   const results: TagResult[] = new Array(tags.length);
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < tags.length) {
       const i = next++;
       const t = tags[i]!;
+      if (proven.has(t.original)) {
+        results[i] = { tag: t.original, digest, verified: true };
+        continue;
+      }
       try {
         const d = await deps.readDigest(t);
         results[i] = { tag: t.original, digest: d, verified: d === digest };

@@ -31,6 +31,8 @@ export interface Inputs {
   /** the version-pin policy (the default when the input is empty) */
   policy: Policy;
   maxConcurrency: number;
+  /** buildx invocations copying the index to further tags at once */
+  parallelCopies: number;
   maxAttempts: number;
   retryOn: ReadonlySet<FailureClass>;
   retryDelayMs: number;
@@ -47,6 +49,7 @@ export type InputReader = (name: string) => string;
 
 export const DEFAULTS = {
   maxConcurrency: 1,
+  parallelCopies: 4,
   maxAttempts: 5,
   retryOn: 'panic,transient,timeout',
   retryDelayMs: 2_000,
@@ -240,6 +243,7 @@ export function readInputs(get: InputReader, workspace = process.cwd()): Inputs 
     installPlugin: parseBoolean('install-plugin', get('install-plugin'), false),
     policy: loadPolicy(get('policy'), workspace),
     maxConcurrency: parseInteger('max-concurrency', get('max-concurrency'), DEFAULTS.maxConcurrency, 1, 100),
+    parallelCopies: parseInteger('parallel-copies', get('parallel-copies'), DEFAULTS.parallelCopies, 1, 16),
     maxAttempts: parseInteger('max-attempts', get('max-attempts'), DEFAULTS.maxAttempts, 1, 20),
     retryOn: parseRetryOn(get('retry-on')),
     retryDelayMs,

@@ -176,6 +176,61 @@ describe('runMerge', () => {
   });
 });
 
+describe('parallel copies', () => {
+  it('copies to further tags in up to parallel-copies invocations at once, after the first alone', async () => {
+    const registry = new Map<string, string>();
+    let inFlight = 0;
+    const peaks: number[] = [];
+    const calls: string[][] = [];
+    const deps: EngineDeps = {
+      async exec(args) {
+        calls.push(args);
+        if (args.includes('--dry-run')) {
+          return {
+            ok: true,
+            exitCode: 0,
+            signal: null,
+            durationMs: 1,
+            stdout: `${INDEX}\n`,
+            stdoutTruncated: false,
+            tail: [],
+          };
+        }
+        inFlight++;
+        peaks.push(inFlight);
+        await new Promise((r) => setTimeout(r, 20));
+        inFlight--;
+        args.forEach((a, i) => args[i - 1] === '--tag' && registry.set(a, DIGEST));
+        return {
+          ok: true,
+          exitCode: 0,
+          signal: null,
+          durationMs: 20,
+          stdout: '',
+          stdoutTruncated: false,
+          tail: [],
+        };
+      },
+      readDigest: async (ref) => registry.get(ref.original) ?? null,
+      sleep: async () => {},
+      info: () => {},
+      warning: () => {},
+    };
+    const tags = Array.from({ length: 8 }, (_, i) => `r/a:${i}`).join(',');
+    const r = await runMerge(
+      readInputs((k) => ({ sources: 'r/src:1', tags, 'parallel-copies': '3' })[k] ?? ''),
+      deps,
+    );
+    expect(r.ok).toBe(true);
+    const pushes = calls.filter((c) => !c.includes('--dry-run'));
+    expect(pushes).toHaveLength(8);
+    expect(pushes.slice(1).every((c) => c.at(-1) === `docker.io/r/a@${DIGEST}`)).toBe(true);
+    expect(Math.max(...peaks)).toBe(3);
+    expect(peaks[0]).toBe(1); // the first invocation, from the sources, runs alone
+    expect(r.tags.every((t) => t.verified)).toBe(true);
+  });
+});
+
 describe('indexDigest', () => {
   it('hashes the index without its trailing newline', () => {
     expect(indexDigest(`${INDEX}\n`).digest).toBe(indexDigest(INDEX).digest);
