@@ -49,7 +49,7 @@ export type InputReader = (name: string) => string;
 
 export const DEFAULTS = {
   maxConcurrency: 1,
-  parallelCopies: 4,
+  parallelCopies: 1,
   maxAttempts: 5,
   retryOn: 'panic,transient,timeout',
   retryDelayMs: 2_000,
