@@ -88,6 +88,8 @@ try {
     const f = {
       action: [] as number[],
       actionOk: 0,
+      par: [] as number[],
+      parOk: 0,
       all: [] as number[],
       allOk: 0,
       loop: [] as number[],
