@@ -38270,7 +38270,7 @@ function loadPolicy(input, workspace) {
 
 const inputs_DEFAULTS = {
     maxConcurrency: 1,
-    parallelCopies: 4,
+    parallelCopies: 1,
     maxAttempts: 5,
     retryOn: 'panic,transient,timeout',
     retryDelayMs: 2_000,
