@@ -35785,6 +35785,7 @@ const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createReq
 // line, keeping only a bounded tail, and killing the whole group (TERM, then KILL) when a watchdog
 // fires or the run is cancelled. Nothing it starts outlives it.
 
+
 const MAX_LINE_BYTES = 64 * 1024;
 const MAX_TAIL_LINE = 2000;
 const TAIL_BYTES = 256 * 1024;
@@ -35876,6 +35877,46 @@ class TailRing {
             return line.length > MAX_TAIL_LINE ? `${line.slice(0, MAX_TAIL_LINE)}...` : line;
         });
     }
+}
+/** True while a process of the group is alive (zombies waiting to be reaped do not count). */
+function groupAlive(pgid) {
+    if (process.platform !== 'linux') {
+        try {
+            process.kill(-pgid, 0);
+            return true;
+        }
+        catch {
+            return false;
+        }
+    }
+    let entries;
+    try {
+        entries = (0,external_node_fs_namespaceObject.readdirSync)('/proc');
+    }
+    catch {
+        return false;
+    }
+    for (const e of entries) {
+        if (!/^\d+$/.test(e))
+            continue;
+        try {
+            const stat = (0,external_node_fs_namespaceObject.readFileSync)(`/proc/${e}/stat`, 'utf8');
+            // pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses
+            const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+            if (Number(fields[2]) === pgid && fields[0] !== 'Z')
+                return true;
+        }
+        catch {
+            // gone meanwhile
+        }
+    }
+    return false;
+}
+/** Waits, bounded, until every process of a killed group is gone. */
+async function waitGroupGone(pgid, timeoutMs = 3000) {
+    const end = Date.now() + timeoutMs;
+    while (groupAlive(pgid) && Date.now() < end)
+        await new Promise((r) => setTimeout(r, 20));
 }
 function runProcess(opts) {
     const started = Date.now();
@@ -36013,11 +36054,10 @@ function runProcess(opts) {
             opts.echo?.removeListener('drain', onEchoDrain);
             splitters.stdout.end();
             splitters.stderr.end();
-            // The leader is gone; make sure no member of its group lingers (a hung grandchild).
+            // The leader is gone; make sure no member of its group lingers (a hung grandchild), and
+            // return only once none is left.
             signalGroup('SIGKILL');
-            if (child.pid !== undefined)
-                liveGroups.delete(child.pid);
-            resolve({
+            const result = {
                 exitCode,
                 signal: exitSignal,
                 killedBy,
@@ -36027,6 +36067,13 @@ function runProcess(opts) {
                 stdout: Buffer.concat(stdoutChunks).toString('utf8'),
                 stdoutTruncated,
                 pid: child.pid,
+            };
+            const pgid = child.pid;
+            if (pgid === undefined)
+                return resolve(result);
+            void waitGroupGone(pgid).then(() => {
+                liveGroups.delete(pgid);
+                resolve(result);
             });
         };
         child.on('error', (err) => {

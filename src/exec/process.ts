@@ -3,6 +3,7 @@
 // fires or the run is cancelled. Nothing it starts outlives it.
 
 import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 
 export type KillReason = 'attempt-timeout' | 'idle-timeout' | 'cancelled';
@@ -140,6 +141,42 @@ class TailRing {
       return line.length > MAX_TAIL_LINE ? `${line.slice(0, MAX_TAIL_LINE)}...` : line;
     });
   }
+}
+
+/** True while a process of the group is alive (zombies waiting to be reaped do not count). */
+export function groupAlive(pgid: number): boolean {
+  if (process.platform !== 'linux') {
+    try {
+      process.kill(-pgid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return false;
+  }
+  for (const e of entries) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+      // pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[2]) === pgid && fields[0] !== 'Z') return true;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return false;
+}
+
+/** Waits, bounded, until every process of a killed group is gone. */
+async function waitGroupGone(pgid: number, timeoutMs = 3000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (groupAlive(pgid) && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
 }
 
 export function runProcess(opts: RunOptions): Promise<RunResult> {
@@ -282,10 +319,10 @@ export function runProcess(opts: RunOptions): Promise<RunResult> {
       opts.echo?.removeListener('drain', onEchoDrain);
       splitters.stdout.end();
       splitters.stderr.end();
-      // The leader is gone; make sure no member of its group lingers (a hung grandchild).
+      // The leader is gone; make sure no member of its group lingers (a hung grandchild), and
+      // return only once none is left.
       signalGroup('SIGKILL');
-      if (child.pid !== undefined) liveGroups.delete(child.pid);
-      resolve({
+      const result: RunResult = {
         exitCode,
         signal: exitSignal,
         killedBy,
@@ -295,6 +332,12 @@ export function runProcess(opts: RunOptions): Promise<RunResult> {
         stdout: Buffer.concat(stdoutChunks).toString('utf8'),
         stdoutTruncated,
         pid: child.pid,
+      };
+      const pgid = child.pid;
+      if (pgid === undefined) return resolve(result);
+      void waitGroupGone(pgid).then(() => {
+        liveGroups.delete(pgid);
+        resolve(result);
       });
     };
 
