@@ -9,7 +9,7 @@
 //                     (no script: every invocation passes through)
 //   SHIM_STATE        counter of push invocations so far (default: <SHIM_SCRIPT>.state);
 //                     each push appends {n, step, argv, pid, time} as a JSON line to <state>.log
-//   SHIM_FIXTURES     folder of crash texts (default: $SHARED_DIR or <repo>/../shared, + fixtures/buildx-output)
+//   SHIM_FIXTURES     folder of crash texts (default: <repo>/__tests__/fixtures/buildx-output)
 //
 // The Nth push invocation runs step N; past the end the last step repeats. Steps are a mode name
 // or { "mode": ..., ...params }; every step also takes "sleepMs" (wait before acting):
@@ -60,10 +60,7 @@ function realBuildx() {
 
 function fixturesDir() {
   if (process.env.SHIM_FIXTURES) return path.resolve(process.env.SHIM_FIXTURES);
-  const shared = process.env.SHARED_DIR
-    ? path.resolve(process.env.SHARED_DIR)
-    : path.join(repoRoot, '..', 'shared');
-  return path.join(shared, 'fixtures', 'buildx-output');
+  return path.join(repoRoot, '__tests__', 'fixtures', 'buildx-output');
 }
 
 // --- what kind of invocation is this ---------------------------------------------------------

@@ -12,13 +12,8 @@ export const repoRoot = path.resolve(here, '..', '..');
 /** The git-ignored folder `scripts/testbed-setup.sh` installs into. */
 export const testbedDir = path.join(repoRoot, '.testbed');
 
-/** The shared folder beside the repository (env `SHARED_DIR` overrides). */
-export const sharedDir = process.env.SHARED_DIR
-  ? path.resolve(process.env.SHARED_DIR)
-  : path.resolve(repoRoot, '..', 'shared');
-
-/** Real buildx output captured for tests: `<shared>/fixtures/buildx-output`. */
-export const fixturesDir = path.join(sharedDir, 'fixtures', 'buildx-output');
+/** Real buildx output captured for tests, carried in the repository: `__tests__/fixtures/buildx-output`. */
+export const fixturesDir = path.join(repoRoot, '__tests__', 'fixtures', 'buildx-output');
 
 /** The fault shim that stands in for buildx (see fault-shim.mjs). */
 export const faultShimPath = path.join(here, 'fault-shim.mjs');

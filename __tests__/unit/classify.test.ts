@@ -8,7 +8,7 @@ import { fixturesDir } from '../testbed/paths.js';
 
 const fixture = (name: string): string => readFileSync(join(fixturesDir, name), 'utf8');
 
-describe('the captured buildx output in shared/fixtures', () => {
+describe('the captured buildx output in __tests__/fixtures', () => {
   it('has the fixtures this table expects', () => {
     expect(readdirSync(fixturesDir).filter((f) => f.endsWith('.log')).length).toBeGreaterThanOrEqual(3);
   });
