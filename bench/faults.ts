@@ -318,7 +318,8 @@ function parseResult(run: ActionRun): ResultJson {
  */
 function attemptLines(run: ActionRun): Map<number, string> {
   const found = new Map<number, string>();
-  const logLines = run.stdout.split('\n');
+  // buildx's own lines, not the action's workflow commands (which quote the line too)
+  const logLines = run.stdout.split('\n').filter((l) => !l.startsWith('::'));
   for (const row of run.summary.split('\n')) {
     const cells = row.split(/(?<!\\)\|/).map((c) => c.trim());
     // | # | pushed | result | the line that shows it | exit | took | wait after |
@@ -357,7 +358,7 @@ function generic(line: string): string {
     .replace(/faults-[a-z0-9-]+?-\d+\/app/g, 'REPO')
     .replace(/(REPO(?:\/manifests\/|:))t\d\b/g, '$1tN')
     .replace(/(\/manifests\/)t\d\b/g, '$1tN')
-    .replace(/(src6\/app\/manifests\/)[a-z0-9-]+\b(?!:)/g, '$1PLATFORM');
+    .replace(/(src6\/app\/manifests\/)(?!sha256:)[a-z0-9-]+/g, '$1PLATFORM');
 }
 
 // --- the test bed ------------------------------------------------------------------------------
@@ -521,10 +522,11 @@ try {
   // --- the report --------------------------------------------------------------------------------
   const sec = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
   const count = <T>(xs: T[], f: (x: T) => boolean) => xs.filter(f).length;
-  const tally = (xs: string[]) => {
+  /** `text ×count` for each distinct string, most frequent first. */
+  const tally = (xs: string[]): string[] => {
     const m = new Map<string, number>();
     for (const x of xs) m.set(x, (m.get(x) ?? 0) + 1);
-    return [...m].map(([k, n]) => `${k} ×${n}`).join('; ');
+    return [...m].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ×${n}`);
   };
   const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
   const rateCell = (f: Fault) =>
@@ -595,12 +597,13 @@ try {
     '| --- | --- | --- | --- |',
   );
   for (const r of rows) {
-    const said = tally(r.raw.filter((t) => !t.ok).map((t) => generic(t.error)))
-      .split('; ')
-      .filter(Boolean);
+    const said = tally(r.raw.filter((t) => !t.ok).map((t) => generic(t.error)));
+    const shown = said.slice(0, 4).map(cell);
+    if (said.length > 4) shown.push(`(${said.length - 4} more wordings)`);
+    const classified = tally(r.action.flatMap((t) => t.classes));
     lines.push(
       `| ${cell(r.fault.label)} | ${r.fault.kind === 'proxy' ? `${r.faulted} of ${r.requests}` : '–'} | ` +
-        `${cell(tally(r.action.flatMap((t) => t.classes)) || '–')} | ${said.length ? said.map(cell).join('<br>') : '–'} |`,
+        `${classified.length ? cell(classified.join('; ')) : '–'} | ${shown.length ? shown.join('<br>') : '–'} |`,
     );
   }
   const examples = new Map<string, string>();
