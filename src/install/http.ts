@@ -1,11 +1,13 @@
 // Downloads with bounded time: each attempt has a deadline and a stall watchdog (no bytes for a
 // while), network errors, 5xx and 429 are retried with backoff, and a body shorter than its
-// Content-Length is an error. Files are hashed as they are written.
+// Content-Length is an error. Files are hashed as they are written. Requests go through
+// src/http/request.ts (node:http), never `fetch`: see there why.
 
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 
+import { type HttpResponse, request } from '../http/request.js';
 import { formatDuration } from '../parse.js';
 import { backoffDelay, sleep } from '../retry.js';
 
@@ -91,47 +93,50 @@ async function withRetries<T>(
 function toHttpError(what: string, err: unknown, signal: AbortSignal): HttpError {
   if (err instanceof HttpError) return err;
   if (signal.aborted && signal.reason instanceof HttpError) return signal.reason;
-  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-  const detail = cause?.code ?? cause?.message ?? (err as Error).message;
-  return new HttpError(`${what}: ${detail}`, undefined, true);
+  const e = err as { code?: string; message?: string };
+  return new HttpError(`${what}: ${e.code ?? e.message ?? String(err)}`, undefined, true);
 }
 
-function checkStatus(what: string, res: Response): void {
+function checkStatus(what: string, res: HttpResponse): void {
   if (res.ok) return;
+  res.discard();
   const retryable = res.status >= 500 || res.status === 429 || res.status === 408;
   throw new HttpError(`${what}: ${res.status} ${res.statusText}`, res.status, retryable);
 }
 
 /** GETs a URL's body as text, with retries. */
-export function fetchText(url: string, opts: FetchOptions = {}): Promise<{ text: string; headers: Headers }> {
+export function fetchText(
+  url: string,
+  opts: FetchOptions = {},
+): Promise<{ text: string; headers: HttpResponse['headers'] }> {
   const what = `GET ${safeUrl(url)}`;
   return withRetries(what, opts, async (signal) => {
-    const res = await fetch(url, { headers: opts.headers, signal, redirect: 'follow' });
+    const res = await request(url, { headers: opts.headers, signal });
     checkStatus(what, res);
-    const body = await readWithStall(what, res, signal, opts.stallMs ?? DEFAULTS.stallMs, true);
-    return { text: body.toString('utf8'), headers: res.headers };
+    const keep: Buffer[] = [];
+    await readWithStall(what, res, signal, opts.stallMs ?? DEFAULTS.stallMs, (chunk) => {
+      keep.push(chunk);
+      return undefined;
+    });
+    return { text: Buffer.concat(keep).toString('utf8'), headers: res.headers };
   });
 }
 
-/** Downloads a URL to a file, hashing it on the way; a failed download leaves no file behind. */
-export function downloadFile(
-  url: string,
-  dest: string,
-  opts: FetchOptions = {},
-): Promise<{ sha256: string; bytes: number }> {
-  const what = `download ${safeUrl(url)}`;
-  return withRetries(what, opts, async (signal) => {
-    const res = await fetch(url, { headers: opts.headers, signal, redirect: 'follow' });
-    checkStatus(what, res);
-    const hash = createHash('sha256');
-    const out = createWriteStream(dest, { mode: 0o755 });
-    // Every error of the file stream is caught here, also one that comes after a failure.
-    let fileError: Error | undefined;
-    const closed = new Promise<void>((resolve) => out.once('close', () => resolve()));
-    out.on('error', (err) => {
-      fileError ??= err;
-    });
-    const writeChunk = (chunk: Buffer): Promise<void> | undefined => {
+/** Writes chunks to a file, waiting when the file is slower than the network (backpressure). */
+function fileSink(dest: string): {
+  write(chunk: Buffer): Promise<void> | undefined;
+  finish(): Promise<void>;
+  abandon(): Promise<void>;
+} {
+  const out = createWriteStream(dest, { mode: 0o755 });
+  // Every error of the file stream is caught here, also one that comes after a failure.
+  let fileError: Error | undefined;
+  const closed = new Promise<void>((resolve) => out.once('close', () => resolve()));
+  out.on('error', (err) => {
+    fileError ??= err;
+  });
+  return {
+    write(chunk) {
       if (fileError) throw fileError;
       if (out.write(chunk)) return undefined;
       return new Promise<void>((resolve, reject) => {
@@ -146,92 +151,102 @@ export function downloadFile(
         out.once('drain', onDrain);
         out.once('error', onError);
       });
-    };
-    let bytes = 0;
-    try {
-      await readWithStall(what, res, signal, opts.stallMs ?? DEFAULTS.stallMs, false, (chunk) => {
-        hash.update(chunk);
-        bytes += chunk.length;
-        return writeChunk(chunk);
-      });
+    },
+    async finish() {
       await new Promise<void>((resolve, reject) =>
         out.end((err?: Error | null) => (err ? reject(err) : resolve())),
       );
       if (fileError) throw fileError;
-    } catch (err) {
+    },
+    async abandon() {
       out.destroy();
       await closed;
       await rm(dest, { force: true });
+    },
+  };
+}
+
+/** Downloads a URL to a file, hashing it on the way; a failed download leaves no file behind. */
+export function downloadFile(
+  url: string,
+  dest: string,
+  opts: FetchOptions = {},
+): Promise<{ sha256: string; bytes: number }> {
+  const what = `download ${safeUrl(url)}`;
+  return withRetries(what, opts, async (signal) => {
+    const res = await request(url, { headers: opts.headers, signal });
+    checkStatus(what, res);
+    const hash = createHash('sha256');
+    const sink = fileSink(dest);
+    let bytes: number;
+    try {
+      bytes = await readWithStall(what, res, signal, opts.stallMs ?? DEFAULTS.stallMs, (chunk) => {
+        hash.update(chunk);
+        return sink.write(chunk);
+      });
+      await sink.finish();
+    } catch (err) {
+      await sink.abandon();
       throw err;
     }
     return { sha256: hash.digest('hex'), bytes };
   });
 }
 
-/** Reads a body, aborting when no byte comes for `stallMs`, and checking Content-Length. */
+/**
+ * Reads a body chunk by chunk into `onChunk` (awaited: a slow consumer slows the reading, never
+ * the other way round), aborting when the network sends nothing for `stallMs` (time spent in the
+ * consumer does not count), and checking the length against Content-Length. Returns the bytes read.
+ */
 async function readWithStall(
   what: string,
-  res: Response,
+  res: HttpResponse,
   signal: AbortSignal,
   stallMs: number,
-  collect: boolean,
-  onChunk?: (chunk: Buffer) => Promise<void> | undefined,
-): Promise<Buffer> {
-  if (!res.body) return Buffer.alloc(0);
-  const reader = res.body.getReader();
-  const keep: Buffer[] = [];
+  onChunk: (chunk: Buffer) => Promise<void> | undefined,
+): Promise<number> {
+  const expected = Number(res.headers.get('content-length') ?? NaN);
   let total = 0;
   let stalled = false;
   const stallError = (): HttpError =>
     new HttpError(`${what}: stalled (no data for ${formatDuration(stallMs)})`, undefined, true);
   let timer: NodeJS.Timeout | undefined;
   const arm = (): void => {
-    if (timer) clearTimeout(timer);
+    clearTimeout(timer);
     timer = setTimeout(() => {
       stalled = true;
-      void reader.cancel().catch(() => undefined);
+      res.body.destroy(stallError());
     }, stallMs);
   };
-  const onAbort = (): void => void reader.cancel().catch(() => undefined);
-  signal.addEventListener('abort', onAbort, { once: true });
   try {
     arm();
-    for (;;) {
-      let r: Awaited<ReturnType<typeof reader.read>>;
-      try {
-        r = await reader.read();
-      } catch (err) {
-        if (stalled) throw stallError();
-        const expected = Number(res.headers.get('content-length') ?? NaN);
-        if (Number.isFinite(expected) && total < expected) {
-          throw new HttpError(
-            `${what}: truncated (${total} of ${expected} bytes, then the connection closed)`,
-            undefined,
-            true,
-          );
-        }
-        throw err;
-      }
-      if (stalled) throw stallError();
-      if (signal.aborted)
-        throw signal.reason instanceof Error
-          ? signal.reason
-          : new HttpError(`${what}: aborted`, undefined, true);
-      if (r.done) break;
-      arm();
-      const chunk = Buffer.from(r.value);
-      total += chunk.length;
-      if (collect) keep.push(chunk);
-      const wait = onChunk?.(chunk);
+    for await (const chunk of res.body) {
+      clearTimeout(timer);
+      total += (chunk as Buffer).length;
+      const wait = onChunk(chunk as Buffer);
       if (wait) await wait;
+      arm();
     }
+  } catch (err) {
+    if (stalled) throw stallError();
+    if (signal.aborted)
+      throw signal.reason instanceof Error
+        ? signal.reason
+        : new HttpError(`${what}: aborted`, undefined, true);
+    if (Number.isFinite(expected) && total < expected) {
+      throw new HttpError(
+        `${what}: truncated (${total} of ${expected} bytes, then the connection closed)`,
+        undefined,
+        true,
+      );
+    }
+    throw err;
   } finally {
-    if (timer) clearTimeout(timer);
-    signal.removeEventListener('abort', onAbort);
+    clearTimeout(timer);
+    res.body.destroy();
   }
-  const expected = Number(res.headers.get('content-length') ?? NaN);
   if (Number.isFinite(expected) && res.headers.get('content-encoding') === null && total !== expected) {
     throw new HttpError(`${what}: truncated (${total} of ${expected} bytes)`, undefined, true);
   }
-  return Buffer.concat(keep);
+  return total;
 }
