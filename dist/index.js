@@ -31613,7 +31613,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(623);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7606);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -31622,7 +31622,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 623:
+/***/ 7606:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -34925,6 +34925,7 @@ class Annotator {
             return;
         this.seen.add(key);
         if (!this.enabled) {
+            this.counts[kind]++;
             info(`${kind}: ${opts.title ? `${opts.title}: ` : ''}${message}`);
             return;
         }
@@ -34940,6 +34941,10 @@ class Annotator {
             props.startLine = lineFor(loc, opts.input);
         }
         this.sink[kind](message, props);
+    }
+    /** How many messages of this kind were given (annotated, or logged with `annotate: false`). */
+    said(kind) {
+        return this.counts[kind];
     }
     error(message, opts) {
         this.annotate('error', message, opts);
@@ -36282,6 +36287,50 @@ function makeExec(buildx, opts) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/guard.ts
+// The last resort: whatever escapes the run (an uncaught exception, an unhandled rejection, from
+// any module) ends the step with one error that names the stage and the cause, every child
+// process group killed, exit status 1, and no bare stack trace.
+
+
+/** Where the run is; the last resort and the step's error name it. */
+class Progress {
+    stage = 'inputs';
+}
+/** The words of an unexpected failure: what broke, and where. */
+function unexpectedFailure(stage, err, how) {
+    const cause = err instanceof Error ? `${err.name === 'Error' ? '' : `${err.name}: `}${err.message}` : String(err);
+    return {
+        title: `safe-imagetools failed (${stage})`,
+        message: `The action failed in its ${stage} stage${how ? ` (${how})` : ''}: ${cause.trim() || 'no message'}. ` +
+            "Every process it started was stopped. This is a defect of the action: please report it with this step's log.",
+    };
+}
+/** Installs the handlers; the process exits 1 from them, once. */
+function installLastResort({ progress, fail }) {
+    let handled = false;
+    const handler = (how) => (err) => {
+        if (handled)
+            return;
+        handled = true;
+        try {
+            const f = unexpectedFailure(progress.stage, err, how);
+            fail(f.title, f.message);
+            if (err instanceof Error && err.stack)
+                core_debug(err.stack);
+        }
+        catch {
+            // nothing more can be said
+        }
+        finally {
+            killAllGroups('SIGKILL');
+            process.exit(1);
+        }
+    };
+    process.on('uncaughtException', handler('uncaught exception'));
+    process.on('unhandledRejection', handler('unhandled rejection'));
+}
+
 ;// CONCATENATED MODULE: external "node:fs/promises"
 const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
 ;// CONCATENATED MODULE: ./src/buildx/buildx.ts
@@ -37437,10 +37486,122 @@ async function buildAtCommit(url, ref, commit, workDir, outFile, opts) {
         'or a reachable Docker engine (docker buildx build); this runner has neither');
 }
 
+// EXTERNAL MODULE: external "node:http"
+var external_node_http_ = __nccwpck_require__(7067);
+var external_node_http_default = /*#__PURE__*/__nccwpck_require__.n(external_node_http_);
+;// CONCATENATED MODULE: external "node:https"
+const external_node_https_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:https");
+var external_node_https_default = /*#__PURE__*/__nccwpck_require__.n(external_node_https_namespaceObject);
+;// CONCATENATED MODULE: ./src/http/request.ts
+// HTTP requests on node:http and node:https, with redirects followed. The action does not use
+// `fetch`: in a bundle that carries @actions/core, Node's `fetch` runs through the undici 6 that
+// @actions/http-client installs as the process-wide dispatcher, and that undici's HTTP/1 parser
+// asserts (an uncatchable AssertionError, nodejs/undici#5360) when a server closes the connection
+// while a slow consumer has the body paused. Node's own HTTP client has no such state to trip on,
+// and depends on no global that another module can replace.
+
+
+/** A network failure (no HTTP answer): `code` is Node's error code (ECONNRESET, ECONNREFUSED, ...). */
+class NetworkError extends Error {
+    code;
+    constructor(message, code) {
+        super(message);
+        this.code = code;
+        this.name = 'NetworkError';
+    }
+}
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+function headerGetter(res) {
+    return {
+        get(name) {
+            const v = res.headers[name.toLowerCase()];
+            if (v === undefined)
+                return null;
+            return Array.isArray(v) ? v.join(', ') : v;
+        },
+    };
+}
+function once(url, req) {
+    const mod = url.protocol === 'https:' ? (external_node_https_default()) : url.protocol === 'http:' ? (external_node_http_default()) : undefined;
+    if (!mod)
+        return Promise.reject(new NetworkError(`unsupported URL scheme ${url.protocol}`));
+    return new Promise((resolve, reject) => {
+        const r = mod.request(url, { method: req.method ?? 'GET', headers: req.headers, signal: req.signal });
+        r.once('response', resolve);
+        r.once('error', (err) => {
+            if (req.signal?.aborted)
+                return reject(req.signal.reason);
+            reject(new NetworkError(err.code ?? err.message, err.code));
+        });
+        r.end(req.body);
+    });
+}
+/** What a redirect keeps of a request: the method (GET after a 303, or a 301/302 of a POST) and,
+ * only on the same origin, the credentials, as browsers and `fetch` do. */
+function redirected(from, to, status, req) {
+    const headers = { ...req.headers };
+    if (from.origin !== to.origin) {
+        for (const k of Object.keys(headers))
+            if (/^(authorization|cookie)$/i.test(k))
+                delete headers[k];
+    }
+    const toGet = status === 303 || ((status === 301 || status === 302) && req.method === 'POST');
+    if (!toGet)
+        return { ...req, headers };
+    for (const k of Object.keys(headers))
+        if (/^content-/i.test(k))
+            delete headers[k];
+    return { ...req, method: 'GET', body: undefined, headers };
+}
+/** Sends a request and returns the response with its body unread, following redirects. */
+async function request(url, req = {}) {
+    let current = new URL(url);
+    let r = req;
+    for (let hops = 0;; hops++) {
+        const res = await once(current, r);
+        const status = res.statusCode ?? 0;
+        const location = res.headers.location;
+        if (REDIRECTS.has(status) && location) {
+            res.resume();
+            if (hops >= (req.maxRedirects ?? 10))
+                throw new NetworkError(`too many redirects (${hops})`);
+            const next = new URL(location, current);
+            r = redirected(current, next, status, r);
+            current = next;
+            continue;
+        }
+        return {
+            status,
+            statusText: res.statusMessage ?? '',
+            ok: status >= 200 && status < 300,
+            url: current.toString(),
+            headers: headerGetter(res),
+            body: res,
+            discard: () => void res.resume(),
+        };
+    }
+}
+/** Reads a whole body (for small answers: JSON, checksum lists, error texts). */
+async function request_readAll(res, limitBytes = 32 * 1024 * 1024) {
+    const parts = [];
+    let total = 0;
+    for await (const chunk of res.body) {
+        total += chunk.length;
+        if (total > limitBytes) {
+            res.body.destroy();
+            throw new NetworkError(`answer larger than ${limitBytes} bytes`);
+        }
+        parts.push(chunk);
+    }
+    return Buffer.concat(parts);
+}
+
 ;// CONCATENATED MODULE: ./src/install/http.ts
 // Downloads with bounded time: each attempt has a deadline and a stall watchdog (no bytes for a
 // while), network errors, 5xx and 429 are retried with backoff, and a body shorter than its
-// Content-Length is an error. Files are hashed as they are written.
+// Content-Length is an error. Files are hashed as they are written. Requests go through
+// src/http/request.ts (node:http), never `fetch`: see there why.
+
 
 
 
@@ -37498,13 +37659,13 @@ function toHttpError(what, err, signal) {
         return err;
     if (signal.aborted && signal.reason instanceof HttpError)
         return signal.reason;
-    const cause = err.cause;
-    const detail = cause?.code ?? cause?.message ?? err.message;
-    return new HttpError(`${what}: ${detail}`, undefined, true);
+    const e = err;
+    return new HttpError(`${what}: ${e.code ?? e.message ?? String(err)}`, undefined, true);
 }
 function checkStatus(what, res) {
     if (res.ok)
         return;
+    res.discard();
     const retryable = res.status >= 500 || res.status === 429 || res.status === 408;
     throw new HttpError(`${what}: ${res.status} ${res.statusText}`, res.status, retryable);
 }
@@ -37512,27 +37673,27 @@ function checkStatus(what, res) {
 function fetchText(url, opts = {}) {
     const what = `GET ${safeUrl(url)}`;
     return withRetries(what, opts, async (signal) => {
-        const res = await fetch(url, { headers: opts.headers, signal, redirect: 'follow' });
+        const res = await request(url, { headers: opts.headers, signal });
         checkStatus(what, res);
-        const body = await readWithStall(what, res, signal, opts.stallMs ?? DEFAULTS.stallMs, true);
-        return { text: body.toString('utf8'), headers: res.headers };
+        const keep = [];
+        await readWithStall(what, res, signal, opts.stallMs ?? DEFAULTS.stallMs, (chunk) => {
+            keep.push(chunk);
+            return undefined;
+        });
+        return { text: Buffer.concat(keep).toString('utf8'), headers: res.headers };
     });
 }
-/** Downloads a URL to a file, hashing it on the way; a failed download leaves no file behind. */
-function downloadFile(url, dest, opts = {}) {
-    const what = `download ${safeUrl(url)}`;
-    return withRetries(what, opts, async (signal) => {
-        const res = await fetch(url, { headers: opts.headers, signal, redirect: 'follow' });
-        checkStatus(what, res);
-        const hash = (0,external_node_crypto_.createHash)('sha256');
-        const out = (0,external_node_fs_namespaceObject.createWriteStream)(dest, { mode: 0o755 });
-        // Every error of the file stream is caught here, also one that comes after a failure.
-        let fileError;
-        const closed = new Promise((resolve) => out.once('close', () => resolve()));
-        out.on('error', (err) => {
-            fileError ??= err;
-        });
-        const writeChunk = (chunk) => {
+/** Writes chunks to a file, waiting when the file is slower than the network (backpressure). */
+function fileSink(dest) {
+    const out = (0,external_node_fs_namespaceObject.createWriteStream)(dest, { mode: 0o755 });
+    // Every error of the file stream is caught here, also one that comes after a failure.
+    let fileError;
+    const closed = new Promise((resolve) => out.once('close', () => resolve()));
+    out.on('error', (err) => {
+        fileError ??= err;
+    });
+    return {
+        write(chunk) {
             if (fileError)
                 throw fileError;
             if (out.write(chunk))
@@ -37549,91 +37710,91 @@ function downloadFile(url, dest, opts = {}) {
                 out.once('drain', onDrain);
                 out.once('error', onError);
             });
-        };
-        let bytes = 0;
-        try {
-            await readWithStall(what, res, signal, opts.stallMs ?? DEFAULTS.stallMs, false, (chunk) => {
-                hash.update(chunk);
-                bytes += chunk.length;
-                return writeChunk(chunk);
-            });
+        },
+        async finish() {
             await new Promise((resolve, reject) => out.end((err) => (err ? reject(err) : resolve())));
             if (fileError)
                 throw fileError;
-        }
-        catch (err) {
+        },
+        async abandon() {
             out.destroy();
             await closed;
             await (0,promises_namespaceObject.rm)(dest, { force: true });
+        },
+    };
+}
+/** Downloads a URL to a file, hashing it on the way; a failed download leaves no file behind. */
+function downloadFile(url, dest, opts = {}) {
+    const what = `download ${safeUrl(url)}`;
+    return withRetries(what, opts, async (signal) => {
+        const res = await request(url, { headers: opts.headers, signal });
+        checkStatus(what, res);
+        const hash = (0,external_node_crypto_.createHash)('sha256');
+        const sink = fileSink(dest);
+        let bytes;
+        try {
+            bytes = await readWithStall(what, res, signal, opts.stallMs ?? DEFAULTS.stallMs, (chunk) => {
+                hash.update(chunk);
+                return sink.write(chunk);
+            });
+            await sink.finish();
+        }
+        catch (err) {
+            await sink.abandon();
             throw err;
         }
         return { sha256: hash.digest('hex'), bytes };
     });
 }
-/** Reads a body, aborting when no byte comes for `stallMs`, and checking Content-Length. */
-async function readWithStall(what, res, signal, stallMs, collect, onChunk) {
-    if (!res.body)
-        return Buffer.alloc(0);
-    const reader = res.body.getReader();
-    const keep = [];
+/**
+ * Reads a body chunk by chunk into `onChunk` (awaited: a slow consumer slows the reading, never
+ * the other way round), aborting when the network sends nothing for `stallMs` (time spent in the
+ * consumer does not count), and checking the length against Content-Length. Returns the bytes read.
+ */
+async function readWithStall(what, res, signal, stallMs, onChunk) {
+    const expected = Number(res.headers.get('content-length') ?? NaN);
     let total = 0;
     let stalled = false;
     const stallError = () => new HttpError(`${what}: stalled (no data for ${formatDuration(stallMs)})`, undefined, true);
     let timer;
     const arm = () => {
-        if (timer)
-            clearTimeout(timer);
+        clearTimeout(timer);
         timer = setTimeout(() => {
             stalled = true;
-            void reader.cancel().catch(() => undefined);
+            res.body.destroy(stallError());
         }, stallMs);
     };
-    const onAbort = () => void reader.cancel().catch(() => undefined);
-    signal.addEventListener('abort', onAbort, { once: true });
     try {
         arm();
-        for (;;) {
-            let r;
-            try {
-                r = await reader.read();
-            }
-            catch (err) {
-                if (stalled)
-                    throw stallError();
-                const expected = Number(res.headers.get('content-length') ?? NaN);
-                if (Number.isFinite(expected) && total < expected) {
-                    throw new HttpError(`${what}: truncated (${total} of ${expected} bytes, then the connection closed)`, undefined, true);
-                }
-                throw err;
-            }
-            if (stalled)
-                throw stallError();
-            if (signal.aborted)
-                throw signal.reason instanceof Error
-                    ? signal.reason
-                    : new HttpError(`${what}: aborted`, undefined, true);
-            if (r.done)
-                break;
-            arm();
-            const chunk = Buffer.from(r.value);
+        for await (const chunk of res.body) {
+            clearTimeout(timer);
             total += chunk.length;
-            if (collect)
-                keep.push(chunk);
-            const wait = onChunk?.(chunk);
+            const wait = onChunk(chunk);
             if (wait)
                 await wait;
+            arm();
         }
     }
-    finally {
-        if (timer)
-            clearTimeout(timer);
-        signal.removeEventListener('abort', onAbort);
+    catch (err) {
+        if (stalled)
+            throw stallError();
+        if (signal.aborted)
+            throw signal.reason instanceof Error
+                ? signal.reason
+                : new HttpError(`${what}: aborted`, undefined, true);
+        if (Number.isFinite(expected) && total < expected) {
+            throw new HttpError(`${what}: truncated (${total} of ${expected} bytes, then the connection closed)`, undefined, true);
+        }
+        throw err;
     }
-    const expected = Number(res.headers.get('content-length') ?? NaN);
+    finally {
+        clearTimeout(timer);
+        res.body.destroy();
+    }
     if (Number.isFinite(expected) && res.headers.get('content-encoding') === null && total !== expected) {
         throw new HttpError(`${what}: truncated (${total} of ${expected} bytes)`, undefined, true);
     }
-    return Buffer.concat(keep);
+    return total;
 }
 
 ;// CONCATENATED MODULE: ./src/install/spec.ts
@@ -38524,7 +38685,7 @@ async function installPlugin(binary, env = process.env) {
 }
 
 ;// CONCATENATED MODULE: ./src/policy/advisories.json
-const advisories_namespaceObject = /*#__PURE__*/JSON.parse('{"w":[{"id":"buildx-2229","issue":"docker/buildx#2229","url":"https://github.com/docker/buildx/issues/2229","affected":">=0.9.0-0 <0.13.0","fixed":"0.13.0","summary":"imagetools create crashes with fatal error: concurrent map writes when it pushes two or more tags and a source lives in another repository","signature":"concurrent map writes","class":"panic","retryHelps":true,"severity":"crash","verified":true,"sources":["docker/buildx#2229 (issue thread: reported with buildx v0.12.1; \'fatal error: concurrent map writes\' in util/imagetools.(*Resolver).Copy while pushing; the reporter later tied it to one invocation touching two repositories, dunglas/frankenphp and dunglas/frankenphp-dev)","docker/buildx#2230 (PR \'fix: avoid modifying source during resolver.Copy\', label needs-cherry-pick/v0.12); docker/buildx#2231 (alternative fix, closed in its favour: Copy is called from concurrent goroutines and wrote to an unprotected map)","v0.13.0 release notes (docs.docker.com Build release notes, 2024-03-06): \'Fix possible panic in the docker buildx imagetools create command. docker/buildx#2230\'","v0.9.0 release notes: \'imagetools create command can now create new multi-platform images even if the source subimages are located on different repositories or registries. docker/buildx#1137\' (the copy path where the race lives)","linkml/linkml#1977 (comment: there is no buildx release between v0.12.1 and v0.13.0)"],"note":"The lower bound is inferred, not reported: the racing code (one goroutine per tag, each copying every source from another repository and writing the distribution-source annotation into the shared source descriptor) arrived with cross-repository sources in 0.9.0; no report from 0.9-0.11 was found. Sources already in the target repository are not copied and cannot trigger it, and one tag per invocation avoids it. Pre-releases of 0.9.0 and 0.13.0 are counted as affected without having been checked."},{"id":"buildx-2232","issue":"docker/buildx#2232","url":"https://github.com/docker/buildx/issues/2232","affected":">=0.10.0-0 <0.20.0","fixed":"0.20.0","summary":"imagetools create randomly crashes with panic: runtime error: invalid memory address or nil pointer dereference inside OpenTelemetry HTTP tracing (otelhttptrace clientTracer.end); also reported as docker/buildx#1768","signature":"nil pointer dereference","class":"panic","retryHelps":true,"severity":"crash","verified":false,"sources":["docker/buildx#2232 (issue thread: \'panic: runtime error: invalid memory address or nil pointer dereference\' + \'[signal SIGSEGV: segmentation violation code=0x1 addr=0x18 ...]\' in go.opentelemetry.io/contrib/.../otelhttptrace.(*clientTracer).end via gotConn, otelhttptrace v0.45.0, buildx built from master 95bdecc; maintainer comment 2024-02-26: otel dependencies updated in docker/buildx#2281, which \'might fix\' it)","docker/buildx#1768 (issue thread, 2023-05-02: \'Random SIGSEGV: segmentation violation code when using docker buildx imagetools create\', same otelhttptrace clientTracer.end frame)","moby/buildkit#4377 (same panic in buildkitd)","open-telemetry/opentelemetry-go-contrib#5187 (tonistiigi: end() called without GetConn, refs buildx#2232, closed) and #5965 (merged follow-up adding the nil check in end())"],"note":"Not verified: no buildx release note names this fix, and I could not establish which buildx release first vendors an otelhttptrace that contains opentelemetry-go-contrib#5965; the range (0.10.x - 0.19.3) and the fix version (0.20.0) are the design\'s. It is random (HTTP/2 connection reuse), so a plain retry gets past it. Pre-releases of 0.20.0 are counted as affected."},{"id":"buildx-3446","issue":"docker/buildx#3446","url":"https://github.com/docker/buildx/issues/3446","affected":">=0.29.0-0 <0.29.1","fixed":"0.29.1","summary":"imagetools create from single-platform manifests can skip copying some of the child manifests, so pushing the index fails (and a registry that does not check references would get an index pointing at missing manifests)","signature":null,"class":"transient","retryHelps":false,"severity":"wrong-result","verified":true,"sources":["docker/buildx#3446 (issue: \'v0.29.0 fails to push to distribution v2.8.1 in some operations\'; imagetools create --tag <repo>:tag <repo>/x86_64/...:tag <repo>/aarch64/...:tag worked before 0.29.0)","docker/buildx#3447 (PR \'imagetools: fix possible broken chain copy on create\', fix #3446: \'When creating index from single-arch manifests it was possible for some of the internal manifests to not be copied and cause error on pushing the index\')","v0.29.1 release notes (docs.docker.com Build release notes, 2025-10-03): \'imagetools: Fix possible chain copy on create. docker/buildx#3447\'"],"note":"Upstream describes a failed index push, not a silently incomplete index: registries that check the index\'s references (distribution v2.8.1 in the report, like this project\'s test registry) reject it. The exact error line was not in the stored thread, so there is no signature; it surfaces as a registry error on the index push. Retrying the same invocation is not expected to help (the missing copies come from how the sources are walked). Pre-releases of 0.29.0 are counted as affected without having been checked."},{"id":"buildx-3503","issue":"docker/buildx#3503","url":"https://github.com/docker/buildx/issues/3503","affected":">=0.30.0-rc1 <0.30.1","fixed":"0.30.1","summary":"imagetools create crashes with fatal error: concurrent map writes in containerd\'s remotes.WithMediaTypeKeyPrefix when it copies sources in parallel","signature":"concurrent map writes","class":"panic","retryHelps":true,"severity":"crash","verified":true,"sources":["docker/buildx#3503 (issue opened 2025-11-06 from buildx CI: TestImagetoolsAnnotation crashed with \'fatal error: concurrent map writes\' in containerd/v2 core/remotes.WithMediaTypeKeyPrefix (handlers.go:52) under buildkit contentutil.copyChain, with containerd v2.2.0-rc.1 and buildkit v0.26.0-rc1; comment 2025-11-14: the same crash from released v0.30.0 (commit 124418cd) during imagetools create)","docker/buildx#3510 (PR \'imagetools: fix concurrent map write from containerd issue\', closes #3503: WithMediaTypeKeyPrefix called in parallel goroutines on contexts from the same base context)","docker/buildx#3524 (vendor containerd efd86f2b0bc2 from release/2.2, bringing containerd/containerd#12508 \'remotes: fix possible panic from WithMediaTypeKeyPrefix\'), backported to v0.30 in docker/buildx#3525","v0.30.1 release notes (2025-11-17): \'Fix concurrent map write panic. #3524\'; github.com/containerd/containerd/v2 v2.2.0 -> efd86f2b0bc2","shared/fixtures/buildx-output/v0.30.0-fatal-concurrent-map-writes.log and -2.log (the crash reproduced here with v0.30.0)"],"note":"That 0.30.0-rc1 and -rc2 are affected is inferred, not reported from an rc: the crash was first hit on master with the dependency versions of the 0.30.0 cycle (buildkit v0.26.0-rc1, containerd v2.2.0-rc.1), and the first release with the fix is 0.30.1. Fewer tags per invocation does not remove it entirely: the -2 fixture crashes among one tag\'s per-source copies; it is a race, so a retry gets past it. Later, docker/buildx#3580 vendored containerd v2.2.1, which carries the same containerd fix."},{"id":"buildx-2955","issue":"docker/buildx#2955","url":"https://github.com/docker/buildx/issues/2955","affected":"<0.22.0","fixed":"0.22.0","summary":"imagetools create pushes the copied child manifests by tag, so a tag briefly (or, if the run dies midway, permanently) points at an intermediate manifest instead of the new index","signature":null,"class":"silent","retryHelps":true,"severity":"wrong-result","verified":true,"sources":["docker/buildx#3024 (PR \'imagetools: avoid multiple tag pushes on create\', fix #2955: \'Ensure only the final manifest is pushed by tag and intermediate blobs are only pushed by digest to avoid tag temporarily pointing to wrong image\')","v0.22.0 release notes (docs.docker.com Build release notes, 2025-03-18): \'Fix multiple tags being pushed for imagetools create command. Now only the final manifest pushes by tag. docker/buildx#3024\'","buildx util/imagetools/create.go before the fix: Resolver.Copy made its pusher from reference.TagNameOnly(dest) (the tag); after it, from dest.Name() (\'push by digest\')"],"note":"The thread of #2955 itself was not in the stored corpus; the facts come from the fix and the code. Only sources copied from another repository go through Copy, so merges whose sources are all in the target repository are not exposed. The permanent case needs the process to stop between a child push and the final index push (for example a crash from buildx-2229, buildx-2232 or buildx-3503). Read-back of every tag catches it and a completed retry re-points the tag. Upstream gives no first affected version (Copy exists since 0.9.0), so the range is open below, as in the design; pre-releases of 0.22.0 are counted as affected."},{"id":"buildx-3722","issue":"docker/buildx#3722","url":"https://github.com/docker/buildx/issues/3722","affected":"<0.33.0-rc1","fixed":"0.33.0","summary":"imagetools create uploads the same content (for example a shared attestation manifest) to one repository from several goroutines at once, which some registries (distribution v3.0.0) answer with an error","signature":null,"class":"transient","retryHelps":true,"severity":"flaky","verified":true,"sources":["docker/buildx#3722 (issue \'Flaky Test: TestImagetoolsFile\', 2026-03-12: imagetools create failing intermittently in buildx CI)","docker/buildx#3731 (PR \'imagetools: share ingester across concurrent copies\', fix #3722: one ingester per target repository serializes same-digest pushes, \'to work around bug in Registry v3.0.0 (and possibly others)\'; registry-side fix distribution/distribution@78456caf, unreleased at the time)","v0.33.0-rc1 and v0.33.0 release notes: \'Fix issue where imagetools create could in some cases upload the same (attestation) manifest multiple times, possibly causing 400 error in some registries #3731\'"],"note":"The fix is already in 0.33.0-rc1, so the range ends there. Upstream names no first affected version (the design\'s \'<= 0.32.1\' has none either). The exact error line was not in the stored thread; the release notes say a 400 from the registry. It is a race: a retry, and fewer tags per invocation, get past it."},{"id":"buildx-3708","issue":"docker/buildx#3708","url":"https://github.com/docker/buildx/issues/3708","affected":">=0.31.1","fixed":null,"summary":"merging per-platform digests built on separate runners fails with ERROR: <repo>@sha256:...: not found since buildx 0.31.1 (reported; cause and status not confirmed)","signature":"not found","class":"transient","retryHelps":false,"severity":"flaky","verified":false,"sources":["docker/buildx#3708 (issue 2026-03-07: a workflow following Docker\'s \'distribute build across multiple runners\' guide fails in the merge step\'s imagetools create with \'ERROR: ghcr.io/...@sha256:...: not found\' since docker/setup-buildx-action started installing v0.31.1; v0.31.0 works)","pi-hole/docker-pi-hole#1987 (workaround: pin buildx v0.31.0)","v0.31.1 release notes: its only change is \'Fix excessive HTTP requests when using buildx imagetools create command #3632\'"],"note":"Not verified. The stored copy of #3708 shows the issue closed, but I found no maintainer comment, linked fix or release note saying why or in which version, so the design\'s \'open, 0.31.1 - current\' is kept; re-check upstream before relying on it. The reported workflow runs a second imagetools create whose sources are ghcr.io digests that were only pushed to Docker Hub, i.e. it depends on the first invocation having copied them to ghcr.io; that 0.31.1 changed this is my reading, not upstream\'s. \'not found\' also comes from ordinary mistakes (a wrong digest list), and it repeats on retry; severity is set to flaky (warn, do not block) because the entry is unverified and covers every current release."}]}');
+const advisories_namespaceObject = /*#__PURE__*/JSON.parse('{"w":[{"id":"buildx-2229","issue":"docker/buildx#2229","url":"https://github.com/docker/buildx/issues/2229","affected":">=0.9.0-0 <0.13.0","fixed":"0.13.0","summary":"imagetools create crashes with fatal error: concurrent map writes when it pushes two or more tags and a source lives in another repository","signature":"concurrent map writes","class":"panic","retryHelps":true,"severity":"crash","verified":true,"sources":["docker/buildx#2229 (issue thread: reported with buildx v0.12.1; \'fatal error: concurrent map writes\' in util/imagetools.(*Resolver).Copy while pushing; the reporter later tied it to one invocation touching two repositories, dunglas/frankenphp and dunglas/frankenphp-dev)","docker/buildx#2230 (PR \'fix: avoid modifying source during resolver.Copy\', label needs-cherry-pick/v0.12); docker/buildx#2231 (alternative fix, closed in its favour: Copy is called from concurrent goroutines and wrote to an unprotected map)","v0.13.0 release notes (docs.docker.com Build release notes, 2024-03-06): \'Fix possible panic in the docker buildx imagetools create command. docker/buildx#2230\'","v0.9.0 release notes: \'imagetools create command can now create new multi-platform images even if the source subimages are located on different repositories or registries. docker/buildx#1137\' (the copy path where the race lives)","linkml/linkml#1977 (comment: there is no buildx release between v0.12.1 and v0.13.0)"],"note":"The lower bound is inferred, not reported: the racing code (one goroutine per tag, each copying every source from another repository and writing the distribution-source annotation into the shared source descriptor) arrived with cross-repository sources in 0.9.0; no report from 0.9-0.11 was found. Sources already in the target repository are not copied and cannot trigger it, and one tag per invocation avoids it. Pre-releases of 0.9.0 and 0.13.0 are counted as affected without having been checked."},{"id":"buildx-2232","issue":"docker/buildx#2232","url":"https://github.com/docker/buildx/issues/2232","affected":">=0.10.0-0 <0.20.0","fixed":"0.20.0","summary":"imagetools create randomly crashes with panic: runtime error: invalid memory address or nil pointer dereference inside OpenTelemetry HTTP tracing (otelhttptrace clientTracer.end); also reported as docker/buildx#1768","signature":"nil pointer dereference","class":"panic","retryHelps":true,"severity":"crash","verified":false,"sources":["docker/buildx#2232 (issue thread: \'panic: runtime error: invalid memory address or nil pointer dereference\' + \'[signal SIGSEGV: segmentation violation code=0x1 addr=0x18 ...]\' in go.opentelemetry.io/contrib/.../otelhttptrace.(*clientTracer).end via gotConn, otelhttptrace v0.45.0, buildx built from master 95bdecc; maintainer comment 2024-02-26: otel dependencies updated in docker/buildx#2281, which \'might fix\' it)","docker/buildx#1768 (issue thread, 2023-05-02: \'Random SIGSEGV: segmentation violation code when using docker buildx imagetools create\', same otelhttptrace clientTracer.end frame)","moby/buildkit#4377 (same panic in buildkitd)","open-telemetry/opentelemetry-go-contrib#5187 (tonistiigi: end() called without GetConn, refs buildx#2232, closed) and #5965 (merged follow-up adding the nil check in end())"],"note":"Not verified: no buildx release note names this fix, and I could not establish which buildx release first vendors an otelhttptrace that contains opentelemetry-go-contrib#5965; the range (0.10.x - 0.19.3) and the fix version (0.20.0) are the design\'s. It is random (HTTP/2 connection reuse), so a plain retry gets past it. Pre-releases of 0.20.0 are counted as affected."},{"id":"buildx-3446","issue":"docker/buildx#3446","url":"https://github.com/docker/buildx/issues/3446","affected":">=0.29.0-0 <0.29.1","fixed":"0.29.1","summary":"imagetools create from single-platform manifests can skip copying some of the child manifests, so pushing the index fails (and a registry that does not check references would get an index pointing at missing manifests)","signature":null,"class":"transient","retryHelps":false,"severity":"wrong-result","verified":true,"sources":["docker/buildx#3446 (issue: \'v0.29.0 fails to push to distribution v2.8.1 in some operations\'; imagetools create --tag <repo>:tag <repo>/x86_64/...:tag <repo>/aarch64/...:tag worked before 0.29.0)","docker/buildx#3447 (PR \'imagetools: fix possible broken chain copy on create\', fix #3446: \'When creating index from single-arch manifests it was possible for some of the internal manifests to not be copied and cause error on pushing the index\')","v0.29.1 release notes (docs.docker.com Build release notes, 2025-10-03): \'imagetools: Fix possible chain copy on create. docker/buildx#3447\'"],"note":"Upstream describes a failed index push, not a silently incomplete index: registries that check the index\'s references (distribution v2.8.1 in the report, like this project\'s test registry) reject it. The exact error line was not in the stored thread, so there is no signature; it surfaces as a registry error on the index push. Retrying the same invocation is not expected to help (the missing copies come from how the sources are walked). Pre-releases of 0.29.0 are counted as affected without having been checked."},{"id":"buildx-3503","issue":"docker/buildx#3503","url":"https://github.com/docker/buildx/issues/3503","affected":">=0.30.0-rc1 <0.30.1","fixed":"0.30.1","summary":"imagetools create crashes with fatal error: concurrent map writes in containerd\'s remotes.WithMediaTypeKeyPrefix when it copies sources in parallel","signature":"concurrent map writes","class":"panic","retryHelps":true,"severity":"crash","verified":true,"sources":["docker/buildx#3503 (issue opened 2025-11-06 from buildx CI: TestImagetoolsAnnotation crashed with \'fatal error: concurrent map writes\' in containerd/v2 core/remotes.WithMediaTypeKeyPrefix (handlers.go:52) under buildkit contentutil.copyChain, with containerd v2.2.0-rc.1 and buildkit v0.26.0-rc1; comment 2025-11-14: the same crash from released v0.30.0 (commit 124418cd) during imagetools create)","docker/buildx#3510 (PR \'imagetools: fix concurrent map write from containerd issue\', closes #3503: WithMediaTypeKeyPrefix called in parallel goroutines on contexts from the same base context)","docker/buildx#3524 (vendor containerd efd86f2b0bc2 from release/2.2, bringing containerd/containerd#12508 \'remotes: fix possible panic from WithMediaTypeKeyPrefix\'), backported to v0.30 in docker/buildx#3525","v0.30.1 release notes (2025-11-17): \'Fix concurrent map write panic. #3524\'; github.com/containerd/containerd/v2 v2.2.0 -> efd86f2b0bc2","__tests__/fixtures/buildx-output/v0.30.0-fatal-concurrent-map-writes.log and -2.log (the crash reproduced here with v0.30.0)"],"note":"That 0.30.0-rc1 and -rc2 are affected is inferred, not reported from an rc: the crash was first hit on master with the dependency versions of the 0.30.0 cycle (buildkit v0.26.0-rc1, containerd v2.2.0-rc.1), and the first release with the fix is 0.30.1. Fewer tags per invocation does not remove it entirely: the -2 fixture crashes among one tag\'s per-source copies; it is a race, so a retry gets past it. Later, docker/buildx#3580 vendored containerd v2.2.1, which carries the same containerd fix."},{"id":"buildx-2955","issue":"docker/buildx#2955","url":"https://github.com/docker/buildx/issues/2955","affected":"<0.22.0","fixed":"0.22.0","summary":"imagetools create pushes the copied child manifests by tag, so a tag briefly (or, if the run dies midway, permanently) points at an intermediate manifest instead of the new index","signature":null,"class":"silent","retryHelps":true,"severity":"wrong-result","verified":true,"sources":["docker/buildx#3024 (PR \'imagetools: avoid multiple tag pushes on create\', fix #2955: \'Ensure only the final manifest is pushed by tag and intermediate blobs are only pushed by digest to avoid tag temporarily pointing to wrong image\')","v0.22.0 release notes (docs.docker.com Build release notes, 2025-03-18): \'Fix multiple tags being pushed for imagetools create command. Now only the final manifest pushes by tag. docker/buildx#3024\'","buildx util/imagetools/create.go before the fix: Resolver.Copy made its pusher from reference.TagNameOnly(dest) (the tag); after it, from dest.Name() (\'push by digest\')"],"note":"The thread of #2955 itself was not in the stored corpus; the facts come from the fix and the code. Only sources copied from another repository go through Copy, so merges whose sources are all in the target repository are not exposed. The permanent case needs the process to stop between a child push and the final index push (for example a crash from buildx-2229, buildx-2232 or buildx-3503). Read-back of every tag catches it and a completed retry re-points the tag. Upstream gives no first affected version (Copy exists since 0.9.0), so the range is open below, as in the design; pre-releases of 0.22.0 are counted as affected."},{"id":"buildx-3722","issue":"docker/buildx#3722","url":"https://github.com/docker/buildx/issues/3722","affected":"<0.33.0-rc1","fixed":"0.33.0","summary":"imagetools create uploads the same content (for example a shared attestation manifest) to one repository from several goroutines at once, which some registries (distribution v3.0.0) answer with an error","signature":null,"class":"transient","retryHelps":true,"severity":"flaky","verified":true,"sources":["docker/buildx#3722 (issue \'Flaky Test: TestImagetoolsFile\', 2026-03-12: imagetools create failing intermittently in buildx CI)","docker/buildx#3731 (PR \'imagetools: share ingester across concurrent copies\', fix #3722: one ingester per target repository serializes same-digest pushes, \'to work around bug in Registry v3.0.0 (and possibly others)\'; registry-side fix distribution/distribution@78456caf, unreleased at the time)","v0.33.0-rc1 and v0.33.0 release notes: \'Fix issue where imagetools create could in some cases upload the same (attestation) manifest multiple times, possibly causing 400 error in some registries #3731\'"],"note":"The fix is already in 0.33.0-rc1, so the range ends there. Upstream names no first affected version (the design\'s \'<= 0.32.1\' has none either). The exact error line was not in the stored thread; the release notes say a 400 from the registry. It is a race: a retry, and fewer tags per invocation, get past it."},{"id":"buildx-3708","issue":"docker/buildx#3708","url":"https://github.com/docker/buildx/issues/3708","affected":">=0.31.1","fixed":null,"summary":"merging per-platform digests built on separate runners fails with ERROR: <repo>@sha256:...: not found since buildx 0.31.1 (reported; cause and status not confirmed)","signature":"not found","class":"transient","retryHelps":false,"severity":"flaky","verified":false,"sources":["docker/buildx#3708 (issue 2026-03-07: a workflow following Docker\'s \'distribute build across multiple runners\' guide fails in the merge step\'s imagetools create with \'ERROR: ghcr.io/...@sha256:...: not found\' since docker/setup-buildx-action started installing v0.31.1; v0.31.0 works)","pi-hole/docker-pi-hole#1987 (workaround: pin buildx v0.31.0)","v0.31.1 release notes: its only change is \'Fix excessive HTTP requests when using buildx imagetools create command #3632\'"],"note":"Not verified. The stored copy of #3708 shows the issue closed, but I found no maintainer comment, linked fix or release note saying why or in which version, so the design\'s \'open, 0.31.1 - current\' is kept; re-check upstream before relying on it. The reported workflow runs a second imagetools create whose sources are ghcr.io digests that were only pushed to Docker Hub, i.e. it depends on the first invocation having copied them to ghcr.io; that 0.31.1 changed this is my reading, not upstream\'s. \'not found\' also comes from ordinary mistakes (a wrong digest list), and it repeats on retry; severity is set to flaky (warn, do not block) because the entry is unverified and covers every current release."}]}');
 ;// CONCATENATED MODULE: ./src/policy/advisories.ts
 // The built-in database of known-bad buildx versions (advisories.json beside this file).
 
@@ -39168,6 +39329,7 @@ function summaryMarkdown(r, buildx, dryRun, policy, known) {
 
 
 
+
 const KILL_GRACE_MS = 5_000;
 /** Cancels the run on SIGINT/SIGTERM (a cancelled job) and takes every child along on exit. */
 function installSignalHandlers(controller) {
@@ -39227,6 +39389,8 @@ function knownFailure(result, version) {
     }
     return undefined;
 }
+/** The input whose line an unexpected failure of this stage belongs on. */
+const STAGE_INPUT = { install: 'buildx-version', policy: 'policy' };
 async function run() {
     const controller = new AbortController();
     installSignalHandlers(controller);
@@ -39234,8 +39398,22 @@ async function run() {
     // Read first and leniently: a bad value is refused by readInputs, annotated as usual.
     const annotate = !/^(false|no|off|0)$/i.test(getInput('annotate').trim());
     const annotator = new Annotator(() => findStep(workspace, process.env), annotate);
+    const progress = new Progress();
+    // The step's one error: a second failure (say, while reporting the first) goes to the log.
+    const failStep = (title, message, input) => {
+        process.exitCode = 1;
+        if (annotator.said('error') > 0)
+            info(`${title ? `${title}: ` : ''}${message}`);
+        else
+            annotator.error(message, { title, input });
+    };
+    installLastResort({
+        progress,
+        fail: (title, message) => failStep(title, message, STAGE_INPUT[progress.stage]),
+    });
     try {
         const inputs = readInputs((name) => getInput(name), workspace);
+        progress.stage = 'policy';
         const policy = inputs.policy;
         const policyInfo = {
             origin: policy.origin,
@@ -39249,6 +39427,7 @@ async function run() {
         if (blocking(specFindings))
             throw new Reported(`buildx-version violates the policy (${policy.origin}); nothing was downloaded or pushed`);
         // 2. Install (a range resolves to the highest release the policy allows and no advisory names).
+        progress.stage = 'install';
         const located = await main_install(inputs, policy, workspace, controller.signal, annotator);
         const buildx = {
             version: located.version,
@@ -39263,10 +39442,12 @@ async function run() {
         setOutput('buildx-source', located.source);
         info(`buildx ${located.version} (${located.source}: ${located.how}) at ${located.path}, in ${located.durationMs} ms`);
         // 3. The policy on what actually runs.
+        progress.stage = 'policy';
         const actualFindings = checkActual(policy, located.version, located.source);
         reportFindings(annotator, actualFindings, policyInfo);
         if (blocking(actualFindings))
             throw new Reported(`buildx ${located.version} violates the policy (${policy.origin}); nothing was pushed`);
+        progress.stage = 'install';
         if (inputs.installPlugin) {
             if (located.source === 'runner') {
                 info("install-plugin: this is already the runner's docker buildx; nothing to do");
@@ -39279,6 +39460,7 @@ async function run() {
                         : 'there was no buildx plugin before'));
             }
         }
+        progress.stage = 'merge';
         const registry = new RegistryClient();
         const result = await runMerge(inputs, {
             exec: makeExec(located, {
@@ -39292,6 +39474,7 @@ async function run() {
             info: info,
             warning: info,
         });
+        progress.stage = 'report';
         const known = knownFailure(result, located.version);
         const outputs = stepOutputs(result, buildx, inputs.dryRun, policyInfo);
         for (const [name, value] of Object.entries(outputs)) {
@@ -39313,25 +39496,27 @@ async function run() {
         }
     }
     catch (err) {
+        process.exitCode = 1;
         if (err instanceof CancelledError || controller.signal.aborted) {
-            annotator.error('Cancelled: buildx was stopped and nothing it started is left running');
+            failStep(undefined, 'Cancelled: buildx was stopped and nothing it started is left running');
         }
         else if (err instanceof Reported) {
             info(err.message);
         }
         else if (err instanceof PolicyError) {
-            annotator.error(err.message, { input: 'policy', title: 'buildx policy file' });
+            failStep('buildx policy file', err.message, 'policy');
         }
         else if (err instanceof InputError) {
-            annotator.error(err.message, { input: err.input });
+            failStep(undefined, err.message, err.input);
         }
-        else if (err instanceof InstallError) {
-            annotator.error(err.message, { input: 'buildx-version' });
+        else if (progress.stage === 'install' || err instanceof InstallError) {
+            // every installer failure (download, build, checksum) on the buildx-version line
+            failStep('buildx install', err.message ?? String(err), 'buildx-version');
         }
         else {
-            annotator.error(err instanceof Error ? err.message : String(err));
+            const f = unexpectedFailure(progress.stage, err);
+            failStep(f.title, f.message, STAGE_INPUT[progress.stage]);
         }
-        process.exitCode = 1;
     }
     finally {
         killAllGroups('SIGKILL');

@@ -42,6 +42,7 @@ export class Annotator {
     if (this.seen.has(key)) return;
     this.seen.add(key);
     if (!this.enabled) {
+      this.counts[kind]++;
       core.info(`${kind}: ${opts.title ? `${opts.title}: ` : ''}${message}`);
       return;
     }
@@ -57,6 +58,11 @@ export class Annotator {
       props.startLine = lineFor(loc, opts.input);
     }
     this.sink[kind](message, props);
+  }
+
+  /** How many messages of this kind were given (annotated, or logged with `annotate: false`). */
+  said(kind: Kind): number {
+    return this.counts[kind];
   }
 
   error(message: string, opts?: AnnotateOptions): void {

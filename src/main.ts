@@ -9,6 +9,7 @@ import { Annotator } from './annotate.js';
 import { makeExec } from './buildx/run.js';
 import { CancelledError, type MergeResult, runMerge } from './engine.js';
 import { killAllGroups } from './exec/process.js';
+import { installLastResort, Progress, type Stage, unexpectedFailure } from './guard.js';
 import { type Inputs, readInputs } from './inputs.js';
 import { type Installed, installBuildx, InstallError } from './install/install.js';
 import { installPlugin } from './install/plugin.js';
@@ -98,6 +99,9 @@ function knownFailure(result: MergeResult, version: string): string | undefined 
   return undefined;
 }
 
+/** The input whose line an unexpected failure of this stage belongs on. */
+const STAGE_INPUT: Partial<Record<Stage, string>> = { install: 'buildx-version', policy: 'policy' };
+
 export async function run(): Promise<void> {
   const controller = new AbortController();
   installSignalHandlers(controller);
@@ -105,8 +109,20 @@ export async function run(): Promise<void> {
   // Read first and leniently: a bad value is refused by readInputs, annotated as usual.
   const annotate = !/^(false|no|off|0)$/i.test(core.getInput('annotate').trim());
   const annotator = new Annotator(() => findStep(workspace, process.env), annotate);
+  const progress = new Progress();
+  // The step's one error: a second failure (say, while reporting the first) goes to the log.
+  const failStep = (title: string | undefined, message: string, input?: string): void => {
+    process.exitCode = 1;
+    if (annotator.said('error') > 0) core.info(`${title ? `${title}: ` : ''}${message}`);
+    else annotator.error(message, { title, input });
+  };
+  installLastResort({
+    progress,
+    fail: (title, message) => failStep(title, message, STAGE_INPUT[progress.stage]),
+  });
   try {
     const inputs = readInputs((name) => core.getInput(name), workspace);
+    progress.stage = 'policy';
     const policy = inputs.policy;
     const policyInfo: PolicyInfo = {
       origin: policy.origin,
@@ -124,6 +140,7 @@ export async function run(): Promise<void> {
       );
 
     // 2. Install (a range resolves to the highest release the policy allows and no advisory names).
+    progress.stage = 'install';
     const located = await install(inputs, policy, workspace, controller.signal, annotator);
     const buildx: BuildxInfo = {
       version: located.version,
@@ -141,6 +158,7 @@ export async function run(): Promise<void> {
     );
 
     // 3. The policy on what actually runs.
+    progress.stage = 'policy';
     const actualFindings = checkActual(policy, located.version, located.source);
     reportFindings(annotator, actualFindings, policyInfo);
     if (blocking(actualFindings))
@@ -148,6 +166,7 @@ export async function run(): Promise<void> {
         `buildx ${located.version} violates the policy (${policy.origin}); nothing was pushed`,
       );
 
+    progress.stage = 'install';
     if (inputs.installPlugin) {
       if (located.source === 'runner') {
         core.info("install-plugin: this is already the runner's docker buildx; nothing to do");
@@ -162,6 +181,7 @@ export async function run(): Promise<void> {
       }
     }
 
+    progress.stage = 'merge';
     const registry = new RegistryClient();
     const result = await runMerge(inputs, {
       exec: makeExec(located, {
@@ -176,6 +196,7 @@ export async function run(): Promise<void> {
       warning: core.info,
     });
 
+    progress.stage = 'report';
     const known = knownFailure(result, located.version);
     const outputs = stepOutputs(result, buildx, inputs.dryRun, policyInfo);
     for (const [name, value] of Object.entries(outputs)) {
@@ -195,20 +216,22 @@ export async function run(): Promise<void> {
       throw new Reported(a.title);
     }
   } catch (err) {
+    process.exitCode = 1;
     if (err instanceof CancelledError || controller.signal.aborted) {
-      annotator.error('Cancelled: buildx was stopped and nothing it started is left running');
+      failStep(undefined, 'Cancelled: buildx was stopped and nothing it started is left running');
     } else if (err instanceof Reported) {
       core.info(err.message);
     } else if (err instanceof PolicyError) {
-      annotator.error(err.message, { input: 'policy', title: 'buildx policy file' });
+      failStep('buildx policy file', err.message, 'policy');
     } else if (err instanceof InputError) {
-      annotator.error(err.message, { input: err.input });
-    } else if (err instanceof InstallError) {
-      annotator.error(err.message, { input: 'buildx-version' });
+      failStep(undefined, err.message, err.input);
+    } else if (progress.stage === 'install' || err instanceof InstallError) {
+      // every installer failure (download, build, checksum) on the buildx-version line
+      failStep('buildx install', (err as Error).message ?? String(err), 'buildx-version');
     } else {
-      annotator.error(err instanceof Error ? err.message : String(err));
+      const f = unexpectedFailure(progress.stage, err);
+      failStep(f.title, f.message, STAGE_INPUT[progress.stage]);
     }
-    process.exitCode = 1;
   } finally {
     killAllGroups('SIGKILL');
   }
