@@ -5,9 +5,9 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 
+import { dockerConfigDir } from '../docker/config-dir.js';
 import { DOCKER_HUB, type ImageRef } from '../reference.js';
 
 export const MANIFEST_ACCEPT = [
@@ -24,7 +24,7 @@ export interface Credentials {
 }
 
 export interface RegistryClientOptions {
-  /** folder holding config.json; default $DOCKER_CONFIG or ~/.docker */
+  /** folder holding config.json; default $DOCKER_CONFIG, or ~/.docker when it is unset or empty */
   dockerConfigDir?: string;
   requestTimeoutMs?: number;
   /** attempts per read on network errors and 5xx */
@@ -191,7 +191,7 @@ export class RegistryClient {
 
   private loadConfig(): Promise<DockerConfig> {
     this.config ??= (async () => {
-      const dir = this.opts.dockerConfigDir ?? process.env.DOCKER_CONFIG ?? join(homedir(), '.docker');
+      const dir = this.opts.dockerConfigDir ?? dockerConfigDir();
       try {
         return JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as DockerConfig;
       } catch {
