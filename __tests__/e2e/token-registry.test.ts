@@ -8,8 +8,9 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { parseReference } from '../../src/reference.js';
 import { RegistryClient } from '../../src/registry/client.js';
-import { pushPlatformImages } from '../testbed/images.js';
+import { pushPlatformImages, pushPlatformImagesDetailed } from '../testbed/images.js';
 import { buildxPath } from '../testbed/paths.js';
 import { readDigest, type Registry, startRegistry } from '../testbed/registry.js';
 import { type ActionRun, runAction } from '../testbed/runner.js';
@@ -62,7 +63,29 @@ afterAll(() => {
   for (const d of temps) rmSync(d, { recursive: true, force: true });
 });
 
-describe('the read-back client', () => {
+describe('the read-back client and an identity token', () => {
+  it.each<[string, TokenServerOptions['refuse']]>([
+    ['POST answered 404 (as GCR does): asked again with GET', { POST: 404 }],
+    ['POST answered 405: asked again with GET', { POST: 405 }],
+    ['POST served: no GET', undefined],
+  ])('%s', async (_name, refuse) => {
+    const tr = await startTokenRegistry({ refuse });
+    try {
+      const [image] = await pushPlatformImagesDetailed(tr.reg, 'idt/app', ['linux/amd64'], {
+        auth: bearer(tr.ts, 'idt/app'),
+      });
+      const dir = dockerConfig({ auths: { [tr.reg.host]: { identitytoken: 'idt-ci-0123456789' } } });
+      const client = new RegistryClient({ dockerConfigDir: dir, attempts: 1 });
+      expect(await client.digestOf(parseReference(`${tr.reg.host}/idt/app:amd64`))).toBe(image?.digest);
+      const asked = tr.ts.requests.map((r) => `${r.method} ${r.grant} ${r.status} ${r.user ?? '-'}`);
+      expect(asked).toEqual(
+        refuse ? [`POST refused ${refuse.POST} -`, 'GET basic 200 ci'] : ['POST refresh_token 200 ci'],
+      );
+    } finally {
+      await tr.stop();
+    }
+  });
+
   it('the credentials fact: yes for a login, no without one, unknown for an unreadable config', async () => {
     const host = '127.0.0.1:5999';
     const client = (config: object | string) => {

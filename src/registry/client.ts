@@ -168,8 +168,9 @@ export class RegistryClient {
   }
 
   /**
-   * A token exchange: an identity token by POST (the OAuth refresh_token grant); a username and
-   * password by GET with Basic auth; nothing, anonymously.
+   * A token exchange: an identity token by POST (the OAuth refresh_token grant), and by GET with
+   * Basic auth when the token server does not take POST (404 or 405; GCR answers 404), as
+   * containerd does; a username and password by GET with Basic auth; nothing, anonymously.
    */
   private async fetchToken(
     realm: URL,
@@ -185,11 +186,14 @@ export class RegistryClient {
         scope,
         client_id: 'safe-imagetools',
       });
-      return this.fetch(realm.toString(), {
+      const res = await this.fetch(realm.toString(), {
         method: 'POST',
         headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
         body: form.toString(),
       });
+      if (res.status !== 404 && res.status !== 405) return res;
+      await res.arrayBuffer().catch(() => undefined);
+      return this.getToken(realm, service, scope, basicAuth(creds.username ?? '', creds.identityToken));
     }
     const basic =
       creds?.username && creds.password !== undefined ? basicAuth(creds.username, creds.password) : undefined;
