@@ -2,7 +2,8 @@
 //
 //   panic      any Go runtime crash (`fatal error: ...`, `panic: ...`, a signal dump); wins over
 //              every error line printed before or after it
-//   permanent  what a retry cannot fix: authorization, denied, invalid reference, bad flags
+//   permanent  what a retry cannot fix: authorization (a refused token request, a token without
+//              push: insufficient_scope), denied, invalid reference, bad flags
 //   transient  registry and network trouble: 5xx, 429, EOF, resets, timeouts; a 400 answer to a
 //              manifest PUT/HEAD (registries answer parallel pushes that way); and `not found`,
 //              which the engine retries on a short budget before it counts as permanent
@@ -49,6 +50,14 @@ const PANIC_RULES: Rule[] = [
 ];
 
 const PERMANENT_RULES: Rule[] = [
+  // The Docker token flow (Docker Hub, GHCR, most hosted registries): the token server refused the
+  // credentials sent (wrong password, expired token) ...
+  {
+    re: /failed to fetch oauth token\b.*\b(401|403)\b/i,
+    signature: (m) => `oauth token ${m[1]}`,
+  },
+  // ... or granted a token without push (anonymous, or a user without the permission).
+  { re: /\binsufficient_scope\b/i, signature: () => 'insufficient_scope' },
   { re: /\b401 Unauthorized\b/i, signature: () => '401 Unauthorized' },
   {
     re: /\bunauthorized\b|authentication required|no basic auth credentials|failed to authorize/i,
@@ -56,7 +65,7 @@ const PERMANENT_RULES: Rule[] = [
   },
   { re: /\b403 Forbidden\b/i, signature: () => '403 Forbidden' },
   {
-    re: /requested access to the resource is denied|\baccess denied\b|(?:^|[\s"])denied: |\binsufficient_scope\b|permission denied/i,
+    re: /requested access to the resource is denied|\baccess denied\b|(?:^|[\s"])denied: |permission denied/i,
     signature: () => 'denied',
   },
   {

@@ -5,6 +5,7 @@
 
 import { createHash } from 'node:crypto';
 
+import { advice, adviceContext, type CredentialsKnown } from './advice.js';
 import { createArgs } from './buildx/imagetools.js';
 import type { Classification, FailureClass } from './classify.js';
 import type { Inputs } from './inputs.js';
@@ -38,6 +39,8 @@ export interface EngineDeps {
   info(message: string): void;
   /** something worth noticing in the log (not an annotation: the run's outcome is the one) */
   warning(message: string): void;
+  /** whether the Docker config holds credentials for a registry host (asked after an authorization failure only) */
+  credentialsFor?(host: string): Promise<CredentialsKnown>;
 }
 
 export interface AttemptRecord {
@@ -192,7 +195,7 @@ export async function runMerge(inputs: Inputs, deps: EngineDeps): Promise<MergeR
           class: c.notFound ? 'permanent' : c.class,
           signature: c.signature,
           line: c.line,
-          message: `buildx could not read the sources to compute the index: ${describe(c)}; ${decision.reason}.${advice(c)}`,
+          message: `buildx could not read the sources to compute the index: ${describe(c)}; ${decision.reason}.${advice(c, await adviceContext(c, 'pull', inputs.sources, deps.credentialsFor))}`,
           tags: tagNames,
         };
       }
@@ -331,7 +334,7 @@ export async function runMerge(inputs: Inputs, deps: EngineDeps): Promise<MergeR
           class: c.notFound ? 'permanent' : c.class,
           signature: c.signature,
           line: c.line,
-          message: `${describe(c)} while pushing ${names.join(', ')}; ${failure ? 'another invocation failed' : decision.reason}.${advice(c)}`,
+          message: `${describe(c)} while pushing ${names.join(', ')}; ${failure ? 'another invocation failed' : decision.reason}.${advice(c, await adviceContext(c, 'push', names, deps.credentialsFor))}`,
           tags: batch.map((t) => t.original),
         };
       }
@@ -395,29 +398,6 @@ export async function runMerge(inputs: Inputs, deps: EngineDeps): Promise<MergeR
     );
   }
   return { ok: true, digest, index, attempts, tags, panics, recovered };
-}
-
-/** What to do about a failure a retry cannot fix (empty when there is nothing to say). */
-export function advice(c: Classification): string {
-  if (c.notFound) {
-    return ' Check that every source reference is right and that the jobs that build them pushed them; a source pushed a moment ago by another runner is retried twice before this counts as permanent.';
-  }
-  switch (c.signature) {
-    case '401 Unauthorized':
-    case 'unauthorized':
-      return ' Authorization failed (401 Unauthorized): log in to the registry before this step (docker/login-action), and check that the credentials may push to this repository.';
-    case '403 Forbidden':
-    case 'denied':
-      return ' The registry denied the push (403): the credentials are valid but lack push permission on this repository.';
-    case 'invalid reference':
-      return ' Check the references in sources and tags.';
-    case 'TLS configuration':
-      return " The registry's TLS setup is not one buildx accepts (certificate, or plain HTTP where HTTPS was expected).";
-    case 'bad arguments':
-      return ' This buildx does not accept the arguments this action gives it: use a newer buildx (buildx-version).';
-    default:
-      return '';
-  }
 }
 
 function describe(c: Classification): string {

@@ -191,6 +191,7 @@ export async function run(): Promise<void> {
         killGraceMs: KILL_GRACE_MS,
       }),
       readDigest: (ref) => registry.digestOf(ref),
+      credentialsFor: (host) => registry.credentialsKnown(host),
       sleep: (ms) => sleep(ms, controller.signal),
       info: core.info,
       warning: core.info,

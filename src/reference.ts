@@ -9,7 +9,10 @@
 //
 // The first path element is a domain when it contains "." or ":", or is "localhost", or holds an
 // upper-case letter (which a path component may not). Without a domain the reference is Docker
-// Hub's: `alpine` is `docker.io/library/alpine`.
+// Hub's: `alpine` is `docker.io/library/alpine`. Hub's other names, `index.docker.io` (which
+// distribution/reference normalises) and `registry-1.docker.io` (its API host, which buildkit looks
+// credentials up as Hub's), are `docker.io` too: `index.docker.io/alpine` is
+// `docker.io/library/alpine`. `original` keeps the text as written (it is what buildx is given).
 
 const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
 const DOMAIN_NAME = `${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*`;
@@ -21,10 +24,11 @@ const DIGEST_RE = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA
 const SHA256_DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
 
 export const DOCKER_HUB = 'docker.io';
+const DOCKER_HUB_ALIASES = new Set(['index.docker.io', 'registry-1.docker.io']);
 const NAME_TOTAL_LENGTH_MAX = 255;
 
 export interface ImageRef {
-  /** registry host, with port when one was given; `docker.io` for Docker Hub */
+  /** registry host, with port when one was given; `docker.io` for Docker Hub (by any of its names) */
   domain: string;
   /** repository path within the registry, e.g. `library/alpine` */
   path: string;
@@ -82,6 +86,7 @@ export function parseReference(text: string): ImageRef {
     domain = first;
     parts.shift();
     if (!DOMAIN_RE.test(domain)) throw new ReferenceError(`"${domain}" is not a valid registry host`);
+    if (DOCKER_HUB_ALIASES.has(domain)) domain = DOCKER_HUB;
   }
   for (const part of parts) {
     if (!PATH_COMPONENT_RE.test(part)) {

@@ -359,6 +359,8 @@ describe('7. authorization', () => {
     expect(result.failure).toMatchObject({ class: 'permanent' });
     expect(errors(run).join('\n')).toMatch(/Authorization failed \(401 Unauthorized\)/);
     expect(errors(run).join('\n')).toMatch(/permanent error/);
+    // the runner's DOCKER_CONFIG holds no login: it says so, for this host
+    expect(errors(run).join('\n')).toContain(`no credentials for ${secure.host} were found`);
   });
 
   it('with a docker login in DOCKER_CONFIG, it pushes, reads back with the same credentials, and logs no secret', async () => {

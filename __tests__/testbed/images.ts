@@ -2,15 +2,15 @@
 // Each image is a real one: a gzipped tar layer with one file, and a config whose diff_ids match.
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import { basicAuthHeader, type BasicAuth } from './registry.ts';
+import { authorizationValue, type RequestAuth } from './registry.ts';
 
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 export const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
 export const OCI_LAYER_GZIP = 'application/vnd.oci.image.layer.v1.tar+gzip';
 
 export interface PushOptions {
-  /** Credentials for an htpasswd registry (sent as Basic auth, as registry 2.8 expects). */
-  auth?: BasicAuth;
+  /** Credentials for an htpasswd registry (Basic auth), or a whole `Authorization` value (`Bearer ...`). */
+  auth?: RequestAuth;
   /** Prepended to each platform's tag, e.g. `src-` gives `src-amd64`. */
   tagPrefix?: string;
 }
@@ -83,12 +83,12 @@ export function tarOneFile(name: string, content: Buffer): Buffer {
 async function call(
   method: string,
   url: string,
-  auth: BasicAuth | undefined,
+  auth: RequestAuth | undefined,
   expected: number[],
   init: { body?: Buffer; headers?: Record<string, string> } = {},
 ): Promise<Response> {
   const headers: Record<string, string> = { ...init.headers };
-  if (auth) headers.authorization = basicAuthHeader(auth);
+  if (auth) headers.authorization = authorizationValue(auth);
   const res = await fetch(url, {
     method,
     headers,
@@ -105,7 +105,7 @@ async function call(
   return res;
 }
 
-async function pushBlob(base: string, repo: string, data: Buffer, auth?: BasicAuth): Promise<string> {
+async function pushBlob(base: string, repo: string, data: Buffer, auth?: RequestAuth): Promise<string> {
   const digest = sha256(data);
   const head = await call('HEAD', `${base}/v2/${repo}/blobs/${digest}`, auth, [200, 404]);
   if (head.status === 200) return digest;

@@ -31,10 +31,20 @@ export interface Registry {
 export interface StartRegistryOptions {
   /** Require these credentials (htpasswd, bcrypt): anonymous requests get 401. */
   auth?: BasicAuth;
+  /** The Docker token flow (`auth: token`): tokens from this server (see token-server.ts). */
+  token?: TokenAuth;
   /** How long to wait for `GET /v2/` to answer. Default 20 s. */
   startTimeoutMs?: number;
   /** Log level written to the config. Default `warn`. */
   logLevel?: 'error' | 'warn' | 'info' | 'debug';
+}
+
+export interface TokenAuth {
+  realm: string;
+  service: string;
+  issuer: string;
+  /** PEM file of the certificate the tokens' `x5c` header carries */
+  certFile: string;
 }
 
 const REGISTRY_BIN = process.env.TESTBED_REGISTRY ?? 'docker-registry';
@@ -87,6 +97,7 @@ function configYaml(
   logLevel: string,
   instanceId: string,
   htpasswdFile?: string,
+  token?: TokenAuth,
 ): string {
   const lines = [
     'version: 0.1',
@@ -113,6 +124,16 @@ function configYaml(
       '  htpasswd:',
       '    realm: safe-imagetools-testbed',
       `    path: ${JSON.stringify(htpasswdFile)}`,
+    );
+  }
+  if (token) {
+    lines.push(
+      'auth:',
+      '  token:',
+      `    realm: ${JSON.stringify(token.realm)}`,
+      `    service: ${JSON.stringify(token.service)}`,
+      `    issuer: ${JSON.stringify(token.issuer)}`,
+      `    rootcertbundle: ${JSON.stringify(token.certFile)}`,
     );
   }
   return lines.join('\n') + '\n';
@@ -243,14 +264,15 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Re
       const entry = await runCapture('htpasswd', ['-Bbn', opts.auth.username, opts.auth.password]);
       await writeFile(htpasswdFile, entry.trim() + '\n', { mode: 0o600 });
     }
-    const expected = opts.auth ? 401 : 200;
+    if (opts.auth && opts.token) throw new Error('startRegistry: auth and token exclude each other');
+    const expected = opts.auth || opts.token ? 401 : 200;
     const timeoutMs = opts.startTimeoutMs ?? 20_000;
     for (let attempt = 1; attempt <= PORT_ATTEMPTS; attempt++) {
       const port = await freePort();
       const instanceId = randomBytes(8).toString('hex');
       await writeFile(
         configFile,
-        configYaml(dataDir, port, opts.logLevel ?? 'warn', instanceId, htpasswdFile),
+        configYaml(dataDir, port, opts.logLevel ?? 'warn', instanceId, htpasswdFile, opts.token),
       );
       const url = `http://127.0.0.1:${port}`;
       const launched = launch(configFile, logFile);
@@ -305,8 +327,15 @@ export function basicAuthHeader(auth: BasicAuth): string {
   return 'Basic ' + Buffer.from(`${auth.username}:${auth.password}`).toString('base64');
 }
 
-function authHeaders(auth?: BasicAuth): Record<string, string> {
-  return auth ? { authorization: basicAuthHeader(auth) } : {};
+/** Basic credentials, or a whole `Authorization` value (e.g. `Bearer <token>` for a token registry). */
+export type RequestAuth = BasicAuth | string;
+
+export function authorizationValue(auth: RequestAuth): string {
+  return typeof auth === 'string' ? auth : basicAuthHeader(auth);
+}
+
+function authHeaders(auth?: RequestAuth): Record<string, string> {
+  return auth ? { authorization: authorizationValue(auth) } : {};
 }
 
 export interface ManifestRead {
@@ -326,7 +355,7 @@ export async function readManifest(
   reg: { url: string },
   repo: string,
   ref: string,
-  auth?: BasicAuth,
+  auth?: RequestAuth,
 ): Promise<ManifestRead | null> {
   const res = await fetch(`${reg.url}/v2/${repo}/manifests/${ref}`, {
     headers: { accept: MANIFEST_ACCEPT, ...authHeaders(auth) },
@@ -354,7 +383,7 @@ export async function readDigest(
   reg: { url: string },
   repo: string,
   ref: string,
-  auth?: BasicAuth,
+  auth?: RequestAuth,
 ): Promise<string | null> {
   const res = await fetch(`${reg.url}/v2/${repo}/manifests/${ref}`, {
     method: 'HEAD',
@@ -372,7 +401,7 @@ export async function readDigest(
 }
 
 /** The tags of a repository (empty when the repository does not exist). */
-export async function listTags(reg: { url: string }, repo: string, auth?: BasicAuth): Promise<string[]> {
+export async function listTags(reg: { url: string }, repo: string, auth?: RequestAuth): Promise<string[]> {
   const res = await fetch(`${reg.url}/v2/${repo}/tags/list`, {
     headers: authHeaders(auth),
     signal: AbortSignal.timeout(10_000),

@@ -31,6 +31,24 @@ describe('the captured buildx output in __tests__/fixtures', () => {
       '500 Internal Server Error',
       'ERROR: unexpected status from HEAD request to http://127.0.0.1:5000/v2/dst4/app/manifests/t3: 500 Internal Server Error',
     ],
+    [
+      'v0.29.1-registry-400-under-parallel-tags.log',
+      'transient',
+      '400 Bad Request on a parallel manifest push',
+      'ERROR: failed commit on ref "index-sha256:e612f09d971a914a393ee27ff07073bbbc478fc8e60340409eee71691848a44c": unexpected status from PUT request to http://registry.test:5000/v2/demo/app/manifests/t5: 400 Bad Request',
+    ],
+    [
+      'v0.13.1-token-registry-no-credentials.log',
+      'permanent',
+      'insufficient_scope',
+      'ERROR: failed commit on ref "manifest-sha256:41e9874da0a0b82ad6483a0b6b9e2878f0662ab900de1ae53d6c57d8e3feb5fd": server message: insufficient_scope: authorization failed',
+    ],
+    [
+      'v0.13.1-token-registry-wrong-password.log',
+      'permanent',
+      'oauth token 401',
+      'ERROR: failed to authorize: failed to fetch oauth token: unexpected status from GET request to http://auth.test:5001/token?scope=repository%3Ademo%2Fsrc%3Apull&service=test-registry: 401 Unauthorized',
+    ],
   ])('%s is %s (%s)', (name, cls, signature, line) => {
     const c = classifyOutput(fixture(name));
     expect(c.class).toBe(cls);
@@ -108,9 +126,15 @@ const CASES: [string, string, string, string][] = [
   ],
   [
     'permanent',
-    '401 Unauthorized',
-    'registry 2 htpasswd',
+    'oauth token 401',
+    'a token server refused the credentials',
     'ERROR: failed to authorize: failed to fetch oauth token: unexpected status: 401 Unauthorized',
+  ],
+  [
+    'permanent',
+    '401 Unauthorized',
+    'a bare 401',
+    'ERROR: unexpected status from HEAD request to http://r/v2/a/manifests/t: 401 Unauthorized',
   ],
   [
     'permanent',
@@ -129,6 +153,24 @@ const CASES: [string, string, string, string][] = [
     '403 Forbidden',
     'forbidden',
     'ERROR: unexpected status from POST request to https://r/v2/a/blobs/uploads/: 403 Forbidden',
+  ],
+  [
+    'permanent',
+    'insufficient_scope',
+    'token registry, anonymous token (buildx 0.13.1 against registry 2.8 with auth: token)',
+    'ERROR: failed to authorize: failed to fetch anonymous token: Get "http://127.0.0.1:39819/token?scope=repository%3Ademo%2Fapp%3Apull%2Cpush&scope=repository%3Ademo%2Fsrc%3Apull&service=testbed-registry": server message: insufficient_scope: authorization failed',
+  ],
+  [
+    'permanent',
+    'insufficient_scope',
+    'token registry, a pull-only user',
+    '#1 ERROR: server message: insufficient_scope: authorization failed',
+  ],
+  [
+    'permanent',
+    'oauth token 403',
+    'token server forbids',
+    'ERROR: failed to authorize: failed to fetch oauth token: unexpected status from POST request to https://auth.example/token: 403 Forbidden',
   ],
   [
     'permanent',

@@ -28,6 +28,30 @@ describe('parseReference accepts the Docker reference grammar', () => {
   });
 });
 
+describe("Docker Hub's other names are docker.io, as buildx and the Docker CLI read them", () => {
+  it.each([
+    ['index.docker.io/library/alpine:3', 'docker.io', 'library/alpine', '3'],
+    ['index.docker.io/alpine', 'docker.io', 'library/alpine', undefined],
+    ['index.docker.io/org/app:v1', 'docker.io', 'org/app', 'v1'],
+    ['registry-1.docker.io/org/app:v1', 'docker.io', 'org/app', 'v1'],
+    ['registry-1.docker.io/alpine:3', 'docker.io', 'library/alpine', '3'],
+    ['docker.io/alpine', 'docker.io', 'library/alpine', undefined],
+    // another port is another host
+    ['index.docker.io:443/org/app', 'index.docker.io:443', 'org/app', undefined],
+    ['ghcr.io/docker.io/app', 'ghcr.io', 'docker.io/app', undefined],
+  ])('%s', (text, domain, path, tag) => {
+    const ref = parseReference(text);
+    expect(ref).toMatchObject({ domain, path, tag });
+    // what the user wrote is what buildx is given and what the log shows
+    expect(ref.original).toBe(text);
+  });
+  it('so a tag written both ways is one tag', () => {
+    expect(repositoryOf(parseReference('index.docker.io/org/app'))).toBe(
+      repositoryOf(parseReference('org/app')),
+    );
+  });
+});
+
 describe('parseReference refuses what buildx would refuse, and anything a shell would interpret', () => {
   it.each([
     ['', /empty/],

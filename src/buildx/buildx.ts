@@ -2,9 +2,9 @@
 // run standalone. (Releases, ranges, git fix branches and URLs: see ../install.)
 
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 
+import { dockerConfigDir } from '../docker/config-dir.js';
 import type { BuildxSource } from '../install/spec.js';
 import { InputError } from '../parse.js';
 
@@ -56,9 +56,8 @@ export function findOnPath(name: string, pathEnv = process.env.PATH ?? ''): stri
 
 /** Where the docker CLI looks for its buildx plugin, in its order. */
 export function pluginDirs(env: NodeJS.ProcessEnv = process.env): string[] {
-  const config = env.DOCKER_CONFIG ?? join(homedir(), '.docker');
   return [
-    join(config, 'cli-plugins'),
+    join(dockerConfigDir(env), 'cli-plugins'),
     '/usr/local/lib/docker/cli-plugins',
     '/usr/local/libexec/docker/cli-plugins',
     '/usr/lib/docker/cli-plugins',

@@ -4,10 +4,10 @@
 
 import { existsSync } from 'node:fs';
 import { chmod, copyFile, mkdir, rename } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 
 import { pluginDirs } from '../buildx/buildx.js';
+import { dockerConfigDir } from '../docker/config-dir.js';
 import { reportedVersion } from './install.js';
 
 export interface PluginResult {
@@ -21,7 +21,7 @@ export async function installPlugin(
   binary: string,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<PluginResult> {
-  const dir = join(env.DOCKER_CONFIG || join(homedir(), '.docker'), 'cli-plugins');
+  const dir = join(dockerConfigDir(env), 'cli-plugins');
   const dest = join(dir, 'docker-buildx');
   const previous = pluginDirs(env)
     .map((d) => join(d, 'docker-buildx'))

@@ -5,9 +5,10 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 
+import { dockerConfigDir } from '../docker/config-dir.js';
+import type { CredentialsKnown } from '../advice.js';
 import { DOCKER_HUB, type ImageRef } from '../reference.js';
 
 export const MANIFEST_ACCEPT = [
@@ -24,7 +25,7 @@ export interface Credentials {
 }
 
 export interface RegistryClientOptions {
-  /** folder holding config.json; default $DOCKER_CONFIG or ~/.docker */
+  /** folder holding config.json; default $DOCKER_CONFIG, or ~/.docker when it is unset or empty */
   dockerConfigDir?: string;
   requestTimeoutMs?: number;
   /** attempts per read on network errors and 5xx */
@@ -74,9 +75,9 @@ export function parseChallenge(header: string): { scheme: string; params: Record
 }
 
 export class RegistryClient {
-  private config?: Promise<DockerConfig>;
+  private config?: Promise<{ config: DockerConfig; readable: boolean }>;
   private readonly tokens = new Map<string, string>();
-  private readonly creds = new Map<string, Promise<Credentials | undefined>>();
+  private readonly creds = new Map<string, Promise<Lookup>>();
   private readonly timeoutMs: number;
   private readonly attempts: number;
 
@@ -154,34 +155,11 @@ export class RegistryClient {
     const creds = await this.credentialsFor(ref.domain);
     if (scheme === 'basic') {
       if (!creds?.username || creds.password === undefined) return undefined;
-      return `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
+      return basicAuth(creds.username, creds.password);
     }
     if (scheme !== 'bearer' || !params.realm) return undefined;
     const realm = new URL(params.realm);
-    const scope = `repository:${ref.path}:pull`;
-    let res: Response;
-    if (creds?.identityToken) {
-      const form = new URLSearchParams({
-        grant_type: 'refresh_token',
-        refresh_token: creds.identityToken,
-        service: params.service ?? '',
-        scope,
-        client_id: 'safe-imagetools',
-      });
-      res = await this.fetch(realm.toString(), {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-        body: form.toString(),
-      });
-    } else {
-      if (params.service) realm.searchParams.set('service', params.service);
-      realm.searchParams.set('scope', scope);
-      const headers: Record<string, string> = {};
-      if (creds?.username && creds.password !== undefined) {
-        headers.Authorization = `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
-      }
-      res = await this.fetch(realm.toString(), { method: 'GET', headers });
-    }
+    const res = await this.fetchToken(realm, params.service ?? '', `repository:${ref.path}:pull`, creds);
     if (!res.ok)
       throw new RegistryError(`token request to ${realm.host}: ${res.status} ${res.statusText}`, res.status);
     const body = (await res.json()) as { token?: string; access_token?: string };
@@ -189,19 +167,84 @@ export class RegistryClient {
     return token ? `Bearer ${token}` : undefined;
   }
 
-  private loadConfig(): Promise<DockerConfig> {
+  /**
+   * A token exchange: an identity token by POST (the OAuth refresh_token grant), and by GET with
+   * Basic auth when the token server does not take POST (404 or 405; GCR answers 404), as
+   * containerd does; a username and password by GET with Basic auth; nothing, anonymously.
+   */
+  private async fetchToken(
+    realm: URL,
+    service: string,
+    scope: string,
+    creds: Credentials | undefined,
+  ): Promise<Response> {
+    if (creds?.identityToken) {
+      const form = new URLSearchParams({
+        grant_type: 'refresh_token',
+        refresh_token: creds.identityToken,
+        service,
+        scope,
+        client_id: 'safe-imagetools',
+      });
+      const res = await this.fetch(realm.toString(), {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: form.toString(),
+      });
+      if (res.status !== 404 && res.status !== 405) return res;
+      await res.arrayBuffer().catch(() => undefined);
+      return this.getToken(realm, service, scope, basicAuth(creds.username ?? '', creds.identityToken));
+    }
+    const basic =
+      creds?.username && creds.password !== undefined ? basicAuth(creds.username, creds.password) : undefined;
+    return this.getToken(realm, service, scope, basic);
+  }
+
+  private getToken(realm: URL, service: string, scope: string, authorization?: string): Promise<Response> {
+    const url = new URL(realm);
+    if (service) url.searchParams.set('service', service);
+    url.searchParams.set('scope', scope);
+    return this.fetch(url.toString(), {
+      method: 'GET',
+      headers: authorization ? { Authorization: authorization } : {},
+    });
+  }
+
+  /** config.json; `readable: false` when it exists but cannot be read or parsed (a missing one is empty). */
+  private loadConfig(): Promise<{ config: DockerConfig; readable: boolean }> {
     this.config ??= (async () => {
-      const dir = this.opts.dockerConfigDir ?? process.env.DOCKER_CONFIG ?? join(homedir(), '.docker');
+      const dir = this.opts.dockerConfigDir ?? dockerConfigDir();
+      let text: string;
       try {
-        return JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as DockerConfig;
-      } catch {
-        return {};
+        text = await readFile(join(dir, 'config.json'), 'utf8');
+      } catch (err) {
+        return { config: {}, readable: (err as NodeJS.ErrnoException).code === 'ENOENT' };
       }
+      try {
+        const config = JSON.parse(text) as unknown;
+        if (config && typeof config === 'object') return { config: config as DockerConfig, readable: true };
+      } catch {
+        // below
+      }
+      return { config: {}, readable: false };
     })();
     return this.config;
   }
 
   credentialsFor(domain: string): Promise<Credentials | undefined> {
+    return this.lookup(domain).then((l) => l.creds);
+  }
+
+  /**
+   * Whether the Docker config holds credentials for a host, as buildx would find them (auths,
+   * credsStore, credHelpers): `unknown` when the config cannot be read or parsed, or the credential
+   * helper it names cannot be run.
+   */
+  credentialsKnown(domain: string): Promise<CredentialsKnown> {
+    return this.lookup(domain).then((l) => l.known);
+  }
+
+  private lookup(domain: string): Promise<Lookup> {
     let p = this.creds.get(domain);
     if (!p) {
       p = this.lookupCredentials(domain);
@@ -210,36 +253,60 @@ export class RegistryClient {
     return p;
   }
 
-  private async lookupCredentials(domain: string): Promise<Credentials | undefined> {
-    const config = await this.loadConfig();
+  private async lookupCredentials(domain: string): Promise<Lookup> {
+    const { config, readable } = await this.loadConfig();
+    if (!readable) return { known: 'unknown' };
     const keys = configKeys(domain);
     const helper = keys.map((k) => config.credHelpers?.[k]).find(Boolean) ?? config.credsStore;
+    let helperFailed = false;
     if (helper) {
-      const fromHelper = await credentialHelperGet(helper, keys[0] as string).catch(() => undefined);
-      if (fromHelper) return fromHelper;
+      const answer = await askCredentialHelper(helper, keys[0] as string);
+      if (typeof answer === 'object') return { creds: answer, known: 'yes' };
+      helperFailed = answer === 'failed';
     }
-    for (const key of keys) {
-      const entry = config.auths?.[key];
-      if (!entry) continue;
-      if (entry.identitytoken) return { identityToken: entry.identitytoken };
-      if (entry.auth) {
-        const decoded = Buffer.from(entry.auth, 'base64').toString('utf8');
-        const colon = decoded.indexOf(':');
-        if (colon > 0) return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
-      }
-      if (entry.username) return { username: entry.username, password: entry.password ?? '' };
-    }
-    return undefined;
+    const inline = inlineCredentials(config, keys);
+    if (inline) return { creds: inline, known: 'yes' };
+    return { known: helperFailed ? 'unknown' : 'no' };
   }
 }
 
-/** Asks `docker-credential-<helper> get` for a server's credentials (no shell; stdin carries the host). */
-export function credentialHelperGet(
+interface Lookup {
+  creds?: Credentials;
+  known: CredentialsKnown;
+}
+
+function basicAuth(username: string, password: string): string {
+  return `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
+}
+
+/** The credentials `docker login` wrote into config.json itself (no credential store). */
+function inlineCredentials(config: DockerConfig, keys: readonly string[]): Credentials | undefined {
+  for (const key of keys) {
+    const entry = config.auths?.[key];
+    if (!entry) continue;
+    let basic: Credentials | undefined;
+    if (entry.auth) {
+      const decoded = Buffer.from(entry.auth, 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      if (colon > 0) basic = { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+    }
+    if (!basic && entry.username) basic = { username: entry.username, password: entry.password ?? '' };
+    if (entry.identitytoken) return { username: basic?.username, identityToken: entry.identitytoken };
+    if (basic) return basic;
+  }
+  return undefined;
+}
+
+/**
+ * Asks `docker-credential-<helper> get` for a server's credentials (no shell; stdin carries the
+ * host): the credentials, `none` when the helper has none for it, `failed` when it could not be asked.
+ */
+export function askCredentialHelper(
   helper: string,
   server: string,
   timeoutMs = 10_000,
-): Promise<Credentials | undefined> {
-  if (!/^[A-Za-z0-9._-]+$/.test(helper)) return Promise.resolve(undefined);
+): Promise<Credentials | 'none' | 'failed'> {
+  if (!/^[A-Za-z0-9._-]+$/.test(helper)) return Promise.resolve('failed');
   return new Promise((resolve) => {
     const child = spawn(`docker-credential-${helper}`, ['get'], {
       stdio: ['pipe', 'pipe', 'ignore'],
@@ -249,23 +316,23 @@ export function credentialHelperGet(
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('error', () => {
       clearTimeout(timer);
-      resolve(undefined);
+      resolve('failed');
     });
+    child.stdin.on('error', () => undefined); // a helper that exits before reading
     child.stdout.on('data', (c: Buffer) => out.push(c));
     child.on('close', (code) => {
       clearTimeout(timer);
-      if (code !== 0) return resolve(undefined);
+      const text = Buffer.concat(out).toString('utf8');
+      if (code !== 0)
+        return resolve(code !== null && /credentials not found/i.test(text) ? 'none' : 'failed');
       try {
-        const { Username, Secret } = JSON.parse(Buffer.concat(out).toString('utf8')) as {
-          Username?: string;
-          Secret?: string;
-        };
-        if (!Secret) return resolve(undefined);
+        const { Username, Secret } = JSON.parse(text) as { Username?: string; Secret?: string };
+        if (!Secret) return resolve('none');
         resolve(
           Username === '<token>' ? { identityToken: Secret } : { username: Username, password: Secret },
         );
       } catch {
-        resolve(undefined);
+        resolve('failed');
       }
     });
     child.stdin.end(server);

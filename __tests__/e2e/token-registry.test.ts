@@ -1,0 +1,190 @@
+// Authorization against a registry that uses the Docker token flow, as Docker Hub, GHCR and most
+// hosted registries do: a real registry 2.8 with `auth: token`, the test bed's token server
+// (RS256 JWTs it verifies against the server's certificate), Debian's real buildx 0.13.1, and the
+// bundled action run the way the runner runs it.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { parseReference } from '../../src/reference.js';
+import { RegistryClient } from '../../src/registry/client.js';
+import { pushPlatformImages, pushPlatformImagesDetailed } from '../testbed/images.js';
+import { buildxPath } from '../testbed/paths.js';
+import { readDigest, type Registry, startRegistry } from '../testbed/registry.js';
+import { type ActionRun, runAction } from '../testbed/runner.js';
+import { startTokenServer, type TokenServer, type TokenServerOptions } from '../testbed/token-server.js';
+
+const USERS: TokenServerOptions['users'] = {
+  ci: { password: 'ci-s3cret', actions: ['pull', 'push'], identityTokens: ['idt-ci-0123456789'] },
+  reader: { password: 'reader-s3cret', actions: ['pull'] },
+};
+
+interface TokenRegistry {
+  ts: TokenServer;
+  reg: Registry;
+  stop(): Promise<void>;
+}
+
+async function startTokenRegistry(opts: TokenServerOptions = {}): Promise<TokenRegistry> {
+  const ts = await startTokenServer({ users: USERS, ...opts });
+  const reg = await startRegistry({
+    token: { realm: ts.realm, service: ts.service, issuer: ts.issuer, certFile: ts.certFile },
+  }).catch(async (err: unknown) => {
+    await ts.stop();
+    throw err;
+  });
+  return {
+    ts,
+    reg,
+    async stop() {
+      await reg.stop();
+      await ts.stop();
+    },
+  };
+}
+
+const bearer = (ts: TokenServer, repo: string): string =>
+  `Bearer ${ts.issue('testbed', [{ type: 'repository', name: repo, actions: ['pull', 'push'] }])}`;
+
+const temps: string[] = [];
+/** A DOCKER_CONFIG folder holding this config.json. */
+function dockerConfig(config: object): string {
+  const dir = mkdtempSync(join(tmpdir(), 'sit-dc-'));
+  temps.push(dir);
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
+  return dir;
+}
+const basic = (user: string, password: string): string =>
+  Buffer.from(`${user}:${password}`).toString('base64');
+
+afterAll(() => {
+  for (const d of temps) rmSync(d, { recursive: true, force: true });
+});
+
+describe('the read-back client and an identity token', () => {
+  it.each<[string, TokenServerOptions['refuse']]>([
+    ['POST answered 404 (as GCR does): asked again with GET', { POST: 404 }],
+    ['POST answered 405: asked again with GET', { POST: 405 }],
+    ['POST served: no GET', undefined],
+  ])('%s', async (_name, refuse) => {
+    const tr = await startTokenRegistry({ refuse });
+    try {
+      const [image] = await pushPlatformImagesDetailed(tr.reg, 'idt/app', ['linux/amd64'], {
+        auth: bearer(tr.ts, 'idt/app'),
+      });
+      const dir = dockerConfig({ auths: { [tr.reg.host]: { identitytoken: 'idt-ci-0123456789' } } });
+      const client = new RegistryClient({ dockerConfigDir: dir, attempts: 1 });
+      expect(await client.digestOf(parseReference(`${tr.reg.host}/idt/app:amd64`))).toBe(image?.digest);
+      const asked = tr.ts.requests.map((r) => `${r.method} ${r.grant} ${r.status} ${r.user ?? '-'}`);
+      expect(asked).toEqual(
+        refuse ? [`POST refused ${refuse.POST} -`, 'GET basic 200 ci'] : ['POST refresh_token 200 ci'],
+      );
+    } finally {
+      await tr.stop();
+    }
+  });
+
+  it('the credentials fact: yes for a login, no without one, unknown for an unreadable config', async () => {
+    const host = '127.0.0.1:5999';
+    const client = (config: object | string) => {
+      const dir = dockerConfig({});
+      writeFileSync(join(dir, 'config.json'), typeof config === 'string' ? config : JSON.stringify(config));
+      return new RegistryClient({ dockerConfigDir: dir });
+    };
+    expect(await client({ auths: { [host]: { auth: basic('ci', 'x') } } }).credentialsKnown(host)).toBe(
+      'yes',
+    );
+    expect(await client({ auths: { [host]: { identitytoken: 't' } } }).credentialsKnown(host)).toBe('yes');
+    expect(await client({ auths: { 'other:1': { auth: basic('ci', 'x') } } }).credentialsKnown(host)).toBe(
+      'no',
+    );
+    expect(await client({}).credentialsKnown(host)).toBe('no');
+    expect(await client('{ not json').credentialsKnown(host)).toBe('unknown');
+    expect(await client({ credsStore: 'sit-no-such-helper' }).credentialsKnown(host)).toBe('unknown');
+    expect(
+      await new RegistryClient({ dockerConfigDir: join(tmpdir(), 'sit-none-x') }).credentialsKnown(host),
+    ).toBe('no');
+  });
+});
+
+describe('the action against a token registry: what it says when the push is refused', () => {
+  let tr: TokenRegistry;
+  let sources: string[];
+  let n = 0;
+  beforeAll(async () => {
+    tr = await startTokenRegistry();
+    sources = await pushPlatformImages(tr.reg, 'src/app', ['linux/amd64', 'linux/arm64'], {
+      auth: bearer(tr.ts, 'src/app'),
+    });
+  });
+  afterAll(async () => {
+    await tr?.stop();
+  });
+
+  const errors = (run: ActionRun): string =>
+    run.commands
+      .filter((c) => c.command === 'error')
+      .map((c) => c.message)
+      .join('\n');
+  const merge = (config: object) =>
+    runAction({
+      inputs: {
+        sources: sources.join('\n'),
+        tags: `${tr.reg.host}/dst${++n}/app:v1`,
+        'buildx-version': buildxPath(),
+      },
+      env: { DOCKER_CONFIG: dockerConfig(config) },
+    });
+  const VALID = /credentials (for \S+ )?(are valid|were accepted)/;
+
+  it('no credentials at all: it names the host, says none were found, points at docker/login-action', async () => {
+    const run = await merge({});
+    expect(run.code).toBe(1);
+    expect(run.outputs.attempts).toBe('1');
+    const text = errors(run);
+    expect(text).toMatch(/insufficient_scope/);
+    expect(text).toContain(`no credentials for ${tr.reg.host} were found`);
+    expect(text).toContain(`docker/login-action with \`registry: ${tr.reg.host}\``);
+    expect(text).not.toMatch(VALID);
+    expect(text).not.toMatch(/lack push permission/);
+  });
+
+  it('a wrong password: the token server refused the credentials', async () => {
+    const run = await merge({ auths: { [tr.reg.host]: { auth: basic('ci', 'wrong-password') } } });
+    expect(run.code).toBe(1);
+    // the --dry-run that reads the sources is refused first: permanent, never retried
+    const result = JSON.parse(run.outputs.result as string);
+    expect(result.failure).toMatchObject({ class: 'permanent', signature: 'oauth token 401' });
+    expect(result.attempts.every((a: { try: number }) => a.try === 1)).toBe(true);
+    const text = errors(run);
+    expect(text).toContain(`token server refused the credentials for ${tr.reg.host} (401)`);
+    expect(text).not.toMatch(VALID);
+    expect(text).not.toMatch(/no credentials/i);
+    for (const t of [run.stdout, run.stderr, run.summary]) expect(t).not.toContain('wrong-password');
+  });
+
+  it('a user who may only pull: valid credentials that lack push permission', async () => {
+    const run = await merge({ auths: { [tr.reg.host]: { auth: basic('reader', 'reader-s3cret') } } });
+    expect(run.code).toBe(1);
+    const text = errors(run);
+    expect(text).toMatch(
+      new RegExp(
+        `credentials for ${tr.reg.host.replace(/\./g, '\\.')} were accepted but lack push permission`,
+      ),
+    );
+    expect(text).not.toMatch(/no credentials/i);
+  });
+
+  it('a user who may push: pushed, and read back through the token flow', async () => {
+    const run = await merge({ auths: { [tr.reg.host]: { auth: basic('ci', 'ci-s3cret') } } });
+    expect(run.code, run.stdout.slice(-2000)).toBe(0);
+    const result = JSON.parse(run.outputs.result as string);
+    expect(result.tags[0]).toMatchObject({ verified: true, digest: run.outputs.digest });
+    expect(await readDigest(tr.reg, `dst${n}/app`, 'v1', bearer(tr.ts, `dst${n}/app`))).toBe(
+      run.outputs.digest,
+    );
+    for (const t of [run.stdout, run.stderr, run.summary]) expect(t).not.toContain('ci-s3cret');
+  });
+});
