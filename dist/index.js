@@ -31613,7 +31613,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7606);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2127);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -31622,7 +31622,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 7606:
+/***/ 2127:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -34961,7 +34961,8 @@ var external_node_crypto_ = __nccwpck_require__(7598);
 //
 //   panic      any Go runtime crash (`fatal error: ...`, `panic: ...`, a signal dump); wins over
 //              every error line printed before or after it
-//   permanent  what a retry cannot fix: authorization, denied, invalid reference, bad flags
+//   permanent  what a retry cannot fix: authorization (a refused token request, a token without
+//              push: insufficient_scope), denied, invalid reference, bad flags
 //   transient  registry and network trouble: 5xx, 429, EOF, resets, timeouts; a 400 answer to a
 //              manifest PUT/HEAD (registries answer parallel pushes that way); and `not found`,
 //              which the engine retries on a short budget before it counts as permanent
@@ -34987,6 +34988,14 @@ const PANIC_RULES = [
     { re: /^runtime: (goroutine stack exceeds .*)$/, signature: () => 'stack overflow' },
 ];
 const PERMANENT_RULES = [
+    // The Docker token flow (Docker Hub, GHCR, most hosted registries): the token server refused the
+    // credentials sent (wrong password, expired token) ...
+    {
+        re: /failed to fetch oauth token\b.*\b(401|403)\b/i,
+        signature: (m) => `oauth token ${m[1]}`,
+    },
+    // ... or granted a token without push (anonymous, or a user without the permission).
+    { re: /\binsufficient_scope\b/i, signature: () => 'insufficient_scope' },
     { re: /\b401 Unauthorized\b/i, signature: () => '401 Unauthorized' },
     {
         re: /\bunauthorized\b|authentication required|no basic auth credentials|failed to authorize/i,
@@ -34994,7 +35003,7 @@ const PERMANENT_RULES = [
     },
     { re: /\b403 Forbidden\b/i, signature: () => '403 Forbidden' },
     {
-        re: /requested access to the resource is denied|\baccess denied\b|(?:^|[\s"])denied: |\binsufficient_scope\b|permission denied/i,
+        re: /requested access to the resource is denied|\baccess denied\b|(?:^|[\s"])denied: |permission denied/i,
         signature: () => 'denied',
     },
     {
@@ -35193,31 +35202,6 @@ function classifyOutput(text) {
     return c.result();
 }
 
-;// CONCATENATED MODULE: ./src/buildx/imagetools.ts
-// Pure argument builders for `buildx imagetools`. Every value has been validated by the inputs
-// module; none of it starts with "-", and nothing here is ever interpreted by a shell.
-function createArgs(a) {
-    const args = ['imagetools', 'create'];
-    if (!a.dryRun)
-        args.push('--progress=plain');
-    for (const tag of a.tags)
-        args.push('--tag', tag);
-    for (const annotation of a.annotations ?? [])
-        args.push('--annotation', annotation);
-    if (a.append)
-        args.push('--append');
-    if (a.dryRun)
-        args.push('--dry-run');
-    args.push(...a.sources);
-    return args;
-}
-/** A command line for the log: arguments quoted where needed, so it reads back unambiguously. */
-function displayCommand(file, args) {
-    return [file, ...args]
-        .map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`))
-        .join(' ');
-}
-
 ;// CONCATENATED MODULE: ./src/reference.ts
 // Docker image references, parsed by the grammar of distribution/reference:
 //
@@ -35230,7 +35214,10 @@ function displayCommand(file, args) {
 //
 // The first path element is a domain when it contains "." or ":", or is "localhost", or holds an
 // upper-case letter (which a path component may not). Without a domain the reference is Docker
-// Hub's: `alpine` is `docker.io/library/alpine`.
+// Hub's: `alpine` is `docker.io/library/alpine`. Hub's other names, `index.docker.io` (which
+// distribution/reference normalises) and `registry-1.docker.io` (its API host, which buildkit looks
+// credentials up as Hub's), are `docker.io` too: `index.docker.io/alpine` is
+// `docker.io/library/alpine`. `original` keeps the text as written (it is what buildx is given).
 const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
 const DOMAIN_NAME = `${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*`;
 const IPV6 = '\\[(?:[a-fA-F0-9:]+)\\]';
@@ -35240,6 +35227,7 @@ const TAG_RE = /^[\w][\w.-]{0,127}$/;
 const DIGEST_RE = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$/;
 const SHA256_DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
 const DOCKER_HUB = 'docker.io';
+const DOCKER_HUB_ALIASES = new Set(['index.docker.io', 'registry-1.docker.io']);
 const NAME_TOTAL_LENGTH_MAX = 255;
 class ReferenceError extends Error {
 }
@@ -35288,6 +35276,8 @@ function parseReference(text) {
         parts.shift();
         if (!DOMAIN_RE.test(domain))
             throw new ReferenceError(`"${domain}" is not a valid registry host`);
+        if (DOCKER_HUB_ALIASES.has(domain))
+            domain = DOCKER_HUB;
     }
     for (const part of parts) {
         if (!PATH_COMPONENT_RE.test(part)) {
@@ -35323,6 +35313,125 @@ function parseTag(text) {
 }
 function isDigest(text) {
     return SHA256_DIGEST_RE.test(text);
+}
+
+;// CONCATENATED MODULE: ./src/advice.ts
+// What to say after a failure a retry cannot fix. After an authorization failure the words depend on
+// whether the Docker config holds credentials for the registry: "no credentials were found, log
+// in" and "the credentials lack push permission" are different advice, and only the config can
+// tell them apart (buildx prints `insufficient_scope` for both). advice() is pure: the facts come
+// in as data, gathered at the edge (RegistryClient.credentialsKnown, through the engine's deps).
+
+const AUTH_SIGNATURES = new Set([
+    '401 Unauthorized',
+    'unauthorized',
+    '403 Forbidden',
+    'denied',
+    'insufficient_scope',
+    'oauth token 401',
+    'oauth token 403',
+]);
+/**
+ * The facts advice() needs after an authorization failure: what the Docker config holds for the
+ * hosts of these references (asked of `credentialsFor`, the engine's dep; nothing is asked after
+ * other failures).
+ */
+async function adviceContext(c, action, references, credentialsFor) {
+    if (!AUTH_SIGNATURES.has(c.signature) || !credentialsFor)
+        return { action, hosts: [] };
+    const domains = new Set();
+    for (const r of references) {
+        try {
+            domains.add(parseReference(r).domain);
+        }
+        catch {
+            // a bare digest: it lives with the other sources
+        }
+    }
+    const hosts = [];
+    for (const host of domains) {
+        const credentials = await credentialsFor(host).catch(() => 'unknown');
+        hosts.push({ host, credentials });
+    }
+    return { action, hosts };
+}
+const list = (hosts) => {
+    const names = hosts.map((h) => h.host);
+    return names.length <= 1 ? (names[0] ?? '') : `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;
+};
+function loginHint(hosts) {
+    const first = hosts[0]?.host ?? '';
+    return first === DOCKER_HUB
+        ? 'docker/login-action (Docker Hub is its default registry)'
+        : `docker/login-action with \`registry: ${first}\``;
+}
+/** The words for an authorization failure, from what the Docker config says of the hosts' credentials. */
+function authAdvice(c, ctx) {
+    const missing = ctx.hosts.filter((h) => h.credentials === 'no');
+    const found = ctx.hosts.filter((h) => h.credentials === 'yes');
+    const all = ctx.hosts.length > 0 ? list(ctx.hosts) : 'the registry';
+    const is401 = c.signature === '401 Unauthorized' || c.signature === 'unauthorized';
+    const head = is401
+        ? ' Authorization failed (401 Unauthorized):'
+        : ` The registry refused the ${ctx.action} (${c.signature}):`;
+    if (c.signature.startsWith('oauth token ')) {
+        const status = c.signature.slice('oauth token '.length);
+        return ` The registry's token server refused the credentials for ${found.length > 0 ? list(found) : all} (${status}): the password or token is wrong, expired or revoked; check the secret given to docker/login-action.`;
+    }
+    if (missing.length > 0) {
+        return `${head} no credentials for ${list(missing)} were found in the Docker config ($DOCKER_CONFIG/config.json, default ~/.docker/config.json: auths, credsStore, credHelpers), so buildx went to the registry anonymously. Log in before this step: ${loginHint(missing)}.`;
+    }
+    if (found.length > 0 && found.length === ctx.hosts.length) {
+        return is401
+            ? `${head} the registry refused the credentials for ${list(found)} that the Docker config holds: check the username and password or token given to docker/login-action, and that they may ${ctx.action} this repository.`
+            : `${head} the credentials for ${list(found)} were accepted but lack ${ctx.action} permission on this repository: give the account ${ctx.action === 'push' ? 'write' : 'read'} access, or log in with one that has it.`;
+    }
+    return is401
+        ? `${head} log in to ${all} before this step (docker/login-action), and check that the credentials may ${ctx.action} this repository.`
+        : `${head} either no credentials reached it or they lack ${ctx.action} permission on this repository; check the login to ${all} before this step (docker/login-action).`;
+}
+/** What to do about a failure a retry cannot fix (empty when there is nothing to say). */
+function advice(c, ctx = { action: 'push', hosts: [] }) {
+    if (c.notFound) {
+        return ' Check that every source reference is right and that the jobs that build them pushed them; a source pushed a moment ago by another runner is retried twice before this counts as permanent.';
+    }
+    if (AUTH_SIGNATURES.has(c.signature))
+        return authAdvice(c, ctx);
+    switch (c.signature) {
+        case 'invalid reference':
+            return ' Check the references in sources and tags.';
+        case 'TLS configuration':
+            return " The registry's TLS setup is not one buildx accepts (certificate, or plain HTTP where HTTPS was expected).";
+        case 'bad arguments':
+            return ' This buildx does not accept the arguments this action gives it: use a newer buildx (buildx-version).';
+        default:
+            return '';
+    }
+}
+
+;// CONCATENATED MODULE: ./src/buildx/imagetools.ts
+// Pure argument builders for `buildx imagetools`. Every value has been validated by the inputs
+// module; none of it starts with "-", and nothing here is ever interpreted by a shell.
+function createArgs(a) {
+    const args = ['imagetools', 'create'];
+    if (!a.dryRun)
+        args.push('--progress=plain');
+    for (const tag of a.tags)
+        args.push('--tag', tag);
+    for (const annotation of a.annotations ?? [])
+        args.push('--annotation', annotation);
+    if (a.append)
+        args.push('--append');
+    if (a.dryRun)
+        args.push('--dry-run');
+    args.push(...a.sources);
+    return args;
+}
+/** A command line for the log: arguments quoted where needed, so it reads back unambiguously. */
+function displayCommand(file, args) {
+    return [file, ...args]
+        .map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`))
+        .join(' ');
 }
 
 ;// CONCATENATED MODULE: ./src/plan.ts
@@ -35425,6 +35534,7 @@ function sleep(ms, signal) {
 
 
 
+
 class CancelledError extends Error {
     constructor() {
         super('cancelled');
@@ -35522,7 +35632,7 @@ async function runMerge(inputs, deps) {
                     class: c.notFound ? 'permanent' : c.class,
                     signature: c.signature,
                     line: c.line,
-                    message: `buildx could not read the sources to compute the index: ${describe(c)}; ${decision.reason}.${advice(c)}`,
+                    message: `buildx could not read the sources to compute the index: ${describe(c)}; ${decision.reason}.${advice(c, await adviceContext(c, 'pull', inputs.sources, deps.credentialsFor))}`,
                     tags: tagNames,
                 };
             }
@@ -35662,7 +35772,7 @@ async function runMerge(inputs, deps) {
                     class: c.notFound ? 'permanent' : c.class,
                     signature: c.signature,
                     line: c.line,
-                    message: `${describe(c)} while pushing ${names.join(', ')}; ${failure ? 'another invocation failed' : decision.reason}.${advice(c)}`,
+                    message: `${describe(c)} while pushing ${names.join(', ')}; ${failure ? 'another invocation failed' : decision.reason}.${advice(c, await adviceContext(c, 'push', names, deps.credentialsFor))}`,
                     tags: batch.map((t) => t.original),
                 };
             }
@@ -35719,28 +35829,6 @@ async function runMerge(inputs, deps) {
         }, digest, index, tags);
     }
     return { ok: true, digest, index, attempts, tags, panics, recovered };
-}
-/** What to do about a failure a retry cannot fix (empty when there is nothing to say). */
-function advice(c) {
-    if (c.notFound) {
-        return ' Check that every source reference is right and that the jobs that build them pushed them; a source pushed a moment ago by another runner is retried twice before this counts as permanent.';
-    }
-    switch (c.signature) {
-        case '401 Unauthorized':
-        case 'unauthorized':
-            return ' Authorization failed (401 Unauthorized): log in to the registry before this step (docker/login-action), and check that the credentials may push to this repository.';
-        case '403 Forbidden':
-        case 'denied':
-            return ' The registry denied the push (403): the credentials are valid but lack push permission on this repository.';
-        case 'invalid reference':
-            return ' Check the references in sources and tags.';
-        case 'TLS configuration':
-            return " The registry's TLS setup is not one buildx accepts (certificate, or plain HTTP where HTTPS was expected).";
-        case 'bad arguments':
-            return ' This buildx does not accept the arguments this action gives it: use a newer buildx (buildx-version).';
-        default:
-            return '';
-    }
 }
 function describe(c) {
     if (c.notFound)
@@ -36333,6 +36421,18 @@ function installLastResort({ progress, fail }) {
 
 ;// CONCATENATED MODULE: external "node:fs/promises"
 const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
+;// CONCATENATED MODULE: ./src/docker/config-dir.ts
+// The Docker config folder, as the Docker CLI (and so buildx and docker/login-action) finds it:
+// $DOCKER_CONFIG when set and not empty, else ~/.docker. An empty DOCKER_CONFIG means unset.
+
+
+/** `$DOCKER_CONFIG`, or `$HOME/.docker` when it is unset or empty (a relative value is taken as given). */
+function dockerConfigDir(env = process.env) {
+    if (env.DOCKER_CONFIG)
+        return env.DOCKER_CONFIG;
+    return (0,external_node_path_namespaceObject.join)(env.HOME || (0,external_node_os_namespaceObject.homedir)(), '.docker');
+}
+
 ;// CONCATENATED MODULE: ./src/buildx/buildx.ts
 // Locating a buildx that needs no install: the runner's `docker buildx`, or a binary at a path,
 // run standalone. (Releases, ranges, git fix branches and URLs: see ../install.)
@@ -36372,9 +36472,8 @@ function findOnPath(name, pathEnv = process.env.PATH ?? '') {
 }
 /** Where the docker CLI looks for its buildx plugin, in its order. */
 function pluginDirs(env = process.env) {
-    const config = env.DOCKER_CONFIG ?? (0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.homedir)(), '.docker');
     return [
-        (0,external_node_path_namespaceObject.join)(config, 'cli-plugins'),
+        (0,external_node_path_namespaceObject.join)(dockerConfigDir(env), 'cli-plugins'),
         '/usr/local/lib/docker/cli-plugins',
         '/usr/local/libexec/docker/cli-plugins',
         '/usr/lib/docker/cli-plugins',
@@ -38669,7 +38768,7 @@ function readInputs(get, workspace = process.cwd()) {
 
 
 async function installPlugin(binary, env = process.env) {
-    const dir = (0,external_node_path_namespaceObject.join)(env.DOCKER_CONFIG || (0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.homedir)(), '.docker'), 'cli-plugins');
+    const dir = (0,external_node_path_namespaceObject.join)(dockerConfigDir(env), 'cli-plugins');
     const dest = (0,external_node_path_namespaceObject.join)(dir, 'docker-buildx');
     const previous = pluginDirs(env)
         .map((d) => (0,external_node_path_namespaceObject.join)(d, 'docker-buildx'))
@@ -38836,7 +38935,9 @@ function blocking(findings) {
 ;// CONCATENATED MODULE: ./src/registry/client.ts
 // Reads tags back from a registry through the distribution API: one HEAD per tag (a GET when the
 // registry gives no digest header), with the credentials `docker login` left in the Docker config
-// (inline auths, credential helpers, Bearer token exchange). Credentials are never logged.
+// (inline auths, credential helpers, Bearer token exchange). Credentials are never logged. HTTP
+// goes through src/http/request.ts (node:http), never `fetch`: see there why.
+
 
 
 
@@ -38914,6 +39015,7 @@ class RegistryClient {
     }
     async readDigest(ref, url) {
         let res = await this.request(ref, url, 'HEAD');
+        res.discard(); // a HEAD answer has no body; this frees the connection
         if (res.status === 404)
             return null;
         const header = res.headers.get('docker-content-digest');
@@ -38921,11 +39023,13 @@ class RegistryClient {
             return header;
         if (res.ok || res.status === 405) {
             res = await this.request(ref, url, 'GET');
+            if (!res.ok)
+                res.discard();
             if (res.status === 404)
                 return null;
             if (!res.ok)
                 throw new RegistryError(`GET ${url}: ${res.status} ${res.statusText}`, res.status);
-            const body = Buffer.from(await res.arrayBuffer());
+            const body = await request_readAll(res);
             return `sha256:${(0,external_node_crypto_.createHash)('sha256').update(body).digest('hex')}`;
         }
         throw new RegistryError(`HEAD ${url}: ${res.status} ${res.statusText}`, res.status);
@@ -38939,7 +39043,7 @@ class RegistryClient {
         let res = await this.fetch(url, { method, headers });
         if (res.status === 401) {
             const challenge = res.headers.get('www-authenticate');
-            await res.arrayBuffer().catch(() => undefined);
+            res.discard();
             if (!challenge)
                 return res;
             const auth = await this.authorize(ref, challenge);
@@ -38952,11 +39056,11 @@ class RegistryClient {
     }
     async fetch(url, init) {
         try {
-            return await fetch(url, { ...init, redirect: 'follow', signal: AbortSignal.timeout(this.timeoutMs) });
+            return await request(url, { ...init, signal: AbortSignal.timeout(this.timeoutMs) });
         }
         catch (err) {
-            const cause = err.cause;
-            throw new RegistryError(`${init.method} ${url}: ${cause?.code ?? cause?.message ?? err.message}`);
+            const e = err;
+            throw new RegistryError(`${init.method} ${url}: ${e.code ?? e.message ?? String(err)}`);
         }
     }
     /** Answers a 401 challenge: Basic with the stored credentials, or a Bearer token exchange. */
@@ -38966,56 +39070,92 @@ class RegistryClient {
         if (scheme === 'basic') {
             if (!creds?.username || creds.password === undefined)
                 return undefined;
-            return `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
+            return basicAuth(creds.username, creds.password);
         }
         if (scheme !== 'bearer' || !params.realm)
             return undefined;
         const realm = new URL(params.realm);
-        const scope = `repository:${ref.path}:pull`;
-        let res;
+        const res = await this.fetchToken(realm, params.service ?? '', `repository:${ref.path}:pull`, creds);
+        if (!res.ok)
+            res.discard();
+        if (!res.ok)
+            throw new RegistryError(`token request to ${realm.host}: ${res.status} ${res.statusText}`, res.status);
+        const body = JSON.parse((await request_readAll(res)).toString('utf8'));
+        const token = body.token ?? body.access_token;
+        return token ? `Bearer ${token}` : undefined;
+    }
+    /**
+     * A token exchange: an identity token by POST (the OAuth refresh_token grant), and by GET with
+     * Basic auth when the token server does not take POST (404 or 405; GCR answers 404), as
+     * containerd does; a username and password by GET with Basic auth; nothing, anonymously.
+     */
+    async fetchToken(realm, service, scope, creds) {
         if (creds?.identityToken) {
             const form = new URLSearchParams({
                 grant_type: 'refresh_token',
                 refresh_token: creds.identityToken,
-                service: params.service ?? '',
+                service,
                 scope,
                 client_id: 'safe-imagetools',
             });
-            res = await this.fetch(realm.toString(), {
+            const res = await this.fetch(realm.toString(), {
                 method: 'POST',
                 headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
                 body: form.toString(),
             });
+            if (res.status !== 404 && res.status !== 405)
+                return res;
+            res.discard();
+            return this.getToken(realm, service, scope, basicAuth(creds.username ?? '', creds.identityToken));
         }
-        else {
-            if (params.service)
-                realm.searchParams.set('service', params.service);
-            realm.searchParams.set('scope', scope);
-            const headers = {};
-            if (creds?.username && creds.password !== undefined) {
-                headers.Authorization = `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
-            }
-            res = await this.fetch(realm.toString(), { method: 'GET', headers });
-        }
-        if (!res.ok)
-            throw new RegistryError(`token request to ${realm.host}: ${res.status} ${res.statusText}`, res.status);
-        const body = (await res.json());
-        const token = body.token ?? body.access_token;
-        return token ? `Bearer ${token}` : undefined;
+        const basic = creds?.username && creds.password !== undefined ? basicAuth(creds.username, creds.password) : undefined;
+        return this.getToken(realm, service, scope, basic);
     }
+    getToken(realm, service, scope, authorization) {
+        const url = new URL(realm);
+        if (service)
+            url.searchParams.set('service', service);
+        url.searchParams.set('scope', scope);
+        return this.fetch(url.toString(), {
+            method: 'GET',
+            headers: authorization ? { Authorization: authorization } : {},
+        });
+    }
+    /** config.json; `readable: false` when it exists but cannot be read or parsed (a missing one is empty). */
     loadConfig() {
         this.config ??= (async () => {
-            const dir = this.opts.dockerConfigDir ?? process.env.DOCKER_CONFIG ?? (0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.homedir)(), '.docker');
+            const dir = this.opts.dockerConfigDir ?? dockerConfigDir();
+            let text;
             try {
-                return JSON.parse(await (0,promises_namespaceObject.readFile)((0,external_node_path_namespaceObject.join)(dir, 'config.json'), 'utf8'));
+                text = await (0,promises_namespaceObject.readFile)((0,external_node_path_namespaceObject.join)(dir, 'config.json'), 'utf8');
+            }
+            catch (err) {
+                return { config: {}, readable: err.code === 'ENOENT' };
+            }
+            try {
+                const config = JSON.parse(text);
+                if (config && typeof config === 'object')
+                    return { config: config, readable: true };
             }
             catch {
-                return {};
+                // below
             }
+            return { config: {}, readable: false };
         })();
         return this.config;
     }
     credentialsFor(domain) {
+        return this.lookup(domain).then((l) => l.creds);
+    }
+    /**
+     * Whether the Docker config holds credentials for a host, as buildx would find them (auths,
+     * credsStore, credHelpers): `unknown` when the config cannot be read or parsed, or the credential
+     * helper it names cannot be run.
+     */
+    credentialsKnown(domain) {
+        return this.lookup(domain).then((l) => l.known);
+    }
+    lookup(domain) {
         let p = this.creds.get(domain);
         if (!p) {
             p = this.lookupCredentials(domain);
@@ -39024,36 +39164,56 @@ class RegistryClient {
         return p;
     }
     async lookupCredentials(domain) {
-        const config = await this.loadConfig();
+        const { config, readable } = await this.loadConfig();
+        if (!readable)
+            return { known: 'unknown' };
         const keys = configKeys(domain);
         const helper = keys.map((k) => config.credHelpers?.[k]).find(Boolean) ?? config.credsStore;
+        let helperFailed = false;
         if (helper) {
-            const fromHelper = await credentialHelperGet(helper, keys[0]).catch(() => undefined);
-            if (fromHelper)
-                return fromHelper;
+            const answer = await askCredentialHelper(helper, keys[0]);
+            if (typeof answer === 'object')
+                return { creds: answer, known: 'yes' };
+            helperFailed = answer === 'failed';
         }
-        for (const key of keys) {
-            const entry = config.auths?.[key];
-            if (!entry)
-                continue;
-            if (entry.identitytoken)
-                return { identityToken: entry.identitytoken };
-            if (entry.auth) {
-                const decoded = Buffer.from(entry.auth, 'base64').toString('utf8');
-                const colon = decoded.indexOf(':');
-                if (colon > 0)
-                    return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
-            }
-            if (entry.username)
-                return { username: entry.username, password: entry.password ?? '' };
-        }
-        return undefined;
+        const inline = inlineCredentials(config, keys);
+        if (inline)
+            return { creds: inline, known: 'yes' };
+        return { known: helperFailed ? 'unknown' : 'no' };
     }
 }
-/** Asks `docker-credential-<helper> get` for a server's credentials (no shell; stdin carries the host). */
-function credentialHelperGet(helper, server, timeoutMs = 10_000) {
+function basicAuth(username, password) {
+    return `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
+}
+/** The credentials `docker login` wrote into config.json itself (no credential store). */
+function inlineCredentials(config, keys) {
+    for (const key of keys) {
+        const entry = config.auths?.[key];
+        if (!entry)
+            continue;
+        let basic;
+        if (entry.auth) {
+            const decoded = Buffer.from(entry.auth, 'base64').toString('utf8');
+            const colon = decoded.indexOf(':');
+            if (colon > 0)
+                basic = { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+        }
+        if (!basic && entry.username)
+            basic = { username: entry.username, password: entry.password ?? '' };
+        if (entry.identitytoken)
+            return { username: basic?.username, identityToken: entry.identitytoken };
+        if (basic)
+            return basic;
+    }
+    return undefined;
+}
+/**
+ * Asks `docker-credential-<helper> get` for a server's credentials (no shell; stdin carries the
+ * host): the credentials, `none` when the helper has none for it, `failed` when it could not be asked.
+ */
+function askCredentialHelper(helper, server, timeoutMs = 10_000) {
     if (!/^[A-Za-z0-9._-]+$/.test(helper))
-        return Promise.resolve(undefined);
+        return Promise.resolve('failed');
     return new Promise((resolve) => {
         const child = (0,external_node_child_process_namespaceObject.spawn)(`docker-credential-${helper}`, ['get'], {
             stdio: ['pipe', 'pipe', 'ignore'],
@@ -39063,21 +39223,23 @@ function credentialHelperGet(helper, server, timeoutMs = 10_000) {
         const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
         child.on('error', () => {
             clearTimeout(timer);
-            resolve(undefined);
+            resolve('failed');
         });
+        child.stdin.on('error', () => undefined); // a helper that exits before reading
         child.stdout.on('data', (c) => out.push(c));
         child.on('close', (code) => {
             clearTimeout(timer);
+            const text = Buffer.concat(out).toString('utf8');
             if (code !== 0)
-                return resolve(undefined);
+                return resolve(code !== null && /credentials not found/i.test(text) ? 'none' : 'failed');
             try {
-                const { Username, Secret } = JSON.parse(Buffer.concat(out).toString('utf8'));
+                const { Username, Secret } = JSON.parse(text);
                 if (!Secret)
-                    return resolve(undefined);
+                    return resolve('none');
                 resolve(Username === '<token>' ? { identityToken: Secret } : { username: Username, password: Secret });
             }
             catch {
-                resolve(undefined);
+                resolve('failed');
             }
         });
         child.stdin.end(server);
@@ -39470,6 +39632,7 @@ async function run() {
                 killGraceMs: KILL_GRACE_MS,
             }),
             readDigest: (ref) => registry.digestOf(ref),
+            credentialsFor: (host) => registry.credentialsKnown(host),
             sleep: (ms) => sleep(ms, controller.signal),
             info: info,
             warning: info,

@@ -1,6 +1,7 @@
 // Reads tags back from a registry through the distribution API: one HEAD per tag (a GET when the
 // registry gives no digest header), with the credentials `docker login` left in the Docker config
-// (inline auths, credential helpers, Bearer token exchange). Credentials are never logged.
+// (inline auths, credential helpers, Bearer token exchange). Credentials are never logged. HTTP
+// goes through src/http/request.ts (node:http), never `fetch`: see there why.
 
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -9,6 +10,7 @@ import { join } from 'node:path';
 
 import { dockerConfigDir } from '../docker/config-dir.js';
 import type { CredentialsKnown } from '../advice.js';
+import { type HttpRequest, type HttpResponse, readAll, request } from '../http/request.js';
 import { DOCKER_HUB, type ImageRef } from '../reference.js';
 
 export const MANIFEST_ACCEPT = [
@@ -107,20 +109,22 @@ export class RegistryClient {
 
   private async readDigest(ref: ImageRef, url: string): Promise<string | null> {
     let res = await this.request(ref, url, 'HEAD');
+    res.discard(); // a HEAD answer has no body; this frees the connection
     if (res.status === 404) return null;
     const header = res.headers.get('docker-content-digest');
     if (res.ok && header) return header;
     if (res.ok || res.status === 405) {
       res = await this.request(ref, url, 'GET');
+      if (!res.ok) res.discard();
       if (res.status === 404) return null;
       if (!res.ok) throw new RegistryError(`GET ${url}: ${res.status} ${res.statusText}`, res.status);
-      const body = Buffer.from(await res.arrayBuffer());
+      const body = await readAll(res);
       return `sha256:${createHash('sha256').update(body).digest('hex')}`;
     }
     throw new RegistryError(`HEAD ${url}: ${res.status} ${res.statusText}`, res.status);
   }
 
-  private async request(ref: ImageRef, url: string, method: 'HEAD' | 'GET'): Promise<Response> {
+  private async request(ref: ImageRef, url: string, method: 'HEAD' | 'GET'): Promise<HttpResponse> {
     const scopeKey = `${ref.domain}/${ref.path}`;
     const headers: Record<string, string> = { Accept: MANIFEST_ACCEPT };
     const token = this.tokens.get(scopeKey);
@@ -128,7 +132,7 @@ export class RegistryClient {
     let res = await this.fetch(url, { method, headers });
     if (res.status === 401) {
       const challenge = res.headers.get('www-authenticate');
-      await res.arrayBuffer().catch(() => undefined);
+      res.discard();
       if (!challenge) return res;
       const auth = await this.authorize(ref, challenge);
       if (!auth) return res;
@@ -138,14 +142,12 @@ export class RegistryClient {
     return res;
   }
 
-  private async fetch(url: string, init: RequestInit): Promise<Response> {
+  private async fetch(url: string, init: HttpRequest): Promise<HttpResponse> {
     try {
-      return await fetch(url, { ...init, redirect: 'follow', signal: AbortSignal.timeout(this.timeoutMs) });
+      return await request(url, { ...init, signal: AbortSignal.timeout(this.timeoutMs) });
     } catch (err) {
-      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      throw new RegistryError(
-        `${init.method} ${url}: ${cause?.code ?? cause?.message ?? (err as Error).message}`,
-      );
+      const e = err as { code?: string; message?: string };
+      throw new RegistryError(`${init.method} ${url}: ${e.code ?? e.message ?? String(err)}`);
     }
   }
 
@@ -160,9 +162,13 @@ export class RegistryClient {
     if (scheme !== 'bearer' || !params.realm) return undefined;
     const realm = new URL(params.realm);
     const res = await this.fetchToken(realm, params.service ?? '', `repository:${ref.path}:pull`, creds);
+    if (!res.ok) res.discard();
     if (!res.ok)
       throw new RegistryError(`token request to ${realm.host}: ${res.status} ${res.statusText}`, res.status);
-    const body = (await res.json()) as { token?: string; access_token?: string };
+    const body = JSON.parse((await readAll(res)).toString('utf8')) as {
+      token?: string;
+      access_token?: string;
+    };
     const token = body.token ?? body.access_token;
     return token ? `Bearer ${token}` : undefined;
   }
@@ -177,7 +183,7 @@ export class RegistryClient {
     service: string,
     scope: string,
     creds: Credentials | undefined,
-  ): Promise<Response> {
+  ): Promise<HttpResponse> {
     if (creds?.identityToken) {
       const form = new URLSearchParams({
         grant_type: 'refresh_token',
@@ -192,7 +198,7 @@ export class RegistryClient {
         body: form.toString(),
       });
       if (res.status !== 404 && res.status !== 405) return res;
-      await res.arrayBuffer().catch(() => undefined);
+      res.discard();
       return this.getToken(realm, service, scope, basicAuth(creds.username ?? '', creds.identityToken));
     }
     const basic =
@@ -200,7 +206,12 @@ export class RegistryClient {
     return this.getToken(realm, service, scope, basic);
   }
 
-  private getToken(realm: URL, service: string, scope: string, authorization?: string): Promise<Response> {
+  private getToken(
+    realm: URL,
+    service: string,
+    scope: string,
+    authorization?: string,
+  ): Promise<HttpResponse> {
     const url = new URL(realm);
     if (service) url.searchParams.set('service', service);
     url.searchParams.set('scope', scope);
