@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { pushPlatformImages } from '../testbed/images.js';
 import { logStructure } from '../testbed/logcheck.js';
+import { buildxPath } from '../testbed/paths.js';
 import { readDigest, type Registry, startRegistry } from '../testbed/registry.js';
 import { type ActionRun, runAction } from '../testbed/runner.js';
 import { makeShim, type ShimScript } from '../testbed/shim.js';
@@ -154,5 +155,65 @@ describe('buildx output during the concurrent first push', () => {
     // the real buildx's last lines (stderr) are in the tail, whichever pipe was read last
     expect(push.slice(gap).some((l) => /^#1 DONE/.test(l))).toBe(true);
     expect(run.peakRssKb).toBeLessThan(150 * 1024);
+  });
+});
+
+describe('a --dry-run that fails while the first push runs', () => {
+  const NO_AUTH =
+    'ERROR: failed to authorize: failed to fetch anonymous token: unexpected status: 401 Unauthorized';
+
+  it('the push that happened is in the record, the attempts output, the summary and the annotation', async () => {
+    const r = `dry-fails${++n}/app`;
+    const { run, pushes, dryRuns } = await throughShim(
+      {
+        dryRunSteps: [{ mode: 'registry-error', text: NO_AUTH, sleepMs: 300 }],
+        steps: ['pass'],
+      },
+      tags(r, 2),
+    );
+    expect(run.code).toBe(1);
+    expect(dryRuns).toHaveLength(1);
+    expect(pushes).toHaveLength(1);
+    const t1 = `${reg.host}/${r}:t1`;
+    const result = JSON.parse(run.outputs.result as string);
+    expect(result.attempts).toEqual([
+      expect.objectContaining({ invocation: 'oracle', ok: false, class: 'permanent' }),
+      expect.objectContaining({ invocation: 1, try: 1, tags: [t1], ok: true, exitCode: 0 }),
+    ]);
+    expect(run.outputs.attempts).toBe('1');
+    expect(result.failure.tags).toEqual([`${reg.host}/${r}:t2`]); // t1 was pushed
+    expect(run.summary).not.toContain('before any push');
+    expect(run.summary).toContain('after 1 attempt');
+    expect(run.summary).toContain(`| 2 | \`${t1}\` | ok |`);
+    const errors = run.commands.filter((c) => c.command === 'error');
+    expect(errors).toHaveLength(1);
+    expect(errors[0]!.props.title).toMatch(/\(1 attempt\)/);
+    expect(errors[0]!.message).toContain(`The first push (${t1}) ran alongside the --dry-run and succeeded`);
+    expect(await readDigest(reg, r, 't1')).toMatch(/^sha256:/);
+    expectSafeLog(run);
+  });
+
+  it('a source that does not exist: the failed push is counted and named as well', async () => {
+    const r = `missing${++n}/app`;
+    const run = await runAction({
+      inputs: {
+        sources: [sources[0], `${reg.host}/src/app:missing`].join('\n'),
+        tags: `${reg.host}/${r}:t1`,
+        'buildx-version': buildxPath(),
+        'retry-delay': '200ms',
+      },
+    });
+    expect(run.code).toBe(1);
+    const result = JSON.parse(run.outputs.result as string);
+    const pushesRecorded = result.attempts.filter((a: { invocation: unknown }) => a.invocation !== 'oracle');
+    expect(pushesRecorded).toEqual([
+      expect.objectContaining({ invocation: 1, try: 1, tags: [`${reg.host}/${r}:t1`], ok: false }),
+    ]);
+    expect(run.outputs.attempts).toBe('1');
+    expect(run.summary).toContain('after 1 attempt');
+    const errors = run.commands.filter((c) => c.command === 'error');
+    expect(errors).toHaveLength(1);
+    expect(errors[0]!.props.title).toMatch(/\(1 attempt\)/);
+    expect(errors[0]!.message).toMatch(/The first push \(\S+:t1\) ran alongside the --dry-run and failed/);
   });
 });
