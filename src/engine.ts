@@ -216,15 +216,21 @@ export async function runMerge(inputs: Inputs, deps: EngineDeps): Promise<MergeR
 
   const oraclePromise = runOracle();
   let early: Promise<ExecOutcome> | undefined;
+  const earlyBatch = nextBatch(inputs.tags, inputs.maxConcurrency);
+  const earlyInv = chooseSource(earlyBatch, [], inputs.sources, '');
   if (!inputs.dryRun && !inputs.append && inputs.tags.length > 0) {
-    const batch = nextBatch(inputs.tags, inputs.maxConcurrency);
-    early = deps.exec(pushArgs(batch, chooseSource(batch, [], inputs.sources, '')), pushLabel(batch, 1, 1));
+    early = deps.exec(pushArgs(earlyBatch, earlyInv), pushLabel(earlyBatch, 1, 1));
     early.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
   }
   const oracle = await oraclePromise;
   if (!('digest' in oracle)) {
-    if (early) await early.catch(() => undefined);
-    return failed(oracle);
+    if (!early) return failed(oracle);
+    // The first push ran all the same: it is recorded, and what it pushed is not "not pushed".
+    const rec = recordPush(record, await settle(early), earlyBatch, earlyInv.sources);
+    if (!rec.ok) return failed(oracle);
+    oracle.tags = oracle.tags.filter((t) => !rec.tags.includes(t));
+    const tags = await readAll(inputs.tags, deps, '', new Set(), rec.tags);
+    return failed(oracle, undefined, undefined, tags);
   }
   const { digest, index } = oracle;
   deps.info(`Expected index digest: ${digest}`);
@@ -416,12 +422,61 @@ function describe(c: Classification): string {
   }
 }
 
-/** Reads every tag back (one request each); tags already read back holding `digest` are not asked again. */
+/** An attempt that ended: its outcome, or a failure to start it as one (never a cancellation). */
+async function settle(attempt: Promise<ExecOutcome>): Promise<ExecOutcome> {
+  try {
+    return await attempt;
+  } catch (err) {
+    if (err instanceof CancelledError) throw err;
+    const line = err instanceof Error ? err.message : String(err);
+    return {
+      ok: false,
+      classification: { class: 'unknown', signature: 'buildx did not run', line },
+      exitCode: null,
+      signal: null,
+      durationMs: 0,
+      stdout: '',
+      stdoutTruncated: false,
+      tail: [line],
+    };
+  }
+}
+
+/** Records a push attempt whose outcome the engine does not act on (no read-back, no retry). */
+function recordPush(
+  record: (r: Omit<AttemptRecord, 'number' | 'waitMs'>) => AttemptRecord,
+  out: ExecOutcome,
+  batch: readonly ImageRef[],
+  sources: string[],
+): AttemptRecord {
+  const c = out.ok ? undefined : (out.classification ?? { class: 'unknown', signature: 'failed', line: '' });
+  return record({
+    invocation: 1,
+    try: 1,
+    tags: batch.map((t) => t.original),
+    sources,
+    ok: out.ok,
+    class: c?.class,
+    signature: c?.signature,
+    line: c?.line,
+    exitCode: out.exitCode,
+    signal: out.signal,
+    killedBy: out.killedBy,
+    durationMs: out.durationMs,
+    tail: out.ok ? undefined : out.evidence?.length ? out.evidence : out.tail.slice(-50),
+  });
+}
+
+/**
+ * Reads every tag back (one request each); tags already read back holding `digest` are not asked
+ * again, and only the tags in `only` are read when it is given.
+ */
 async function readAll(
   tags: readonly ImageRef[],
   deps: EngineDeps,
   digest: string,
   proven: ReadonlySet<string> = new Set(),
+  only?: readonly string[],
 ): Promise<TagResult[]> {
   const results: TagResult[] = new Array(tags.length);
   let next = 0;
@@ -431,6 +486,10 @@ async function readAll(
       const t = tags[i]!;
       if (proven.has(t.original)) {
         results[i] = { tag: t.original, digest, verified: true };
+        continue;
+      }
+      if (only && !only.includes(t.original)) {
+        results[i] = { tag: t.original, digest: null, verified: false };
         continue;
       }
       try {

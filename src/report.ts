@@ -146,6 +146,20 @@ function absorbed(r: MergeResult): string {
 }
 
 /**
+ * What became of the first push when the --dry-run failed while it ran alongside (empty when no
+ * push ran that way): the run failed before the expected digest was known, yet buildx pushed.
+ */
+export function alongsideNote(r: MergeResult): string {
+  if (r.ok || r.digest !== undefined) return '';
+  const push = r.attempts.find((a) => a.invocation !== 'oracle');
+  if (!push) return '';
+  const what = `The first push (${clip(push.tags.join(', '), 300)}) ran alongside the --dry-run and`;
+  return push.ok
+    ? `${what} succeeded: pushed, but not verified, as the expected digest is unknown.`
+    : `${what} failed: ${push.class} (${push.signature}).`;
+}
+
+/**
  * The one error annotation of a failed run: the class and signature in the title; in the message
  * what failed and on which tags, the output line that proves it, what was tried, what to do.
  * Never anything of a goroutine dump but its one telling line.
@@ -157,6 +171,8 @@ export function failureAnnotation(r: MergeResult, dryRun: boolean, known?: strin
   const tries = n === 0 ? 'before any push' : plural(n, 'attempt');
   const title = clip(`${HEADLINE[cls] ?? 'failed'}: ${f?.signature ?? 'unknown'} (${tries})`, 120);
   const parts = [f?.message ?? 'failed'];
+  const alongside = alongsideNote(r);
+  if (alongside) parts.push(alongside);
   if (f && f.tags.length > 0) parts.push(`Not pushed: ${clip(f.tags.join(', '), 500)}.`);
   if (f?.line) parts.push(`buildx said: ${clip(f.line, 300)}`);
   const failures = r.attempts.filter((a) => !a.ok);
@@ -250,6 +266,8 @@ export function summaryMarkdown(
 ): string {
   const lines: string[] = [`### safe-imagetools: ${resultLine(r, dryRun)}`];
   if (r.failure) lines.push('', esc(r.failure.message));
+  const alongside = alongsideNote(r);
+  if (alongside) lines.push('', esc(alongside));
   if (known) lines.push('', `**${esc(known)}**`);
   if (r.tags.length > 0) {
     lines.push('', '| tag | digest | verified |', '| --- | --- | --- |');

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Fault shim: stands in for the buildx binary and, following a script, misbehaves the way real
-// buildx does on push invocations (`imagetools create` without `--dry-run`). Everything else is
-// passed to the real buildx unchanged.
+// buildx does on push invocations (`imagetools create` without `--dry-run`) and, when the script
+// says so, on `--dry-run` invocations. Everything else is passed to the real buildx unchanged.
 //
 // Environment:
 //   SHIM_REAL_BUILDX  the real buildx (default: <repo>/.testbed/bin/buildx)
@@ -9,10 +9,13 @@
 //                     (no script: every invocation passes through)
 //   SHIM_STATE        counter of push invocations so far (default: <SHIM_SCRIPT>.state);
 //                     each push appends {n, step, argv, pid, time} as a JSON line to <state>.log
+//                     (--dry-run invocations scripted by "dryRunSteps": <state>.dry and <state>.dry.log)
 //   SHIM_FIXTURES     folder of crash texts (default: <repo>/__tests__/fixtures/buildx-output)
 //
 // The Nth push invocation runs step N; past the end the last step repeats. Steps are a mode name
-// or { "mode": ..., ...params }; every step also takes "sleepMs" (wait before acting):
+// or { "mode": ..., ...params }; every step also takes "print" (lines written to stdout first, or to
+// stderr with "printTo": "stderr"), "sleepMs" (then wait this long) and "printAfter" (lines written
+// after the wait, before acting):
 //   pass              run the real buildx
 //   crash             print a real Go crash (param "fixture": a file in the fixtures folder) and exit 2
 //   crash-after-push  run the real buildx (the push lands), then print the crash and exit 2
@@ -22,6 +25,8 @@
 //   registry-error    print buildx-style registry error lines (param "text" replaces them), exit 1
 //   flood             write "mb" (default 200) MiB of progress lines to stdout, then run the real buildx
 // "crash" and "registry-error" take "exitCode". A top-level "version" (a string) answers `version`.
+// A top-level "dryRunSteps" scripts `imagetools create --dry-run` invocations the same way (the Nth
+// --dry-run runs its step N, the last repeating); without it they pass straight through.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -130,7 +135,8 @@ if (isVersion && script.version !== undefined) {
   process.exit(0);
 }
 
-if (!isPush) exitLike(await runReal(argv));
+const scripted = isPush || (isCreate && isDryRun && Array.isArray(script.dryRunSteps));
+if (!scripted) exitLike(await runReal(argv));
 else await push();
 
 // --- push invocations ------------------------------------------------------------------------
@@ -277,16 +283,27 @@ async function flood(step) {
   exitLike(await runReal(argv));
 }
 
+async function printLines(step, lines) {
+  if (lines === undefined) return;
+  if (!Array.isArray(lines)) die('"print" and "printAfter" must be lists of lines');
+  const stream = step.printTo === 'stderr' ? process.stderr : process.stdout;
+  await writeAll(stream, lines.map((l) => `${l}\n`).join(''));
+}
+
 async function push() {
-  const stateFile = process.env.SHIM_STATE || (loaded ? `${loaded.file}.state` : undefined);
-  const steps = Array.isArray(script.steps) ? script.steps : [];
+  const pushState = process.env.SHIM_STATE || (loaded ? `${loaded.file}.state` : undefined);
+  const stateFile = isDryRun && pushState ? `${pushState}.dry` : pushState;
+  const list = isDryRun ? script.dryRunSteps : script.steps;
+  const steps = Array.isArray(list) ? list : [];
   const n = stateFile ? nextPushNumber(stateFile) : 1;
   const step = normalizeStep(steps.length ? steps[Math.min(n, steps.length) - 1] : undefined);
   if (stateFile) {
     const line = JSON.stringify({ n, step, argv, pid: process.pid, time: new Date().toISOString() });
     fs.appendFileSync(`${stateFile}.log`, line + '\n');
   }
+  await printLines(step, step.print);
   if (step.sleepMs) await sleep(step.sleepMs);
+  await printLines(step, step.printAfter);
   switch (step.mode) {
     case 'pass':
       return exitLike(await runReal(argv));

@@ -22,6 +22,11 @@ export interface ShimStepObject {
   ignoreSigterm?: boolean;
   /** hang: the hanging child's stdio (default: inherits stdout and stderr). */
   childStdio?: 'inherit' | 'ignore';
+  /** Lines written first (before sleepMs and the mode), to stdout unless printTo is 'stderr'. */
+  print?: string[];
+  /** Lines written after sleepMs, before the mode acts. */
+  printAfter?: string[];
+  printTo?: 'stdout' | 'stderr';
 }
 
 export type ShimStep = ShimMode | ShimStepObject;
@@ -30,6 +35,8 @@ export interface ShimScript {
   steps?: ShimStep[];
   /** What `buildx version` answers instead of the real buildx. */
   version?: string;
+  /** Steps for `imagetools create --dry-run` invocations (without: they run the real buildx). */
+  dryRunSteps?: ShimStep[];
 }
 
 export interface ShimLogEntry {
@@ -53,6 +60,8 @@ export interface Shim {
   pushes(): number;
   /** One entry per push invocation, in order. */
   log(): ShimLogEntry[];
+  /** One entry per scripted --dry-run invocation, in order. */
+  dryRunLog(): ShimLogEntry[];
   /** Replaces the script (the push counter is kept). */
   setScript(script: ShimScript): void;
   /** Removes the shim's temp folder. */
@@ -82,6 +91,19 @@ function tempShimDir(): string {
   return dir;
 }
 
+function readLog(file: string): ShimLogEntry[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return [];
+  }
+  return text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as ShimLogEntry);
+}
+
 /** Writes a script for the fault shim and returns how to run it. */
 export function makeShim(script: ShimScript = {}, opts: MakeShimOptions = {}): Shim {
   const dir = opts.dir ?? tempShimDir();
@@ -109,18 +131,8 @@ export function makeShim(script: ShimScript = {}, opts: MakeShimOptions = {}): S
         return 0;
       }
     },
-    log() {
-      let text: string;
-      try {
-        text = readFileSync(logFile, 'utf8');
-      } catch {
-        return [];
-      }
-      return text
-        .split('\n')
-        .filter((l) => l.trim() !== '')
-        .map((l) => JSON.parse(l) as ShimLogEntry);
-    },
+    log: () => readLog(logFile),
+    dryRunLog: () => readLog(`${stateFile}.dry.log`),
     setScript: write,
     remove() {
       madeDirs.delete(dir);

@@ -243,3 +243,89 @@ describe('indexDigest', () => {
     expect(() => indexDigest(text)).toThrow(/--dry-run/);
   });
 });
+
+describe('a --dry-run that fails while the first push runs alongside', () => {
+  /** The --dry-run fails with `dry` after the push ended; the push does `push`. */
+  function alongside(dry: string, push: 'pass' | 'not-found' | 'throws') {
+    const registry = new Map<string, string>();
+    const order: string[] = [];
+    const fail = (text: string): ExecOutcome => ({
+      ok: false,
+      classification: classifyOutput(text),
+      exitCode: 1,
+      signal: null,
+      durationMs: 5,
+      stdout: '',
+      stdoutTruncated: false,
+      tail: [text],
+    });
+    const deps: EngineDeps = {
+      async exec(args, label) {
+        order.push(label);
+        if (args.includes('--dry-run')) {
+          await new Promise((r) => setTimeout(r, 20));
+          return fail(dry);
+        }
+        if (push === 'throws') throw new Error('spawn buildx ENOENT');
+        if (push === 'not-found') return fail('ERROR: r/src/app:amd64: not found');
+        args.forEach((a, i) => args[i - 1] === '--tag' && registry.set(a, DIGEST));
+        return {
+          ok: true,
+          exitCode: 0,
+          signal: null,
+          durationMs: 3,
+          stdout: '',
+          stdoutTruncated: false,
+          tail: [],
+        };
+      },
+      readDigest: async (ref) => registry.get(ref.original) ?? null,
+      sleep: async () => {},
+      random: () => 0.5,
+      info: () => {},
+      warning: () => {},
+    };
+    const inputs = readInputs(
+      (k) =>
+        ({ sources: 'r/src/app:amd64,r/src/app:arm64', tags: 'r/a:1,r/a:2', 'max-attempts': '3' })[k] ?? '',
+    );
+    return { run: () => runMerge(inputs, deps), order };
+  }
+  const NO_AUTH = 'ERROR: failed to authorize: 401 Unauthorized';
+
+  it('a push that succeeded is recorded, read back, and not listed as not pushed', async () => {
+    const h = alongside(NO_AUTH, 'pass');
+    const r = await h.run();
+    expect(r.ok).toBe(false);
+    expect(r.digest).toBeUndefined();
+    expect(r.attempts.map((a) => [a.number, a.invocation, a.try, a.tags, a.ok, a.class])).toEqual([
+      [1, 'oracle', 1, [], false, 'permanent'],
+      [2, 1, 1, ['r/a:1'], true, undefined],
+    ]);
+    expect(r.failure).toMatchObject({ class: 'permanent', signature: '401 Unauthorized', tags: ['r/a:2'] });
+    expect(r.tags).toEqual([
+      { tag: 'r/a:1', digest: DIGEST, verified: false },
+      { tag: 'r/a:2', digest: null, verified: false },
+    ]);
+  });
+
+  it.each([
+    ['not-found', 'transient', 'not found'],
+    ['throws', 'unknown', 'buildx did not run'],
+  ] as const)('a push that failed (%s) is recorded with its class', async (push, cls, sig) => {
+    const h = alongside(NO_AUTH, push);
+    const r = await h.run();
+    const pushes = r.attempts.filter((a) => a.invocation !== 'oracle');
+    expect(pushes).toHaveLength(1);
+    expect(pushes[0]).toMatchObject({ invocation: 1, try: 1, tags: ['r/a:1'], ok: false, class: cls });
+    expect(pushes[0]?.signature).toContain(sig);
+    expect(r.failure?.tags).toEqual(['r/a:1', 'r/a:2']);
+  });
+
+  it('retried --dry-runs and the push are all recorded', async () => {
+    const h = alongside('ERROR: unexpected status: 503 Service Unavailable', 'pass');
+    const r = await h.run();
+    expect(r.attempts.map((a) => a.invocation)).toEqual(['oracle', 'oracle', 'oracle', 1]);
+    expect(h.order.filter((l) => l.startsWith('push'))).toHaveLength(1);
+  });
+});

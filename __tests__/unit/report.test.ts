@@ -2,11 +2,13 @@ import { describe, expect, it } from 'vitest';
 
 import type { AttemptRecord, MergeResult } from '../../src/engine.js';
 import {
+  alongsideNote,
   failureAnnotation,
   policyVerdict,
   recoveryAnnotation,
   resultLine,
   SUMMARY_MAX_BYTES,
+  stepOutputs,
   summaryMarkdown,
 } from '../../src/report.js';
 
@@ -198,5 +200,58 @@ describe('summaryMarkdown', () => {
         .split('\n')
         .find((l) => l.startsWith('| 1 |')) ?? '';
     expect(row.split(/(?<!\\)\|/).length).toBe(9);
+  });
+});
+
+describe('a --dry-run that failed while the first push ran', () => {
+  const dry = attempt(1, 'oracle', false, {
+    tags: [],
+    class: 'permanent',
+    signature: '401 Unauthorized',
+    line: 'ERROR: failed to authorize: 401 Unauthorized',
+  });
+  const result = (push: AttemptRecord): MergeResult => ({
+    ok: false,
+    attempts: [dry, push],
+    tags: [{ tag: 'r/a:1', digest: null, verified: false }],
+    panics: 0,
+    recovered: false,
+    failure: {
+      class: 'permanent',
+      signature: '401 Unauthorized',
+      line: 'ERROR: failed to authorize: 401 Unauthorized',
+      message: 'buildx could not read the sources to compute the index',
+      tags: push.ok ? [] : ['r/a:1'],
+    },
+  });
+  it.each([
+    [
+      'succeeded',
+      attempt(2, 1, true, { try: 1 }),
+      'The first push (r/a:1) ran alongside the --dry-run and succeeded: pushed, but not verified, as the expected digest is unknown.',
+    ],
+    [
+      'failed',
+      attempt(2, 1, false, { try: 1, class: 'permanent', signature: '401 Unauthorized' }),
+      'The first push (r/a:1) ran alongside the --dry-run and failed: permanent (401 Unauthorized).',
+    ],
+  ])('a push that %s is counted and named everywhere', (_how, push, note) => {
+    const r = result(push);
+    expect(alongsideNote(r)).toBe(note);
+    expect(stepOutputs(r, BX, false).attempts).toBe('1');
+    expect(JSON.parse(stepOutputs(r, BX, false).result).attempts).toHaveLength(2);
+    expect(resultLine(r, false)).toBe('Failed after 1 attempt: permanent (401 Unauthorized)');
+    const a = failureAnnotation(r, false);
+    expect(a.title).toBe('permanent error: 401 Unauthorized (1 attempt)');
+    expect(a.message.split('\n')).toContain(note);
+    const md = summaryMarkdown(r, BX, false);
+    expect(md).not.toContain('before any push');
+    expect(md).toContain(`| 2 | \`r/a:1\` | ${push.ok ? 'ok' : 'permanent: 401 Unauthorized'} |`);
+    expect(md).toContain(note);
+  });
+
+  it('says nothing when no push ran, or when the digest was known', () => {
+    expect(alongsideNote({ ...result(attempt(2, 1, true)), attempts: [dry] })).toBe('');
+    expect(alongsideNote({ ...result(attempt(2, 1, true)), digest: D })).toBe('');
   });
 });

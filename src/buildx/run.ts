@@ -1,15 +1,13 @@
-// Runs one buildx attempt: a log group with the command line, the child's output streamed through
-// (with workflow commands disabled, so buildx output cannot issue any), the classifier fed line by
-// line, and the watchdogs of the process runner.
-
-import { randomBytes } from 'node:crypto';
-
-import * as core from '@actions/core';
+// Runs one buildx attempt: a log section (its own group with the command line, and inside it a
+// stop-commands block, so buildx output cannot issue workflow commands; kept and printed later when
+// another attempt holds the log), the classifier fed line by line, and the watchdogs of the process
+// runner.
 
 import { CHUNK_FILTER, OutputClassifier } from '../classify.js';
 import type { ExecOutcome } from '../engine.js';
 import { CancelledError } from '../engine.js';
-import { runProcess, succeeded } from '../exec/process.js';
+import { SerialLog } from '../exec/log.js';
+import { type RunResult, runProcess, succeeded } from '../exec/process.js';
 import { formatDuration } from '../parse.js';
 import type { Buildx } from './buildx.js';
 import { displayCommand } from './imagetools.js';
@@ -20,6 +18,8 @@ export interface ExecOptions {
   signal?: AbortSignal;
   env?: NodeJS.ProcessEnv;
   killGraceMs?: number;
+  /** the log the attempts print to (default: one on stdout for all the attempts of this exec) */
+  log?: SerialLog;
 }
 
 const MAX_STDOUT = 8 * 1024 * 1024;
@@ -28,15 +28,15 @@ export function makeExec(
   buildx: Buildx,
   opts: ExecOptions,
 ): (args: string[], label: string) => Promise<ExecOutcome> {
+  // One log for every attempt of the run: attempts that overlap are printed one after the other.
+  const log = opts.log ?? new SerialLog(process.stdout);
   return async (args, label) => {
     const fullArgs = [...buildx.prefix, ...args];
     const classifier = new OutputClassifier();
-    core.startGroup(`${label}: ${displayCommand(buildx.file, fullArgs)}`);
-    const token = randomBytes(16).toString('hex');
-    process.stdout.write(`::stop-commands::${token}\n`);
-    let result;
+    const section = log.open(`${label}: ${displayCommand(buildx.file, fullArgs)}`);
+    let verdict: string | undefined;
     try {
-      result = await runProcess({
+      const result = await runProcess({
         file: buildx.file,
         args: fullArgs,
         env: opts.env,
@@ -46,49 +46,51 @@ export function makeExec(
         signal: opts.signal,
         onLine: (line) => classifier.push(line),
         lineFilter: CHUNK_FILTER,
-        echo: process.stdout,
+        echo: section,
         tailLines: 200,
         captureStdoutBytes: args.includes('--dry-run') || args[0] === 'version' ? MAX_STDOUT : 0,
       });
+      if (result.killedBy === 'cancelled') throw new CancelledError();
+      const outcome = toOutcome(result, classifier, opts);
+      const how = result.signal ? `signal ${result.signal}` : `exit ${result.exitCode}`;
+      verdict = outcome.ok
+        ? `${label}: ok (${formatDuration(result.durationMs)})`
+        : `${label}: ${outcome.classification?.class}: ${outcome.classification?.signature} (${how}, ${formatDuration(result.durationMs)})`;
+      return outcome;
     } finally {
-      process.stdout.write(`::${token}::\n`);
-      core.endGroup();
+      section.close(verdict);
     }
-    if (result.killedBy === 'cancelled') throw new CancelledError();
-
-    const outcome: ExecOutcome = {
-      ok: succeeded(result),
-      exitCode: result.exitCode,
-      signal: result.signal,
-      killedBy: result.killedBy,
-      durationMs: result.durationMs,
-      stdout: result.stdout,
-      stdoutTruncated: result.stdoutTruncated,
-      tail: result.tail,
-    };
-    if (!outcome.ok) {
-      if (classifier.crashed) outcome.evidence = classifier.evidence;
-      if (result.killedBy) {
-        const what =
-          result.killedBy === 'idle-timeout'
-            ? `idle-timeout (no output for ${formatDuration(opts.idleTimeoutMs)})`
-            : `attempt-timeout (${formatDuration(opts.attemptTimeoutMs)})`;
-        const last = [...result.tail].reverse().find((l) => l.trim() !== '') ?? '';
-        // A crash that then hung is still a crash.
-        outcome.classification = classifier.crashed
-          ? classifier.result()
-          : { class: 'timeout', signature: what, line: last.trim().slice(0, 400) };
-      } else {
-        const c = classifier.result();
-        if (c.class === 'unknown' && result.signal) c.signature = `killed by ${result.signal}`;
-        outcome.classification = c;
-      }
-    }
-    const how = result.signal ? `signal ${result.signal}` : `exit ${result.exitCode}`;
-    const verdict = outcome.ok
-      ? `ok (${formatDuration(result.durationMs)})`
-      : `${outcome.classification?.class}: ${outcome.classification?.signature} (${how}, ${formatDuration(result.durationMs)})`;
-    core.info(`${label}: ${verdict}`);
-    return outcome;
   };
+}
+
+/** What an attempt came to: ok, or how it failed (a crash, a watchdog, what the output says). */
+function toOutcome(result: RunResult, classifier: OutputClassifier, opts: ExecOptions): ExecOutcome {
+  const outcome: ExecOutcome = {
+    ok: succeeded(result),
+    exitCode: result.exitCode,
+    signal: result.signal,
+    killedBy: result.killedBy,
+    durationMs: result.durationMs,
+    stdout: result.stdout,
+    stdoutTruncated: result.stdoutTruncated,
+    tail: result.tail,
+  };
+  if (outcome.ok) return outcome;
+  if (classifier.crashed) outcome.evidence = classifier.evidence;
+  if (result.killedBy) {
+    const what =
+      result.killedBy === 'idle-timeout'
+        ? `idle-timeout (no output for ${formatDuration(opts.idleTimeoutMs)})`
+        : `attempt-timeout (${formatDuration(opts.attemptTimeoutMs)})`;
+    const last = [...result.tail].reverse().find((l) => l.trim() !== '') ?? '';
+    // A crash that then hung is still a crash.
+    outcome.classification = classifier.crashed
+      ? classifier.result()
+      : { class: 'timeout', signature: what, line: last.trim().slice(0, 400) };
+  } else {
+    const c = classifier.result();
+    if (c.class === 'unknown' && result.signal) c.signature = `killed by ${result.signal}`;
+    outcome.classification = c;
+  }
+  return outcome;
 }

@@ -4,7 +4,8 @@
 
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import type { Writable } from 'node:stream';
+
+import type { EchoTarget } from './log.js';
 
 export type KillReason = 'attempt-timeout' | 'idle-timeout' | 'cancelled';
 
@@ -28,7 +29,7 @@ export interface RunOptions {
    */
   lineFilter?: RegExp;
   /** where the lines are echoed (the action's log); backpressure pauses the child */
-  echo?: Writable;
+  echo?: EchoTarget;
   /** lines kept at the end of the output */
   tailLines?: number;
   /** stdout is also captured whole, up to this many bytes (for --dry-run and version) */
