@@ -140,8 +140,8 @@ export async function run(): Promise<void> {
       `buildx ${located.version} (${located.source}: ${located.how}) at ${located.path}, in ${located.durationMs} ms`,
     );
 
-    // 3. The policy on what actually runs.
-    const actualFindings = checkActual(policy, located.version, located.source);
+    // 3. The policy on what actually runs (what the spec check found is not reported again).
+    const actualFindings = checkActual(policy, located.version, located.source, undefined, specFindings);
     reportFindings(annotator, actualFindings, policyInfo);
     if (blocking(actualFindings))
       throw new Reported(
