@@ -192,7 +192,7 @@ export async function runMerge(inputs: Inputs, deps: EngineDeps): Promise<MergeR
           class: c.notFound ? 'permanent' : c.class,
           signature: c.signature,
           line: c.line,
-          message: `buildx could not read the sources to compute the index: ${describe(c)}; ${decision.reason}.${advice(c)}`,
+          message: oracleFailureMessage(c, decision.reason),
           tags: tagNames,
         };
       }
@@ -415,6 +415,10 @@ export function advice(c: Classification): string {
       return " The registry's TLS setup is not one buildx accepts (certificate, or plain HTTP where HTTPS was expected).";
     case 'bad arguments':
       return ' This buildx does not accept the arguments this action gives it: use a newer buildx (buildx-version).';
+    case 'annotation refused':
+      return ' Check the annotations input: buildx imagetools create writes index: and manifest-descriptor: annotations only.';
+    case 'invalid platform':
+      return ' Check the platforms named in the annotations input (as in manifest-descriptor[linux/amd64]:).';
     default:
       return '';
   }
@@ -434,6 +438,28 @@ function describe(c: Classification): string {
     default:
       return `buildx failed (${c.signature})`;
   }
+}
+
+/** Signatures of a registry refusing to let buildx read: the sources could not be read. */
+const READ_REFUSED = new Set([
+  '401 Unauthorized',
+  'unauthorized',
+  '403 Forbidden',
+  'denied',
+  'TLS configuration',
+]);
+
+/**
+ * What a --dry-run that gave up says. "Could not read the sources" only when that is what
+ * happened (a source not found, a registry or network error, access refused); otherwise how the
+ * --dry-run failed, buildx's own line being added by the report ("buildx said: ...").
+ */
+export function oracleFailureMessage(c: Classification, reason: string): string {
+  const reading = c.notFound || c.class === 'transient' || READ_REFUSED.has(c.signature);
+  const what = reading
+    ? 'buildx could not read the sources to compute the index'
+    : 'the --dry-run that computes the index failed';
+  return `${what}: ${describe(c)}; ${reason}.${advice(c)}`;
 }
 
 /** Reads every tag back (one request each); tags already read back holding `digest` are not asked again. */
