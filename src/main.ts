@@ -107,6 +107,8 @@ export async function run(): Promise<void> {
   const annotator = new Annotator(() => findStep(workspace, process.env), annotate);
   try {
     const inputs = readInputs((name) => core.getInput(name), workspace);
+    if (inputs.annotationsNotice)
+      annotator.annotate('notice', inputs.annotationsNotice, { input: 'annotations', title: 'annotations' });
     const policy = inputs.policy;
     const policyInfo: PolicyInfo = {
       origin: policy.origin,
