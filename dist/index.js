@@ -31613,7 +31613,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2127);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7725);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -31622,7 +31622,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 2127:
+/***/ 7725:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -34501,13 +34501,13 @@ function info(message) {
  * @param name The name of the output group
  */
 function startGroup(name) {
-    command_issue('group', name);
+    issue('group', name);
 }
 /**
  * End an output group.
  */
 function endGroup() {
-    command_issue('endgroup');
+    issue('endgroup');
 }
 /**
  * Wrap an asynchronous function call in a group.
@@ -34954,8 +34954,6 @@ class Annotator {
     }
 }
 
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./src/classify.ts
 // Classifies a failed buildx attempt from its output, one line at a time, in bounded memory.
 //
@@ -35010,6 +35008,13 @@ const PERMANENT_RULES = [
         re: /invalid reference format|failed to parse (source|target|reference)|invalid reference/i,
         signature: () => 'invalid reference',
     },
+    // buildx refusing an --annotation: `"manifest" annotations are not supported yet`, `"index-descriptor"
+    // annotations are invalid while creating an image`, `unknown annotation type "x"`, ...
+    {
+        re: /annotations are (?:not supported yet|invalid while creating)|unknown annotation type|invalid annotation/i,
+        signature: () => 'annotation refused',
+    },
+    { re: /\binvalid platform "/i, signature: () => 'invalid platform' },
     {
         re: /unknown (flag|shorthand flag|command)|accepts \d+ arg|requires at least \d+ arg|invalid argument/i,
         signature: () => 'bad arguments',
@@ -35202,6 +35207,8 @@ function classifyOutput(text) {
     return c.result();
 }
 
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./src/reference.ts
 // Docker image references, parsed by the grammar of distribution/reference:
 //
@@ -35404,6 +35411,10 @@ function advice(c, ctx = { action: 'push', hosts: [] }) {
             return " The registry's TLS setup is not one buildx accepts (certificate, or plain HTTP where HTTPS was expected).";
         case 'bad arguments':
             return ' This buildx does not accept the arguments this action gives it: use a newer buildx (buildx-version).';
+        case 'annotation refused':
+            return ' Check the annotations input: buildx imagetools create writes index: and manifest-descriptor: annotations only.';
+        case 'invalid platform':
+            return ' Check the platforms named in the annotations input (as in manifest-descriptor[linux/amd64]:).';
         default:
             return '';
     }
@@ -35632,7 +35643,7 @@ async function runMerge(inputs, deps) {
                     class: c.notFound ? 'permanent' : c.class,
                     signature: c.signature,
                     line: c.line,
-                    message: `buildx could not read the sources to compute the index: ${describe(c)}; ${decision.reason}.${advice(c, await adviceContext(c, 'pull', inputs.sources, deps.credentialsFor))}`,
+                    message: oracleFailureMessage(c, decision.reason, advice(c, await adviceContext(c, 'pull', inputs.sources, deps.credentialsFor))),
                     tags: tagNames,
                 };
             }
@@ -35650,16 +35661,23 @@ async function runMerge(inputs, deps) {
     const pushLabel = (batch, invocation, n) => `push ${batch.length === 1 ? batch[0].original : `${batch.length} tags`} (invocation ${invocation}, attempt ${n})`;
     const oraclePromise = runOracle();
     let early;
+    const earlyBatch = nextBatch(inputs.tags, inputs.maxConcurrency);
+    const earlyInv = chooseSource(earlyBatch, [], inputs.sources, '');
     if (!inputs.dryRun && !inputs.append && inputs.tags.length > 0) {
-        const batch = nextBatch(inputs.tags, inputs.maxConcurrency);
-        early = deps.exec(pushArgs(batch, chooseSource(batch, [], inputs.sources, '')), pushLabel(batch, 1, 1));
+        early = deps.exec(pushArgs(earlyBatch, earlyInv), pushLabel(earlyBatch, 1, 1));
         early.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
     }
     const oracle = await oraclePromise;
     if (!('digest' in oracle)) {
-        if (early)
-            await early.catch(() => undefined);
-        return failed(oracle);
+        if (!early)
+            return failed(oracle);
+        // The first push ran all the same: it is recorded, and what it pushed is not "not pushed".
+        const rec = recordPush(record, await settle(early), earlyBatch, earlyInv.sources);
+        if (!rec.ok)
+            return failed(oracle);
+        oracle.tags = oracle.tags.filter((t) => !rec.tags.includes(t));
+        const tags = await readAll(inputs.tags, deps, '', new Set(), rec.tags);
+        return failed(oracle, undefined, undefined, tags);
     }
     const { digest, index } = oracle;
     deps.info(`Expected index digest: ${digest}`);
@@ -35846,8 +35864,71 @@ function describe(c) {
             return `buildx failed (${c.signature})`;
     }
 }
-/** Reads every tag back (one request each); tags already read back holding `digest` are not asked again. */
-async function readAll(tags, deps, digest, proven = new Set()) {
+/** Signatures of a registry refusing to let buildx read: the sources could not be read. */
+const READ_REFUSED = new Set([
+    '401 Unauthorized',
+    'unauthorized',
+    '403 Forbidden',
+    'denied',
+    'TLS configuration',
+]);
+/**
+ * What a --dry-run that gave up says. "Could not read the sources" only when that is what
+ * happened (a source not found, a registry or network error, access refused); otherwise how the
+ * --dry-run failed, buildx's own line being added by the report ("buildx said: ...").
+ */
+function oracleFailureMessage(c, reason, adviceText) {
+    const reading = c.notFound || c.class === 'transient' || READ_REFUSED.has(c.signature);
+    const what = reading
+        ? 'buildx could not read the sources to compute the index'
+        : 'the --dry-run that computes the index failed';
+    return `${what}: ${describe(c)}; ${reason}.${adviceText}`;
+}
+/** An attempt that ended: its outcome, or a failure to start it as one (never a cancellation). */
+async function settle(attempt) {
+    try {
+        return await attempt;
+    }
+    catch (err) {
+        if (err instanceof CancelledError)
+            throw err;
+        const line = err instanceof Error ? err.message : String(err);
+        return {
+            ok: false,
+            classification: { class: 'unknown', signature: 'buildx did not run', line },
+            exitCode: null,
+            signal: null,
+            durationMs: 0,
+            stdout: '',
+            stdoutTruncated: false,
+            tail: [line],
+        };
+    }
+}
+/** Records a push attempt whose outcome the engine does not act on (no read-back, no retry). */
+function recordPush(record, out, batch, sources) {
+    const c = out.ok ? undefined : (out.classification ?? { class: 'unknown', signature: 'failed', line: '' });
+    return record({
+        invocation: 1,
+        try: 1,
+        tags: batch.map((t) => t.original),
+        sources,
+        ok: out.ok,
+        class: c?.class,
+        signature: c?.signature,
+        line: c?.line,
+        exitCode: out.exitCode,
+        signal: out.signal,
+        killedBy: out.killedBy,
+        durationMs: out.durationMs,
+        tail: out.ok ? undefined : out.evidence?.length ? out.evidence : out.tail.slice(-50),
+    });
+}
+/**
+ * Reads every tag back (one request each); tags already read back holding `digest` are not asked
+ * again, and only the tags in `only` are read when it is given.
+ */
+async function readAll(tags, deps, digest, proven = new Set(), only) {
     const results = new Array(tags.length);
     let next = 0;
     const worker = async () => {
@@ -35856,6 +35937,10 @@ async function readAll(tags, deps, digest, proven = new Set()) {
             const t = tags[i];
             if (proven.has(t.original)) {
                 results[i] = { tag: t.original, digest, verified: true };
+                continue;
+            }
+            if (only && !only.includes(t.original)) {
+                results[i] = { tag: t.original, digest: null, verified: false };
                 continue;
             }
             try {
@@ -35869,6 +35954,163 @@ async function readAll(tags, deps, digest, proven = new Set()) {
     };
     await Promise.all(Array.from({ length: Math.min(8, tags.length) }, worker));
     return results;
+}
+
+// EXTERNAL MODULE: external "node:events"
+var external_node_events_ = __nccwpck_require__(8474);
+;// CONCATENATED MODULE: ./src/exec/log.ts
+// The action's log, shared by child processes that may run at the same time (the --dry-run and the
+// first push). One section owns the log at a time and is printed live: a log group, and inside it a
+// `::stop-commands::` block with a fresh token, so nothing the child prints can issue a workflow
+// command. A section opened while another owns the log is kept in memory (bounded: its head and its
+// tail, with a line saying how much was left out) and printed as its own group when it ends, or
+// when the log becomes free while it still runs (then it goes on live). Groups never nest, and
+// every byte of every section lies inside its own block.
+
+
+/** 1 MiB from the start and 1 MiB from the end of an attempt that ran while another was printed. */
+const KEEP_BYTES = 1024 * 1024;
+/** The head and the tail of a byte stream whose chunks are whole lines. */
+class HeadTail {
+    keep;
+    head = [];
+    headBytes = 0;
+    tail = [];
+    tailBytes = 0;
+    total = 0;
+    constructor(keep) {
+        this.keep = keep;
+    }
+    push(bytes) {
+        this.total += bytes.length;
+        if (this.headBytes < this.keep) {
+            this.head.push(bytes);
+            this.headBytes += bytes.length;
+            return;
+        }
+        this.tail.push(bytes);
+        this.tailBytes += bytes.length;
+        while (this.tail.length > 1 && this.tailBytes - this.tail[0].length >= this.keep) {
+            this.tailBytes -= this.tail.shift().length;
+        }
+    }
+    /** What is kept, in order, with one line in place of what was left out. */
+    take() {
+        const left = this.total - this.headBytes - this.tailBytes;
+        const gap = left > 0 ? [Buffer.from(`[... ${left} bytes of output left out here ...]\n`)] : [];
+        const out = [...this.head, ...gap, ...this.tail];
+        this.head.length = 0;
+        this.tail = [];
+        this.headBytes = this.tailBytes = this.total = 0;
+        return out;
+    }
+}
+/** A group title or trailer line as a workflow command carries it (no line breaks). */
+const log_escapeData = (s) => s.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
+/** One child's part of the log. Write its output here; close it when the child is done. */
+class LogSection extends external_node_events_.EventEmitter {
+    log;
+    out;
+    title;
+    token;
+    state = 'kept';
+    kept;
+    trailer = '';
+    draining = false;
+    constructor(log, out, title, token, keepBytes) {
+        super();
+        this.log = log;
+        this.out = out;
+        this.title = title;
+        this.token = token;
+        this.kept = new HeadTail(keepBytes);
+    }
+    /** kept (running, not printed yet), live, ended (not printed yet) or printed */
+    get status() {
+        return this.state;
+    }
+    /** Whole lines of the child's output; false asks the caller to wait for 'drain'. */
+    write(bytes) {
+        if (this.state === 'kept') {
+            this.kept.push(bytes);
+            return true;
+        }
+        if (this.state !== 'live')
+            return true; // after close: nothing more is printed
+        if (this.out.write(bytes))
+            return true;
+        if (!this.draining) {
+            this.draining = true;
+            this.out.once('drain', () => {
+                this.draining = false;
+                this.emit('drain');
+            });
+        }
+        return false;
+    }
+    /** The child is done; `trailer` is one line printed after the section's group. */
+    close(trailer) {
+        if (this.state === 'ended' || this.state === 'printed')
+            return;
+        this.trailer = trailer ? `${trailer.replace(/[\r\n]+/g, ' ')}\n` : '';
+        if (this.state === 'kept') {
+            this.state = 'ended';
+            return;
+        }
+        this.finish();
+        this.log.release(this);
+    }
+    /** Opens the group and the block, and prints what was kept meanwhile. */
+    start() {
+        this.out.write(`::group::${log_escapeData(this.title)}\n::stop-commands::${this.token}\n`);
+        for (const chunk of this.kept.take())
+            this.out.write(chunk);
+        this.state = this.state === 'ended' ? 'ended' : 'live';
+    }
+    /** Closes the block and the group, then prints the trailer. */
+    finish() {
+        this.out.write(`::${this.token}::\n::endgroup::\n${this.trailer}`);
+        this.state = 'printed';
+    }
+}
+class SerialLog {
+    out;
+    owner;
+    waiting = [];
+    keepBytes;
+    token;
+    constructor(out, opts = {}) {
+        this.out = out;
+        this.keepBytes = opts.keepBytes ?? KEEP_BYTES;
+        this.token = opts.token ?? (() => (0,external_node_crypto_.randomBytes)(16).toString('hex'));
+    }
+    /** A new section: live when the log is free, else kept until it is. */
+    open(title) {
+        const section = new LogSection(this, this.out, title, this.token(), this.keepBytes);
+        if (this.owner)
+            this.waiting.push(section);
+        else
+            this.own(section);
+        return section;
+    }
+    /** The owner is done: print the sections that ended meanwhile, then hand the log on. */
+    release(section) {
+        if (this.owner !== section)
+            return;
+        this.owner = undefined;
+        for (const s of this.waiting.filter((w) => w.status === 'ended')) {
+            s.start();
+            s.finish();
+        }
+        this.waiting = this.waiting.filter((w) => w.status === 'kept');
+        const next = this.waiting.shift();
+        if (next)
+            this.own(next);
+    }
+    own(section) {
+        this.owner = section;
+        section.start();
+    }
 }
 
 ;// CONCATENATED MODULE: external "node:child_process"
@@ -36295,10 +36537,10 @@ function formatDuration(ms) {
 }
 
 ;// CONCATENATED MODULE: ./src/buildx/run.ts
-// Runs one buildx attempt: a log group with the command line, the child's output streamed through
-// (with workflow commands disabled, so buildx output cannot issue any), the classifier fed line by
-// line, and the watchdogs of the process runner.
-
+// Runs one buildx attempt: a log section (its own group with the command line, and inside it a
+// stop-commands block, so buildx output cannot issue workflow commands; kept and printed later when
+// another attempt holds the log), the classifier fed line by line, and the watchdogs of the process
+// runner.
 
 
 
@@ -36307,15 +36549,15 @@ function formatDuration(ms) {
 
 const MAX_STDOUT = 8 * 1024 * 1024;
 function makeExec(buildx, opts) {
+    // One log for every attempt of the run: attempts that overlap are printed one after the other.
+    const log = opts.log ?? new SerialLog(process.stdout);
     return async (args, label) => {
         const fullArgs = [...buildx.prefix, ...args];
         const classifier = new OutputClassifier();
-        startGroup(`${label}: ${displayCommand(buildx.file, fullArgs)}`);
-        const token = (0,external_node_crypto_.randomBytes)(16).toString('hex');
-        process.stdout.write(`::stop-commands::${token}\n`);
-        let result;
+        const section = log.open(`${label}: ${displayCommand(buildx.file, fullArgs)}`);
+        let verdict;
         try {
-            result = await runProcess({
+            const result = await runProcess({
                 file: buildx.file,
                 args: fullArgs,
                 env: opts.env,
@@ -36325,54 +36567,57 @@ function makeExec(buildx, opts) {
                 signal: opts.signal,
                 onLine: (line) => classifier.push(line),
                 lineFilter: CHUNK_FILTER,
-                echo: process.stdout,
+                echo: section,
                 tailLines: 200,
                 captureStdoutBytes: args.includes('--dry-run') || args[0] === 'version' ? MAX_STDOUT : 0,
             });
+            if (result.killedBy === 'cancelled')
+                throw new CancelledError();
+            const outcome = toOutcome(result, classifier, opts);
+            const how = result.signal ? `signal ${result.signal}` : `exit ${result.exitCode}`;
+            verdict = outcome.ok
+                ? `${label}: ok (${formatDuration(result.durationMs)})`
+                : `${label}: ${outcome.classification?.class}: ${outcome.classification?.signature} (${how}, ${formatDuration(result.durationMs)})`;
+            return outcome;
         }
         finally {
-            process.stdout.write(`::${token}::\n`);
-            endGroup();
+            section.close(verdict);
         }
-        if (result.killedBy === 'cancelled')
-            throw new CancelledError();
-        const outcome = {
-            ok: succeeded(result),
-            exitCode: result.exitCode,
-            signal: result.signal,
-            killedBy: result.killedBy,
-            durationMs: result.durationMs,
-            stdout: result.stdout,
-            stdoutTruncated: result.stdoutTruncated,
-            tail: result.tail,
-        };
-        if (!outcome.ok) {
-            if (classifier.crashed)
-                outcome.evidence = classifier.evidence;
-            if (result.killedBy) {
-                const what = result.killedBy === 'idle-timeout'
-                    ? `idle-timeout (no output for ${formatDuration(opts.idleTimeoutMs)})`
-                    : `attempt-timeout (${formatDuration(opts.attemptTimeoutMs)})`;
-                const last = [...result.tail].reverse().find((l) => l.trim() !== '') ?? '';
-                // A crash that then hung is still a crash.
-                outcome.classification = classifier.crashed
-                    ? classifier.result()
-                    : { class: 'timeout', signature: what, line: last.trim().slice(0, 400) };
-            }
-            else {
-                const c = classifier.result();
-                if (c.class === 'unknown' && result.signal)
-                    c.signature = `killed by ${result.signal}`;
-                outcome.classification = c;
-            }
-        }
-        const how = result.signal ? `signal ${result.signal}` : `exit ${result.exitCode}`;
-        const verdict = outcome.ok
-            ? `ok (${formatDuration(result.durationMs)})`
-            : `${outcome.classification?.class}: ${outcome.classification?.signature} (${how}, ${formatDuration(result.durationMs)})`;
-        info(`${label}: ${verdict}`);
-        return outcome;
     };
+}
+/** What an attempt came to: ok, or how it failed (a crash, a watchdog, what the output says). */
+function toOutcome(result, classifier, opts) {
+    const outcome = {
+        ok: succeeded(result),
+        exitCode: result.exitCode,
+        signal: result.signal,
+        killedBy: result.killedBy,
+        durationMs: result.durationMs,
+        stdout: result.stdout,
+        stdoutTruncated: result.stdoutTruncated,
+        tail: result.tail,
+    };
+    if (outcome.ok)
+        return outcome;
+    if (classifier.crashed)
+        outcome.evidence = classifier.evidence;
+    if (result.killedBy) {
+        const what = result.killedBy === 'idle-timeout'
+            ? `idle-timeout (no output for ${formatDuration(opts.idleTimeoutMs)})`
+            : `attempt-timeout (${formatDuration(opts.attemptTimeoutMs)})`;
+        const last = [...result.tail].reverse().find((l) => l.trim() !== '') ?? '';
+        // A crash that then hung is still a crash.
+        outcome.classification = classifier.crashed
+            ? classifier.result()
+            : { class: 'timeout', signature: what, line: last.trim().slice(0, 400) };
+    }
+    else {
+        const c = classifier.result();
+        if (c.class === 'unknown' && result.signal)
+            c.signature = `killed by ${result.signal}`;
+        outcome.classification = c;
+    }
+    return outcome;
 }
 
 ;// CONCATENATED MODULE: ./src/guard.ts
@@ -38656,6 +38901,80 @@ function digestsDirSources(dir, image, workspace) {
         return `${image}@sha256:${hex}`;
     });
 }
+// The annotation levels buildx imagetools create writes (checked in buildx 0.13.1 and 0.29.1:
+// util/imagetools/create.go): `index` and `manifest-descriptor`. It refuses `manifest` and lines
+// without a level ("... annotations are not supported yet") and `index-descriptor` ("invalid while
+// creating an image"). A level may carry one platform, as buildx's own pattern has it.
+const LEVEL = /^([a-z-]+)(?:\[([A-Za-z0-9_/-]+)\])?$/;
+const LEVELS_TAKEN = 'buildx imagetools create writes index: and manifest-descriptor: annotations (a level may name one platform: manifest-descriptor[linux/amd64]:)';
+/** One line: the lines buildx is given for it (one per level, as every buildx reads them), or why not. */
+function annotationLine(line) {
+    const eq = line.indexOf('=');
+    if (eq < 0 || hasControl(line))
+        return { refused: ' is not an annotation (expected level:key=value)' };
+    const head = line.slice(0, eq);
+    const colon = head.indexOf(':');
+    const key = head.slice(colon + 1);
+    if (!/^\S+$/.test(key))
+        return { refused: ' has no key, or a key with spaces (expected level:key=value)' };
+    if (colon < 0)
+        return { refused: ` has no level: write index:${printable(line)} to annotate the index` };
+    const keep = [];
+    let manifest = 0;
+    for (const level of head.slice(0, colon).split(',')) {
+        const type = LEVEL.exec(level)?.[1];
+        if (type === 'index' || type === 'manifest-descriptor')
+            keep.push(`${level}${line.slice(colon)}`);
+        else if (type === 'manifest')
+            manifest++;
+        else if (type === 'index-descriptor')
+            return {
+                refused: ': index-descriptor annotations go on a descriptor of the index, which a pushed index does not have (buildx: "invalid while creating an image"); use index: instead',
+            };
+        else
+            return {
+                refused: `: "${printable(level)}" is not a level (expected index or manifest-descriptor, optionally with one platform in brackets)`,
+            };
+    }
+    return { keep, manifest };
+}
+/**
+ * The `annotations` input's lines: what buildx is given, and a notice when `manifest:` lines were
+ * left out (docker/metadata-action with DOCKER_METADATA_ANNOTATIONS_LEVELS: manifest,index). A
+ * line buildx would refuse, or nothing but `manifest:` lines, is an InputError naming each line.
+ */
+function parseAnnotations(lines) {
+    const annotations = [];
+    const refused = [];
+    let manifest = 0;
+    let firstManifest = '';
+    for (const line of lines) {
+        const v = annotationLine(line);
+        if ('refused' in v) {
+            refused.push(`"${printable(line)}"${v.refused}`);
+            continue;
+        }
+        annotations.push(...v.keep);
+        if (v.manifest > 0 && manifest === 0)
+            firstManifest = line;
+        manifest += v.manifest;
+    }
+    if (refused.length > 0) {
+        const more = refused.length > 5 ? `; and ${refused.length - 5} more` : '';
+        throw new InputError('annotations', `${refused.slice(0, 5).join('; ')}${more}. ${LEVELS_TAKEN}.`);
+    }
+    if (manifest === 0)
+        return { annotations };
+    if (annotations.length === 0) {
+        throw new InputError('annotations', `${lines.length === 1 ? 'the only line is a manifest: annotation' : `all ${lines.length} lines are manifest: annotations`} (such as "${printable(firstManifest)}"), which buildx imagetools create cannot write: the platform manifests are already pushed, and annotating them would change their digests. ` +
+            'docker/metadata-action writes manifest: lines unless told otherwise: set DOCKER_METADATA_ANNOTATIONS_LEVELS: index in the env of its step ' +
+            '(or manifest,index when a build step uses the same output: the manifest: lines are then skipped here), or write index:key=value.');
+    }
+    return {
+        annotations,
+        notice: `Skipped ${manifest} manifest: annotation${manifest === 1 ? '' : 's'} (buildx imagetools create cannot change the platform manifests; the build step annotates those) and wrote the other ${annotations.length}.`,
+    };
+}
 function readInputs(get, workspace = process.cwd()) {
     const dryRun = parseBoolean('dry-run', get('dry-run'), false);
     const append = parseBoolean('append', get('append'), false);
@@ -38693,13 +39012,7 @@ function readInputs(get, workspace = process.cwd()) {
     }
     if (append && tags.length === 0)
         throw new InputError('append', 'append needs a tag to append to');
-    const annotations = parseList(get('annotations'), false);
-    for (const a of annotations) {
-        // [type[,type]][\[platform\]]:key=value, as buildx takes them
-        if (!/^([a-z-]+(,[a-z-]+)*(\[[^\]]+\])?:)?[^=\s:][^=]*=/.test(a) || hasControl(a)) {
-            throw new InputError('annotations', `"${printable(a)}" is not an annotation (expected [type:]key=value)`);
-        }
-    }
+    const { annotations, notice: annotationsNotice } = parseAnnotations(parseList(get('annotations'), false));
     const retryDelayMs = parseDurationMs('retry-delay', get('retry-delay'), inputs_DEFAULTS.retryDelayMs, 0, HOUR);
     const retryMaxDelayMs = parseDurationMs('retry-max-delay', get('retry-max-delay'), Math.max(inputs_DEFAULTS.retryMaxDelayMs, retryDelayMs), 0, HOUR);
     if (retryMaxDelayMs < retryDelayMs) {
@@ -38735,6 +39048,7 @@ function readInputs(get, workspace = process.cwd()) {
         sources,
         tags,
         annotations,
+        ...(annotationsNotice ? { annotationsNotice } : {}),
         append,
         dryRun,
         buildxVersion,
@@ -38832,18 +39146,20 @@ function describeAdvisory(version, a) {
 
 
 const sat = (version, range) => semver_default().satisfies(version, range, { includePrerelease: true });
-function finding(policy, rule, message, input = 'buildx-version') {
-    return { rule, severity: policy.mode === 'enforce' ? 'error' : 'warning', message, input };
+function finding(policy, rule, message, input = 'buildx-version', key = rule) {
+    return { rule, severity: policy.mode === 'enforce' ? 'error' : 'warning', message, input, key };
 }
 function advisoryFindings(policy, version, db) {
     if (policy.advisories === 'off')
         return [];
+    const v = versionOf(version);
     return advisoriesFor(version, db).map((a) => ({
         rule: 'advisory',
         severity: policy.advisories === 'enforce' ? 'error' : 'warning',
         message: describeAdvisory(version, a),
         input: 'buildx-version',
         advisory: a,
+        key: `advisory:${a.id}@${v}`,
     }));
 }
 /** The version rules (versions, deny, advisories) on one version. */
@@ -38853,11 +39169,13 @@ function checkVersion(policy, version, what, db = ADVISORIES) {
         return [];
     const out = [];
     if (policy.versions && !sat(v, policy.versions)) {
-        out.push(finding(policy, 'versions', `${what} ${version} is outside the allowed versions "${policy.versions}" (${policy.origin})`));
+        out.push(finding(policy, 'versions', `${what} ${version} is outside the allowed versions "${policy.versions}" (${policy.origin})`, 'buildx-version', `versions@${v}`));
     }
     const denied = policy.deny.find((d) => sat(v, d));
-    if (denied)
-        out.push(finding(policy, 'deny', `${what} ${version} is denied by "${denied}" (${policy.origin})`));
+    if (denied) {
+        const message = `${what} ${version} is denied by "${denied}" (${policy.origin})`;
+        out.push(finding(policy, 'deny', message, 'buildx-version', `deny:${denied}@${v}`));
+    }
     return [...out, ...advisoryFindings(policy, version, db)];
 }
 /** How exactly a spec pins buildx. */
@@ -38921,11 +39239,17 @@ function allowedRelease(policy, db = ADVISORIES) {
         return true;
     };
 }
-/** 3. On what actually runs. Git builds report a ref, not a version: version rules skip them. */
-function checkActual(policy, reportedVersion, source, db = ADVISORIES) {
+/**
+ * 3. On what actually runs. Git builds report a ref, not a version: version rules skip them. What
+ * the spec check already found (`found`) is not found again: `buildx-version: v0.13.1` running a
+ * binary that reports `0.13.1+ds1` is one version, each of its advisories one finding.
+ */
+function checkActual(policy, reportedVersion, source, db = ADVISORIES, found = []) {
     if (source === 'git')
         return [];
-    return checkVersion(policy, reportedVersion, source === 'runner' ? "the runner's buildx" : 'buildx', db);
+    const what = source === 'runner' ? "the runner's buildx" : 'buildx';
+    const known = new Set(found.map((f) => f.key));
+    return checkVersion(policy, reportedVersion, what, db).filter((f) => !known.has(f.key));
 }
 /** True when any finding stops the step. */
 function blocking(findings) {
@@ -39322,6 +39646,21 @@ function absorbed(r) {
     return [...counts].map(([k, n]) => `${n} × ${k}`).join(', ');
 }
 /**
+ * What became of the first push when the --dry-run failed while it ran alongside (empty when no
+ * push ran that way): the run failed before the expected digest was known, yet buildx pushed.
+ */
+function alongsideNote(r) {
+    if (r.ok || r.digest !== undefined)
+        return '';
+    const push = r.attempts.find((a) => a.invocation !== 'oracle');
+    if (!push)
+        return '';
+    const what = `The first push (${clip(push.tags.join(', '), 300)}) ran alongside the --dry-run and`;
+    return push.ok
+        ? `${what} succeeded: pushed, but not verified, as the expected digest is unknown.`
+        : `${what} failed: ${push.class} (${push.signature}).`;
+}
+/**
  * The one error annotation of a failed run: the class and signature in the title; in the message
  * what failed and on which tags, the output line that proves it, what was tried, what to do.
  * Never anything of a goroutine dump but its one telling line.
@@ -39333,6 +39672,9 @@ function failureAnnotation(r, dryRun, known) {
     const tries = n === 0 ? 'before any push' : plural(n, 'attempt');
     const title = clip(`${HEADLINE[cls] ?? 'failed'}: ${f?.signature ?? 'unknown'} (${tries})`, 120);
     const parts = [f?.message ?? 'failed'];
+    const alongside = alongsideNote(r);
+    if (alongside)
+        parts.push(alongside);
     if (f && f.tags.length > 0)
         parts.push(`Not pushed: ${clip(f.tags.join(', '), 500)}.`);
     if (f?.line)
@@ -39410,6 +39752,9 @@ function summaryMarkdown(r, buildx, dryRun, policy, known) {
     const lines = [`### safe-imagetools: ${resultLine(r, dryRun)}`];
     if (r.failure)
         lines.push('', esc(r.failure.message));
+    const alongside = alongsideNote(r);
+    if (alongside)
+        lines.push('', esc(alongside));
     if (known)
         lines.push('', `**${esc(known)}**`);
     if (r.tags.length > 0) {
@@ -39575,6 +39920,8 @@ async function run() {
     });
     try {
         const inputs = readInputs((name) => getInput(name), workspace);
+        if (inputs.annotationsNotice)
+            annotator.annotate('notice', inputs.annotationsNotice, { input: 'annotations', title: 'annotations' });
         progress.stage = 'policy';
         const policy = inputs.policy;
         const policyInfo = {
@@ -39603,9 +39950,9 @@ async function run() {
         setOutput('buildx-path', located.path);
         setOutput('buildx-source', located.source);
         info(`buildx ${located.version} (${located.source}: ${located.how}) at ${located.path}, in ${located.durationMs} ms`);
-        // 3. The policy on what actually runs.
+        // 3. The policy on what actually runs (what the spec check found is not reported again).
         progress.stage = 'policy';
-        const actualFindings = checkActual(policy, located.version, located.source);
+        const actualFindings = checkActual(policy, located.version, located.source, undefined, specFindings);
         reportFindings(annotator, actualFindings, policyInfo);
         if (blocking(actualFindings))
             throw new Reported(`buildx ${located.version} violates the policy (${policy.origin}); nothing was pushed`);

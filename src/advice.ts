@@ -110,6 +110,10 @@ export function advice(c: Classification, ctx: AdviceContext = { action: 'push',
       return " The registry's TLS setup is not one buildx accepts (certificate, or plain HTTP where HTTPS was expected).";
     case 'bad arguments':
       return ' This buildx does not accept the arguments this action gives it: use a newer buildx (buildx-version).';
+    case 'annotation refused':
+      return ' Check the annotations input: buildx imagetools create writes index: and manifest-descriptor: annotations only.';
+    case 'invalid platform':
+      return ' Check the platforms named in the annotations input (as in manifest-descriptor[linux/amd64]:).';
     default:
       return '';
   }

@@ -72,6 +72,13 @@ const PERMANENT_RULES: Rule[] = [
     re: /invalid reference format|failed to parse (source|target|reference)|invalid reference/i,
     signature: () => 'invalid reference',
   },
+  // buildx refusing an --annotation: `"manifest" annotations are not supported yet`, `"index-descriptor"
+  // annotations are invalid while creating an image`, `unknown annotation type "x"`, ...
+  {
+    re: /annotations are (?:not supported yet|invalid while creating)|unknown annotation type|invalid annotation/i,
+    signature: () => 'annotation refused',
+  },
+  { re: /\binvalid platform "/i, signature: () => 'invalid platform' },
   {
     re: /unknown (flag|shorthand flag|command)|accepts \d+ arg|requires at least \d+ arg|invalid argument/i,
     signature: () => 'bad arguments',

@@ -195,7 +195,11 @@ export async function runMerge(inputs: Inputs, deps: EngineDeps): Promise<MergeR
           class: c.notFound ? 'permanent' : c.class,
           signature: c.signature,
           line: c.line,
-          message: `buildx could not read the sources to compute the index: ${describe(c)}; ${decision.reason}.${advice(c, await adviceContext(c, 'pull', inputs.sources, deps.credentialsFor))}`,
+          message: oracleFailureMessage(
+            c,
+            decision.reason,
+            advice(c, await adviceContext(c, 'pull', inputs.sources, deps.credentialsFor)),
+          ),
           tags: tagNames,
         };
       }
@@ -420,6 +424,28 @@ function describe(c: Classification): string {
     default:
       return `buildx failed (${c.signature})`;
   }
+}
+
+/** Signatures of a registry refusing to let buildx read: the sources could not be read. */
+const READ_REFUSED = new Set([
+  '401 Unauthorized',
+  'unauthorized',
+  '403 Forbidden',
+  'denied',
+  'TLS configuration',
+]);
+
+/**
+ * What a --dry-run that gave up says. "Could not read the sources" only when that is what
+ * happened (a source not found, a registry or network error, access refused); otherwise how the
+ * --dry-run failed, buildx's own line being added by the report ("buildx said: ...").
+ */
+export function oracleFailureMessage(c: Classification, reason: string, adviceText: string): string {
+  const reading = c.notFound || c.class === 'transient' || READ_REFUSED.has(c.signature);
+  const what = reading
+    ? 'buildx could not read the sources to compute the index'
+    : 'the --dry-run that computes the index failed';
+  return `${what}: ${describe(c)}; ${reason}.${adviceText}`;
 }
 
 /** An attempt that ended: its outcome, or a failure to start it as one (never a cancellation). */

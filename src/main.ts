@@ -122,6 +122,8 @@ export async function run(): Promise<void> {
   });
   try {
     const inputs = readInputs((name) => core.getInput(name), workspace);
+    if (inputs.annotationsNotice)
+      annotator.annotate('notice', inputs.annotationsNotice, { input: 'annotations', title: 'annotations' });
     progress.stage = 'policy';
     const policy = inputs.policy;
     const policyInfo: PolicyInfo = {
@@ -157,9 +159,9 @@ export async function run(): Promise<void> {
       `buildx ${located.version} (${located.source}: ${located.how}) at ${located.path}, in ${located.durationMs} ms`,
     );
 
-    // 3. The policy on what actually runs.
+    // 3. The policy on what actually runs (what the spec check found is not reported again).
     progress.stage = 'policy';
-    const actualFindings = checkActual(policy, located.version, located.source);
+    const actualFindings = checkActual(policy, located.version, located.source, undefined, specFindings);
     reportFindings(annotator, actualFindings, policyInfo);
     if (blocking(actualFindings))
       throw new Reported(

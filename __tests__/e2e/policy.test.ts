@@ -190,6 +190,29 @@ describe('the advisory database', () => {
     shim.remove();
   });
 
+  it('buildx-version: v0.13.1 (Debian 0.13.1+ds1 served as the release): one warning per advisory, listed once', async () => {
+    const { run: r, repo } = await run(
+      { 'buildx-version': 'v0.13.1', 'buildx-mirror': server.mirror },
+      { GITHUB_WORKSPACE: workspace() },
+    );
+    expect(r.code, r.stdout.slice(-3000)).toBe(0);
+    expect(await listTags(reg, repo)).toEqual(['v1']);
+    // the binary reports Debian's version: the spec check and the check on what runs both see 0.13.1
+    expect(r.outputs['buildx-version']).toBe('0.13.1+ds1');
+    const perIssue = new Map<string, number>();
+    for (const w of of(r, 'warning')) {
+      const issue = w.props.title?.match(/^known-bad buildx: (.+)$/)?.[1];
+      if (issue) perIssue.set(issue, (perIssue.get(issue) ?? 0) + 1);
+    }
+    // the advisories that flag 0.13.1 (advisories.json): a crash and a wrong result
+    expect(Object.fromEntries(perIssue)).toEqual({ 'docker/buildx#2232': 1, 'docker/buildx#2955': 1 });
+    const listed = r.summary.split('\n').filter((l) => /^- warning: .*is affected by/.test(l));
+    expect(listed).toHaveLength(2);
+    expect(r.summary).toMatch(/Policy: no policy \(advisories warn\): 2 warnings/);
+    const policyJson = JSON.parse(r.outputs.result as string).policy;
+    expect(policyJson.findings.map((f: { rule: string }) => f.rule)).toEqual(['advisory', 'advisory']);
+  });
+
   it('the same under advisories: enforce: exit 1 before any push', async () => {
     const shim = makeShim({ version: 'github.com/docker/buildx v0.30.0 1a2b3c4', steps: ['pass'] });
     const ws = workspace('buildx:\n  advisories: enforce\n');

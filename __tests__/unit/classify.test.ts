@@ -179,6 +179,29 @@ const CASES: [string, string, string, string][] = [
     'ERROR: failed to parse source "foo$(x)", valid sources are digests, references and descriptors: invalid reference format',
   ],
   ['permanent', 'bad arguments', 'flag', 'ERROR: unknown flag: --progress'],
+  // buildx 0.13.1 refusing an --annotation of imagetools create (captured from the real binary
+  // with --dry-run; 0.29.1 words them the same in util/imagetools/create.go)
+  [
+    'permanent',
+    'annotation refused',
+    'manifest level',
+    'ERROR: "manifest" annotations are not supported yet',
+  ],
+  ['permanent', 'annotation refused', 'no level', 'ERROR: "" annotations are not supported yet'],
+  [
+    'permanent',
+    'annotation refused',
+    'index-descriptor level',
+    'ERROR: "index-descriptor" annotations are invalid while creating an image',
+  ],
+  ['permanent', 'annotation refused', 'unknown level', 'ERROR: unknown annotation type "bogus"'],
+  ['permanent', 'annotation refused', 'no value', 'ERROR: invalid annotation "index:a", expected key=value'],
+  [
+    'permanent',
+    'invalid platform',
+    'platform of an annotation',
+    'ERROR: invalid platform "bogus": "bogus": unknown operating system or architecture: invalid argument',
+  ],
   [
     'permanent',
     'TLS configuration',

@@ -2,8 +2,15 @@
 // registry and process tree are exercised by the e2e suite; here every branch of the loop is.
 import { describe, expect, it } from 'vitest';
 
+import { advice } from '../../src/advice.js';
 import { classifyOutput } from '../../src/classify.js';
-import { type EngineDeps, type ExecOutcome, indexDigest, runMerge } from '../../src/engine.js';
+import {
+  type EngineDeps,
+  type ExecOutcome,
+  indexDigest,
+  oracleFailureMessage,
+  runMerge,
+} from '../../src/engine.js';
 import { readInputs } from '../../src/inputs.js';
 
 const INDEX = JSON.stringify({
@@ -327,5 +334,50 @@ describe('a --dry-run that fails while the first push runs alongside', () => {
     const r = await h.run();
     expect(r.attempts.map((a) => a.invocation)).toEqual(['oracle', 'oracle', 'oracle', 1]);
     expect(h.order.filter((l) => l.startsWith('push'))).toHaveLength(1);
+  });
+});
+
+describe('oracleFailureMessage: a --dry-run that gave up', () => {
+  // [buildx output, the retry decision's reason, what the message must say]
+  it.each([
+    [
+      'ERROR: "manifest" annotations are not supported yet',
+      'permanent errors are not retried',
+      /^the --dry-run that computes the index failed: a permanent error \(annotation refused\); permanent errors are not retried\. Check the annotations input: .*index: and manifest-descriptor:/,
+    ],
+    [
+      'ERROR: invalid platform "bogus": "bogus": unknown operating system or architecture: invalid argument',
+      'permanent errors are not retried',
+      /^the --dry-run that computes the index failed: a permanent error \(invalid platform\); .* Check the platforms named in the annotations input/,
+    ],
+    [
+      'ERROR: something nobody has seen before',
+      '"unknown" is not in retry-on',
+      /^the --dry-run that computes the index failed: buildx failed \(unrecognised failure\); "unknown" is not in retry-on\.$/,
+    ],
+    [
+      'fatal error: concurrent map writes',
+      'max-attempts (5) reached',
+      /^the --dry-run that computes the index failed: buildx crashed \(concurrent map writes\)/,
+    ],
+    // what "could not read the sources" is for
+    [
+      'ERROR: r/src/app:amd64: not found',
+      'still not found after 2 retries',
+      /^buildx could not read the sources to compute the index: a source was not found \(not found\); .* Check that every source reference is right/,
+    ],
+    [
+      'ERROR: unexpected status: 503 Service Unavailable',
+      'max-attempts (5) reached',
+      /^buildx could not read the sources to compute the index: a registry or network error \(503 Service Unavailable\)/,
+    ],
+    [
+      'ERROR: failed to authorize: 401 Unauthorized',
+      'permanent errors are not retried',
+      /^buildx could not read the sources to compute the index: a permanent error \(401 Unauthorized\); .* log in to the registry/,
+    ],
+  ])('%s', (output, reason, message) => {
+    const c = classifyOutput(output);
+    expect(oracleFailureMessage(c, reason, advice(c, { action: 'pull', hosts: [] }))).toMatch(message);
   });
 });

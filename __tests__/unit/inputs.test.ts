@@ -4,7 +4,7 @@ import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
-import { readInputs } from '../../src/inputs.js';
+import { annotationLine, parseAnnotations, readInputs } from '../../src/inputs.js';
 import { InputError } from '../../src/parse.js';
 
 const H = 'a'.repeat(64);
@@ -128,5 +128,113 @@ describe('readInputs refuses bad input, naming it, before anything runs', () => 
   });
   it('shows control characters escaped in the message', () => {
     expect(() => read({ sources: 'r/app:v1\u001b[31m' })).toThrow(/\\u001b/);
+  });
+});
+
+// docker/metadata-action's annotations output: `<level>:<key>=<value>`, one line per level
+// (DOCKER_METADATA_ANNOTATIONS_LEVELS, default `manifest`) and key, keys sorted.
+const meta = (level: string) => [
+  `${level}:org.opencontainers.image.created=2020-01-10T00:30:00.000Z`,
+  `${level}:org.opencontainers.image.description=This your first repo!`,
+  `${level}:org.opencontainers.image.licenses=`,
+  `${level}:org.opencontainers.image.title=Hello-World`,
+];
+
+describe('annotationLine: the levels buildx imagetools create writes', () => {
+  it.each([
+    // taken as given
+    [
+      'index:org.opencontainers.image.title=Hello-World',
+      ['index:org.opencontainers.image.title=Hello-World'],
+    ],
+    ['index:org.opencontainers.image.licenses=', ['index:org.opencontainers.image.licenses=']],
+    ['index:a=b=c, d', ['index:a=b=c, d']],
+    ['index:a:b=c', ['index:a:b=c']],
+    ['manifest-descriptor:a=b', ['manifest-descriptor:a=b']],
+    ['manifest-descriptor[linux/amd64]:a=b', ['manifest-descriptor[linux/amd64]:a=b']],
+    ['manifest-descriptor[linux/arm/v7]:a=b', ['manifest-descriptor[linux/arm/v7]:a=b']],
+    ['index[linux/amd64]:a=b', ['index[linux/amd64]:a=b']],
+    // several levels: one line each (buildx before 0.16 reads `index,manifest-descriptor:` as no level)
+    ['index,manifest-descriptor:a=b', ['index:a=b', 'manifest-descriptor:a=b']],
+    ['index,manifest-descriptor[linux/amd64]:a=b', ['index:a=b', 'manifest-descriptor[linux/amd64]:a=b']],
+    // manifest: left out, counted
+    ['manifest:a=b', [], 1],
+    ['manifest[linux/amd64]:a=b', [], 1],
+    ['manifest,index:a=b', ['index:a=b'], 1],
+  ] as [string, string[], number?][])('%j -> %j', (line, keep, manifest = 0) => {
+    expect(annotationLine(line)).toEqual({ keep, manifest });
+  });
+  it.each([
+    [
+      'org.opencontainers.image.title=Hello-World',
+      /has no level: write index:org\.opencontainers\.image\.title=Hello-World/,
+    ],
+    ['index-descriptor:a=b', /index-descriptor annotations .*use index: instead/],
+    ['index,index-descriptor:a=b', /index-descriptor annotations/],
+    ['INDEX:a=b', /"INDEX" is not a level/],
+    ['bogus:a=b', /"bogus" is not a level/],
+    [
+      'manifest-descriptor[linux/amd64,linux/arm64]:a=b',
+      /"manifest-descriptor\[linux\/amd64" is not a level/,
+    ],
+    ['manifest-descriptor[]:a=b', /is not a level/],
+    ['index:a', /is not an annotation/],
+    ['index:=b', /has no key/],
+    ['index:a b=c', /has no key, or a key with spaces/],
+    ['index:a=b\u001b[31m', /is not an annotation/],
+  ])('refuses %j', (line, why) => {
+    const v = annotationLine(line);
+    expect('refused' in v && v.refused).toMatch(why);
+  });
+});
+
+describe('parseAnnotations: the whole input', () => {
+  it.each([
+    ['index only', meta('index'), meta('index'), undefined],
+    [
+      'index,manifest-descriptor',
+      [...meta('index'), ...meta('manifest-descriptor')],
+      [...meta('index'), ...meta('manifest-descriptor')],
+      undefined,
+    ],
+    [
+      'manifest,index: the manifest: lines skipped, with a notice',
+      [...meta('manifest'), ...meta('index')],
+      meta('index'),
+      'Skipped 4 manifest: annotations (buildx imagetools create cannot change the platform manifests; the build step annotates those) and wrote the other 4.',
+    ],
+    ['nothing', [], [], undefined],
+  ] as [string, string[], string[], string?][])('%s', (_name, lines, annotations, notice) => {
+    expect(parseAnnotations(lines)).toEqual(notice ? { annotations, notice } : { annotations });
+  });
+  it.each([
+    [
+      "metadata-action's default (manifest only)",
+      meta('manifest'),
+      /^Input "annotations": all 4 lines are manifest: annotations \(such as "manifest:org\.opencontainers\.image\.created=2020-01-10T00:30:00\.000Z"\), which buildx imagetools create cannot write: .*set DOCKER_METADATA_ANNOTATIONS_LEVELS: index in the env of its step/,
+    ],
+    ['one manifest: line', ['manifest:a=b'], /the only line is a manifest: annotation/],
+    [
+      'each refused line named, then what is taken',
+      ['index:a=b', 'c=d', 'index-descriptor:e=f'],
+      /^Input "annotations": "c=d" has no level: .*; "index-descriptor:e=f": index-descriptor .*\. buildx imagetools create writes index: and manifest-descriptor: annotations/,
+    ],
+    [
+      'at most five named',
+      ['a=1', 'b=1', 'c=1', 'd=1', 'e=1', 'f=1', 'g=1'],
+      /"e=1" has no level.*; and 2 more\./,
+    ],
+  ])('refuses %s', (_name, lines, message) => {
+    expect(() => parseAnnotations(lines)).toThrow(InputError);
+    expect(() => parseAnnotations(lines)).toThrow(message);
+  });
+  it('readInputs refuses a refused line before anything runs, naming the annotations input', () => {
+    expect(() => read({ annotations: meta('manifest').join('\n') })).toThrow(
+      /^Input "annotations": all 4 lines are manifest: annotations/,
+    );
+    expect(read({ annotations: [...meta('manifest'), ...meta('index')].join('\n') })).toMatchObject({
+      annotations: meta('index'),
+      annotationsNotice: expect.stringMatching(/^Skipped 4 manifest: annotations/),
+    });
   });
 });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
-import { parseBuildxSpec } from '../../src/install/spec.js';
+import { parseBuildxSpec, sourceOf } from '../../src/install/spec.js';
 import type { Advisory } from '../../src/policy/advisories.js';
 import { advisoriesFor, advisoryForFailure, describeKnownFailure } from '../../src/policy/advisories.js';
 import {
@@ -232,6 +232,46 @@ describe('resolution and what actually runs', () => {
     expect(checkActual(policy(yaml), version, source, DB).map((f) => `${f.severity} ${f.rule}`)).toEqual(
       expected,
     );
+  });
+  // [policy, buildx-version, what the binary reports, findings at the spec, findings on what runs]
+  it.each([
+    ['buildx: {}', 'v0.12.1', '0.12.1+ds1', ['warning advisory:2229'], []],
+    ['buildx: {}', 'v0.12.1', 'v0.12.1', ['warning advisory:2229'], []],
+    ['buildx: {advisories: enforce}', 'v0.30.0', '0.30.0', ['error advisory:3503'], []],
+    [
+      'mode: warn\nbuildx: {versions: ">=0.30.1", deny: ["<0.13"]}',
+      'v0.12.1',
+      '0.12.1+ds1',
+      ['warning versions', 'warning deny', 'warning advisory:2229'],
+      [],
+    ],
+    // nothing to report at the spec: everything is found on what runs
+    ['buildx: {}', '^0.30', '0.30.0', [], ['warning advisory:3503']],
+    ['buildx: {}', '', '0.12.1+ds1', [], ['warning advisory:2229']],
+    ['buildx: {}', './tools/buildx', 'v0.30.0', [], ['warning advisory:3503']],
+    // a binary reporting another version than the spec named (a path install, a wrapper): judged again
+    [
+      'mode: warn\nbuildx: {versions: ">=0.30.0"}',
+      'v0.12.1',
+      'v0.30.0',
+      ['warning versions', 'warning advisory:2229'],
+      ['warning advisory:3503'],
+    ],
+    [
+      'mode: warn\nbuildx: {versions: ">=0.31"}',
+      'v0.12.1',
+      'v0.30.0',
+      ['warning versions', 'warning advisory:2229'],
+      ['warning versions', 'warning advisory:3503'],
+    ],
+  ])('%j with %j reporting %s: each finding once', (yaml, spec, reported, atSpec, atRun) => {
+    const p = policy(yaml);
+    const show = (fs: { severity: string; rule: string; advisory?: Advisory }[]) =>
+      fs.map((f) => `${f.severity} ${f.rule}${f.advisory ? `:${f.advisory.id}` : ''}`);
+    const specFindings = checkSpec(p, parseBuildxSpec(spec), false, DB);
+    expect(show(specFindings)).toEqual(atSpec);
+    const source = sourceOf(parseBuildxSpec(spec));
+    expect(show(checkActual(p, reported, source, DB, specFindings))).toEqual(atRun);
   });
   it('the default policy only warns about advisories', () => {
     expect(checkVersion(DEFAULT_POLICY, 'v0.30.0', 'buildx', DB).map((f) => f.severity)).toEqual(['warning']);

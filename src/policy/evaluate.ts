@@ -22,6 +22,11 @@ export interface Finding {
   /** the input whose workflow line the annotation goes on */
   input: 'buildx-version' | 'policy' | 'buildx-checksum';
   advisory?: Advisory;
+  /**
+   * What the finding is about, the same whichever moment found it: the rule, what it matched (an
+   * advisory's id, a deny range) and the version it judged (`advisory:buildx-2232@0.13.1`).
+   */
+  key: string;
 }
 
 const sat = (version: string, range: string): boolean =>
@@ -32,18 +37,21 @@ function finding(
   rule: Rule,
   message: string,
   input: Finding['input'] = 'buildx-version',
+  key: string = rule,
 ): Finding {
-  return { rule, severity: policy.mode === 'enforce' ? 'error' : 'warning', message, input };
+  return { rule, severity: policy.mode === 'enforce' ? 'error' : 'warning', message, input, key };
 }
 
 function advisoryFindings(policy: Policy, version: string, db: readonly Advisory[]): Finding[] {
   if (policy.advisories === 'off') return [];
+  const v = versionOf(version);
   return advisoriesFor(version, db).map((a) => ({
     rule: 'advisory' as const,
     severity: policy.advisories === 'enforce' ? ('error' as const) : ('warning' as const),
     message: describeAdvisory(version, a),
     input: 'buildx-version' as const,
     advisory: a,
+    key: `advisory:${a.id}@${v}`,
   }));
 }
 
@@ -63,12 +71,16 @@ export function checkVersion(
         policy,
         'versions',
         `${what} ${version} is outside the allowed versions "${policy.versions}" (${policy.origin})`,
+        'buildx-version',
+        `versions@${v}`,
       ),
     );
   }
   const denied = policy.deny.find((d) => sat(v, d));
-  if (denied)
-    out.push(finding(policy, 'deny', `${what} ${version} is denied by "${denied}" (${policy.origin})`));
+  if (denied) {
+    const message = `${what} ${version} is denied by "${denied}" (${policy.origin})`;
+    out.push(finding(policy, 'deny', message, 'buildx-version', `deny:${denied}@${v}`));
+  }
   return [...out, ...advisoryFindings(policy, version, db)];
 }
 
@@ -169,15 +181,22 @@ export function allowedRelease(
   };
 }
 
-/** 3. On what actually runs. Git builds report a ref, not a version: version rules skip them. */
+/**
+ * 3. On what actually runs. Git builds report a ref, not a version: version rules skip them. What
+ * the spec check already found (`found`) is not found again: `buildx-version: v0.13.1` running a
+ * binary that reports `0.13.1+ds1` is one version, each of its advisories one finding.
+ */
 export function checkActual(
   policy: Policy,
   reportedVersion: string,
   source: string,
   db: readonly Advisory[] = ADVISORIES,
+  found: readonly Finding[] = [],
 ): Finding[] {
   if (source === 'git') return [];
-  return checkVersion(policy, reportedVersion, source === 'runner' ? "the runner's buildx" : 'buildx', db);
+  const what = source === 'runner' ? "the runner's buildx" : 'buildx';
+  const known = new Set(found.map((f) => f.key));
+  return checkVersion(policy, reportedVersion, what, db).filter((f) => !known.has(f.key));
 }
 
 /** True when any finding stops the step. */
