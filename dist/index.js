@@ -36067,11 +36067,28 @@ class LogSection extends external_node_events_.EventEmitter {
             this.out.write(chunk);
         this.state = this.state === 'ended' ? 'ended' : 'live';
     }
+    /** Ends the block and the group now, whatever the child still prints (nothing more is shown). */
+    interrupt() {
+        if (this.state !== 'live')
+            return;
+        this.trailer = '';
+        this.finish();
+    }
     /** Closes the block and the group, then prints the trailer. */
     finish() {
         this.out.write(`::${this.token}::\n::endgroup::\n${this.trailer}`);
         this.state = 'printed';
     }
+}
+/** Every log with a section printing live: what the last resort must close before it speaks. */
+const liveLogs = new Set();
+/**
+ * Closes the stop-commands block and the group of every section printing live, so that what the
+ * action says next (an error annotation, on the way out) is read by the runner again.
+ */
+function interruptLiveSections() {
+    for (const log of liveLogs)
+        log.interrupt();
 }
 class SerialLog {
     out;
@@ -36098,6 +36115,7 @@ class SerialLog {
         if (this.owner !== section)
             return;
         this.owner = undefined;
+        liveLogs.delete(this);
         for (const s of this.waiting.filter((w) => w.status === 'ended')) {
             s.start();
             s.finish();
@@ -36107,8 +36125,16 @@ class SerialLog {
         if (next)
             this.own(next);
     }
+    /** Ends the live section's block and group; sections still waiting are never printed. */
+    interrupt() {
+        this.owner?.interrupt();
+        this.owner = undefined;
+        this.waiting = [];
+        liveLogs.delete(this);
+    }
     own(section) {
         this.owner = section;
+        liveLogs.add(this);
         section.start();
     }
 }
@@ -36626,6 +36652,7 @@ function toOutcome(result, classifier, opts) {
 // process group killed, exit status 1, and no bare stack trace.
 
 
+
 /** Where the run is; the last resort and the step's error name it. */
 class Progress {
     stage = 'inputs';
@@ -36647,6 +36674,9 @@ function installLastResort({ progress, fail }) {
             return;
         handled = true;
         try {
+            killAllGroups('SIGKILL');
+            // a child's stop-commands block may be open: close it, or the runner ignores the error
+            interruptLiveSections();
             const f = unexpectedFailure(progress.stage, err, how);
             fail(f.title, f.message);
             if (err instanceof Error && err.stack)

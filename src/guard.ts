@@ -4,6 +4,7 @@
 
 import * as core from '@actions/core';
 
+import { interruptLiveSections } from './exec/log.js';
 import { killAllGroups } from './exec/process.js';
 
 export type Stage = 'inputs' | 'policy' | 'install' | 'merge' | 'report';
@@ -42,6 +43,9 @@ export function installLastResort({ progress, fail }: LastResort): void {
     if (handled) return;
     handled = true;
     try {
+      killAllGroups('SIGKILL');
+      // a child's stop-commands block may be open: close it, or the runner ignores the error
+      interruptLiveSections();
       const f = unexpectedFailure(progress.stage, err, how);
       fail(f.title, f.message);
       if (err instanceof Error && err.stack) core.debug(err.stack);

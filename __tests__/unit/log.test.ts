@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 
 import { describe, expect, it } from 'vitest';
 
-import { HeadTail, type LogSection, SerialLog } from '../../src/exec/log.js';
+import { HeadTail, interruptLiveSections, type LogSection, SerialLog } from '../../src/exec/log.js';
 import { runProcess } from '../../src/exec/process.js';
 import { logStructure } from '../testbed/logcheck.js';
 
@@ -150,5 +150,26 @@ describe('SerialLog', () => {
         `${who} last`,
       ]);
     }
+  });
+});
+
+describe('interruptLiveSections: the last resort speaks outside every block', () => {
+  it('closes the live block and group; nothing of the section is printed after it', async () => {
+    const out = sink();
+    const log = new SerialLog(out.stream, { token: tokens() });
+    const a = log.open('a');
+    const b = log.open('b'); // kept: a holds the log
+    a.write(Buffer.from('::error::from buildx, inside the block\n'));
+    b.write(Buffer.from('kept\n'));
+    interruptLiveSections();
+    out.stream.write('::error::the action itself\n');
+    a.write(Buffer.from('late\n'));
+    a.close('a done');
+    b.close('b done');
+    await new Promise((r) => setImmediate(r));
+    expect(out.text()).toBe(
+      '::group::a\n::stop-commands::tok1\n::error::from buildx, inside the block\n::tok1::\n::endgroup::\n' +
+        '::error::the action itself\n',
+    );
   });
 });

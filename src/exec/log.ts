@@ -133,11 +133,29 @@ export class LogSection extends EventEmitter implements EchoTarget {
     this.state = this.state === 'ended' ? 'ended' : 'live';
   }
 
+  /** Ends the block and the group now, whatever the child still prints (nothing more is shown). */
+  interrupt(): void {
+    if (this.state !== 'live') return;
+    this.trailer = '';
+    this.finish();
+  }
+
   /** Closes the block and the group, then prints the trailer. */
   finish(): void {
     this.out.write(`::${this.token}::\n::endgroup::\n${this.trailer}`);
     this.state = 'printed';
   }
+}
+
+/** Every log with a section printing live: what the last resort must close before it speaks. */
+const liveLogs = new Set<SerialLog>();
+
+/**
+ * Closes the stop-commands block and the group of every section printing live, so that what the
+ * action says next (an error annotation, on the way out) is read by the runner again.
+ */
+export function interruptLiveSections(): void {
+  for (const log of liveLogs) log.interrupt();
 }
 
 export class SerialLog {
@@ -166,6 +184,7 @@ export class SerialLog {
   release(section: LogSection): void {
     if (this.owner !== section) return;
     this.owner = undefined;
+    liveLogs.delete(this);
     for (const s of this.waiting.filter((w) => w.status === 'ended')) {
       s.start();
       s.finish();
@@ -175,8 +194,17 @@ export class SerialLog {
     if (next) this.own(next);
   }
 
+  /** Ends the live section's block and group; sections still waiting are never printed. */
+  interrupt(): void {
+    this.owner?.interrupt();
+    this.owner = undefined;
+    this.waiting = [];
+    liveLogs.delete(this);
+  }
+
   private own(section: LogSection): void {
     this.owner = section;
+    liveLogs.add(this);
     section.start();
   }
 }
