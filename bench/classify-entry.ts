@@ -1,6 +1,6 @@
 // Bundled by bench/foundation.ts (ncc) so that the benchmark measures the classifier the action
 // ships, in-process, the way the process runner feeds it: 64 KiB chunks, the chunk filter, lines.
-import { CHUNK_FILTER, OutputClassifier } from '../src/classify.js';
+import { CHUNK_FILTER, OutputClassifier } from '../src/buildx/classify.js';
 
 /** Feeds `data` through the filter and the classifier as the runner does; returns the verdict. */
 export function classifyChunks(data: Buffer, chunkSize = 64 * 1024): string {

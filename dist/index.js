@@ -31613,7 +31613,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7725);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6440);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -31622,7 +31622,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 7725:
+/***/ 6440:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -34584,7 +34584,7 @@ const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import
 const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
 // EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
 var dist = __nccwpck_require__(8815);
-;// CONCATENATED MODULE: ./src/workflow/locate.ts
+;// CONCATENATED MODULE: ./src/report/locate.ts
 // Finds the workflow step that runs this action, with line numbers, so that annotations land on the
 // step's `uses:` line or on the line of the input they are about. The workflow is parsed with
 // positions (never scanned with patterns); when the step cannot be told apart from another, or the
@@ -34888,7 +34888,7 @@ function entries(ctx, value, depth = 0) {
     return own;
 }
 
-;// CONCATENATED MODULE: ./src/annotate.ts
+;// CONCATENATED MODULE: ./src/report/annotate.ts
 // Annotations placed on the workflow file: the line of the input concerned (`buildx-version:`,
 // `policy:`, ...) or of this step's `uses:`; without a location when the step cannot be found.
 // Deduplicated, and at most MAX_PER_KIND of each kind per step.
@@ -34954,7 +34954,7 @@ class Annotator {
     }
 }
 
-;// CONCATENATED MODULE: ./src/classify.ts
+;// CONCATENATED MODULE: ./src/buildx/classify.ts
 // Classifies a failed buildx attempt from its output, one line at a time, in bounded memory.
 //
 //   panic      any Go runtime crash (`fatal error: ...`, `panic: ...`, a signal dump); wins over
@@ -35209,753 +35209,6 @@ function classifyOutput(text) {
 
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
-;// CONCATENATED MODULE: ./src/reference.ts
-// Docker image references, parsed by the grammar of distribution/reference:
-//
-//   reference  := name [ ":" tag ] [ "@" digest ]
-//   name       := [ domain "/" ] path-component [ "/" path-component ]*
-//   domain     := host [ ":" port ]       host := domain-name | IPv4 | "[" IPv6 "]"
-//   path-comp  := [a-z0-9]+ ( ( "." | "_" | "__" | "-"+ ) [a-z0-9]+ )*
-//   tag        := [\w][\w.-]{0,127}
-//   digest     := algorithm ":" hex{32,}
-//
-// The first path element is a domain when it contains "." or ":", or is "localhost", or holds an
-// upper-case letter (which a path component may not). Without a domain the reference is Docker
-// Hub's: `alpine` is `docker.io/library/alpine`. Hub's other names, `index.docker.io` (which
-// distribution/reference normalises) and `registry-1.docker.io` (its API host, which buildkit looks
-// credentials up as Hub's), are `docker.io` too: `index.docker.io/alpine` is
-// `docker.io/library/alpine`. `original` keeps the text as written (it is what buildx is given).
-const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
-const DOMAIN_NAME = `${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*`;
-const IPV6 = '\\[(?:[a-fA-F0-9:]+)\\]';
-const DOMAIN_RE = new RegExp(`^(?:${DOMAIN_NAME}|${IPV6})(?::[0-9]+)?$`);
-const PATH_COMPONENT_RE = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$/;
-const TAG_RE = /^[\w][\w.-]{0,127}$/;
-const DIGEST_RE = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$/;
-const SHA256_DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
-const DOCKER_HUB = 'docker.io';
-const DOCKER_HUB_ALIASES = new Set(['index.docker.io', 'registry-1.docker.io']);
-const NAME_TOTAL_LENGTH_MAX = 255;
-class ReferenceError extends Error {
-}
-/** Parses a reference, throwing a ReferenceError that says what is wrong with it. */
-function parseReference(text) {
-    if (text.length === 0)
-        throw new ReferenceError('empty reference');
-    if (/[^\x21-\x7e]/.test(text)) {
-        throw new ReferenceError('a reference holds no whitespace, control or non-ASCII characters');
-    }
-    let rest = text;
-    let digest;
-    const at = rest.indexOf('@');
-    if (at >= 0) {
-        digest = rest.slice(at + 1);
-        rest = rest.slice(0, at);
-        if (!DIGEST_RE.test(digest)) {
-            throw new ReferenceError(`"${digest}" is not a digest (expected algorithm:hex, e.g. sha256:<64 hex>)`);
-        }
-        if (digest.startsWith('sha256:') && !SHA256_DIGEST_RE.test(digest)) {
-            throw new ReferenceError(`"${digest}" is not a sha256 digest (64 lower-case hex characters)`);
-        }
-    }
-    let tag;
-    const lastSlash = rest.lastIndexOf('/');
-    const colon = rest.indexOf(':', lastSlash + 1);
-    if (colon >= 0) {
-        tag = rest.slice(colon + 1);
-        rest = rest.slice(0, colon);
-        if (!TAG_RE.test(tag)) {
-            throw new ReferenceError(`"${tag}" is not a valid tag (letters, digits, "_", "." and "-", at most 128)`);
-        }
-    }
-    const name = rest;
-    if (name.length === 0)
-        throw new ReferenceError('the repository name is missing');
-    if (name.length > NAME_TOTAL_LENGTH_MAX) {
-        throw new ReferenceError(`the repository name is longer than ${NAME_TOTAL_LENGTH_MAX} characters`);
-    }
-    const parts = name.split('/');
-    let domain = DOCKER_HUB;
-    const first = parts[0] ?? '';
-    if (parts.length > 1 &&
-        (first.includes('.') || first.includes(':') || first === 'localhost' || /[A-Z]/.test(first))) {
-        domain = first;
-        parts.shift();
-        if (!DOMAIN_RE.test(domain))
-            throw new ReferenceError(`"${domain}" is not a valid registry host`);
-        if (DOCKER_HUB_ALIASES.has(domain))
-            domain = DOCKER_HUB;
-    }
-    for (const part of parts) {
-        if (!PATH_COMPONENT_RE.test(part)) {
-            throw new ReferenceError(/[A-Z]/.test(part)
-                ? `repository name "${name}" must be lower-case`
-                : `"${part}" is not a valid repository path component in "${name}"`);
-        }
-    }
-    let path = parts.join('/');
-    if (domain === DOCKER_HUB && parts.length === 1)
-        path = `library/${path}`;
-    return { domain, path, tag, digest, original: text };
-}
-/** `domain/path`, the repository a reference lives in. */
-function repositoryOf(ref) {
-    return `${ref.domain}/${ref.path}`;
-}
-/** The canonical text of a reference (Docker Hub spelled out). */
-function formatReference(ref) {
-    let s = `${ref.domain}/${ref.path}`;
-    if (ref.tag)
-        s += `:${ref.tag}`;
-    if (ref.digest)
-        s += `@${ref.digest}`;
-    return s;
-}
-/** A target tag: a reference with no digest; `latest` when no tag is written, as docker does. */
-function parseTag(text) {
-    const ref = parseReference(text);
-    if (ref.digest)
-        throw new ReferenceError('a target tag cannot hold a digest');
-    return { ...ref, tag: ref.tag ?? 'latest' };
-}
-function isDigest(text) {
-    return SHA256_DIGEST_RE.test(text);
-}
-
-;// CONCATENATED MODULE: ./src/advice.ts
-// What to say after a failure a retry cannot fix. After an authorization failure the words depend on
-// whether the Docker config holds credentials for the registry: "no credentials were found, log
-// in" and "the credentials lack push permission" are different advice, and only the config can
-// tell them apart (buildx prints `insufficient_scope` for both). advice() is pure: the facts come
-// in as data, gathered at the edge (RegistryClient.credentialsKnown, through the engine's deps).
-
-const AUTH_SIGNATURES = new Set([
-    '401 Unauthorized',
-    'unauthorized',
-    '403 Forbidden',
-    'denied',
-    'insufficient_scope',
-    'oauth token 401',
-    'oauth token 403',
-]);
-/**
- * The facts advice() needs after an authorization failure: what the Docker config holds for the
- * hosts of these references (asked of `credentialsFor`, the engine's dep; nothing is asked after
- * other failures).
- */
-async function adviceContext(c, action, references, credentialsFor) {
-    if (!AUTH_SIGNATURES.has(c.signature) || !credentialsFor)
-        return { action, hosts: [] };
-    const domains = new Set();
-    for (const r of references) {
-        try {
-            domains.add(parseReference(r).domain);
-        }
-        catch {
-            // a bare digest: it lives with the other sources
-        }
-    }
-    const hosts = [];
-    for (const host of domains) {
-        const credentials = await credentialsFor(host).catch(() => 'unknown');
-        hosts.push({ host, credentials });
-    }
-    return { action, hosts };
-}
-const list = (hosts) => {
-    const names = hosts.map((h) => h.host);
-    return names.length <= 1 ? (names[0] ?? '') : `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;
-};
-function loginHint(hosts) {
-    const first = hosts[0]?.host ?? '';
-    return first === DOCKER_HUB
-        ? 'docker/login-action (Docker Hub is its default registry)'
-        : `docker/login-action with \`registry: ${first}\``;
-}
-/** The words for an authorization failure, from what the Docker config says of the hosts' credentials. */
-function authAdvice(c, ctx) {
-    const missing = ctx.hosts.filter((h) => h.credentials === 'no');
-    const found = ctx.hosts.filter((h) => h.credentials === 'yes');
-    const all = ctx.hosts.length > 0 ? list(ctx.hosts) : 'the registry';
-    const is401 = c.signature === '401 Unauthorized' || c.signature === 'unauthorized';
-    const head = is401
-        ? ' Authorization failed (401 Unauthorized):'
-        : ` The registry refused the ${ctx.action} (${c.signature}):`;
-    if (c.signature.startsWith('oauth token ')) {
-        const status = c.signature.slice('oauth token '.length);
-        return ` The registry's token server refused the credentials for ${found.length > 0 ? list(found) : all} (${status}): the password or token is wrong, expired or revoked; check the secret given to docker/login-action.`;
-    }
-    if (missing.length > 0) {
-        return `${head} no credentials for ${list(missing)} were found in the Docker config ($DOCKER_CONFIG/config.json, default ~/.docker/config.json: auths, credsStore, credHelpers), so buildx went to the registry anonymously. Log in before this step: ${loginHint(missing)}.`;
-    }
-    if (found.length > 0 && found.length === ctx.hosts.length) {
-        return is401
-            ? `${head} the registry refused the credentials for ${list(found)} that the Docker config holds: check the username and password or token given to docker/login-action, and that they may ${ctx.action} this repository.`
-            : `${head} the credentials for ${list(found)} were accepted but lack ${ctx.action} permission on this repository: give the account ${ctx.action === 'push' ? 'write' : 'read'} access, or log in with one that has it.`;
-    }
-    return is401
-        ? `${head} log in to ${all} before this step (docker/login-action), and check that the credentials may ${ctx.action} this repository.`
-        : `${head} either no credentials reached it or they lack ${ctx.action} permission on this repository; check the login to ${all} before this step (docker/login-action).`;
-}
-/** What to do about a failure a retry cannot fix (empty when there is nothing to say). */
-function advice(c, ctx = { action: 'push', hosts: [] }) {
-    if (c.notFound) {
-        return ' Check that every source reference is right and that the jobs that build them pushed them; a source pushed a moment ago by another runner is retried twice before this counts as permanent.';
-    }
-    if (AUTH_SIGNATURES.has(c.signature))
-        return authAdvice(c, ctx);
-    switch (c.signature) {
-        case 'invalid reference':
-            return ' Check the references in sources and tags.';
-        case 'TLS configuration':
-            return " The registry's TLS setup is not one buildx accepts (certificate, or plain HTTP where HTTPS was expected).";
-        case 'bad arguments':
-            return ' This buildx does not accept the arguments this action gives it: use a newer buildx (buildx-version).';
-        case 'annotation refused':
-            return ' Check the annotations input: buildx imagetools create writes index: and manifest-descriptor: annotations only.';
-        case 'invalid platform':
-            return ' Check the platforms named in the annotations input (as in manifest-descriptor[linux/amd64]:).';
-        default:
-            return '';
-    }
-}
-
-;// CONCATENATED MODULE: ./src/buildx/imagetools.ts
-// Pure argument builders for `buildx imagetools`. Every value has been validated by the inputs
-// module; none of it starts with "-", and nothing here is ever interpreted by a shell.
-function createArgs(a) {
-    const args = ['imagetools', 'create'];
-    if (!a.dryRun)
-        args.push('--progress=plain');
-    for (const tag of a.tags)
-        args.push('--tag', tag);
-    for (const annotation of a.annotations ?? [])
-        args.push('--annotation', annotation);
-    if (a.append)
-        args.push('--append');
-    if (a.dryRun)
-        args.push('--dry-run');
-    args.push(...a.sources);
-    return args;
-}
-/** A command line for the log: arguments quoted where needed, so it reads back unambiguously. */
-function displayCommand(file, args) {
-    return [file, ...args]
-        .map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`))
-        .join(' ');
-}
-
-;// CONCATENATED MODULE: ./src/plan.ts
-// The planner: splits the tags into buildx invocations of at most `max-concurrency` tags, and
-// picks each invocation's source: the user's sources for the first, then the index itself,
-// `<repo>@<digest>` of a tag already holding it (a manifest-only copy). Pure.
-
-/** The next batch of pending tags: at most `concurrency`, in the given order. */
-function nextBatch(pending, concurrency) {
-    return pending.slice(0, Math.max(1, concurrency));
-}
-/**
- * Chooses where a batch is copied from. With no tag holding the index yet, the user's sources;
- * else the index by digest, from a tag in the batch's own repository when there is one
- * (no blobs to copy), or from the first tag holding it.
- */
-function chooseSource(batch, holding, userSources, digest) {
-    if (holding.length === 0)
-        return { tags: [...batch], sources: [...userSources], fromSources: true };
-    const target = batch[0];
-    const sameRepo = target
-        ? holding.find((h) => h.domain === target.domain && h.path === target.path)
-        : undefined;
-    const from = sameRepo ?? holding[0];
-    return {
-        tags: [...batch],
-        sources: [formatReference({ domain: from.domain, path: from.path, digest })],
-        fromSources: false,
-    };
-}
-/** The whole plan when every invocation succeeds at once (for the log and the tests). */
-function planInvocations(tags, userSources, digest, concurrency) {
-    const plan = [];
-    const holding = [];
-    let pending = [...tags];
-    while (pending.length > 0) {
-        const batch = nextBatch(pending, concurrency);
-        plan.push(chooseSource(batch, holding, userSources, digest));
-        holding.push(...batch);
-        pending = pending.slice(batch.length);
-    }
-    return plan;
-}
-/** Display form of a tag for logs and summaries. */
-function tagName(ref) {
-    return ref.original;
-}
-
-;// CONCATENATED MODULE: ./src/retry.ts
-// Exponential backoff with full jitter: the wait before retry n (n = 1 after the first failure)
-// is uniform in [0, min(cap, base * 2^(n-1))]. Pure: the random source is a parameter.
-function backoffCeiling(retry, { baseMs, capMs }) {
-    const exp = baseMs * 2 ** Math.max(0, Math.min(retry - 1, 30));
-    return Math.min(capMs, exp);
-}
-function backoffDelay(retry, opts, random = Math.random) {
-    return Math.round(random() * backoffCeiling(retry, opts));
-}
-/** How many `not found` failures are retried before they count as permanent. */
-const NOT_FOUND_RETRIES = 2;
-/**
- * Decides whether attempt `attempt` (1-based) that failed with `cls` is retried.
- * No retry after the last attempt, never for permanent errors, and `not found` only on its budget.
- */
-function shouldRetry(cls, attempt, maxAttempts, retryOn, notFoundSeen = 0) {
-    if (cls === 'permanent')
-        return { retry: false, reason: 'permanent errors are not retried' };
-    if (notFoundSeen > NOT_FOUND_RETRIES) {
-        return { retry: false, reason: `still not found after ${NOT_FOUND_RETRIES} retries` };
-    }
-    if (!retryOn.has(cls))
-        return { retry: false, reason: `"${cls}" is not in retry-on` };
-    if (attempt >= maxAttempts)
-        return { retry: false, reason: `max-attempts (${maxAttempts}) reached` };
-    return { retry: true, reason: `${cls} failures are retried` };
-}
-/** A sleep that a cancellation can cut short. */
-function sleep(ms, signal) {
-    return new Promise((resolve, reject) => {
-        if (signal?.aborted)
-            return reject(signal.reason);
-        const timer = setTimeout(() => {
-            signal?.removeEventListener('abort', onAbort);
-            resolve();
-        }, ms);
-        const onAbort = () => {
-            clearTimeout(timer);
-            reject(signal?.reason);
-        };
-        signal?.addEventListener('abort', onAbort, { once: true });
-    });
-}
-
-;// CONCATENATED MODULE: ./src/engine.ts
-// The engine: computes the expected digest with --dry-run, pushes the tags in invocations of at
-// most `max-concurrency` tags, classifies each failure, retries what is worth it with backoff
-// (reading the tags back first, so only what is missing is pushed again), and verifies the end
-// state by reading every tag back. I/O comes in through `EngineDeps`.
-
-
-
-
-
-class CancelledError extends Error {
-    constructor() {
-        super('cancelled');
-        this.name = 'CancelledError';
-    }
-}
-const INDEX_TYPES = new Set([
-    'application/vnd.oci.image.index.v1+json',
-    'application/vnd.docker.distribution.manifest.list.v2+json',
-]);
-/** The digest of the index `--dry-run` printed: sha256 of its bytes without the trailing newline. */
-function indexDigest(dryRunOutput) {
-    const index = dryRunOutput.replace(/\r?\n$/, '');
-    let parsed;
-    try {
-        parsed = JSON.parse(index);
-    }
-    catch {
-        throw new Error(`--dry-run did not print an image index (${index.slice(0, 120) || 'no output'})`);
-    }
-    if (!Array.isArray(parsed.manifests) || (parsed.mediaType && !INDEX_TYPES.has(parsed.mediaType))) {
-        throw new Error(`--dry-run printed JSON that is not an image index (mediaType ${parsed.mediaType ?? 'missing'})`);
-    }
-    return { digest: `sha256:${(0,external_node_crypto_.createHash)('sha256').update(index, 'utf8').digest('hex')}`, index };
-}
-async function runMerge(inputs, deps) {
-    const random = deps.random ?? Math.random;
-    const attempts = [];
-    let panics = 0;
-    const backoff = { baseMs: inputs.retryDelayMs, capMs: inputs.retryMaxDelayMs };
-    const tagNames = inputs.tags.map((t) => t.original);
-    const record = (r) => {
-        const rec = { ...r, number: attempts.length + 1, waitMs: 0 };
-        attempts.push(rec);
-        if (r.class === 'panic')
-            panics++;
-        return rec;
-    };
-    const failed = (failure, digest, index, tags) => ({
-        ok: false,
-        digest,
-        index,
-        attempts,
-        tags: tags ?? tagNames.map((tag) => ({ tag, digest: null, verified: false })),
-        panics,
-        recovered: false,
-        failure,
-    });
-    // 1. The oracle: what the index will be. It pushes nothing, and it runs while the first push is
-    // in flight (when that push cannot change what the oracle reads: not with --append).
-    const dryArgs = createArgs({
-        sources: inputs.sources,
-        tags: inputs.tags.length > 0 ? [inputs.tags[0].original] : [],
-        annotations: inputs.annotations,
-        append: inputs.append,
-        dryRun: true,
-    });
-    const runOracle = async () => {
-        let notFound = 0;
-        for (let n = 1;; n++) {
-            const out = await deps.exec(dryArgs, `expected digest (--dry-run), attempt ${n}`);
-            let cls = out.classification;
-            let oracle;
-            if (out.ok) {
-                try {
-                    oracle = indexDigest(out.stdoutTruncated ? '' : out.stdout);
-                }
-                catch (err) {
-                    cls = { class: 'unknown', signature: 'no index from --dry-run', line: err.message };
-                }
-            }
-            const rec = record({
-                invocation: 'oracle',
-                try: n,
-                tags: [],
-                sources: inputs.sources,
-                ok: oracle !== undefined,
-                class: oracle ? undefined : cls?.class,
-                signature: oracle ? undefined : cls?.signature,
-                line: oracle ? undefined : cls?.line,
-                exitCode: out.exitCode,
-                signal: out.signal,
-                killedBy: out.killedBy,
-                durationMs: out.durationMs,
-                tail: oracle ? undefined : out.evidence?.length ? out.evidence : out.tail.slice(-50),
-            });
-            if (oracle)
-                return oracle;
-            const c = cls ?? { class: 'unknown', signature: 'failed', line: '' };
-            if (c.notFound)
-                notFound++;
-            const decision = shouldRetry(c.class, n, inputs.maxAttempts, inputs.retryOn, notFound);
-            if (!decision.retry) {
-                return {
-                    class: c.notFound ? 'permanent' : c.class,
-                    signature: c.signature,
-                    line: c.line,
-                    message: oracleFailureMessage(c, decision.reason, advice(c, await adviceContext(c, 'pull', inputs.sources, deps.credentialsFor))),
-                    tags: tagNames,
-                };
-            }
-            rec.waitMs = backoffDelay(n, backoff, random);
-            deps.info(`Retrying --dry-run in ${(rec.waitMs / 1000).toFixed(1)}s (${decision.reason})`);
-            await deps.sleep(rec.waitMs);
-        }
-    };
-    const pushArgs = (batch, inv) => createArgs({
-        sources: inv.sources,
-        tags: batch.map((t) => t.original),
-        annotations: inv.fromSources ? inputs.annotations : [],
-        append: inv.fromSources && inputs.append,
-    });
-    const pushLabel = (batch, invocation, n) => `push ${batch.length === 1 ? batch[0].original : `${batch.length} tags`} (invocation ${invocation}, attempt ${n})`;
-    const oraclePromise = runOracle();
-    let early;
-    const earlyBatch = nextBatch(inputs.tags, inputs.maxConcurrency);
-    const earlyInv = chooseSource(earlyBatch, [], inputs.sources, '');
-    if (!inputs.dryRun && !inputs.append && inputs.tags.length > 0) {
-        early = deps.exec(pushArgs(earlyBatch, earlyInv), pushLabel(earlyBatch, 1, 1));
-        early.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
-    }
-    const oracle = await oraclePromise;
-    if (!('digest' in oracle)) {
-        if (!early)
-            return failed(oracle);
-        // The first push ran all the same: it is recorded, and what it pushed is not "not pushed".
-        const rec = recordPush(record, await settle(early), earlyBatch, earlyInv.sources);
-        if (!rec.ok)
-            return failed(oracle);
-        oracle.tags = oracle.tags.filter((t) => !rec.tags.includes(t));
-        const tags = await readAll(inputs.tags, deps, '', new Set(), rec.tags);
-        return failed(oracle, undefined, undefined, tags);
-    }
-    const { digest, index } = oracle;
-    deps.info(`Expected index digest: ${digest}`);
-    if (inputs.dryRun) {
-        return { ok: true, digest, index, attempts, tags: [], panics, recovered: false };
-    }
-    // 2. Push, invocation by invocation.
-    const holding = [];
-    let pending = [...inputs.tags];
-    let concurrency = inputs.maxConcurrency;
-    let recovered = false;
-    // Tags read back holding the index during the run: verification need not ask again.
-    const proven = new Set();
-    const holds = async (ref) => {
-        try {
-            const ok = (await deps.readDigest(ref)) === digest;
-            if (ok)
-                proven.add(ref.original);
-            return ok;
-        }
-        catch (err) {
-            deps.warning(`Could not read ${ref.original} back: ${err.message}`);
-            return false;
-        }
-    };
-    let failure;
-    /** One invocation with its retries; returns a Failure when it gives up. */
-    const runInvocation = async (first, invocation) => {
-        let batch = first;
-        let notFoundSeen = 0;
-        for (let n = 1;; n++) {
-            const inv = chooseSource(batch, holding, inputs.sources, digest);
-            const names = batch.map((t) => t.original);
-            // the first attempt of the first invocation may already be under way
-            const out = early
-                ? await early
-                : await deps.exec(pushArgs(batch, inv), pushLabel(batch, invocation, n));
-            early = undefined;
-            let cls = out.classification;
-            let landed = [];
-            if (out.ok) {
-                // The first tag to hold the index becomes the source of the others: prove it holds it.
-                const mustProve = holding.length === 0 && inputs.verify ? batch : [];
-                const wrong = [];
-                for (const t of mustProve)
-                    if (!(await holds(t)))
-                        wrong.push(t.original);
-                if (wrong.length === 0) {
-                    record({
-                        invocation,
-                        try: n,
-                        tags: names,
-                        sources: inv.sources,
-                        ok: true,
-                        exitCode: out.exitCode,
-                        signal: out.signal,
-                        durationMs: out.durationMs,
-                    });
-                    if (n > 1)
-                        recovered = true;
-                    holding.push(...batch);
-                    return undefined;
-                }
-                landed = batch.filter((t) => !wrong.includes(t.original));
-                cls = {
-                    class: 'unknown',
-                    signature: 'pushed tag does not hold the expected index',
-                    line: `${wrong.join(', ')} do not resolve to ${digest} after buildx exited 0`,
-                };
-            }
-            else if (out.classification?.class !== 'permanent') {
-                // Read back before deciding: a crash after the push landed leaves nothing to redo.
-                for (const t of batch)
-                    if (await holds(t))
-                        landed.push(t);
-            }
-            const c = cls ?? { class: 'unknown', signature: 'failed', line: '' };
-            const rec = record({
-                invocation,
-                try: n,
-                tags: names,
-                sources: inv.sources,
-                ok: false,
-                class: c.class,
-                signature: c.signature,
-                line: c.line,
-                exitCode: out.exitCode,
-                signal: out.signal,
-                killedBy: out.killedBy,
-                durationMs: out.durationMs,
-                landed: landed.map((t) => t.original),
-                tail: out.evidence?.length ? out.evidence : out.tail.slice(-50),
-            });
-            if (c.class === 'panic' && concurrency > 1) {
-                concurrency = 1;
-                deps.warning('buildx crashed: pushing one tag per invocation for the rest of this run');
-            }
-            holding.push(...landed);
-            batch = batch.filter((t) => !landed.includes(t));
-            if (batch.length === 0) {
-                deps.info(`Every tag of this invocation already holds ${digest}: nothing left to push`);
-                recovered = true;
-                return undefined;
-            }
-            if (c.notFound)
-                notFoundSeen++;
-            const decision = shouldRetry(c.class, n, inputs.maxAttempts, inputs.retryOn, notFoundSeen);
-            if (!decision.retry || failure) {
-                return {
-                    class: c.notFound ? 'permanent' : c.class,
-                    signature: c.signature,
-                    line: c.line,
-                    message: `${describe(c)} while pushing ${names.join(', ')}; ${failure ? 'another invocation failed' : decision.reason}.${advice(c, await adviceContext(c, 'push', names, deps.credentialsFor))}`,
-                    tags: batch.map((t) => t.original),
-                };
-            }
-            if (batch.length > concurrency) {
-                pending = [...batch.slice(concurrency), ...pending];
-                batch = batch.slice(0, concurrency);
-            }
-            rec.waitMs = backoffDelay(n, backoff, random);
-            deps.info(`Retrying in ${(rec.waitMs / 1000).toFixed(1)}s: ${c.class} (${c.signature}), ${decision.reason}`);
-            await deps.sleep(rec.waitMs);
-        }
-    };
-    // The first invocation creates the index from the sources, alone. Once a tag holds it, the
-    // others are manifest-only copies by digest: separate buildx processes (no shared memory to
-    // race on), up to parallel-copies at a time, each still pushing at most max-concurrency tags.
-    let invocations = 0;
-    const worker = async () => {
-        while (pending.length > 0 && !failure) {
-            const batch = nextBatch(pending, concurrency);
-            pending = pending.slice(batch.length);
-            const f = await runInvocation(batch, ++invocations);
-            const first = failure;
-            if (f && first)
-                first.tags.push(...f.tags);
-            else if (f)
-                failure = f;
-        }
-    };
-    if (pending.length > 0) {
-        const batch = nextBatch(pending, concurrency);
-        pending = pending.slice(batch.length);
-        failure = await runInvocation(batch, ++invocations);
-    }
-    if (!failure) {
-        const workers = holding.length > 0 ? Math.max(1, Math.min(inputs.parallelCopies, pending.length)) : 1;
-        await Promise.all(Array.from({ length: workers }, worker));
-    }
-    if (failure) {
-        failure.tags.push(...pending.map((t) => t.original));
-        return failed(failure, digest, index, await readAll(inputs.tags, deps, digest, proven));
-    }
-    // 3. Verify: every tag, read back from the registry, must hold the expected digest.
-    const tags = inputs.verify
-        ? await readAll(inputs.tags, deps, digest, proven)
-        : tagNames.map((tag) => ({ tag, digest, verified: false }));
-    const wrong = tags.filter((t) => inputs.verify && !t.verified);
-    if (wrong.length > 0) {
-        return failed({
-            class: 'verify',
-            signature: 'tag does not hold the expected index',
-            line: wrong.map((t) => `${t.tag} -> ${t.digest ?? t.error ?? 'nothing'}`).join('; '),
-            message: `${wrong.length} of ${tags.length} tags do not resolve to ${digest} after the push`,
-            tags: wrong.map((t) => t.tag),
-        }, digest, index, tags);
-    }
-    return { ok: true, digest, index, attempts, tags, panics, recovered };
-}
-function describe(c) {
-    if (c.notFound)
-        return `a source was not found (${c.signature})`;
-    switch (c.class) {
-        case 'panic':
-            return `buildx crashed (${c.signature})`;
-        case 'permanent':
-            return `a permanent error (${c.signature})`;
-        case 'transient':
-            return `a registry or network error (${c.signature})`;
-        case 'timeout':
-            return `buildx was stopped by the ${c.signature}`;
-        default:
-            return `buildx failed (${c.signature})`;
-    }
-}
-/** Signatures of a registry refusing to let buildx read: the sources could not be read. */
-const READ_REFUSED = new Set([
-    '401 Unauthorized',
-    'unauthorized',
-    '403 Forbidden',
-    'denied',
-    'TLS configuration',
-]);
-/**
- * What a --dry-run that gave up says. "Could not read the sources" only when that is what
- * happened (a source not found, a registry or network error, access refused); otherwise how the
- * --dry-run failed, buildx's own line being added by the report ("buildx said: ...").
- */
-function oracleFailureMessage(c, reason, adviceText) {
-    const reading = c.notFound || c.class === 'transient' || READ_REFUSED.has(c.signature);
-    const what = reading
-        ? 'buildx could not read the sources to compute the index'
-        : 'the --dry-run that computes the index failed';
-    return `${what}: ${describe(c)}; ${reason}.${adviceText}`;
-}
-/** An attempt that ended: its outcome, or a failure to start it as one (never a cancellation). */
-async function settle(attempt) {
-    try {
-        return await attempt;
-    }
-    catch (err) {
-        if (err instanceof CancelledError)
-            throw err;
-        const line = err instanceof Error ? err.message : String(err);
-        return {
-            ok: false,
-            classification: { class: 'unknown', signature: 'buildx did not run', line },
-            exitCode: null,
-            signal: null,
-            durationMs: 0,
-            stdout: '',
-            stdoutTruncated: false,
-            tail: [line],
-        };
-    }
-}
-/** Records a push attempt whose outcome the engine does not act on (no read-back, no retry). */
-function recordPush(record, out, batch, sources) {
-    const c = out.ok ? undefined : (out.classification ?? { class: 'unknown', signature: 'failed', line: '' });
-    return record({
-        invocation: 1,
-        try: 1,
-        tags: batch.map((t) => t.original),
-        sources,
-        ok: out.ok,
-        class: c?.class,
-        signature: c?.signature,
-        line: c?.line,
-        exitCode: out.exitCode,
-        signal: out.signal,
-        killedBy: out.killedBy,
-        durationMs: out.durationMs,
-        tail: out.ok ? undefined : out.evidence?.length ? out.evidence : out.tail.slice(-50),
-    });
-}
-/**
- * Reads every tag back (one request each); tags already read back holding `digest` are not asked
- * again, and only the tags in `only` are read when it is given.
- */
-async function readAll(tags, deps, digest, proven = new Set(), only) {
-    const results = new Array(tags.length);
-    let next = 0;
-    const worker = async () => {
-        while (next < tags.length) {
-            const i = next++;
-            const t = tags[i];
-            if (proven.has(t.original)) {
-                results[i] = { tag: t.original, digest, verified: true };
-                continue;
-            }
-            if (only && !only.includes(t.original)) {
-                results[i] = { tag: t.original, digest: null, verified: false };
-                continue;
-            }
-            try {
-                const d = await deps.readDigest(t);
-                results[i] = { tag: t.original, digest: d, verified: d === digest };
-            }
-            catch (err) {
-                results[i] = { tag: t.original, digest: null, verified: false, error: err.message };
-            }
-        }
-    };
-    await Promise.all(Array.from({ length: Math.min(8, tags.length) }, worker));
-    return results;
-}
-
 // EXTERNAL MODULE: external "node:events"
 var external_node_events_ = __nccwpck_require__(8474);
 ;// CONCATENATED MODULE: ./src/exec/log.ts
@@ -36474,7 +35727,7 @@ function succeeded(r) {
     return r.exitCode === 0 && r.signal === null && r.killedBy === undefined;
 }
 
-;// CONCATENATED MODULE: ./src/parse.ts
+;// CONCATENATED MODULE: ./src/util/parse.ts
 // Pure parsers for input values. Each throws an InputError naming the input and what it expected.
 class InputError extends Error {
     input;
@@ -36562,7 +35815,32 @@ function formatDuration(ms) {
     return m % 60 ? `${h}h${m % 60}m` : `${h}h`;
 }
 
-;// CONCATENATED MODULE: ./src/buildx/run.ts
+;// CONCATENATED MODULE: ./src/buildx/imagetools.ts
+// Pure argument builders for `buildx imagetools`. Every value has been validated by the inputs
+// module; none of it starts with "-", and nothing here is ever interpreted by a shell.
+function createArgs(a) {
+    const args = ['imagetools', 'create'];
+    if (!a.dryRun)
+        args.push('--progress=plain');
+    for (const tag of a.tags)
+        args.push('--tag', tag);
+    for (const annotation of a.annotations ?? [])
+        args.push('--annotation', annotation);
+    if (a.append)
+        args.push('--append');
+    if (a.dryRun)
+        args.push('--dry-run');
+    args.push(...a.sources);
+    return args;
+}
+/** A command line for the log: arguments quoted where needed, so it reads back unambiguously. */
+function displayCommand(file, args) {
+    return [file, ...args]
+        .map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`))
+        .join(' ');
+}
+
+;// CONCATENATED MODULE: ./src/exec/buildx.ts
 // Runs one buildx attempt: a log section (its own group with the command line, and inside it a
 // stop-commands block, so buildx output cannot issue workflow commands; kept and printed later when
 // another attempt holds the log), the classifier fed line by line, and the watchdogs of the process
@@ -36572,7 +35850,12 @@ function formatDuration(ms) {
 
 
 
-
+class CancelledError extends Error {
+    constructor() {
+        super('cancelled');
+        this.name = 'CancelledError';
+    }
+}
 const MAX_STDOUT = 8 * 1024 * 1024;
 function makeExec(buildx, opts) {
     // One log for every attempt of the run: attempts that overlap are printed one after the other.
@@ -36646,7 +35929,724 @@ function toOutcome(result, classifier, opts) {
     return outcome;
 }
 
-;// CONCATENATED MODULE: ./src/guard.ts
+;// CONCATENATED MODULE: ./src/registry/reference.ts
+// Docker image references, parsed by the grammar of distribution/reference:
+//
+//   reference  := name [ ":" tag ] [ "@" digest ]
+//   name       := [ domain "/" ] path-component [ "/" path-component ]*
+//   domain     := host [ ":" port ]       host := domain-name | IPv4 | "[" IPv6 "]"
+//   path-comp  := [a-z0-9]+ ( ( "." | "_" | "__" | "-"+ ) [a-z0-9]+ )*
+//   tag        := [\w][\w.-]{0,127}
+//   digest     := algorithm ":" hex{32,}
+//
+// The first path element is a domain when it contains "." or ":", or is "localhost", or holds an
+// upper-case letter (which a path component may not). Without a domain the reference is Docker
+// Hub's: `alpine` is `docker.io/library/alpine`. Hub's other names, `index.docker.io` (which
+// distribution/reference normalises) and `registry-1.docker.io` (its API host, which buildkit looks
+// credentials up as Hub's), are `docker.io` too: `index.docker.io/alpine` is
+// `docker.io/library/alpine`. `original` keeps the text as written (it is what buildx is given).
+const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
+const DOMAIN_NAME = `${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*`;
+const IPV6 = '\\[(?:[a-fA-F0-9:]+)\\]';
+const DOMAIN_RE = new RegExp(`^(?:${DOMAIN_NAME}|${IPV6})(?::[0-9]+)?$`);
+const PATH_COMPONENT_RE = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$/;
+const TAG_RE = /^[\w][\w.-]{0,127}$/;
+const DIGEST_RE = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$/;
+const SHA256_DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
+const DOCKER_HUB = 'docker.io';
+const DOCKER_HUB_ALIASES = new Set(['index.docker.io', 'registry-1.docker.io']);
+const NAME_TOTAL_LENGTH_MAX = 255;
+class ReferenceError extends Error {
+}
+/** Parses a reference, throwing a ReferenceError that says what is wrong with it. */
+function parseReference(text) {
+    if (text.length === 0)
+        throw new ReferenceError('empty reference');
+    if (/[^\x21-\x7e]/.test(text)) {
+        throw new ReferenceError('a reference holds no whitespace, control or non-ASCII characters');
+    }
+    let rest = text;
+    let digest;
+    const at = rest.indexOf('@');
+    if (at >= 0) {
+        digest = rest.slice(at + 1);
+        rest = rest.slice(0, at);
+        if (!DIGEST_RE.test(digest)) {
+            throw new ReferenceError(`"${digest}" is not a digest (expected algorithm:hex, e.g. sha256:<64 hex>)`);
+        }
+        if (digest.startsWith('sha256:') && !SHA256_DIGEST_RE.test(digest)) {
+            throw new ReferenceError(`"${digest}" is not a sha256 digest (64 lower-case hex characters)`);
+        }
+    }
+    let tag;
+    const lastSlash = rest.lastIndexOf('/');
+    const colon = rest.indexOf(':', lastSlash + 1);
+    if (colon >= 0) {
+        tag = rest.slice(colon + 1);
+        rest = rest.slice(0, colon);
+        if (!TAG_RE.test(tag)) {
+            throw new ReferenceError(`"${tag}" is not a valid tag (letters, digits, "_", "." and "-", at most 128)`);
+        }
+    }
+    const name = rest;
+    if (name.length === 0)
+        throw new ReferenceError('the repository name is missing');
+    if (name.length > NAME_TOTAL_LENGTH_MAX) {
+        throw new ReferenceError(`the repository name is longer than ${NAME_TOTAL_LENGTH_MAX} characters`);
+    }
+    const parts = name.split('/');
+    let domain = DOCKER_HUB;
+    const first = parts[0] ?? '';
+    if (parts.length > 1 &&
+        (first.includes('.') || first.includes(':') || first === 'localhost' || /[A-Z]/.test(first))) {
+        domain = first;
+        parts.shift();
+        if (!DOMAIN_RE.test(domain))
+            throw new ReferenceError(`"${domain}" is not a valid registry host`);
+        if (DOCKER_HUB_ALIASES.has(domain))
+            domain = DOCKER_HUB;
+    }
+    for (const part of parts) {
+        if (!PATH_COMPONENT_RE.test(part)) {
+            throw new ReferenceError(/[A-Z]/.test(part)
+                ? `repository name "${name}" must be lower-case`
+                : `"${part}" is not a valid repository path component in "${name}"`);
+        }
+    }
+    let path = parts.join('/');
+    if (domain === DOCKER_HUB && parts.length === 1)
+        path = `library/${path}`;
+    return { domain, path, tag, digest, original: text };
+}
+/** `domain/path`, the repository a reference lives in. */
+function repositoryOf(ref) {
+    return `${ref.domain}/${ref.path}`;
+}
+/** The canonical text of a reference (Docker Hub spelled out). */
+function formatReference(ref) {
+    let s = `${ref.domain}/${ref.path}`;
+    if (ref.tag)
+        s += `:${ref.tag}`;
+    if (ref.digest)
+        s += `@${ref.digest}`;
+    return s;
+}
+/** A target tag: a reference with no digest; `latest` when no tag is written, as docker does. */
+function parseTag(text) {
+    const ref = parseReference(text);
+    if (ref.digest)
+        throw new ReferenceError('a target tag cannot hold a digest');
+    return { ...ref, tag: ref.tag ?? 'latest' };
+}
+function isDigest(text) {
+    return SHA256_DIGEST_RE.test(text);
+}
+
+;// CONCATENATED MODULE: ./src/merge/advice.ts
+// What to say after a failure a retry cannot fix. After an authorization failure the words depend on
+// whether the Docker config holds credentials for the registry: "no credentials were found, log
+// in" and "the credentials lack push permission" are different advice, and only the config can
+// tell them apart (buildx prints `insufficient_scope` for both). advice() is pure: the facts come
+// in as data, gathered at the edge (RegistryClient.credentialsKnown, through the engine's deps).
+
+const AUTH_SIGNATURES = new Set([
+    '401 Unauthorized',
+    'unauthorized',
+    '403 Forbidden',
+    'denied',
+    'insufficient_scope',
+    'oauth token 401',
+    'oauth token 403',
+]);
+/**
+ * The facts advice() needs after an authorization failure: what the Docker config holds for the
+ * hosts of these references (asked of `credentialsFor`, the engine's dep; nothing is asked after
+ * other failures).
+ */
+async function adviceContext(c, action, references, credentialsFor) {
+    if (!AUTH_SIGNATURES.has(c.signature) || !credentialsFor)
+        return { action, hosts: [] };
+    const domains = new Set();
+    for (const r of references) {
+        try {
+            domains.add(parseReference(r).domain);
+        }
+        catch {
+            // a bare digest: it lives with the other sources
+        }
+    }
+    const hosts = [];
+    for (const host of domains) {
+        const credentials = await credentialsFor(host).catch(() => 'unknown');
+        hosts.push({ host, credentials });
+    }
+    return { action, hosts };
+}
+const list = (hosts) => {
+    const names = hosts.map((h) => h.host);
+    return names.length <= 1 ? (names[0] ?? '') : `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;
+};
+function loginHint(hosts) {
+    const first = hosts[0]?.host ?? '';
+    return first === DOCKER_HUB
+        ? 'docker/login-action (Docker Hub is its default registry)'
+        : `docker/login-action with \`registry: ${first}\``;
+}
+/** The words for an authorization failure, from what the Docker config says of the hosts' credentials. */
+function authAdvice(c, ctx) {
+    const missing = ctx.hosts.filter((h) => h.credentials === 'no');
+    const found = ctx.hosts.filter((h) => h.credentials === 'yes');
+    const all = ctx.hosts.length > 0 ? list(ctx.hosts) : 'the registry';
+    const is401 = c.signature === '401 Unauthorized' || c.signature === 'unauthorized';
+    const head = is401
+        ? ' Authorization failed (401 Unauthorized):'
+        : ` The registry refused the ${ctx.action} (${c.signature}):`;
+    if (c.signature.startsWith('oauth token ')) {
+        const status = c.signature.slice('oauth token '.length);
+        return ` The registry's token server refused the credentials for ${found.length > 0 ? list(found) : all} (${status}): the password or token is wrong, expired or revoked; check the secret given to docker/login-action.`;
+    }
+    if (missing.length > 0) {
+        return `${head} no credentials for ${list(missing)} were found in the Docker config ($DOCKER_CONFIG/config.json, default ~/.docker/config.json: auths, credsStore, credHelpers), so buildx went to the registry anonymously. Log in before this step: ${loginHint(missing)}.`;
+    }
+    if (found.length > 0 && found.length === ctx.hosts.length) {
+        return is401
+            ? `${head} the registry refused the credentials for ${list(found)} that the Docker config holds: check the username and password or token given to docker/login-action, and that they may ${ctx.action} this repository.`
+            : `${head} the credentials for ${list(found)} were accepted but lack ${ctx.action} permission on this repository: give the account ${ctx.action === 'push' ? 'write' : 'read'} access, or log in with one that has it.`;
+    }
+    return is401
+        ? `${head} log in to ${all} before this step (docker/login-action), and check that the credentials may ${ctx.action} this repository.`
+        : `${head} either no credentials reached it or they lack ${ctx.action} permission on this repository; check the login to ${all} before this step (docker/login-action).`;
+}
+/** What to do about a failure a retry cannot fix (empty when there is nothing to say). */
+function advice(c, ctx = { action: 'push', hosts: [] }) {
+    if (c.notFound) {
+        return ' Check that every source reference is right and that the jobs that build them pushed them; a source pushed a moment ago by another runner is retried twice before this counts as permanent.';
+    }
+    if (AUTH_SIGNATURES.has(c.signature))
+        return authAdvice(c, ctx);
+    switch (c.signature) {
+        case 'invalid reference':
+            return ' Check the references in sources and tags.';
+        case 'TLS configuration':
+            return " The registry's TLS setup is not one buildx accepts (certificate, or plain HTTP where HTTPS was expected).";
+        case 'bad arguments':
+            return ' This buildx does not accept the arguments this action gives it: use a newer buildx (buildx-version).';
+        case 'annotation refused':
+            return ' Check the annotations input: buildx imagetools create writes index: and manifest-descriptor: annotations only.';
+        case 'invalid platform':
+            return ' Check the platforms named in the annotations input (as in manifest-descriptor[linux/amd64]:).';
+        default:
+            return '';
+    }
+}
+
+;// CONCATENATED MODULE: ./src/merge/plan.ts
+// The planner: splits the tags into buildx invocations of at most `max-concurrency` tags, and
+// picks each invocation's source: the user's sources for the first, then the index itself,
+// `<repo>@<digest>` of a tag already holding it (a manifest-only copy). Pure.
+
+/** The next batch of pending tags: at most `concurrency`, in the given order. */
+function nextBatch(pending, concurrency) {
+    return pending.slice(0, Math.max(1, concurrency));
+}
+/**
+ * Chooses where a batch is copied from. With no tag holding the index yet, the user's sources;
+ * else the index by digest, from a tag in the batch's own repository when there is one
+ * (no blobs to copy), or from the first tag holding it.
+ */
+function chooseSource(batch, holding, userSources, digest) {
+    if (holding.length === 0)
+        return { tags: [...batch], sources: [...userSources], fromSources: true };
+    const target = batch[0];
+    const sameRepo = target
+        ? holding.find((h) => h.domain === target.domain && h.path === target.path)
+        : undefined;
+    const from = sameRepo ?? holding[0];
+    return {
+        tags: [...batch],
+        sources: [formatReference({ domain: from.domain, path: from.path, digest })],
+        fromSources: false,
+    };
+}
+/** The whole plan when every invocation succeeds at once (for the log and the tests). */
+function planInvocations(tags, userSources, digest, concurrency) {
+    const plan = [];
+    const holding = [];
+    let pending = [...tags];
+    while (pending.length > 0) {
+        const batch = nextBatch(pending, concurrency);
+        plan.push(chooseSource(batch, holding, userSources, digest));
+        holding.push(...batch);
+        pending = pending.slice(batch.length);
+    }
+    return plan;
+}
+/** Display form of a tag for logs and summaries. */
+function tagName(ref) {
+    return ref.original;
+}
+
+;// CONCATENATED MODULE: ./src/util/retry.ts
+// Exponential backoff with full jitter: the wait before retry n (n = 1 after the first failure)
+// is uniform in [0, min(cap, base * 2^(n-1))]. Pure: the random source is a parameter.
+function backoffCeiling(retry, { baseMs, capMs }) {
+    const exp = baseMs * 2 ** Math.max(0, Math.min(retry - 1, 30));
+    return Math.min(capMs, exp);
+}
+function backoffDelay(retry, opts, random = Math.random) {
+    return Math.round(random() * backoffCeiling(retry, opts));
+}
+/** How many `not found` failures are retried before they count as permanent. */
+const NOT_FOUND_RETRIES = 2;
+/**
+ * Decides whether attempt `attempt` (1-based) that failed with `cls` is retried.
+ * No retry after the last attempt, never for permanent errors, and `not found` only on its budget.
+ */
+function shouldRetry(cls, attempt, maxAttempts, retryOn, notFoundSeen = 0) {
+    if (cls === 'permanent')
+        return { retry: false, reason: 'permanent errors are not retried' };
+    if (notFoundSeen > NOT_FOUND_RETRIES) {
+        return { retry: false, reason: `still not found after ${NOT_FOUND_RETRIES} retries` };
+    }
+    if (!retryOn.has(cls))
+        return { retry: false, reason: `"${cls}" is not in retry-on` };
+    if (attempt >= maxAttempts)
+        return { retry: false, reason: `max-attempts (${maxAttempts}) reached` };
+    return { retry: true, reason: `${cls} failures are retried` };
+}
+/** A sleep that a cancellation can cut short. */
+function sleep(ms, signal) {
+    return new Promise((resolve, reject) => {
+        if (signal?.aborted)
+            return reject(signal.reason);
+        const timer = setTimeout(() => {
+            signal?.removeEventListener('abort', onAbort);
+            resolve();
+        }, ms);
+        const onAbort = () => {
+            clearTimeout(timer);
+            reject(signal?.reason);
+        };
+        signal?.addEventListener('abort', onAbort, { once: true });
+    });
+}
+
+;// CONCATENATED MODULE: ./src/merge/engine.ts
+// The engine: computes the expected digest with --dry-run, pushes the tags in invocations of at
+// most `max-concurrency` tags, classifies each failure, retries what is worth it with backoff
+// (reading the tags back first, so only what is missing is pushed again), and verifies the end
+// state by reading every tag back. I/O comes in through `EngineDeps`.
+
+
+
+
+
+
+const INDEX_TYPES = new Set([
+    'application/vnd.oci.image.index.v1+json',
+    'application/vnd.docker.distribution.manifest.list.v2+json',
+]);
+/** The digest of the index `--dry-run` printed: sha256 of its bytes without the trailing newline. */
+function indexDigest(dryRunOutput) {
+    const index = dryRunOutput.replace(/\r?\n$/, '');
+    let parsed;
+    try {
+        parsed = JSON.parse(index);
+    }
+    catch {
+        throw new Error(`--dry-run did not print an image index (${index.slice(0, 120) || 'no output'})`);
+    }
+    if (!Array.isArray(parsed.manifests) || (parsed.mediaType && !INDEX_TYPES.has(parsed.mediaType))) {
+        throw new Error(`--dry-run printed JSON that is not an image index (mediaType ${parsed.mediaType ?? 'missing'})`);
+    }
+    return { digest: `sha256:${(0,external_node_crypto_.createHash)('sha256').update(index, 'utf8').digest('hex')}`, index };
+}
+async function runMerge(inputs, deps) {
+    const random = deps.random ?? Math.random;
+    const attempts = [];
+    let panics = 0;
+    const backoff = { baseMs: inputs.retryDelayMs, capMs: inputs.retryMaxDelayMs };
+    const tagNames = inputs.tags.map((t) => t.original);
+    const record = (r) => {
+        const rec = { ...r, number: attempts.length + 1, waitMs: 0 };
+        attempts.push(rec);
+        if (r.class === 'panic')
+            panics++;
+        return rec;
+    };
+    const failed = (failure, digest, index, tags) => ({
+        ok: false,
+        digest,
+        index,
+        attempts,
+        tags: tags ?? tagNames.map((tag) => ({ tag, digest: null, verified: false })),
+        panics,
+        recovered: false,
+        failure,
+    });
+    // 1. The oracle: what the index will be. It pushes nothing, and it runs while the first push is
+    // in flight (when that push cannot change what the oracle reads: not with --append).
+    const dryArgs = createArgs({
+        sources: inputs.sources,
+        tags: inputs.tags.length > 0 ? [inputs.tags[0].original] : [],
+        annotations: inputs.annotations,
+        append: inputs.append,
+        dryRun: true,
+    });
+    const runOracle = async () => {
+        let notFound = 0;
+        for (let n = 1;; n++) {
+            const out = await deps.exec(dryArgs, `expected digest (--dry-run), attempt ${n}`);
+            let cls = out.classification;
+            let oracle;
+            if (out.ok) {
+                try {
+                    oracle = indexDigest(out.stdoutTruncated ? '' : out.stdout);
+                }
+                catch (err) {
+                    cls = { class: 'unknown', signature: 'no index from --dry-run', line: err.message };
+                }
+            }
+            const rec = record({
+                invocation: 'oracle',
+                try: n,
+                tags: [],
+                sources: inputs.sources,
+                ok: oracle !== undefined,
+                class: oracle ? undefined : cls?.class,
+                signature: oracle ? undefined : cls?.signature,
+                line: oracle ? undefined : cls?.line,
+                exitCode: out.exitCode,
+                signal: out.signal,
+                killedBy: out.killedBy,
+                durationMs: out.durationMs,
+                tail: oracle ? undefined : out.evidence?.length ? out.evidence : out.tail.slice(-50),
+            });
+            if (oracle)
+                return oracle;
+            const c = cls ?? { class: 'unknown', signature: 'failed', line: '' };
+            if (c.notFound)
+                notFound++;
+            const decision = shouldRetry(c.class, n, inputs.maxAttempts, inputs.retryOn, notFound);
+            if (!decision.retry) {
+                return {
+                    class: c.notFound ? 'permanent' : c.class,
+                    signature: c.signature,
+                    line: c.line,
+                    message: oracleFailureMessage(c, decision.reason, advice(c, await adviceContext(c, 'pull', inputs.sources, deps.credentialsFor))),
+                    tags: tagNames,
+                };
+            }
+            rec.waitMs = backoffDelay(n, backoff, random);
+            deps.info(`Retrying --dry-run in ${(rec.waitMs / 1000).toFixed(1)}s (${decision.reason})`);
+            await deps.sleep(rec.waitMs);
+        }
+    };
+    const pushArgs = (batch, inv) => createArgs({
+        sources: inv.sources,
+        tags: batch.map((t) => t.original),
+        annotations: inv.fromSources ? inputs.annotations : [],
+        append: inv.fromSources && inputs.append,
+    });
+    const pushLabel = (batch, invocation, n) => `push ${batch.length === 1 ? batch[0].original : `${batch.length} tags`} (invocation ${invocation}, attempt ${n})`;
+    const oraclePromise = runOracle();
+    let early;
+    const earlyBatch = nextBatch(inputs.tags, inputs.maxConcurrency);
+    const earlyInv = chooseSource(earlyBatch, [], inputs.sources, '');
+    if (!inputs.dryRun && !inputs.append && inputs.tags.length > 0) {
+        early = deps.exec(pushArgs(earlyBatch, earlyInv), pushLabel(earlyBatch, 1, 1));
+        early.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
+    }
+    const oracle = await oraclePromise;
+    if (!('digest' in oracle)) {
+        if (!early)
+            return failed(oracle);
+        // The first push ran all the same: it is recorded, and what it pushed is not "not pushed".
+        const rec = recordPush(record, await settle(early), earlyBatch, earlyInv.sources);
+        if (!rec.ok)
+            return failed(oracle);
+        oracle.tags = oracle.tags.filter((t) => !rec.tags.includes(t));
+        const tags = await readAll(inputs.tags, deps, '', new Set(), rec.tags);
+        return failed(oracle, undefined, undefined, tags);
+    }
+    const { digest, index } = oracle;
+    deps.info(`Expected index digest: ${digest}`);
+    if (inputs.dryRun) {
+        return { ok: true, digest, index, attempts, tags: [], panics, recovered: false };
+    }
+    // 2. Push, invocation by invocation.
+    const holding = [];
+    let pending = [...inputs.tags];
+    let concurrency = inputs.maxConcurrency;
+    let recovered = false;
+    // Tags read back holding the index during the run: verification need not ask again.
+    const proven = new Set();
+    const holds = async (ref) => {
+        try {
+            const ok = (await deps.readDigest(ref)) === digest;
+            if (ok)
+                proven.add(ref.original);
+            return ok;
+        }
+        catch (err) {
+            deps.warning(`Could not read ${ref.original} back: ${err.message}`);
+            return false;
+        }
+    };
+    let failure;
+    /** One invocation with its retries; returns a Failure when it gives up. */
+    const runInvocation = async (first, invocation) => {
+        let batch = first;
+        let notFoundSeen = 0;
+        for (let n = 1;; n++) {
+            const inv = chooseSource(batch, holding, inputs.sources, digest);
+            const names = batch.map((t) => t.original);
+            // the first attempt of the first invocation may already be under way
+            const out = early
+                ? await early
+                : await deps.exec(pushArgs(batch, inv), pushLabel(batch, invocation, n));
+            early = undefined;
+            let cls = out.classification;
+            let landed = [];
+            if (out.ok) {
+                // The first tag to hold the index becomes the source of the others: prove it holds it.
+                const mustProve = holding.length === 0 && inputs.verify ? batch : [];
+                const wrong = [];
+                for (const t of mustProve)
+                    if (!(await holds(t)))
+                        wrong.push(t.original);
+                if (wrong.length === 0) {
+                    record({
+                        invocation,
+                        try: n,
+                        tags: names,
+                        sources: inv.sources,
+                        ok: true,
+                        exitCode: out.exitCode,
+                        signal: out.signal,
+                        durationMs: out.durationMs,
+                    });
+                    if (n > 1)
+                        recovered = true;
+                    holding.push(...batch);
+                    return undefined;
+                }
+                landed = batch.filter((t) => !wrong.includes(t.original));
+                cls = {
+                    class: 'unknown',
+                    signature: 'pushed tag does not hold the expected index',
+                    line: `${wrong.join(', ')} do not resolve to ${digest} after buildx exited 0`,
+                };
+            }
+            else if (out.classification?.class !== 'permanent') {
+                // Read back before deciding: a crash after the push landed leaves nothing to redo.
+                for (const t of batch)
+                    if (await holds(t))
+                        landed.push(t);
+            }
+            const c = cls ?? { class: 'unknown', signature: 'failed', line: '' };
+            const rec = record({
+                invocation,
+                try: n,
+                tags: names,
+                sources: inv.sources,
+                ok: false,
+                class: c.class,
+                signature: c.signature,
+                line: c.line,
+                exitCode: out.exitCode,
+                signal: out.signal,
+                killedBy: out.killedBy,
+                durationMs: out.durationMs,
+                landed: landed.map((t) => t.original),
+                tail: out.evidence?.length ? out.evidence : out.tail.slice(-50),
+            });
+            if (c.class === 'panic' && concurrency > 1) {
+                concurrency = 1;
+                deps.warning('buildx crashed: pushing one tag per invocation for the rest of this run');
+            }
+            holding.push(...landed);
+            batch = batch.filter((t) => !landed.includes(t));
+            if (batch.length === 0) {
+                deps.info(`Every tag of this invocation already holds ${digest}: nothing left to push`);
+                recovered = true;
+                return undefined;
+            }
+            if (c.notFound)
+                notFoundSeen++;
+            const decision = shouldRetry(c.class, n, inputs.maxAttempts, inputs.retryOn, notFoundSeen);
+            if (!decision.retry || failure) {
+                return {
+                    class: c.notFound ? 'permanent' : c.class,
+                    signature: c.signature,
+                    line: c.line,
+                    message: `${describe(c)} while pushing ${names.join(', ')}; ${failure ? 'another invocation failed' : decision.reason}.${advice(c, await adviceContext(c, 'push', names, deps.credentialsFor))}`,
+                    tags: batch.map((t) => t.original),
+                };
+            }
+            if (batch.length > concurrency) {
+                pending = [...batch.slice(concurrency), ...pending];
+                batch = batch.slice(0, concurrency);
+            }
+            rec.waitMs = backoffDelay(n, backoff, random);
+            deps.info(`Retrying in ${(rec.waitMs / 1000).toFixed(1)}s: ${c.class} (${c.signature}), ${decision.reason}`);
+            await deps.sleep(rec.waitMs);
+        }
+    };
+    // The first invocation creates the index from the sources, alone. Once a tag holds it, the
+    // others are manifest-only copies by digest: separate buildx processes (no shared memory to
+    // race on), up to parallel-copies at a time, each still pushing at most max-concurrency tags.
+    let invocations = 0;
+    const worker = async () => {
+        while (pending.length > 0 && !failure) {
+            const batch = nextBatch(pending, concurrency);
+            pending = pending.slice(batch.length);
+            const f = await runInvocation(batch, ++invocations);
+            const first = failure;
+            if (f && first)
+                first.tags.push(...f.tags);
+            else if (f)
+                failure = f;
+        }
+    };
+    if (pending.length > 0) {
+        const batch = nextBatch(pending, concurrency);
+        pending = pending.slice(batch.length);
+        failure = await runInvocation(batch, ++invocations);
+    }
+    if (!failure) {
+        const workers = holding.length > 0 ? Math.max(1, Math.min(inputs.parallelCopies, pending.length)) : 1;
+        await Promise.all(Array.from({ length: workers }, worker));
+    }
+    if (failure) {
+        failure.tags.push(...pending.map((t) => t.original));
+        return failed(failure, digest, index, await readAll(inputs.tags, deps, digest, proven));
+    }
+    // 3. Verify: every tag, read back from the registry, must hold the expected digest.
+    const tags = inputs.verify
+        ? await readAll(inputs.tags, deps, digest, proven)
+        : tagNames.map((tag) => ({ tag, digest, verified: false }));
+    const wrong = tags.filter((t) => inputs.verify && !t.verified);
+    if (wrong.length > 0) {
+        return failed({
+            class: 'verify',
+            signature: 'tag does not hold the expected index',
+            line: wrong.map((t) => `${t.tag} -> ${t.digest ?? t.error ?? 'nothing'}`).join('; '),
+            message: `${wrong.length} of ${tags.length} tags do not resolve to ${digest} after the push`,
+            tags: wrong.map((t) => t.tag),
+        }, digest, index, tags);
+    }
+    return { ok: true, digest, index, attempts, tags, panics, recovered };
+}
+function describe(c) {
+    if (c.notFound)
+        return `a source was not found (${c.signature})`;
+    switch (c.class) {
+        case 'panic':
+            return `buildx crashed (${c.signature})`;
+        case 'permanent':
+            return `a permanent error (${c.signature})`;
+        case 'transient':
+            return `a registry or network error (${c.signature})`;
+        case 'timeout':
+            return `buildx was stopped by the ${c.signature}`;
+        default:
+            return `buildx failed (${c.signature})`;
+    }
+}
+/** Signatures of a registry refusing to let buildx read: the sources could not be read. */
+const READ_REFUSED = new Set([
+    '401 Unauthorized',
+    'unauthorized',
+    '403 Forbidden',
+    'denied',
+    'TLS configuration',
+]);
+/**
+ * What a --dry-run that gave up says. "Could not read the sources" only when that is what
+ * happened (a source not found, a registry or network error, access refused); otherwise how the
+ * --dry-run failed, buildx's own line being added by the report ("buildx said: ...").
+ */
+function oracleFailureMessage(c, reason, adviceText) {
+    const reading = c.notFound || c.class === 'transient' || READ_REFUSED.has(c.signature);
+    const what = reading
+        ? 'buildx could not read the sources to compute the index'
+        : 'the --dry-run that computes the index failed';
+    return `${what}: ${describe(c)}; ${reason}.${adviceText}`;
+}
+/** An attempt that ended: its outcome, or a failure to start it as one (never a cancellation). */
+async function settle(attempt) {
+    try {
+        return await attempt;
+    }
+    catch (err) {
+        if (err instanceof CancelledError)
+            throw err;
+        const line = err instanceof Error ? err.message : String(err);
+        return {
+            ok: false,
+            classification: { class: 'unknown', signature: 'buildx did not run', line },
+            exitCode: null,
+            signal: null,
+            durationMs: 0,
+            stdout: '',
+            stdoutTruncated: false,
+            tail: [line],
+        };
+    }
+}
+/** Records a push attempt whose outcome the engine does not act on (no read-back, no retry). */
+function recordPush(record, out, batch, sources) {
+    const c = out.ok ? undefined : (out.classification ?? { class: 'unknown', signature: 'failed', line: '' });
+    return record({
+        invocation: 1,
+        try: 1,
+        tags: batch.map((t) => t.original),
+        sources,
+        ok: out.ok,
+        class: c?.class,
+        signature: c?.signature,
+        line: c?.line,
+        exitCode: out.exitCode,
+        signal: out.signal,
+        killedBy: out.killedBy,
+        durationMs: out.durationMs,
+        tail: out.ok ? undefined : out.evidence?.length ? out.evidence : out.tail.slice(-50),
+    });
+}
+/**
+ * Reads every tag back (one request each); tags already read back holding `digest` are not asked
+ * again, and only the tags in `only` are read when it is given.
+ */
+async function readAll(tags, deps, digest, proven = new Set(), only) {
+    const results = new Array(tags.length);
+    let next = 0;
+    const worker = async () => {
+        while (next < tags.length) {
+            const i = next++;
+            const t = tags[i];
+            if (proven.has(t.original)) {
+                results[i] = { tag: t.original, digest, verified: true };
+                continue;
+            }
+            if (only && !only.includes(t.original)) {
+                results[i] = { tag: t.original, digest: null, verified: false };
+                continue;
+            }
+            try {
+                const d = await deps.readDigest(t);
+                results[i] = { tag: t.original, digest: d, verified: d === digest };
+            }
+            catch (err) {
+                results[i] = { tag: t.original, digest: null, verified: false, error: err.message };
+            }
+        }
+    };
+    await Promise.all(Array.from({ length: Math.min(8, tags.length) }, worker));
+    return results;
+}
+
+;// CONCATENATED MODULE: ./src/report/guard.ts
 // The last resort: whatever escapes the run (an uncaught exception, an unhandled rejection, from
 // any module) ends the step with one error that names the stage and the cause, every child
 // process group killed, exit status 1, and no bare stack trace.
@@ -36694,6 +36694,634 @@ function installLastResort({ progress, fail }) {
     process.on('unhandledRejection', handler('unhandled rejection'));
 }
 
+// EXTERNAL MODULE: ./node_modules/semver/index.js
+var node_modules_semver = __nccwpck_require__(2088);
+var semver_default = /*#__PURE__*/__nccwpck_require__.n(node_modules_semver);
+;// CONCATENATED MODULE: ./src/buildx/spec.ts
+// The forms of the `buildx-version` input, parsed once into a typed spec. Pure.
+
+
+const FORMS = [
+    'empty (the runner\'s "docker buildx")',
+    'a release: v0.36.1 or 0.36.1',
+    'a semver range: ">=0.30.1 <0.37", ^0.36, 0.36.x, ~0.30.1',
+    'latest',
+    'a git ref to build: https://github.com/owner/buildx.git#branch, git@github.com:owner/buildx.git#ref, file:///path/buildx.git#ref',
+    'an https URL of a binary (with buildx-checksum to verify it)',
+    'a path: /abs/path/buildx or ./relative/to/workspace',
+];
+const VERSION_RE = /^v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)$/;
+// A ref: a branch, tag, commit or refs/... path; never an option, never `..`.
+const REF_RE = /^(?!-)(?!.*\.\.)(?!.*\/\/)[A-Za-z0-9._/+-]+$/;
+const LOOPBACK_HOST = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/;
+function fail(value, why) {
+    throw new InputError('buildx-version', `"${value}" ${why}. Accepted forms: ${FORMS.join('; ')}`);
+}
+function gitSpec(value, url, ref) {
+    if (ref !== '' && !REF_RE.test(ref))
+        fail(value, `has "${ref}" after "#", which is not a git ref`);
+    let host;
+    const scp = url.match(/^[A-Za-z0-9._-]+@([A-Za-z0-9.-]+):(?!\/\/)[A-Za-z0-9._~/-]+$/);
+    if (scp) {
+        host = scp[1];
+    }
+    else {
+        let parsed;
+        try {
+            parsed = new URL(url);
+        }
+        catch {
+            return fail(value, 'is not a git URL');
+        }
+        if (!['https:', 'http:', 'ssh:', 'git:', 'file:'].includes(parsed.protocol))
+            fail(value, 'uses a scheme git URLs do not');
+        if (parsed.username || parsed.password)
+            fail(value, 'holds credentials; give them as github-token instead');
+        if (parsed.protocol === 'http:' && !LOOPBACK_HOST.test(parsed.hostname)) {
+            fail(value, 'is plain http; use https');
+        }
+        if (/[\s;|&$`'"\\<>]/.test(decodeURIComponent(parsed.pathname)))
+            fail(value, 'has characters a git URL does not');
+        host = parsed.protocol === 'file:' ? '' : parsed.host;
+    }
+    return { kind: 'git', url, ref: ref === '' ? 'HEAD' : ref, host };
+}
+/** Parses `buildx-version`; throws an InputError naming the input and listing the accepted forms. */
+function parseBuildxSpec(input) {
+    const value = input.trim();
+    if (value === '')
+        return { kind: 'runner' };
+    if (value.toLowerCase() === 'latest')
+        return { kind: 'latest' };
+    const version = value.match(VERSION_RE);
+    if (version)
+        return { kind: 'release', tag: `v${version[1]}` };
+    if (value.startsWith('/') || value.startsWith('./') || value.startsWith('../'))
+        return { kind: 'path', path: value };
+    const hash = value.indexOf('#');
+    const base = hash >= 0 ? value.slice(0, hash) : value;
+    const ref = hash >= 0 ? value.slice(hash + 1) : '';
+    const looksGit = /^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:/.test(base) ||
+        /^(ssh|git|file):\/\//.test(base) ||
+        (/^https?:\/\//.test(base) && (/\.git\/?$/.test(base) || hash >= 0));
+    if (looksGit)
+        return gitSpec(value, base.replace(/\/$/, ''), ref);
+    if (/^https?:\/\//.test(value)) {
+        let parsed;
+        try {
+            parsed = new URL(value);
+        }
+        catch {
+            return fail(value, 'is not a URL');
+        }
+        if (parsed.protocol === 'http:' && !LOOPBACK_HOST.test(parsed.hostname))
+            fail(value, 'is plain http; use https');
+        if (parsed.username || parsed.password)
+            fail(value, 'holds credentials');
+        return { kind: 'url', url: value };
+    }
+    if (/^[0-9A-Za-z\s*^~<>=|.+-]+$/.test(value) && semver_default().validRange(value) !== null)
+        return { kind: 'range', range: value };
+    return fail(value, 'is not a buildx version, range, git ref, URL or path');
+}
+function sourceOf(spec) {
+    switch (spec.kind) {
+        case 'release':
+        case 'range':
+        case 'latest':
+            return 'release';
+        default:
+            return spec.kind;
+    }
+}
+/** True when a range names a pre-release (so pre-releases may satisfy it). */
+function rangeNamesPrerelease(range) {
+    return /\d+\.\d+\.\d+-[0-9A-Za-z]/.test(range);
+}
+
+;// CONCATENATED MODULE: ./src/buildx/release.ts
+// Pure helpers for buildx releases: asset names per platform, checksums.txt, and picking the
+// release a range or `latest` means.
+
+
+/** buildx's name for this machine's architecture, as its release assets spell it. */
+function buildxArch(nodeArch = process.arch, armVersion) {
+    switch (nodeArch) {
+        case 'x64':
+            return 'amd64';
+        case 'arm64':
+            return 'arm64';
+        case 'arm':
+            return (armVersion ?? armFromNode()) === '6' ? 'arm-v6' : 'arm-v7';
+        case 'ppc64':
+            return 'ppc64le';
+        case 'riscv64':
+            return 'riscv64';
+        case 's390x':
+            return 's390x';
+        case 'ia32':
+            return '386';
+        default:
+            throw new Error(`buildx publishes no release binary for the architecture "${nodeArch}"`);
+    }
+}
+function armFromNode() {
+    const vars = process.config.variables;
+    return vars?.arm_version;
+}
+function buildxOs(platform = process.platform) {
+    switch (platform) {
+        case 'linux':
+        case 'darwin':
+        case 'freebsd':
+        case 'openbsd':
+        case 'netbsd':
+            return platform;
+        case 'win32':
+            return 'windows';
+        default:
+            throw new Error(`buildx publishes no release binary for the OS "${platform}"`);
+    }
+}
+function currentPlatform() {
+    return { os: buildxOs(), arch: buildxArch() };
+}
+/** `buildx-v0.36.1.linux-amd64`, `buildx-v0.36.1.windows-arm64.exe` */
+function assetName(tag, p) {
+    return `buildx-${tag}.${p.os}-${p.arch}${p.os === 'windows' ? '.exe' : ''}`;
+}
+/** Parses `checksums.txt` (`<sha256> *<file>` or `<sha256>  <file>`) into file -> hash. */
+function parseChecksums(text) {
+    const map = new Map();
+    for (const line of text.split(/\r?\n/)) {
+        const m = line.trim().match(/^([0-9a-fA-F]{64})\s+\*?(\S+)$/);
+        if (m)
+            map.set(m[2], m[1].toLowerCase());
+    }
+    return map;
+}
+/** Normalises `sha256:<hex>` or `<hex>` (any case) to lower-case hex, or undefined. */
+function normaliseChecksum(value) {
+    const m = value.trim().match(/^(?:sha256:)?([0-9a-fA-F]{64})$/);
+    return m ? m[1].toLowerCase() : undefined;
+}
+/** The semver of a release tag or a reported version (`v0.13.1`, `0.13.1+ds1` -> `0.13.1`). */
+function versionOf(tagOrVersion) {
+    const v = semver_default().valid(semver_default().clean(tagOrVersion) ?? '') ??
+        semver_default().coerce(tagOrVersion, { includePrerelease: true })?.version;
+    return v ?? undefined;
+}
+/**
+ * The highest release a range or `latest` means: no drafts; pre-releases only when the range names
+ * one (`latest` never picks one). `allowed` filters out what a policy forbids.
+ */
+function pickRelease(releases, want, allowed = () => true) {
+    const includePrerelease = want.kind === 'range' && rangeNamesPrerelease(want.range);
+    let best;
+    for (const r of releases) {
+        if (r.draft)
+            continue;
+        const version = semver_default().valid(semver_default().clean(r.tag) ?? '');
+        if (!version)
+            continue;
+        const pre = semver_default().prerelease(version) !== null;
+        if (want.kind === 'latest'
+            ? pre || r.prerelease
+            : !semver_default().satisfies(version, want.range, { includePrerelease }))
+            continue;
+        if (!includePrerelease && (pre || r.prerelease))
+            continue;
+        if (!allowed(r.tag))
+            continue;
+        if (!best || semver_default().gt(version, best.version))
+            best = { tag: r.tag, version };
+    }
+    return best?.tag;
+}
+/** Where release binaries are downloaded from unless `buildx-mirror` says otherwise. */
+const DEFAULT_MIRROR = 'https://github.com/docker/buildx/releases/download';
+
+;// CONCATENATED MODULE: ./src/inputs/policy-file.ts
+// The version-pin policy: read from a file in the workspace (YAML or JSON) or inline YAML, checked
+// key by key with positions, so that every mistake is reported with the file and line.
+
+
+
+
+/** No policy at all: advisories warn, everything else allowed. */
+const DEFAULT_POLICY = {
+    mode: 'warn',
+    deny: [],
+    pin: 'any',
+    checksum: 'optional',
+    advisories: 'warn',
+    origin: 'default',
+};
+class PolicyError extends Error {
+    origin;
+    line;
+    constructor(origin, line, message) {
+        super(`Input "policy": ${origin}${line ? `, line ${line}` : ''}: ${message}`);
+        this.origin = origin;
+        this.line = line;
+        this.name = 'PolicyError';
+    }
+}
+const SOURCES = ['runner', 'release', 'git', 'url', 'path'];
+const TOP_KEYS = ['mode', 'buildx'];
+const BUILDX_KEYS = ['versions', 'deny', 'pin', 'sources', 'git-repos', 'checksum', 'advisories'];
+/** `https://github.com/Owner/buildx.git`, `git@github.com:owner/buildx`, `github.com/owner/buildx` -> `github.com/owner/buildx` */
+function normaliseRepo(url) {
+    let s = url.trim().replace(/#.*$/, '');
+    const scp = s.match(/^[^@/]+@([^:]+):(.+)$/);
+    if (scp)
+        s = `${scp[1]}/${scp[2]}`;
+    s = s.replace(/^[a-z+]+:\/\//i, '').replace(/^[^@/]+@/, '');
+    return s
+        .replace(/\.git\/?$/, '')
+        .replace(/\/+$/, '')
+        .toLowerCase();
+}
+function isRangeOk(range) {
+    return semver_default().validRange(range, { includePrerelease: true }) !== null;
+}
+/**
+ * Parses a policy's text. `origin` names it in errors (a path or `inline`). Throws PolicyError with
+ * the line of the offending key or value.
+ */
+function parsePolicy(text, origin) {
+    const lc = new dist/* LineCounter */.HN();
+    const doc = (0,dist/* parseDocument */.Tp)(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+    const lineOf = (node) => node?.range ? lc.linePos(node.range[0]).line : undefined;
+    if (doc.errors.length > 0) {
+        const e = doc.errors[0];
+        throw new PolicyError(origin, lc.linePos(e.pos[0]).line, `not valid YAML or JSON: ${e.message.split('\n')[0]}`);
+    }
+    const root = doc.contents;
+    if (!(0,dist/* isMap */.jh)(root))
+        throw new PolicyError(origin, lineOf(root), 'expected a mapping with mode: and buildx:');
+    const policy = { ...DEFAULT_POLICY, mode: 'enforce', deny: [], origin };
+    const fail = (node, message) => {
+        throw new PolicyError(origin, lineOf(node), message);
+    };
+    const str = (node, key) => {
+        if (!(0,dist/* isScalar */.jn)(node) || typeof node.value !== 'string')
+            return fail(node, `${key} must be a string`);
+        return node.value;
+    };
+    const strList = (node, key) => {
+        if ((0,dist/* isScalar */.jn)(node) && typeof node.value === 'string')
+            return [{ value: node.value, node }];
+        if (!(0,dist/* isSeq */.oP)(node))
+            return fail(node, `${key} must be a list of strings`);
+        return node.items.map((item) => ({ value: str(item, key), node: item }));
+    };
+    const oneOf = (node, key, allowed) => {
+        const v = str(node, key);
+        if (!allowed.includes(v))
+            fail(node, `${key} must be one of ${allowed.join(', ')}, not "${v}"`);
+        return v;
+    };
+    for (const pair of root.items) {
+        const key = (0,dist/* isScalar */.jn)(pair.key) ? String(pair.key.value) : '';
+        if (!TOP_KEYS.includes(key))
+            fail(pair.key, `unknown key "${key}" (expected ${TOP_KEYS.join(', ')})`);
+        if (key === 'mode')
+            policy.mode = oneOf(pair.value, 'mode', ['enforce', 'warn']);
+        if (key === 'buildx') {
+            if (!(0,dist/* isMap */.jh)(pair.value))
+                fail((pair.value ?? pair.key), 'buildx must be a mapping');
+            for (const p of pair.value.items) {
+                const k = (0,dist/* isScalar */.jn)(p.key) ? String(p.key.value) : '';
+                const v = p.value;
+                switch (k) {
+                    case 'versions': {
+                        const r = str(v, 'buildx.versions');
+                        if (!isRangeOk(r))
+                            fail(v, `buildx.versions "${r}" is not a semver range`);
+                        policy.versions = r;
+                        break;
+                    }
+                    case 'deny':
+                        for (const d of strList(v, 'buildx.deny')) {
+                            if (!isRangeOk(d.value))
+                                fail(d.node, `buildx.deny "${d.value}" is not a version or semver range`);
+                            policy.deny.push(d.value);
+                        }
+                        break;
+                    case 'pin':
+                        policy.pin = oneOf(v, 'buildx.pin', ['exact', 'range', 'any']);
+                        break;
+                    case 'sources':
+                        policy.sources = strList(v, 'buildx.sources').map((s) => {
+                            if (!SOURCES.includes(s.value)) {
+                                fail(s.node, `buildx.sources: "${s.value}" is not one of ${SOURCES.join(', ')}`);
+                            }
+                            return s.value;
+                        });
+                        break;
+                    case 'git-repos':
+                        policy.gitRepos = strList(v, 'buildx.git-repos').map((s) => normaliseRepo(s.value));
+                        break;
+                    case 'checksum':
+                        policy.checksum = oneOf(v, 'buildx.checksum', ['required', 'optional']);
+                        break;
+                    case 'advisories':
+                        policy.advisories = oneOf(v, 'buildx.advisories', ['enforce', 'warn', 'off']);
+                        break;
+                    default:
+                        fail(p.key, `unknown key "buildx.${k}" (expected ${BUILDX_KEYS.join(', ')})`);
+                }
+            }
+        }
+    }
+    return policy;
+}
+/**
+ * Reads the `policy` input: empty for the default, a path relative to the workspace (YAML or
+ * JSON), or inline YAML (anything with a newline or a `key:`).
+ */
+function loadPolicy(input, workspace) {
+    const value = input.trim();
+    if (value === '')
+        return DEFAULT_POLICY;
+    const inline = value.includes('\n') || /^[\w-]+\s*:(\s|$)/.test(value) || value.startsWith('{');
+    if (inline)
+        return parsePolicy(value, 'policy (inline)');
+    const path = (0,external_node_path_namespaceObject.isAbsolute)(value) ? value : (0,external_node_path_namespaceObject.resolve)(workspace, value);
+    const shown = (0,external_node_path_namespaceObject.isAbsolute)(value) ? value : (0,external_node_path_namespaceObject.relative)(workspace, path) || value;
+    let text;
+    try {
+        text = (0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8');
+    }
+    catch (err) {
+        throw new PolicyError(shown, undefined, `cannot read the policy file (${err.code ?? err.message})`);
+    }
+    return parsePolicy(text, shown);
+}
+
+;// CONCATENATED MODULE: ./src/inputs/inputs.ts
+// Reads every input once into one typed, validated object. Bad input fails here, with the input's
+// name in the message, before anything touches a registry.
+
+
+
+
+
+
+
+
+
+const DEFAULTS = {
+    maxConcurrency: 1,
+    parallelCopies: 1,
+    maxAttempts: 5,
+    retryOn: 'panic,transient,timeout',
+    retryDelayMs: 2_000,
+    retryMaxDelayMs: 60_000,
+    attemptTimeoutMs: 15 * 60_000,
+    idleTimeoutMs: 5 * 60_000,
+};
+const HOUR = 3_600_000;
+const RETRYABLE = FAILURE_CLASSES.filter((c) => c !== 'permanent');
+function checkReference(input, text, parse) {
+    try {
+        return parse(text);
+    }
+    catch (err) {
+        if (err instanceof ReferenceError) {
+            throw new InputError(input, `"${printable(text)}" is not a valid image reference: ${err.message}`);
+        }
+        throw err;
+    }
+}
+function hasControl(text) {
+    for (let i = 0; i < text.length; i++)
+        if (text.charCodeAt(i) < 0x20 || text.charCodeAt(i) === 0x7f)
+            return true;
+    return false;
+}
+/** Shows control characters escaped, so an error message cannot be used to forge log lines. */
+function printable(text) {
+    return JSON.stringify(text).slice(1, -1);
+}
+function parseRetryOn(value) {
+    const items = parseList(value.trim() === '' ? DEFAULTS.retryOn : value).map((s) => s.toLowerCase());
+    const set = new Set();
+    for (const item of items) {
+        if (item === 'any' || item === 'all') {
+            for (const c of RETRYABLE)
+                set.add(c);
+        }
+        else if (item === 'none') {
+            // an explicit "never retry"
+        }
+        else if (item === 'permanent') {
+            throw new InputError('retry-on', 'permanent errors (authorization, invalid references) are never retried');
+        }
+        else if (FAILURE_CLASSES.includes(item)) {
+            set.add(item);
+        }
+        else {
+            throw new InputError('retry-on', `unknown class "${item}"; expected a list of ${RETRYABLE.join(', ')}, or any, or none`);
+        }
+    }
+    return set;
+}
+function digestsDirSources(dir, image, workspace) {
+    const ref = checkReference('image', image, parseReference);
+    if (ref.tag || ref.digest)
+        throw new InputError('image', `"${image}" must be a repository, without a tag or digest`);
+    const path = (0,external_node_path_namespaceObject.isAbsolute)(dir) ? dir : (0,external_node_path_namespaceObject.resolve)(workspace, dir);
+    let names;
+    try {
+        if (!(0,external_node_fs_namespaceObject.statSync)(path).isDirectory())
+            throw new Error('not a folder');
+        names = (0,external_node_fs_namespaceObject.readdirSync)(path).filter((n) => !n.startsWith('.'));
+    }
+    catch (err) {
+        throw new InputError('digests-dir', `cannot read the folder "${dir}": ${err.message}`);
+    }
+    if (names.length === 0)
+        throw new InputError('digests-dir', `the folder "${dir}" holds no digest files`);
+    return names.sort().map((name) => {
+        const hex = name.replace(/^sha256[:-]/, '');
+        if (!/^[0-9a-f]{64}$/.test(hex)) {
+            throw new InputError('digests-dir', `"${printable(name)}" is not a digest file name (64 lower-case hex characters)`);
+        }
+        return `${image}@sha256:${hex}`;
+    });
+}
+// The annotation levels buildx imagetools create writes (checked in buildx 0.13.1 and 0.29.1:
+// util/imagetools/create.go): `index` and `manifest-descriptor`. It refuses `manifest` and lines
+// without a level ("... annotations are not supported yet") and `index-descriptor` ("invalid while
+// creating an image"). A level may carry one platform, as buildx's own pattern has it.
+const LEVEL = /^([a-z-]+)(?:\[([A-Za-z0-9_/-]+)\])?$/;
+const LEVELS_TAKEN = 'buildx imagetools create writes index: and manifest-descriptor: annotations (a level may name one platform: manifest-descriptor[linux/amd64]:)';
+/** One line: the lines buildx is given for it (one per level, as every buildx reads them), or why not. */
+function annotationLine(line) {
+    const eq = line.indexOf('=');
+    if (eq < 0 || hasControl(line))
+        return { refused: ' is not an annotation (expected level:key=value)' };
+    const head = line.slice(0, eq);
+    const colon = head.indexOf(':');
+    const key = head.slice(colon + 1);
+    if (!/^\S+$/.test(key))
+        return { refused: ' has no key, or a key with spaces (expected level:key=value)' };
+    if (colon < 0)
+        return { refused: ` has no level: write index:${printable(line)} to annotate the index` };
+    const keep = [];
+    let manifest = 0;
+    for (const level of head.slice(0, colon).split(',')) {
+        const type = LEVEL.exec(level)?.[1];
+        if (type === 'index' || type === 'manifest-descriptor')
+            keep.push(`${level}${line.slice(colon)}`);
+        else if (type === 'manifest')
+            manifest++;
+        else if (type === 'index-descriptor')
+            return {
+                refused: ': index-descriptor annotations go on a descriptor of the index, which a pushed index does not have (buildx: "invalid while creating an image"); use index: instead',
+            };
+        else
+            return {
+                refused: `: "${printable(level)}" is not a level (expected index or manifest-descriptor, optionally with one platform in brackets)`,
+            };
+    }
+    return { keep, manifest };
+}
+/**
+ * The `annotations` input's lines: what buildx is given, and a notice when `manifest:` lines were
+ * left out (docker/metadata-action with DOCKER_METADATA_ANNOTATIONS_LEVELS: manifest,index). A
+ * line buildx would refuse, or nothing but `manifest:` lines, is an InputError naming each line.
+ */
+function parseAnnotations(lines) {
+    const annotations = [];
+    const refused = [];
+    let manifest = 0;
+    let firstManifest = '';
+    for (const line of lines) {
+        const v = annotationLine(line);
+        if ('refused' in v) {
+            refused.push(`"${printable(line)}"${v.refused}`);
+            continue;
+        }
+        annotations.push(...v.keep);
+        if (v.manifest > 0 && manifest === 0)
+            firstManifest = line;
+        manifest += v.manifest;
+    }
+    if (refused.length > 0) {
+        const more = refused.length > 5 ? `; and ${refused.length - 5} more` : '';
+        throw new InputError('annotations', `${refused.slice(0, 5).join('; ')}${more}. ${LEVELS_TAKEN}.`);
+    }
+    if (manifest === 0)
+        return { annotations };
+    if (annotations.length === 0) {
+        throw new InputError('annotations', `${lines.length === 1 ? 'the only line is a manifest: annotation' : `all ${lines.length} lines are manifest: annotations`} (such as "${printable(firstManifest)}"), which buildx imagetools create cannot write: the platform manifests are already pushed, and annotating them would change their digests. ` +
+            'docker/metadata-action writes manifest: lines unless told otherwise: set DOCKER_METADATA_ANNOTATIONS_LEVELS: index in the env of its step ' +
+            '(or manifest,index when a build step uses the same output: the manifest: lines are then skipped here), or write index:key=value.');
+    }
+    return {
+        annotations,
+        notice: `Skipped ${manifest} manifest: annotation${manifest === 1 ? '' : 's'} (buildx imagetools create cannot change the platform manifests; the build step annotates those) and wrote the other ${annotations.length}.`,
+    };
+}
+function readInputs(get, workspace = process.cwd()) {
+    const dryRun = parseBoolean('dry-run', get('dry-run'), false);
+    const append = parseBoolean('append', get('append'), false);
+    const sources = [];
+    for (const s of parseList(get('sources'))) {
+        if (isDigest(s)) {
+            sources.push(s); // a bare digest: buildx resolves it in the target repository
+            continue;
+        }
+        checkReference('sources', s, parseReference);
+        sources.push(s);
+    }
+    const digestsDir = get('digests-dir').trim();
+    const image = get('image').trim();
+    if (digestsDir && !image)
+        throw new InputError('image', 'required with digests-dir: the repository the digests belong to');
+    if (image && !digestsDir)
+        throw new InputError('digests-dir', 'required with image: the folder of digest files');
+    if (digestsDir)
+        sources.push(...digestsDirSources(digestsDir, image, workspace));
+    if (sources.length === 0)
+        throw new InputError('sources', 'no source images: give sources, or digests-dir with image');
+    if (sources.every(isDigest)) {
+        throw new InputError('sources', 'bare digests need at least one full reference to say where they live');
+    }
+    const tags = parseList(get('tags')).map((t) => checkReference('tags', t, parseTag));
+    if (tags.length === 0 && !dryRun)
+        throw new InputError('tags', 'at least one target tag is required (or set dry-run)');
+    const seen = new Set();
+    for (const t of tags) {
+        const key = `${t.domain}/${t.path}:${t.tag}`;
+        if (seen.has(key))
+            throw new InputError('tags', `"${t.original}" is listed twice`);
+        seen.add(key);
+    }
+    if (append && tags.length === 0)
+        throw new InputError('append', 'append needs a tag to append to');
+    const { annotations, notice: annotationsNotice } = parseAnnotations(parseList(get('annotations'), false));
+    const retryDelayMs = parseDurationMs('retry-delay', get('retry-delay'), DEFAULTS.retryDelayMs, 0, HOUR);
+    const retryMaxDelayMs = parseDurationMs('retry-max-delay', get('retry-max-delay'), Math.max(DEFAULTS.retryMaxDelayMs, retryDelayMs), 0, HOUR);
+    if (retryMaxDelayMs < retryDelayMs) {
+        throw new InputError('retry-max-delay', `must not be shorter than retry-delay (${get('retry-delay').trim()})`);
+    }
+    const buildxVersion = get('buildx-version').trim();
+    if (hasControl(buildxVersion))
+        throw new InputError('buildx-version', 'must be a single line');
+    const buildx = parseBuildxSpec(buildxVersion);
+    const checksumText = get('buildx-checksum').trim();
+    let buildxChecksum;
+    if (checksumText !== '') {
+        buildxChecksum = normaliseChecksum(checksumText);
+        if (!buildxChecksum)
+            throw new InputError('buildx-checksum', `expected a sha256 (64 hex characters, optionally sha256:), got "${printable(checksumText)}"`);
+        if (!['release', 'url', 'path'].includes(buildx.kind)) {
+            throw new InputError('buildx-checksum', `applies to an exact release, a URL or a path, not to buildx-version "${buildxVersion || "(the runner's)"}"`);
+        }
+    }
+    const buildxMirror = (get('buildx-mirror').trim() || DEFAULT_MIRROR).replace(/\/$/, '');
+    let mirrorUrl;
+    try {
+        mirrorUrl = new URL(buildxMirror);
+    }
+    catch {
+        throw new InputError('buildx-mirror', `"${printable(buildxMirror)}" is not a URL`);
+    }
+    if (mirrorUrl.protocol !== 'https:' &&
+        !(mirrorUrl.protocol === 'http:' && /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/.test(mirrorUrl.hostname))) {
+        throw new InputError('buildx-mirror', 'must be an https URL (plain http only on loopback)');
+    }
+    return {
+        sources,
+        tags,
+        annotations,
+        ...(annotationsNotice ? { annotationsNotice } : {}),
+        append,
+        dryRun,
+        buildxVersion,
+        buildx,
+        buildxChecksum,
+        buildxMirror,
+        githubToken: get('github-token').trim(),
+        installPlugin: parseBoolean('install-plugin', get('install-plugin'), false),
+        policy: loadPolicy(get('policy'), workspace),
+        maxConcurrency: parseInteger('max-concurrency', get('max-concurrency'), DEFAULTS.maxConcurrency, 1, 100),
+        parallelCopies: parseInteger('parallel-copies', get('parallel-copies'), DEFAULTS.parallelCopies, 1, 16),
+        maxAttempts: parseInteger('max-attempts', get('max-attempts'), DEFAULTS.maxAttempts, 1, 20),
+        retryOn: parseRetryOn(get('retry-on')),
+        retryDelayMs,
+        retryMaxDelayMs,
+        attemptTimeoutMs: parseDurationMs('attempt-timeout', get('attempt-timeout'), DEFAULTS.attemptTimeoutMs, 1000, 6 * HOUR),
+        idleTimeoutMs: parseDurationMs('idle-timeout', get('idle-timeout'), DEFAULTS.idleTimeoutMs, 1000, 6 * HOUR),
+        verify: parseBoolean('verify', get('verify'), true),
+        annotate: parseBoolean('annotate', get('annotate'), true),
+    };
+}
+
 ;// CONCATENATED MODULE: external "node:fs/promises"
 const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
 ;// CONCATENATED MODULE: ./src/docker/config-dir.ts
@@ -36708,7 +37336,7 @@ function dockerConfigDir(env = process.env) {
     return (0,external_node_path_namespaceObject.join)(env.HOME || (0,external_node_os_namespaceObject.homedir)(), '.docker');
 }
 
-;// CONCATENATED MODULE: ./src/buildx/buildx.ts
+;// CONCATENATED MODULE: ./src/install/locate.ts
 // Locating a buildx that needs no install: the runner's `docker buildx`, or a binary at a path,
 // run standalone. (Releases, ranges, git fix branches and URLs: see ../install.)
 
@@ -36785,9 +37413,6 @@ function locateBuildx(spec, workspace, env = process.env) {
 
 ;// CONCATENATED MODULE: ./src/install/known-releases.json
 const known_releases_namespaceObject = /*#__PURE__*/JSON.parse('{"generated":"2026-11-22","source":"Compiled offline from public copies, without API access: docker/actions-toolkit\'s buildx-releases.json up to v0.22.0-rc1 (March 2025); later tags from buildx release pages, Docker PRs and distro packages, not complete. Dates from Docker\'s Buildx release notes and winget manifests, else null.","releases":[{"tag":"v0.38.0-rc2","prerelease":true,"published":null},{"tag":"v0.38.0-rc1","prerelease":true,"published":null},{"tag":"v0.37.1","prerelease":false,"published":"2026-09-11"},{"tag":"v0.37.0","prerelease":false,"published":"2026-09-02"},{"tag":"v0.37.0-rc2","prerelease":true,"published":null},{"tag":"v0.37.0-rc1","prerelease":true,"published":null},{"tag":"v0.36.1","prerelease":false,"published":"2026-08-04"},{"tag":"v0.36.0","prerelease":false,"published":null},{"tag":"v0.36.0-rc2","prerelease":true,"published":null},{"tag":"v0.36.0-rc1","prerelease":true,"published":null},{"tag":"v0.35.0","prerelease":false,"published":null},{"tag":"v0.35.0-rc2","prerelease":true,"published":null},{"tag":"v0.34.1","prerelease":false,"published":null},{"tag":"v0.33.0","prerelease":false,"published":null},{"tag":"v0.32.1","prerelease":false,"published":"2026-03-04"},{"tag":"v0.32.0","prerelease":false,"published":null},{"tag":"v0.31.1","prerelease":false,"published":null},{"tag":"v0.31.0","prerelease":false,"published":null},{"tag":"v0.30.1","prerelease":false,"published":null},{"tag":"v0.30.0","prerelease":false,"published":null},{"tag":"v0.29.1","prerelease":false,"published":"2025-10-03"},{"tag":"v0.29.0","prerelease":false,"published":"2025-09-30"},{"tag":"v0.29.0-rc1","prerelease":true,"published":null},{"tag":"v0.28.0","prerelease":false,"published":"2025-09-03"},{"tag":"v0.27.0","prerelease":false,"published":"2025-08-20"},{"tag":"v0.26.1","prerelease":false,"published":"2025-07-22"},{"tag":"v0.26.0","prerelease":false,"published":"2025-07-21"},{"tag":"v0.25.0","prerelease":false,"published":"2025-06-17"},{"tag":"v0.25.0-rc2","prerelease":true,"published":null},{"tag":"v0.24.0","prerelease":false,"published":"2025-05-21"},{"tag":"v0.24.0-rc1","prerelease":true,"published":null},{"tag":"v0.23.0","prerelease":false,"published":"2025-04-15"},{"tag":"v0.22.0","prerelease":false,"published":"2025-03-18"},{"tag":"v0.22.0-rc1","prerelease":true,"published":null},{"tag":"v0.21.3","prerelease":false,"published":null},{"tag":"v0.21.2","prerelease":false,"published":null},{"tag":"v0.21.1","prerelease":false,"published":null},{"tag":"v0.21.0","prerelease":false,"published":"2025-02-19"},{"tag":"v0.21.0-rc3","prerelease":true,"published":null},{"tag":"v0.21.0-rc2","prerelease":true,"published":null},{"tag":"v0.21.0-rc1","prerelease":true,"published":null},{"tag":"v0.20.1","prerelease":false,"published":"2025-01-23"},{"tag":"v0.20.0","prerelease":false,"published":"2025-01-20"},{"tag":"v0.20.0-rc3","prerelease":true,"published":null},{"tag":"v0.20.0-rc2","prerelease":true,"published":null},{"tag":"v0.20.0-rc1","prerelease":true,"published":null},{"tag":"v0.19.3","prerelease":false,"published":null},{"tag":"v0.19.2","prerelease":false,"published":null},{"tag":"v0.19.1","prerelease":false,"published":"2024-11-27"},{"tag":"v0.19.0","prerelease":false,"published":"2024-11-27"},{"tag":"v0.19.0-rc2","prerelease":true,"published":null},{"tag":"v0.19.0-rc1","prerelease":true,"published":null},{"tag":"v0.18.0","prerelease":false,"published":"2024-10-31"},{"tag":"v0.18.0-rc3","prerelease":true,"published":null},{"tag":"v0.18.0-rc2","prerelease":true,"published":null},{"tag":"v0.18.0-rc1","prerelease":true,"published":null},{"tag":"v0.17.1","prerelease":false,"published":"2024-09-13"},{"tag":"v0.17.0","prerelease":false,"published":"2024-09-10"},{"tag":"v0.17.0-rc2","prerelease":true,"published":null},{"tag":"v0.17.0-rc1","prerelease":true,"published":null},{"tag":"v0.16.2","prerelease":false,"published":"2024-07-25"},{"tag":"v0.16.1","prerelease":false,"published":"2024-07-18"},{"tag":"v0.16.0","prerelease":false,"published":"2024-07-11"},{"tag":"v0.16.0-rc2","prerelease":true,"published":null},{"tag":"v0.16.0-rc1","prerelease":true,"published":null},{"tag":"v0.15.1","prerelease":false,"published":"2024-06-18"},{"tag":"v0.15.0","prerelease":false,"published":"2024-06-11"},{"tag":"v0.15.0-rc2","prerelease":true,"published":null},{"tag":"v0.15.0-rc1","prerelease":true,"published":null},{"tag":"v0.14.1","prerelease":false,"published":null},{"tag":"v0.14.0","prerelease":false,"published":"2024-04-18"},{"tag":"v0.14.0-rc2","prerelease":true,"published":null},{"tag":"v0.14.0-rc1","prerelease":true,"published":null},{"tag":"v0.13.1","prerelease":false,"published":"2024-03-13"},{"tag":"v0.13.0","prerelease":false,"published":"2024-03-06"},{"tag":"v0.13.0-rc2","prerelease":true,"published":null},{"tag":"v0.13.0-rc1","prerelease":true,"published":null},{"tag":"v0.12.1","prerelease":false,"published":"2024-01-12"},{"tag":"v0.12.0","prerelease":false,"published":"2023-11-16"},{"tag":"v0.12.0-rc2","prerelease":true,"published":null},{"tag":"v0.12.0-rc1","prerelease":true,"published":null},{"tag":"v0.11.2","prerelease":false,"published":"2023-07-18"},{"tag":"v0.11.1","prerelease":false,"published":"2023-07-05"},{"tag":"v0.11.0","prerelease":false,"published":"2023-06-13"},{"tag":"v0.11.0-rc2","prerelease":true,"published":null},{"tag":"v0.11.0-rc1","prerelease":true,"published":null},{"tag":"v0.10.5","prerelease":false,"published":null},{"tag":"v0.10.4","prerelease":false,"published":"2023-03-06"},{"tag":"v0.10.3","prerelease":false,"published":"2023-02-16"},{"tag":"v0.10.2","prerelease":false,"published":"2023-01-30"},{"tag":"v0.10.1","prerelease":false,"published":"2023-01-27"},{"tag":"v0.10.0","prerelease":false,"published":"2023-01-10"},{"tag":"v0.10.0-rc3","prerelease":true,"published":null},{"tag":"v0.10.0-rc2","prerelease":true,"published":null},{"tag":"v0.10.0-rc1","prerelease":true,"published":null},{"tag":"v0.9.1","prerelease":false,"published":"2022-08-18"},{"tag":"v0.9.0","prerelease":false,"published":"2022-08-17"},{"tag":"v0.9.0-rc2","prerelease":true,"published":null},{"tag":"v0.9.0-rc1","prerelease":true,"published":null}]}');
-// EXTERNAL MODULE: ./node_modules/semver/index.js
-var node_modules_semver = __nccwpck_require__(2088);
-var semver_default = /*#__PURE__*/__nccwpck_require__.n(node_modules_semver);
 ;// CONCATENATED MODULE: ./node_modules/@actions/tool-cache/lib/manifest.js
 var manifest_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
@@ -37991,7 +38616,7 @@ class HttpError extends Error {
         this.name = 'HttpError';
     }
 }
-const DEFAULTS = { timeoutMs: 10 * 60_000, stallMs: 30_000, attempts: 3, retryDelayMs: 1000 };
+const http_DEFAULTS = { timeoutMs: 10 * 60_000, stallMs: 30_000, attempts: 3, retryDelayMs: 1000 };
 /** Shows a URL without its query (signed download URLs carry credentials there). */
 function safeUrl(url) {
     try {
@@ -38003,12 +38628,12 @@ function safeUrl(url) {
     }
 }
 async function withRetries(what, opts, once) {
-    const attempts = opts.attempts ?? DEFAULTS.attempts;
+    const attempts = opts.attempts ?? http_DEFAULTS.attempts;
     for (let n = 1;; n++) {
         const ac = new AbortController();
         const onAbort = () => ac.abort(opts.signal?.reason);
         opts.signal?.addEventListener('abort', onAbort, { once: true });
-        const deadline = setTimeout(() => ac.abort(new HttpError(`${what}: no answer within ${Math.round((opts.timeoutMs ?? DEFAULTS.timeoutMs) / 1000)}s`, undefined, true)), opts.timeoutMs ?? DEFAULTS.timeoutMs);
+        const deadline = setTimeout(() => ac.abort(new HttpError(`${what}: no answer within ${Math.round((opts.timeoutMs ?? http_DEFAULTS.timeoutMs) / 1000)}s`, undefined, true)), opts.timeoutMs ?? http_DEFAULTS.timeoutMs);
         try {
             return await once(ac.signal);
         }
@@ -38018,7 +38643,7 @@ async function withRetries(what, opts, once) {
             const e = toHttpError(what, err, ac.signal);
             if (!e.retryable || n >= attempts)
                 throw e;
-            const wait = backoffDelay(n, { baseMs: opts.retryDelayMs ?? DEFAULTS.retryDelayMs, capMs: 30_000 }, () => 0.5 + Math.random() / 2);
+            const wait = backoffDelay(n, { baseMs: opts.retryDelayMs ?? http_DEFAULTS.retryDelayMs, capMs: 30_000 }, () => 0.5 + Math.random() / 2);
             opts.onRetry?.(`${e.message}; retrying in ${(wait / 1000).toFixed(1)}s (attempt ${n + 1} of ${attempts})`);
             await sleep(wait, opts.signal);
         }
@@ -38050,7 +38675,7 @@ function fetchText(url, opts = {}) {
         const res = await request(url, { headers: opts.headers, signal });
         checkStatus(what, res);
         const keep = [];
-        await readWithStall(what, res, signal, opts.stallMs ?? DEFAULTS.stallMs, (chunk) => {
+        await readWithStall(what, res, signal, opts.stallMs ?? http_DEFAULTS.stallMs, (chunk) => {
             keep.push(chunk);
             return undefined;
         });
@@ -38107,7 +38732,7 @@ function downloadFile(url, dest, opts = {}) {
         const sink = fileSink(dest);
         let bytes;
         try {
-            bytes = await readWithStall(what, res, signal, opts.stallMs ?? DEFAULTS.stallMs, (chunk) => {
+            bytes = await readWithStall(what, res, signal, opts.stallMs ?? http_DEFAULTS.stallMs, (chunk) => {
                 hash.update(chunk);
                 return sink.write(chunk);
             });
@@ -38171,208 +38796,6 @@ async function readWithStall(what, res, signal, stallMs, onChunk) {
     return total;
 }
 
-;// CONCATENATED MODULE: ./src/install/spec.ts
-// The forms of the `buildx-version` input, parsed once into a typed spec. Pure.
-
-
-const FORMS = [
-    'empty (the runner\'s "docker buildx")',
-    'a release: v0.36.1 or 0.36.1',
-    'a semver range: ">=0.30.1 <0.37", ^0.36, 0.36.x, ~0.30.1',
-    'latest',
-    'a git ref to build: https://github.com/owner/buildx.git#branch, git@github.com:owner/buildx.git#ref, file:///path/buildx.git#ref',
-    'an https URL of a binary (with buildx-checksum to verify it)',
-    'a path: /abs/path/buildx or ./relative/to/workspace',
-];
-const VERSION_RE = /^v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)$/;
-// A ref: a branch, tag, commit or refs/... path; never an option, never `..`.
-const REF_RE = /^(?!-)(?!.*\.\.)(?!.*\/\/)[A-Za-z0-9._/+-]+$/;
-const LOOPBACK_HOST = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/;
-function fail(value, why) {
-    throw new InputError('buildx-version', `"${value}" ${why}. Accepted forms: ${FORMS.join('; ')}`);
-}
-function gitSpec(value, url, ref) {
-    if (ref !== '' && !REF_RE.test(ref))
-        fail(value, `has "${ref}" after "#", which is not a git ref`);
-    let host;
-    const scp = url.match(/^[A-Za-z0-9._-]+@([A-Za-z0-9.-]+):(?!\/\/)[A-Za-z0-9._~/-]+$/);
-    if (scp) {
-        host = scp[1];
-    }
-    else {
-        let parsed;
-        try {
-            parsed = new URL(url);
-        }
-        catch {
-            return fail(value, 'is not a git URL');
-        }
-        if (!['https:', 'http:', 'ssh:', 'git:', 'file:'].includes(parsed.protocol))
-            fail(value, 'uses a scheme git URLs do not');
-        if (parsed.username || parsed.password)
-            fail(value, 'holds credentials; give them as github-token instead');
-        if (parsed.protocol === 'http:' && !LOOPBACK_HOST.test(parsed.hostname)) {
-            fail(value, 'is plain http; use https');
-        }
-        if (/[\s;|&$`'"\\<>]/.test(decodeURIComponent(parsed.pathname)))
-            fail(value, 'has characters a git URL does not');
-        host = parsed.protocol === 'file:' ? '' : parsed.host;
-    }
-    return { kind: 'git', url, ref: ref === '' ? 'HEAD' : ref, host };
-}
-/** Parses `buildx-version`; throws an InputError naming the input and listing the accepted forms. */
-function parseBuildxSpec(input) {
-    const value = input.trim();
-    if (value === '')
-        return { kind: 'runner' };
-    if (value.toLowerCase() === 'latest')
-        return { kind: 'latest' };
-    const version = value.match(VERSION_RE);
-    if (version)
-        return { kind: 'release', tag: `v${version[1]}` };
-    if (value.startsWith('/') || value.startsWith('./') || value.startsWith('../'))
-        return { kind: 'path', path: value };
-    const hash = value.indexOf('#');
-    const base = hash >= 0 ? value.slice(0, hash) : value;
-    const ref = hash >= 0 ? value.slice(hash + 1) : '';
-    const looksGit = /^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:/.test(base) ||
-        /^(ssh|git|file):\/\//.test(base) ||
-        (/^https?:\/\//.test(base) && (/\.git\/?$/.test(base) || hash >= 0));
-    if (looksGit)
-        return gitSpec(value, base.replace(/\/$/, ''), ref);
-    if (/^https?:\/\//.test(value)) {
-        let parsed;
-        try {
-            parsed = new URL(value);
-        }
-        catch {
-            return fail(value, 'is not a URL');
-        }
-        if (parsed.protocol === 'http:' && !LOOPBACK_HOST.test(parsed.hostname))
-            fail(value, 'is plain http; use https');
-        if (parsed.username || parsed.password)
-            fail(value, 'holds credentials');
-        return { kind: 'url', url: value };
-    }
-    if (/^[0-9A-Za-z\s*^~<>=|.+-]+$/.test(value) && semver_default().validRange(value) !== null)
-        return { kind: 'range', range: value };
-    return fail(value, 'is not a buildx version, range, git ref, URL or path');
-}
-function sourceOf(spec) {
-    switch (spec.kind) {
-        case 'release':
-        case 'range':
-        case 'latest':
-            return 'release';
-        default:
-            return spec.kind;
-    }
-}
-/** True when a range names a pre-release (so pre-releases may satisfy it). */
-function rangeNamesPrerelease(range) {
-    return /\d+\.\d+\.\d+-[0-9A-Za-z]/.test(range);
-}
-
-;// CONCATENATED MODULE: ./src/install/release.ts
-// Pure helpers for buildx releases: asset names per platform, checksums.txt, and picking the
-// release a range or `latest` means.
-
-
-/** buildx's name for this machine's architecture, as its release assets spell it. */
-function buildxArch(nodeArch = process.arch, armVersion) {
-    switch (nodeArch) {
-        case 'x64':
-            return 'amd64';
-        case 'arm64':
-            return 'arm64';
-        case 'arm':
-            return (armVersion ?? armFromNode()) === '6' ? 'arm-v6' : 'arm-v7';
-        case 'ppc64':
-            return 'ppc64le';
-        case 'riscv64':
-            return 'riscv64';
-        case 's390x':
-            return 's390x';
-        case 'ia32':
-            return '386';
-        default:
-            throw new Error(`buildx publishes no release binary for the architecture "${nodeArch}"`);
-    }
-}
-function armFromNode() {
-    const vars = process.config.variables;
-    return vars?.arm_version;
-}
-function buildxOs(platform = process.platform) {
-    switch (platform) {
-        case 'linux':
-        case 'darwin':
-        case 'freebsd':
-        case 'openbsd':
-        case 'netbsd':
-            return platform;
-        case 'win32':
-            return 'windows';
-        default:
-            throw new Error(`buildx publishes no release binary for the OS "${platform}"`);
-    }
-}
-function currentPlatform() {
-    return { os: buildxOs(), arch: buildxArch() };
-}
-/** `buildx-v0.36.1.linux-amd64`, `buildx-v0.36.1.windows-arm64.exe` */
-function assetName(tag, p) {
-    return `buildx-${tag}.${p.os}-${p.arch}${p.os === 'windows' ? '.exe' : ''}`;
-}
-/** Parses `checksums.txt` (`<sha256> *<file>` or `<sha256>  <file>`) into file -> hash. */
-function parseChecksums(text) {
-    const map = new Map();
-    for (const line of text.split(/\r?\n/)) {
-        const m = line.trim().match(/^([0-9a-fA-F]{64})\s+\*?(\S+)$/);
-        if (m)
-            map.set(m[2], m[1].toLowerCase());
-    }
-    return map;
-}
-/** Normalises `sha256:<hex>` or `<hex>` (any case) to lower-case hex, or undefined. */
-function normaliseChecksum(value) {
-    const m = value.trim().match(/^(?:sha256:)?([0-9a-fA-F]{64})$/);
-    return m ? m[1].toLowerCase() : undefined;
-}
-/** The semver of a release tag or a reported version (`v0.13.1`, `0.13.1+ds1` -> `0.13.1`). */
-function versionOf(tagOrVersion) {
-    const v = semver_default().valid(semver_default().clean(tagOrVersion) ?? '') ??
-        semver_default().coerce(tagOrVersion, { includePrerelease: true })?.version;
-    return v ?? undefined;
-}
-/**
- * The highest release a range or `latest` means: no drafts; pre-releases only when the range names
- * one (`latest` never picks one). `allowed` filters out what a policy forbids.
- */
-function pickRelease(releases, want, allowed = () => true) {
-    const includePrerelease = want.kind === 'range' && rangeNamesPrerelease(want.range);
-    let best;
-    for (const r of releases) {
-        if (r.draft)
-            continue;
-        const version = semver_default().valid(semver_default().clean(r.tag) ?? '');
-        if (!version)
-            continue;
-        const pre = semver_default().prerelease(version) !== null;
-        if (want.kind === 'latest'
-            ? pre || r.prerelease
-            : !semver_default().satisfies(version, want.range, { includePrerelease }))
-            continue;
-        if (!includePrerelease && (pre || r.prerelease))
-            continue;
-        if (!allowed(r.tag))
-            continue;
-        if (!best || semver_default().gt(version, best.version))
-            best = { tag: r.tag, version };
-    }
-    return best?.tag;
-}
-
 ;// CONCATENATED MODULE: ./src/install/install.ts
 // Turns a `buildx-version` spec into a verified buildx binary on disk, cached in the tool cache.
 //
@@ -38393,7 +38816,6 @@ function pickRelease(releases, want, allowed = () => true) {
 
 
 
-const DEFAULT_MIRROR = 'https://github.com/docker/buildx/releases/download';
 class InstallError extends Error {
     constructor(message) {
         super(message);
@@ -38678,427 +39100,6 @@ async function install(opts) {
         case 'git':
             return installGit(spec, opts);
     }
-}
-
-;// CONCATENATED MODULE: ./src/policy/policy.ts
-// The version-pin policy: read from a file in the workspace (YAML or JSON) or inline YAML, checked
-// key by key with positions, so that every mistake is reported with the file and line.
-
-
-
-
-/** No policy at all: advisories warn, everything else allowed. */
-const DEFAULT_POLICY = {
-    mode: 'warn',
-    deny: [],
-    pin: 'any',
-    checksum: 'optional',
-    advisories: 'warn',
-    origin: 'default',
-};
-class PolicyError extends Error {
-    origin;
-    line;
-    constructor(origin, line, message) {
-        super(`Input "policy": ${origin}${line ? `, line ${line}` : ''}: ${message}`);
-        this.origin = origin;
-        this.line = line;
-        this.name = 'PolicyError';
-    }
-}
-const SOURCES = ['runner', 'release', 'git', 'url', 'path'];
-const TOP_KEYS = ['mode', 'buildx'];
-const BUILDX_KEYS = ['versions', 'deny', 'pin', 'sources', 'git-repos', 'checksum', 'advisories'];
-/** `https://github.com/Owner/buildx.git`, `git@github.com:owner/buildx`, `github.com/owner/buildx` -> `github.com/owner/buildx` */
-function normaliseRepo(url) {
-    let s = url.trim().replace(/#.*$/, '');
-    const scp = s.match(/^[^@/]+@([^:]+):(.+)$/);
-    if (scp)
-        s = `${scp[1]}/${scp[2]}`;
-    s = s.replace(/^[a-z+]+:\/\//i, '').replace(/^[^@/]+@/, '');
-    return s
-        .replace(/\.git\/?$/, '')
-        .replace(/\/+$/, '')
-        .toLowerCase();
-}
-function isRangeOk(range) {
-    return semver_default().validRange(range, { includePrerelease: true }) !== null;
-}
-/**
- * Parses a policy's text. `origin` names it in errors (a path or `inline`). Throws PolicyError with
- * the line of the offending key or value.
- */
-function parsePolicy(text, origin) {
-    const lc = new dist/* LineCounter */.HN();
-    const doc = (0,dist/* parseDocument */.Tp)(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
-    const lineOf = (node) => node?.range ? lc.linePos(node.range[0]).line : undefined;
-    if (doc.errors.length > 0) {
-        const e = doc.errors[0];
-        throw new PolicyError(origin, lc.linePos(e.pos[0]).line, `not valid YAML or JSON: ${e.message.split('\n')[0]}`);
-    }
-    const root = doc.contents;
-    if (!(0,dist/* isMap */.jh)(root))
-        throw new PolicyError(origin, lineOf(root), 'expected a mapping with mode: and buildx:');
-    const policy = { ...DEFAULT_POLICY, mode: 'enforce', deny: [], origin };
-    const fail = (node, message) => {
-        throw new PolicyError(origin, lineOf(node), message);
-    };
-    const str = (node, key) => {
-        if (!(0,dist/* isScalar */.jn)(node) || typeof node.value !== 'string')
-            return fail(node, `${key} must be a string`);
-        return node.value;
-    };
-    const strList = (node, key) => {
-        if ((0,dist/* isScalar */.jn)(node) && typeof node.value === 'string')
-            return [{ value: node.value, node }];
-        if (!(0,dist/* isSeq */.oP)(node))
-            return fail(node, `${key} must be a list of strings`);
-        return node.items.map((item) => ({ value: str(item, key), node: item }));
-    };
-    const oneOf = (node, key, allowed) => {
-        const v = str(node, key);
-        if (!allowed.includes(v))
-            fail(node, `${key} must be one of ${allowed.join(', ')}, not "${v}"`);
-        return v;
-    };
-    for (const pair of root.items) {
-        const key = (0,dist/* isScalar */.jn)(pair.key) ? String(pair.key.value) : '';
-        if (!TOP_KEYS.includes(key))
-            fail(pair.key, `unknown key "${key}" (expected ${TOP_KEYS.join(', ')})`);
-        if (key === 'mode')
-            policy.mode = oneOf(pair.value, 'mode', ['enforce', 'warn']);
-        if (key === 'buildx') {
-            if (!(0,dist/* isMap */.jh)(pair.value))
-                fail((pair.value ?? pair.key), 'buildx must be a mapping');
-            for (const p of pair.value.items) {
-                const k = (0,dist/* isScalar */.jn)(p.key) ? String(p.key.value) : '';
-                const v = p.value;
-                switch (k) {
-                    case 'versions': {
-                        const r = str(v, 'buildx.versions');
-                        if (!isRangeOk(r))
-                            fail(v, `buildx.versions "${r}" is not a semver range`);
-                        policy.versions = r;
-                        break;
-                    }
-                    case 'deny':
-                        for (const d of strList(v, 'buildx.deny')) {
-                            if (!isRangeOk(d.value))
-                                fail(d.node, `buildx.deny "${d.value}" is not a version or semver range`);
-                            policy.deny.push(d.value);
-                        }
-                        break;
-                    case 'pin':
-                        policy.pin = oneOf(v, 'buildx.pin', ['exact', 'range', 'any']);
-                        break;
-                    case 'sources':
-                        policy.sources = strList(v, 'buildx.sources').map((s) => {
-                            if (!SOURCES.includes(s.value)) {
-                                fail(s.node, `buildx.sources: "${s.value}" is not one of ${SOURCES.join(', ')}`);
-                            }
-                            return s.value;
-                        });
-                        break;
-                    case 'git-repos':
-                        policy.gitRepos = strList(v, 'buildx.git-repos').map((s) => normaliseRepo(s.value));
-                        break;
-                    case 'checksum':
-                        policy.checksum = oneOf(v, 'buildx.checksum', ['required', 'optional']);
-                        break;
-                    case 'advisories':
-                        policy.advisories = oneOf(v, 'buildx.advisories', ['enforce', 'warn', 'off']);
-                        break;
-                    default:
-                        fail(p.key, `unknown key "buildx.${k}" (expected ${BUILDX_KEYS.join(', ')})`);
-                }
-            }
-        }
-    }
-    return policy;
-}
-/**
- * Reads the `policy` input: empty for the default, a path relative to the workspace (YAML or
- * JSON), or inline YAML (anything with a newline or a `key:`).
- */
-function loadPolicy(input, workspace) {
-    const value = input.trim();
-    if (value === '')
-        return DEFAULT_POLICY;
-    const inline = value.includes('\n') || /^[\w-]+\s*:(\s|$)/.test(value) || value.startsWith('{');
-    if (inline)
-        return parsePolicy(value, 'policy (inline)');
-    const path = (0,external_node_path_namespaceObject.isAbsolute)(value) ? value : (0,external_node_path_namespaceObject.resolve)(workspace, value);
-    const shown = (0,external_node_path_namespaceObject.isAbsolute)(value) ? value : (0,external_node_path_namespaceObject.relative)(workspace, path) || value;
-    let text;
-    try {
-        text = (0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8');
-    }
-    catch (err) {
-        throw new PolicyError(shown, undefined, `cannot read the policy file (${err.code ?? err.message})`);
-    }
-    return parsePolicy(text, shown);
-}
-
-;// CONCATENATED MODULE: ./src/inputs.ts
-// Reads every input once into one typed, validated object. Bad input fails here, with the input's
-// name in the message, before anything touches a registry.
-
-
-
-
-
-
-
-
-
-const inputs_DEFAULTS = {
-    maxConcurrency: 1,
-    parallelCopies: 1,
-    maxAttempts: 5,
-    retryOn: 'panic,transient,timeout',
-    retryDelayMs: 2_000,
-    retryMaxDelayMs: 60_000,
-    attemptTimeoutMs: 15 * 60_000,
-    idleTimeoutMs: 5 * 60_000,
-};
-const HOUR = 3_600_000;
-const RETRYABLE = FAILURE_CLASSES.filter((c) => c !== 'permanent');
-function checkReference(input, text, parse) {
-    try {
-        return parse(text);
-    }
-    catch (err) {
-        if (err instanceof ReferenceError) {
-            throw new InputError(input, `"${printable(text)}" is not a valid image reference: ${err.message}`);
-        }
-        throw err;
-    }
-}
-function hasControl(text) {
-    for (let i = 0; i < text.length; i++)
-        if (text.charCodeAt(i) < 0x20 || text.charCodeAt(i) === 0x7f)
-            return true;
-    return false;
-}
-/** Shows control characters escaped, so an error message cannot be used to forge log lines. */
-function printable(text) {
-    return JSON.stringify(text).slice(1, -1);
-}
-function parseRetryOn(value) {
-    const items = parseList(value.trim() === '' ? inputs_DEFAULTS.retryOn : value).map((s) => s.toLowerCase());
-    const set = new Set();
-    for (const item of items) {
-        if (item === 'any' || item === 'all') {
-            for (const c of RETRYABLE)
-                set.add(c);
-        }
-        else if (item === 'none') {
-            // an explicit "never retry"
-        }
-        else if (item === 'permanent') {
-            throw new InputError('retry-on', 'permanent errors (authorization, invalid references) are never retried');
-        }
-        else if (FAILURE_CLASSES.includes(item)) {
-            set.add(item);
-        }
-        else {
-            throw new InputError('retry-on', `unknown class "${item}"; expected a list of ${RETRYABLE.join(', ')}, or any, or none`);
-        }
-    }
-    return set;
-}
-function digestsDirSources(dir, image, workspace) {
-    const ref = checkReference('image', image, parseReference);
-    if (ref.tag || ref.digest)
-        throw new InputError('image', `"${image}" must be a repository, without a tag or digest`);
-    const path = (0,external_node_path_namespaceObject.isAbsolute)(dir) ? dir : (0,external_node_path_namespaceObject.resolve)(workspace, dir);
-    let names;
-    try {
-        if (!(0,external_node_fs_namespaceObject.statSync)(path).isDirectory())
-            throw new Error('not a folder');
-        names = (0,external_node_fs_namespaceObject.readdirSync)(path).filter((n) => !n.startsWith('.'));
-    }
-    catch (err) {
-        throw new InputError('digests-dir', `cannot read the folder "${dir}": ${err.message}`);
-    }
-    if (names.length === 0)
-        throw new InputError('digests-dir', `the folder "${dir}" holds no digest files`);
-    return names.sort().map((name) => {
-        const hex = name.replace(/^sha256[:-]/, '');
-        if (!/^[0-9a-f]{64}$/.test(hex)) {
-            throw new InputError('digests-dir', `"${printable(name)}" is not a digest file name (64 lower-case hex characters)`);
-        }
-        return `${image}@sha256:${hex}`;
-    });
-}
-// The annotation levels buildx imagetools create writes (checked in buildx 0.13.1 and 0.29.1:
-// util/imagetools/create.go): `index` and `manifest-descriptor`. It refuses `manifest` and lines
-// without a level ("... annotations are not supported yet") and `index-descriptor` ("invalid while
-// creating an image"). A level may carry one platform, as buildx's own pattern has it.
-const LEVEL = /^([a-z-]+)(?:\[([A-Za-z0-9_/-]+)\])?$/;
-const LEVELS_TAKEN = 'buildx imagetools create writes index: and manifest-descriptor: annotations (a level may name one platform: manifest-descriptor[linux/amd64]:)';
-/** One line: the lines buildx is given for it (one per level, as every buildx reads them), or why not. */
-function annotationLine(line) {
-    const eq = line.indexOf('=');
-    if (eq < 0 || hasControl(line))
-        return { refused: ' is not an annotation (expected level:key=value)' };
-    const head = line.slice(0, eq);
-    const colon = head.indexOf(':');
-    const key = head.slice(colon + 1);
-    if (!/^\S+$/.test(key))
-        return { refused: ' has no key, or a key with spaces (expected level:key=value)' };
-    if (colon < 0)
-        return { refused: ` has no level: write index:${printable(line)} to annotate the index` };
-    const keep = [];
-    let manifest = 0;
-    for (const level of head.slice(0, colon).split(',')) {
-        const type = LEVEL.exec(level)?.[1];
-        if (type === 'index' || type === 'manifest-descriptor')
-            keep.push(`${level}${line.slice(colon)}`);
-        else if (type === 'manifest')
-            manifest++;
-        else if (type === 'index-descriptor')
-            return {
-                refused: ': index-descriptor annotations go on a descriptor of the index, which a pushed index does not have (buildx: "invalid while creating an image"); use index: instead',
-            };
-        else
-            return {
-                refused: `: "${printable(level)}" is not a level (expected index or manifest-descriptor, optionally with one platform in brackets)`,
-            };
-    }
-    return { keep, manifest };
-}
-/**
- * The `annotations` input's lines: what buildx is given, and a notice when `manifest:` lines were
- * left out (docker/metadata-action with DOCKER_METADATA_ANNOTATIONS_LEVELS: manifest,index). A
- * line buildx would refuse, or nothing but `manifest:` lines, is an InputError naming each line.
- */
-function parseAnnotations(lines) {
-    const annotations = [];
-    const refused = [];
-    let manifest = 0;
-    let firstManifest = '';
-    for (const line of lines) {
-        const v = annotationLine(line);
-        if ('refused' in v) {
-            refused.push(`"${printable(line)}"${v.refused}`);
-            continue;
-        }
-        annotations.push(...v.keep);
-        if (v.manifest > 0 && manifest === 0)
-            firstManifest = line;
-        manifest += v.manifest;
-    }
-    if (refused.length > 0) {
-        const more = refused.length > 5 ? `; and ${refused.length - 5} more` : '';
-        throw new InputError('annotations', `${refused.slice(0, 5).join('; ')}${more}. ${LEVELS_TAKEN}.`);
-    }
-    if (manifest === 0)
-        return { annotations };
-    if (annotations.length === 0) {
-        throw new InputError('annotations', `${lines.length === 1 ? 'the only line is a manifest: annotation' : `all ${lines.length} lines are manifest: annotations`} (such as "${printable(firstManifest)}"), which buildx imagetools create cannot write: the platform manifests are already pushed, and annotating them would change their digests. ` +
-            'docker/metadata-action writes manifest: lines unless told otherwise: set DOCKER_METADATA_ANNOTATIONS_LEVELS: index in the env of its step ' +
-            '(or manifest,index when a build step uses the same output: the manifest: lines are then skipped here), or write index:key=value.');
-    }
-    return {
-        annotations,
-        notice: `Skipped ${manifest} manifest: annotation${manifest === 1 ? '' : 's'} (buildx imagetools create cannot change the platform manifests; the build step annotates those) and wrote the other ${annotations.length}.`,
-    };
-}
-function readInputs(get, workspace = process.cwd()) {
-    const dryRun = parseBoolean('dry-run', get('dry-run'), false);
-    const append = parseBoolean('append', get('append'), false);
-    const sources = [];
-    for (const s of parseList(get('sources'))) {
-        if (isDigest(s)) {
-            sources.push(s); // a bare digest: buildx resolves it in the target repository
-            continue;
-        }
-        checkReference('sources', s, parseReference);
-        sources.push(s);
-    }
-    const digestsDir = get('digests-dir').trim();
-    const image = get('image').trim();
-    if (digestsDir && !image)
-        throw new InputError('image', 'required with digests-dir: the repository the digests belong to');
-    if (image && !digestsDir)
-        throw new InputError('digests-dir', 'required with image: the folder of digest files');
-    if (digestsDir)
-        sources.push(...digestsDirSources(digestsDir, image, workspace));
-    if (sources.length === 0)
-        throw new InputError('sources', 'no source images: give sources, or digests-dir with image');
-    if (sources.every(isDigest)) {
-        throw new InputError('sources', 'bare digests need at least one full reference to say where they live');
-    }
-    const tags = parseList(get('tags')).map((t) => checkReference('tags', t, parseTag));
-    if (tags.length === 0 && !dryRun)
-        throw new InputError('tags', 'at least one target tag is required (or set dry-run)');
-    const seen = new Set();
-    for (const t of tags) {
-        const key = `${t.domain}/${t.path}:${t.tag}`;
-        if (seen.has(key))
-            throw new InputError('tags', `"${t.original}" is listed twice`);
-        seen.add(key);
-    }
-    if (append && tags.length === 0)
-        throw new InputError('append', 'append needs a tag to append to');
-    const { annotations, notice: annotationsNotice } = parseAnnotations(parseList(get('annotations'), false));
-    const retryDelayMs = parseDurationMs('retry-delay', get('retry-delay'), inputs_DEFAULTS.retryDelayMs, 0, HOUR);
-    const retryMaxDelayMs = parseDurationMs('retry-max-delay', get('retry-max-delay'), Math.max(inputs_DEFAULTS.retryMaxDelayMs, retryDelayMs), 0, HOUR);
-    if (retryMaxDelayMs < retryDelayMs) {
-        throw new InputError('retry-max-delay', `must not be shorter than retry-delay (${get('retry-delay').trim()})`);
-    }
-    const buildxVersion = get('buildx-version').trim();
-    if (hasControl(buildxVersion))
-        throw new InputError('buildx-version', 'must be a single line');
-    const buildx = parseBuildxSpec(buildxVersion);
-    const checksumText = get('buildx-checksum').trim();
-    let buildxChecksum;
-    if (checksumText !== '') {
-        buildxChecksum = normaliseChecksum(checksumText);
-        if (!buildxChecksum)
-            throw new InputError('buildx-checksum', `expected a sha256 (64 hex characters, optionally sha256:), got "${printable(checksumText)}"`);
-        if (!['release', 'url', 'path'].includes(buildx.kind)) {
-            throw new InputError('buildx-checksum', `applies to an exact release, a URL or a path, not to buildx-version "${buildxVersion || "(the runner's)"}"`);
-        }
-    }
-    const buildxMirror = (get('buildx-mirror').trim() || DEFAULT_MIRROR).replace(/\/$/, '');
-    let mirrorUrl;
-    try {
-        mirrorUrl = new URL(buildxMirror);
-    }
-    catch {
-        throw new InputError('buildx-mirror', `"${printable(buildxMirror)}" is not a URL`);
-    }
-    if (mirrorUrl.protocol !== 'https:' &&
-        !(mirrorUrl.protocol === 'http:' && /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/.test(mirrorUrl.hostname))) {
-        throw new InputError('buildx-mirror', 'must be an https URL (plain http only on loopback)');
-    }
-    return {
-        sources,
-        tags,
-        annotations,
-        ...(annotationsNotice ? { annotationsNotice } : {}),
-        append,
-        dryRun,
-        buildxVersion,
-        buildx,
-        buildxChecksum,
-        buildxMirror,
-        githubToken: get('github-token').trim(),
-        installPlugin: parseBoolean('install-plugin', get('install-plugin'), false),
-        policy: loadPolicy(get('policy'), workspace),
-        maxConcurrency: parseInteger('max-concurrency', get('max-concurrency'), inputs_DEFAULTS.maxConcurrency, 1, 100),
-        parallelCopies: parseInteger('parallel-copies', get('parallel-copies'), inputs_DEFAULTS.parallelCopies, 1, 16),
-        maxAttempts: parseInteger('max-attempts', get('max-attempts'), inputs_DEFAULTS.maxAttempts, 1, 20),
-        retryOn: parseRetryOn(get('retry-on')),
-        retryDelayMs,
-        retryMaxDelayMs,
-        attemptTimeoutMs: parseDurationMs('attempt-timeout', get('attempt-timeout'), inputs_DEFAULTS.attemptTimeoutMs, 1000, 6 * HOUR),
-        idleTimeoutMs: parseDurationMs('idle-timeout', get('idle-timeout'), inputs_DEFAULTS.idleTimeoutMs, 1000, 6 * HOUR),
-        verify: parseBoolean('verify', get('verify'), true),
-        annotate: parseBoolean('annotate', get('annotate'), true),
-    };
 }
 
 ;// CONCATENATED MODULE: ./src/install/plugin.ts
@@ -39600,7 +39601,7 @@ function askCredentialHelper(helper, server, timeoutMs = 10_000) {
     });
 }
 
-;// CONCATENATED MODULE: ./src/report.ts
+;// CONCATENATED MODULE: ./src/report/report.ts
 // Step outputs and a short job summary. Pure builders, and one function that writes them.
 
 function resultJson(r, buildx, policy) {
@@ -39848,6 +39849,7 @@ function summaryMarkdown(r, buildx, dryRun, policy, known) {
 ;// CONCATENATED MODULE: ./src/main.ts
 // The action's entry point: inputs and policy, buildx, the engine, then outputs, the summary and
 // annotations. Every check that can stop the step runs before the first push.
+
 
 
 

@@ -5,19 +5,20 @@ import { tmpdir } from 'node:os';
 
 import * as core from '@actions/core';
 
-import { Annotator } from './annotate.js';
-import { makeExec } from './buildx/run.js';
-import { CancelledError, type MergeResult, runMerge } from './engine.js';
+import { Annotator } from './report/annotate.js';
+import { makeExec } from './exec/buildx.js';
+import { CancelledError } from './exec/buildx.js';
+import { type MergeResult, runMerge } from './merge/engine.js';
 import { killAllGroups } from './exec/process.js';
-import { installLastResort, Progress, type Stage, unexpectedFailure } from './guard.js';
-import { type Inputs, readInputs } from './inputs.js';
+import { installLastResort, Progress, type Stage, unexpectedFailure } from './report/guard.js';
+import { type Inputs, readInputs } from './inputs/inputs.js';
 import { type Installed, installBuildx, InstallError } from './install/install.js';
 import { installPlugin } from './install/plugin.js';
-import { currentPlatform } from './install/release.js';
-import { InputError } from './parse.js';
+import { currentPlatform } from './buildx/release.js';
+import { InputError } from './util/parse.js';
 import { advisoryForFailure, describeKnownFailure } from './policy/advisories.js';
 import { allowedRelease, blocking, checkActual, checkSpec, type Finding } from './policy/evaluate.js';
-import { type Policy, PolicyError } from './policy/policy.js';
+import { type Policy, PolicyError } from './inputs/policy-file.js';
 import { RegistryClient } from './registry/client.js';
 import {
   type BuildxInfo,
@@ -26,9 +27,9 @@ import {
   recoveryAnnotation,
   stepOutputs,
   summaryMarkdown,
-} from './report.js';
-import { sleep } from './retry.js';
-import { findStep } from './workflow/locate.js';
+} from './report/report.js';
+import { sleep } from './util/retry.js';
+import { findStep } from './report/locate.js';
 
 const KILL_GRACE_MS = 5_000;
 

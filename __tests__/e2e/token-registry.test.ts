@@ -8,7 +8,7 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { parseReference } from '../../src/reference.js';
+import { parseReference } from '../../src/registry/reference.js';
 import { RegistryClient } from '../../src/registry/client.js';
 import { pushPlatformImages, pushPlatformImagesDetailed } from '../testbed/images.js';
 import { buildxPath } from '../testbed/paths.js';

@@ -5,10 +5,12 @@ import { readFileSync } from 'node:fs';
 
 import { describe, expect, it } from 'vitest';
 
-import { classifyOutput } from '../../src/classify.js';
-import { advice, type CredentialsKnown } from '../../src/advice.js';
-import { type EngineDeps, type ExecOutcome, indexDigest, runMerge } from '../../src/engine.js';
-import { readInputs } from '../../src/inputs.js';
+import { classifyOutput } from '../../src/buildx/classify.js';
+import type { ExecOutcome } from '../../src/exec/buildx.js';
+import { advice } from '../../src/merge/advice.js';
+import { type EngineDeps, indexDigest, runMerge } from '../../src/merge/engine.js';
+import type { CredentialsKnown } from '../../src/registry/client.js';
+import { readInputs } from '../../src/inputs/inputs.js';
 import { fixturePath } from '../testbed/paths.js';
 
 const NO_CREDENTIALS = readFileSync(fixturePath('v0.13.1-token-registry-no-credentials.log'), 'utf8');

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
-import { CHUNK_FILTER, classifyOutput, OutputClassifier } from '../../src/classify.js';
+import { CHUNK_FILTER, classifyOutput, OutputClassifier } from '../../src/buildx/classify.js';
 import { fixturesDir } from '../testbed/paths.js';
 
 const fixture = (name: string): string => readFileSync(join(fixturesDir, name), 'utf8');

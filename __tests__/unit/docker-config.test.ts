@@ -6,10 +6,10 @@ import { delimiter, join } from 'node:path';
 
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { pluginDirs } from '../../src/buildx/buildx.js';
+import { pluginDirs } from '../../src/install/locate.js';
 import { dockerConfigDir } from '../../src/docker/config-dir.js';
 import { installPlugin } from '../../src/install/plugin.js';
-import { parseReference } from '../../src/reference.js';
+import { parseReference } from '../../src/registry/reference.js';
 import { configKeys, RegistryClient, registryBaseUrl } from '../../src/registry/client.js';
 
 const saved = { ...process.env };

@@ -2,16 +2,11 @@
 // registry and process tree are exercised by the e2e suite; here every branch of the loop is.
 import { describe, expect, it } from 'vitest';
 
-import { advice } from '../../src/advice.js';
-import { classifyOutput } from '../../src/classify.js';
-import {
-  type EngineDeps,
-  type ExecOutcome,
-  indexDigest,
-  oracleFailureMessage,
-  runMerge,
-} from '../../src/engine.js';
-import { readInputs } from '../../src/inputs.js';
+import type { ExecOutcome } from '../../src/exec/buildx.js';
+import { advice } from '../../src/merge/advice.js';
+import { classifyOutput } from '../../src/buildx/classify.js';
+import { type EngineDeps, indexDigest, oracleFailureMessage, runMerge } from '../../src/merge/engine.js';
+import { readInputs } from '../../src/inputs/inputs.js';
 
 const INDEX = JSON.stringify({
   schemaVersion: 2,

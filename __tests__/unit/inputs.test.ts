@@ -4,8 +4,8 @@ import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
-import { annotationLine, parseAnnotations, readInputs } from '../../src/inputs.js';
-import { InputError } from '../../src/parse.js';
+import { annotationLine, parseAnnotations, readInputs } from '../../src/inputs/inputs.js';
+import { InputError } from '../../src/util/parse.js';
 
 const H = 'a'.repeat(64);
 const H2 = 'b'.repeat(64);

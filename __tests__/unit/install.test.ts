@@ -18,9 +18,9 @@ import {
   pickRelease,
   type Release,
   versionOf,
-} from '../../src/install/release.js';
-import { parseBuildxSpec, sourceOf } from '../../src/install/spec.js';
-import { InputError } from '../../src/parse.js';
+} from '../../src/buildx/release.js';
+import { parseBuildxSpec, sourceOf } from '../../src/buildx/spec.js';
+import { InputError } from '../../src/util/parse.js';
 
 describe('parseBuildxSpec: every accepted form', () => {
   it.each([

@@ -7,7 +7,7 @@ import {
   parseDurationMs,
   parseInteger,
   parseList,
-} from '../../src/parse.js';
+} from '../../src/util/parse.js';
 
 describe('parseList', () => {
   it.each([

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
-import { chooseSource, nextBatch, planInvocations } from '../../src/plan.js';
-import { parseTag } from '../../src/reference.js';
+import { chooseSource, nextBatch, planInvocations } from '../../src/merge/plan.js';
+import { parseTag } from '../../src/registry/reference.js';
 
 const D = 'sha256:9a9aebe7452ef57aa2eac0adc21f040334c5db86ec6a0486c8effd0adbf310e0';
 const SRC = ['r:5000/src/app:amd64', 'r:5000/src/app:arm64'];

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
-import { parseBuildxSpec, sourceOf } from '../../src/install/spec.js';
+import { parseBuildxSpec, sourceOf } from '../../src/buildx/spec.js';
 import type { Advisory } from '../../src/policy/advisories.js';
 import { advisoriesFor, advisoryForFailure, describeKnownFailure } from '../../src/policy/advisories.js';
 import {
@@ -22,7 +22,7 @@ import {
   parsePolicy,
   type Policy,
   PolicyError,
-} from '../../src/policy/policy.js';
+} from '../../src/inputs/policy-file.js';
 
 const adv = (
   id: string,

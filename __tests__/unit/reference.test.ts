@@ -6,7 +6,7 @@ import {
   parseTag,
   ReferenceError,
   repositoryOf,
-} from '../../src/reference.js';
+} from '../../src/registry/reference.js';
 
 const D = 'sha256:9a9aebe7452ef57aa2eac0adc21f040334c5db86ec6a0486c8effd0adbf310e0';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import type { AttemptRecord, MergeResult } from '../../src/engine.js';
+import type { AttemptRecord, MergeResult } from '../../src/merge/engine.js';
 import {
   alongsideNote,
   failureAnnotation,
@@ -10,7 +10,7 @@ import {
   SUMMARY_MAX_BYTES,
   stepOutputs,
   summaryMarkdown,
-} from '../../src/report.js';
+} from '../../src/report/report.js';
 
 const D = `sha256:${'a'.repeat(64)}`;
 const BX = { version: 'v0.36.1', path: '/opt/buildx', source: 'release', resolved: 'v0.36.1' };

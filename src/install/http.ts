@@ -8,8 +8,8 @@ import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 
 import { type HttpResponse, request } from '../http/request.js';
-import { formatDuration } from '../parse.js';
-import { backoffDelay, sleep } from '../retry.js';
+import { formatDuration } from '../util/parse.js';
+import { backoffDelay, sleep } from '../util/retry.js';
 
 export interface FetchOptions {
   headers?: Record<string, string>;

@@ -11,16 +11,22 @@ import { createReadStream } from 'node:fs';
 import { chmod, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 
-import { type Buildx, locateBuildx, parseVersionOutput } from '../buildx/buildx.js';
+import type { Buildx } from '../buildx/spec.js';
+import { locateBuildx, parseVersionOutput } from './locate.js';
 import { runProcess } from '../exec/process.js';
 import knownReleases from './known-releases.json' with { type: 'json' };
 import { cacheBinary, cachedSha256, evict, findCached, gitKey, urlKey } from './cache.js';
 import { buildAtCommit, resolveCommit } from './git.js';
 import { downloadFile, fetchText, HttpError, safeUrl } from './http.js';
-import { assetName, type Platform, parseChecksums, pickRelease, type Release, versionOf } from './release.js';
-import { type BuildxSource, type BuildxSpec, sourceOf } from './spec.js';
-
-export const DEFAULT_MIRROR = 'https://github.com/docker/buildx/releases/download';
+import {
+  assetName,
+  type Platform,
+  parseChecksums,
+  pickRelease,
+  type Release,
+  versionOf,
+} from '../buildx/release.js';
+import { type BuildxSource, type BuildxSpec, sourceOf } from '../buildx/spec.js';
 
 export interface InstallOptions {
   spec: BuildxSpec;

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { chmod, copyFile, mkdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 
-import { pluginDirs } from '../buildx/buildx.js';
+import { pluginDirs } from './locate.js';
 import { dockerConfigDir } from '../docker/config-dir.js';
 import { reportedVersion } from './install.js';
 

@@ -6,11 +6,11 @@
 
 import semver from 'semver';
 
-import { versionOf } from '../install/release.js';
-import type { BuildxSpec } from '../install/spec.js';
-import { sourceOf } from '../install/spec.js';
+import { versionOf } from '../buildx/release.js';
+import type { BuildxSpec } from '../buildx/spec.js';
+import { sourceOf } from '../buildx/spec.js';
 import { type Advisory, ADVISORIES, advisoriesFor, describeAdvisory } from './advisories.js';
-import { normaliseRepo, type Policy } from './policy.js';
+import { normaliseRepo, type Policy } from '../inputs/policy-file.js';
 
 export type Rule = 'versions' | 'deny' | 'pin' | 'sources' | 'git-repos' | 'checksum' | 'advisory';
 

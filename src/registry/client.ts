@@ -9,9 +9,11 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { dockerConfigDir } from '../docker/config-dir.js';
-import type { CredentialsKnown } from '../advice.js';
 import { type HttpRequest, type HttpResponse, readAll, request } from '../http/request.js';
-import { DOCKER_HUB, type ImageRef } from '../reference.js';
+import { DOCKER_HUB, type ImageRef } from './reference.js';
+
+/** Whether the Docker config has credentials for a host (`unknown`: it could not be read). */
+export type CredentialsKnown = 'yes' | 'no' | 'unknown';
 
 export const MANIFEST_ACCEPT = [
   'application/vnd.oci.image.index.v1+json',

@@ -4,8 +4,8 @@
 
 import * as core from '@actions/core';
 
-import { interruptLiveSections } from './exec/log.js';
-import { killAllGroups } from './exec/process.js';
+import { interruptLiveSections } from '../exec/log.js';
+import { killAllGroups } from '../exec/process.js';
 
 export type Stage = 'inputs' | 'policy' | 'install' | 'merge' | 'report';
 

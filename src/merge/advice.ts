@@ -4,11 +4,11 @@
 // tell them apart (buildx prints `insufficient_scope` for both). advice() is pure: the facts come
 // in as data, gathered at the edge (RegistryClient.credentialsKnown, through the engine's deps).
 
-import type { Classification } from './classify.js';
-import { DOCKER_HUB, parseReference } from './reference.js';
+import type { Classification } from '../buildx/classify.js';
+import { DOCKER_HUB, parseReference } from '../registry/reference.js';
+import type { CredentialsKnown } from '../registry/client.js';
 
 /** Whether the Docker config holds credentials for a registry host (`unknown`: it could not tell). */
-export type CredentialsKnown = 'yes' | 'no' | 'unknown';
 
 export interface HostCredentials {
   host: string;

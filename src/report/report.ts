@@ -1,7 +1,7 @@
 // Step outputs and a short job summary. Pure builders, and one function that writes them.
 
-import type { AttemptRecord, MergeResult } from './engine.js';
-import { formatDuration } from './parse.js';
+import type { AttemptRecord, MergeResult } from '../merge/engine.js';
+import { formatDuration } from '../util/parse.js';
 
 export interface BuildxInfo {
   version: string;

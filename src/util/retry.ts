@@ -1,7 +1,7 @@
 // Exponential backoff with full jitter: the wait before retry n (n = 1 after the first failure)
 // is uniform in [0, min(cap, base * 2^(n-1))]. Pure: the random source is a parameter.
 
-import type { FailureClass } from './classify.js';
+import type { FailureClass } from '../buildx/classify.js';
 
 export interface BackoffOptions {
   baseMs: number;

@@ -5,29 +5,15 @@
 
 import { createHash } from 'node:crypto';
 
-import { advice, adviceContext, type CredentialsKnown } from './advice.js';
-import { createArgs } from './buildx/imagetools.js';
-import type { Classification, FailureClass } from './classify.js';
-import type { Inputs } from './inputs.js';
+import { advice, adviceContext } from './advice.js';
+import type { CredentialsKnown } from '../registry/client.js';
+import { createArgs } from '../buildx/imagetools.js';
+import type { Classification, FailureClass } from '../buildx/classify.js';
+import type { Inputs } from '../inputs/inputs.js';
 import { chooseSource, type Invocation, nextBatch } from './plan.js';
-import type { ImageRef } from './reference.js';
-import { backoffDelay, shouldRetry } from './retry.js';
-
-export interface ExecOutcome {
-  ok: boolean;
-  /** set when !ok */
-  classification?: Classification;
-  exitCode: number | null;
-  signal: string | null;
-  killedBy?: string;
-  durationMs: number;
-  stdout: string;
-  stdoutTruncated: boolean;
-  /** the last lines of output (bounded) */
-  tail: string[];
-  /** for a crash, the lines around it (more telling than the end of a goroutine dump) */
-  evidence?: string[];
-}
+import type { ImageRef } from '../registry/reference.js';
+import { backoffDelay, shouldRetry } from '../util/retry.js';
+import { CancelledError, type ExecOutcome } from '../exec/buildx.js';
 
 export interface EngineDeps {
   /** runs buildx with these arguments (after the buildx prefix) */
@@ -93,13 +79,6 @@ export interface MergeResult {
   panics: number;
   recovered: boolean;
   failure?: Failure;
-}
-
-export class CancelledError extends Error {
-  constructor() {
-    super('cancelled');
-    this.name = 'CancelledError';
-  }
 }
 
 const INDEX_TYPES = new Set([

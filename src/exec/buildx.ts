@@ -3,14 +3,12 @@
 // another attempt holds the log), the classifier fed line by line, and the watchdogs of the process
 // runner.
 
-import { CHUNK_FILTER, OutputClassifier } from '../classify.js';
-import type { ExecOutcome } from '../engine.js';
-import { CancelledError } from '../engine.js';
-import { SerialLog } from '../exec/log.js';
-import { type RunResult, runProcess, succeeded } from '../exec/process.js';
-import { formatDuration } from '../parse.js';
-import type { Buildx } from './buildx.js';
-import { displayCommand } from './imagetools.js';
+import { type Classification, CHUNK_FILTER, OutputClassifier } from '../buildx/classify.js';
+import { SerialLog } from './log.js';
+import { type RunResult, runProcess, succeeded } from './process.js';
+import { formatDuration } from '../util/parse.js';
+import type { Buildx } from '../buildx/spec.js';
+import { displayCommand } from '../buildx/imagetools.js';
 
 export interface ExecOptions {
   attemptTimeoutMs: number;
@@ -20,6 +18,29 @@ export interface ExecOptions {
   killGraceMs?: number;
   /** the log the attempts print to (default: one on stdout for all the attempts of this exec) */
   log?: SerialLog;
+}
+
+export interface ExecOutcome {
+  ok: boolean;
+  /** set when !ok */
+  classification?: Classification;
+  exitCode: number | null;
+  signal: string | null;
+  killedBy?: string;
+  durationMs: number;
+  stdout: string;
+  stdoutTruncated: boolean;
+  /** the last lines of output (bounded) */
+  tail: string[];
+  /** for a crash, the lines around it (more telling than the end of a goroutine dump) */
+  evidence?: string[];
+}
+
+export class CancelledError extends Error {
+  constructor() {
+    super('cancelled');
+    this.name = 'CancelledError';
+  }
 }
 
 const MAX_STDOUT = 8 * 1024 * 1024;

@@ -119,3 +119,6 @@ export function pickRelease(
   }
   return best?.tag;
 }
+
+/** Where release binaries are downloaded from unless `buildx-mirror` says otherwise. */
+export const DEFAULT_MIRROR = 'https://github.com/docker/buildx/releases/download';

@@ -2,7 +2,7 @@
 // picks each invocation's source: the user's sources for the first, then the index itself,
 // `<repo>@<digest>` of a tag already holding it (a manifest-only copy). Pure.
 
-import { formatReference, type ImageRef } from './reference.js';
+import { formatReference, type ImageRef } from '../registry/reference.js';
 
 export interface Invocation {
   tags: ImageRef[];

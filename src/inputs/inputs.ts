@@ -4,13 +4,13 @@
 import { readdirSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 
-import { FAILURE_CLASSES, type FailureClass } from './classify.js';
-import { DEFAULT_MIRROR } from './install/install.js';
-import { normaliseChecksum } from './install/release.js';
-import { type BuildxSpec, parseBuildxSpec } from './install/spec.js';
-import { loadPolicy, type Policy } from './policy/policy.js';
-import { InputError, parseBoolean, parseDurationMs, parseInteger, parseList } from './parse.js';
-import { type ImageRef, isDigest, parseReference, parseTag, ReferenceError } from './reference.js';
+import { FAILURE_CLASSES, type FailureClass } from '../buildx/classify.js';
+import { DEFAULT_MIRROR } from '../buildx/release.js';
+import { normaliseChecksum } from '../buildx/release.js';
+import { type BuildxSpec, parseBuildxSpec } from '../buildx/spec.js';
+import { loadPolicy, type Policy } from './policy-file.js';
+import { InputError, parseBoolean, parseDurationMs, parseInteger, parseList } from '../util/parse.js';
+import { type ImageRef, isDigest, parseReference, parseTag, ReferenceError } from '../registry/reference.js';
 
 export interface Inputs {
   /** source references, as given (and from digests-dir) */

@@ -5,20 +5,10 @@ import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 
 import { dockerConfigDir } from '../docker/config-dir.js';
-import type { BuildxSource } from '../install/spec.js';
-import { InputError } from '../parse.js';
+import type { Buildx, BuildxSource } from '../buildx/spec.js';
+import { InputError } from '../util/parse.js';
 
 export type { BuildxSource };
-
-export interface Buildx {
-  /** the executable spawned */
-  file: string;
-  /** arguments before buildx's own (`buildx` when run through the docker CLI) */
-  prefix: string[];
-  source: BuildxSource;
-  /** the buildx binary itself, as far as it can be known */
-  path: string;
-}
 
 export interface BuildxVersion {
   /** the version as the binary reports it, e.g. `v0.13.1` or `0.13.1+ds1` */

@@ -7,7 +7,7 @@ import { isAbsolute, relative, resolve } from 'node:path';
 import semver from 'semver';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type YAMLMap } from 'yaml';
 
-import type { BuildxSource } from '../install/spec.js';
+import type { BuildxSource } from '../buildx/spec.js';
 
 export type Mode = 'enforce' | 'warn';
 export type Pin = 'exact' | 'range' | 'any';

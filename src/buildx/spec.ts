@@ -2,7 +2,7 @@
 
 import semver from 'semver';
 
-import { InputError } from '../parse.js';
+import { InputError } from '../util/parse.js';
 
 export type BuildxSpec =
   | { kind: 'runner' }
@@ -112,4 +112,15 @@ export function sourceOf(spec: BuildxSpec): BuildxSource {
 /** True when a range names a pre-release (so pre-releases may satisfy it). */
 export function rangeNamesPrerelease(range: string): boolean {
   return /\d+\.\d+\.\d+-[0-9A-Za-z]/.test(range);
+}
+
+/** A buildx ready to run: how to spawn it and what it is. */
+export interface Buildx {
+  /** the executable spawned */
+  file: string;
+  /** arguments before buildx's own (`buildx` when run through the docker CLI) */
+  prefix: string[];
+  source: BuildxSource;
+  /** the buildx binary itself, as far as it can be known */
+  path: string;
 }
