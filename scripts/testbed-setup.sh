@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the real parts the e2e tests run against (see "The test bed" in the design notes):
 #   - Debian's docker-registry and apache2-utils (htpasswd), system packages;
-#   - buildx 0.13.1 from Debian trixie, fetched with a private apt configuration (trixie is never
-#     added to the system's sources) and unpacked into .testbed/buildx/ -> .testbed/bin/buildx;
+#   - buildx 0.13.1 from Debian trixie and 0.29.1 from Debian unstable, each fetched with a private
+#     apt configuration (neither suite is added to the system's sources) and unpacked into
+#     .testbed/buildx/ -> .testbed/bin/buildx and .testbed/buildx-0.29.1/ -> .testbed/bin/buildx-0.29.1;
 #   - Node 24 from the npm package node-linux-<arch>@24 -> .testbed/bin/node24;
 #   - a Go toolchain for the installer's build-from-git tests: Debian's golang-go (Go 1.19 on
 #     bookworm), only when no `go` is on PATH (an existing Go, of any version, is kept); and git,
@@ -13,6 +14,8 @@ set -euo pipefail
 
 BUILDX_UPSTREAM=0.13.1
 BUILDX_SUITE=trixie
+BUILDX2_UPSTREAM=0.29.1
+BUILDX2_SUITE=unstable
 NODE_MAJOR=24
 
 script_dir=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
@@ -82,24 +85,26 @@ if ((${#missing[@]} > 0)); then
   fi
 fi
 
-# --- 2. buildx from Debian trixie, private apt configuration ------------------------------
-buildx_link="$tb/bin/buildx"
-buildx_rel=../buildx/usr/libexec/docker/cli-plugins/docker-buildx
-
-buildx_ok() {
-  local v
-  v=$("$buildx_link" version 2>/dev/null) || return 1
-  [[ $v == *" $BUILDX_UPSTREAM"* ]]
-}
-
-if ! buildx_ok; then
-  apt_dir="$tb/apt"
+# --- 2. buildx from Debian, private apt configurations ------------------------------------
+# Two real versions: trixie's 0.13.1 (.testbed/bin/buildx) and unstable's 0.29.1
+# (.testbed/bin/buildx-0.29.1; it runs on bookworm too). Neither suite is added to the system's
+# sources: each gets an apt configuration of its own under .testbed/apt/<suite>.
+install_buildx() {
+  local suite=$1 upstream=$2 dir=$3 link=$4
+  local binary=usr/libexec/docker/cli-plugins/docker-buildx
+  buildx_ok() {
+    local v
+    v=$("$link" version 2>/dev/null) || return 1
+    [[ $v == *" $upstream"* ]]
+  }
+  buildx_ok && return 0
+  local apt_dir="$tb/apt/$suite"
   rm -rf "$apt_dir/download"
   mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$apt_dir/download"
-  # Signatures are checked against Debian's archive keyring (it carries the trixie keys).
+  # Signatures are checked against Debian's archive keyring (it carries the keys of every suite).
   printf 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian %s main\n' \
-    "$BUILDX_SUITE" >"$apt_dir/sources.list"
-  apt_opts=(
+    "$suite" >"$apt_dir/sources.list"
+  local apt_opts=(
     "-oDir::Etc::SourceList=$apt_dir/sources.list"
     "-oDir::Etc::SourceParts=/dev/null"
     "-oDir::State::Lists=$apt_dir/lists"
@@ -111,20 +116,22 @@ if ! buildx_ok; then
     chown _apt "$apt_dir/download"
   fi
   (cd "$apt_dir/download" && quiet apt-get -q "${apt_opts[@]}" download docker-buildx)
-  debs=("$apt_dir"/download/docker-buildx_*.deb)
+  local debs=("$apt_dir"/download/docker-buildx_*.deb)
   [[ -f ${debs[0]} ]] || die "apt-get download docker-buildx produced no .deb in $apt_dir/download"
-  rm -rf "$tb/buildx.new"
-  dpkg -x "${debs[0]}" "$tb/buildx.new"
-  [[ -x "$tb/buildx.new/usr/libexec/docker/cli-plugins/docker-buildx" ]] ||
-    die "no docker-buildx binary in ${debs[0]}"
-  rm -rf "$tb/buildx"
-  mv "$tb/buildx.new" "$tb/buildx"
-  ln -sfn "$buildx_rel" "$buildx_link"
+  rm -rf "$dir.new"
+  dpkg -x "${debs[0]}" "$dir.new"
+  [[ -x "$dir.new/$binary" ]] || die "no docker-buildx binary in ${debs[0]}"
+  rm -rf "$dir"
+  mv "$dir.new" "$dir"
+  ln -sfn "../$(basename "$dir")/$binary" "$link"
   if ! buildx_ok; then
-    v=$("$buildx_link" version 2>&1) || die "the unpacked buildx does not run: $v"
-    say "warning: Debian $BUILDX_SUITE now ships '$v', not $BUILDX_UPSTREAM; the e2e tests expect $BUILDX_UPSTREAM"
+    v=$("$link" version 2>&1) || die "the unpacked buildx does not run: $v"
+    say "warning: Debian $suite now ships '$v', not $upstream; the e2e tests expect $upstream"
   fi
-fi
+}
+
+install_buildx "$BUILDX_SUITE" "$BUILDX_UPSTREAM" "$tb/buildx" "$tb/bin/buildx"
+install_buildx "$BUILDX2_SUITE" "$BUILDX2_UPSTREAM" "$tb/buildx-$BUILDX2_UPSTREAM" "$tb/bin/buildx-$BUILDX2_UPSTREAM"
 
 # --- 3. Node 24 from npm ------------------------------------------------------------------
 node_link="$tb/bin/node24"
@@ -154,7 +161,8 @@ fi
 printf 'registry: %s\n' "$(docker-registry --version)"
 printf 'htpasswd: %s (apache2-utils %s)\n' "$(command -v htpasswd)" \
   "$(dpkg-query -W -f='${Version}' apache2-utils)"
-printf 'buildx:   %s (.testbed/bin/buildx)\n' "$("$buildx_link" version)"
+printf 'buildx:   %s (.testbed/bin/buildx)\n' "$("$tb/bin/buildx" version)"
+printf 'buildx:   %s (.testbed/bin/buildx-%s)\n' "$("$tb/bin/buildx-$BUILDX2_UPSTREAM" version)" "$BUILDX2_UPSTREAM"
 printf 'node24:   %s (.testbed/bin/node24)\n' "$("$node_link" --version)"
 go_bin=$(command -v go) || die "no go on PATH after installing golang-go (it provides /usr/bin/go)"
 printf 'go:       %s (%s)\n' "$(go version)" "$go_bin"

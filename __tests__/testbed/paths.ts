@@ -41,6 +41,19 @@ export function buildxPath(): string {
   return pick('TESTBED_BUILDX', path.join(testbedDir, 'bin', 'buildx'), 'buildx');
 }
 
+/** The second real buildx, Debian unstable's 0.29.1: env `TESTBED_BUILDX_0_29`, else `.testbed/bin/buildx-0.29.1`. */
+export function buildx029Path(): string {
+  return pick('TESTBED_BUILDX_0_29', path.join(testbedDir, 'bin', 'buildx-0.29.1'), 'buildx 0.29.1');
+}
+
+/** Both real buildx versions of the test bed, for tests that run on each. */
+export function realBuildxes(): { version: string; path: string }[] {
+  return [
+    { version: '0.13.1', path: buildxPath() },
+    { version: '0.29.1', path: buildx029Path() },
+  ];
+}
+
 /** Node 24 to run the bundle with, as GitHub does: env `ACTION_NODE`, else `.testbed/bin/node24`. */
 export function node24Path(): string {
   return pick('ACTION_NODE', path.join(testbedDir, 'bin', 'node24'), 'Node 24');
