@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { dockerConfigDir } from '../docker/config-dir.js';
 import { type HttpRequest, type HttpResponse, readAll, request } from '../http/request.js';
 import { DOCKER_HUB, type ImageRef } from './reference.js';
+import { isLoopbackAuthority } from '../util/loopback.js';
 
 /** Whether the Docker config has credentials for a host (`unknown`: it could not be read). */
 export type CredentialsKnown = 'yes' | 'no' | 'unknown';
@@ -46,12 +47,10 @@ export class RegistryError extends Error {
   }
 }
 
-const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?$/;
-
 /** The API base URL of a registry host: plain HTTP on loopback, as buildx does; Hub's real host. */
 export function registryBaseUrl(domain: string): string {
   if (domain === DOCKER_HUB) return 'https://registry-1.docker.io';
-  return `${LOOPBACK.test(domain) ? 'http' : 'https'}://${domain}`;
+  return `${isLoopbackAuthority(domain) ? 'http' : 'https'}://${domain}`;
 }
 
 /** The keys a `docker login` to this host may have been stored under. */
