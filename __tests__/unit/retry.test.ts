@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
 import type { FailureClass } from '../../src/buildx/classify.js';
 import { backoffCeiling, backoffDelay, NOT_FOUND_RETRIES, shouldRetry, sleep } from '../../src/util/retry.js';
+import { withRetry } from '../../src/util/retry.js';
 
 const DEFAULT_ON = new Set<FailureClass>(['panic', 'transient', 'timeout']);
 
@@ -76,5 +77,90 @@ describe('sleep, with fake timers', () => {
     await vi.advanceTimersByTimeAsync(1000);
     ac.abort(new Error('cancelled'));
     await expect(p).rejects.toThrow('cancelled');
+  });
+});
+
+describe('withRetry: one retry loop for downloads and registry reads', () => {
+  const fail = (retryable: boolean): Error & { retryable: boolean } =>
+    Object.assign(new Error(retryable ? 'transient' : 'permanent'), { retryable });
+  // Each row: what the attempts do in turn (true: fail retryably, false: fail for good, 'ok'),
+  // the attempts allowed, the attempts made and the outcome.
+  it.each([
+    ['succeeds at once', ['ok'], 3, 1, 'ok'],
+    ['retries a retryable failure', [true, 'ok'], 3, 2, 'ok'],
+    ['stops at the attempt budget', [true, true, true, 'ok'], 3, 3, 'transient'],
+    ['never retries what retryable refuses', [false, 'ok'], 3, 1, 'permanent'],
+    ['one attempt means no retry', [true, 'ok'], 1, 1, 'transient'],
+    ['stops at a refused failure after retries', [true, false, 'ok'], 5, 2, 'permanent'],
+  ] as const)('%s', async (_name, script, attempts, made, outcome) => {
+    let calls = 0;
+    const retries: [string, number, number][] = [];
+    const run = withRetry(
+      async (n) => {
+        calls++;
+        expect(n).toBe(calls);
+        const step = script[n - 1];
+        if (step === 'ok') return 'ok';
+        throw fail(step as boolean);
+      },
+      {
+        attempts,
+        backoff: { baseMs: 1, capMs: 4 },
+        retryable: (err) => (err as { retryable: boolean }).retryable,
+        onRetry: (err, next, wait) => retries.push([(err as Error).message, next, wait]),
+      },
+    ).then(
+      (v) => v,
+      (err: Error) => err.message,
+    );
+    expect(await run).toBe(outcome);
+    expect(calls).toBe(made);
+    expect(retries.map(([, next]) => next)).toEqual(Array.from({ length: made - 1 }, (_, i) => i + 2));
+    for (const [, next, wait] of retries) expect(wait).toBeLessThanOrEqual(Math.min(4, 2 ** (next - 2)));
+  });
+
+  it('waits backoffDelay between attempts, with the given jitter', async () => {
+    vi.useFakeTimers();
+    try {
+      let calls = 0;
+      const run = withRetry(
+        async () => {
+          calls++;
+          if (calls < 3) throw new Error('again');
+          return calls;
+        },
+        { attempts: 3, backoff: { baseMs: 1000, capMs: 10_000 }, random: () => 1, retryable: () => true },
+      );
+      await vi.advanceTimersByTimeAsync(999);
+      expect(calls).toBe(1);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(calls).toBe(2);
+      await vi.advanceTimersByTimeAsync(1999);
+      expect(calls).toBe(2);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(await run).toBe(3);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('a cancellation ends the wait and the retrying', async () => {
+    const ac = new AbortController();
+    let calls = 0;
+    const run = withRetry(
+      async () => {
+        calls++;
+        throw new Error('again');
+      },
+      {
+        attempts: 5,
+        backoff: { baseMs: 60_000, capMs: 60_000 },
+        retryable: () => true,
+        signal: ac.signal,
+        onRetry: () => setTimeout(() => ac.abort(new Error('cancelled')), 10),
+      },
+    );
+    await expect(run).rejects.toThrow('cancelled');
+    expect(calls).toBe(1);
   });
 });

@@ -2,6 +2,7 @@
 
 import semver from 'semver';
 
+import { isLoopbackHost } from '../util/loopback.js';
 import { InputError } from '../util/parse.js';
 
 export type BuildxSpec =
@@ -28,7 +29,6 @@ export const FORMS = [
 const VERSION_RE = /^v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)$/;
 // A ref: a branch, tag, commit or refs/... path; never an option, never `..`.
 const REF_RE = /^(?!-)(?!.*\.\.)(?!.*\/\/)[A-Za-z0-9._/+-]+$/;
-const LOOPBACK_HOST = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/;
 
 function fail(value: string, why: string): never {
   throw new InputError('buildx-version', `"${value}" ${why}. Accepted forms: ${FORMS.join('; ')}`);
@@ -51,7 +51,7 @@ function gitSpec(value: string, url: string, ref: string): BuildxSpec {
       fail(value, 'uses a scheme git URLs do not');
     if (parsed.username || parsed.password)
       fail(value, 'holds credentials; give them as github-token instead');
-    if (parsed.protocol === 'http:' && !LOOPBACK_HOST.test(parsed.hostname)) {
+    if (parsed.protocol === 'http:' && !isLoopbackHost(parsed.hostname)) {
       fail(value, 'is plain http; use https');
     }
     if (/[\s;|&$`'"\\<>]/.test(decodeURIComponent(parsed.pathname)))
@@ -87,7 +87,7 @@ export function parseBuildxSpec(input: string): BuildxSpec {
     } catch {
       return fail(value, 'is not a URL');
     }
-    if (parsed.protocol === 'http:' && !LOOPBACK_HOST.test(parsed.hostname))
+    if (parsed.protocol === 'http:' && !isLoopbackHost(parsed.hostname))
       fail(value, 'is plain http; use https');
     if (parsed.username || parsed.password) fail(value, 'holds credentials');
     return { kind: 'url', url: value };

@@ -1,7 +1,8 @@
 // Runs one buildx attempt: a log section (its own group with the command line, and inside it a
 // stop-commands block, so buildx output cannot issue workflow commands; kept and printed later when
-// another attempt holds the log), the classifier fed line by line, and the watchdogs of the process
-// runner.
+// another attempt holds the log; see ./log.ts), the output classifier fed line by line, and the
+// watchdogs of the process runner (./process.ts); the result is an ExecOutcome, classified when it
+// failed.
 
 import { type Classification, CHUNK_FILTER, OutputClassifier } from '../buildx/classify.js';
 import { SerialLog } from './log.js';

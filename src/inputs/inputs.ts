@@ -9,6 +9,7 @@ import { DEFAULT_MIRROR } from '../buildx/release.js';
 import { normaliseChecksum } from '../buildx/release.js';
 import { type BuildxSpec, parseBuildxSpec } from '../buildx/spec.js';
 import { loadPolicy, type Policy } from './policy-file.js';
+import { isLoopbackHost } from '../util/loopback.js';
 import { InputError, parseBoolean, parseDurationMs, parseInteger, parseList } from '../util/parse.js';
 import { type ImageRef, isDigest, parseReference, parseTag, ReferenceError } from '../registry/reference.js';
 
@@ -295,7 +296,7 @@ export function readInputs(get: InputReader, workspace = process.cwd()): Inputs 
   }
   if (
     mirrorUrl.protocol !== 'https:' &&
-    !(mirrorUrl.protocol === 'http:' && /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/.test(mirrorUrl.hostname))
+    !(mirrorUrl.protocol === 'http:' && isLoopbackHost(mirrorUrl.hostname))
   ) {
     throw new InputError('buildx-mirror', 'must be an https URL (plain http only on loopback)');
   }

@@ -9,7 +9,7 @@ import { rm } from 'node:fs/promises';
 
 import { type HttpResponse, request } from '../http/request.js';
 import { formatDuration } from '../util/parse.js';
-import { backoffDelay, sleep } from '../util/retry.js';
+import { withRetry } from '../util/retry.js';
 
 export interface FetchOptions {
   headers?: Record<string, string>;
@@ -47,46 +47,47 @@ export function safeUrl(url: string): string {
   }
 }
 
-async function withRetries<T>(
+function withRetries<T>(
   what: string,
   opts: FetchOptions,
   once: (signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
   const attempts = opts.attempts ?? DEFAULTS.attempts;
-  for (let n = 1; ; n++) {
-    const ac = new AbortController();
-    const onAbort = (): void => ac.abort(opts.signal?.reason);
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
-    const deadline = setTimeout(
-      () =>
-        ac.abort(
-          new HttpError(
-            `${what}: no answer within ${Math.round((opts.timeoutMs ?? DEFAULTS.timeoutMs) / 1000)}s`,
-            undefined,
-            true,
-          ),
-        ),
-      opts.timeoutMs ?? DEFAULTS.timeoutMs,
-    );
-    try {
-      return await once(ac.signal);
-    } catch (err) {
-      if (opts.signal?.aborted) throw opts.signal.reason;
-      const e = toHttpError(what, err, ac.signal);
-      if (!e.retryable || n >= attempts) throw e;
-      const wait = backoffDelay(
-        n,
-        { baseMs: opts.retryDelayMs ?? DEFAULTS.retryDelayMs, capMs: 30_000 },
-        () => 0.5 + Math.random() / 2,
-      );
+  return withRetry(() => attemptOnce(what, opts, once), {
+    attempts,
+    backoff: { baseMs: opts.retryDelayMs ?? DEFAULTS.retryDelayMs, capMs: 30_000 },
+    retryable: (err) => err instanceof HttpError && err.retryable,
+    onRetry: (err, next, wait) =>
       opts.onRetry?.(
-        `${e.message}; retrying in ${(wait / 1000).toFixed(1)}s (attempt ${n + 1} of ${attempts})`,
-      );
-      await sleep(wait, opts.signal);
-    } finally {
-      clearTimeout(deadline);
-      opts.signal?.removeEventListener('abort', onAbort);
-    }
+        `${(err as Error).message}; retrying in ${(wait / 1000).toFixed(1)}s (attempt ${next} of ${attempts})`,
+      ),
+    signal: opts.signal,
+  });
+}
+
+/** One attempt under its deadline; its failure as an HttpError (a cancellation as its reason). */
+async function attemptOnce<T>(
+  what: string,
+  opts: FetchOptions,
+  once: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const timeoutMs = opts.timeoutMs ?? DEFAULTS.timeoutMs;
+  const ac = new AbortController();
+  const onAbort = (): void => ac.abort(opts.signal?.reason);
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  const deadline = setTimeout(
+    () =>
+      ac.abort(new HttpError(`${what}: no answer within ${Math.round(timeoutMs / 1000)}s`, undefined, true)),
+    timeoutMs,
+  );
+  try {
+    return await once(ac.signal);
+  } catch (err) {
+    if (opts.signal?.aborted) throw opts.signal.reason;
+    throw toHttpError(what, err, ac.signal);
+  } finally {
+    clearTimeout(deadline);
+    opts.signal?.removeEventListener('abort', onAbort);
   }
 }
 

@@ -1,5 +1,5 @@
 // Locating a buildx that needs no install: the runner's `docker buildx`, or a binary at a path,
-// run standalone. (Releases, ranges, git fix branches and URLs: see ../install.)
+// run standalone. (Releases, ranges, git fix branches and URLs: see ./install.ts.)
 
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';

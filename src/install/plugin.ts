@@ -8,7 +8,7 @@ import { join } from 'node:path';
 
 import { pluginDirs } from './locate.js';
 import { dockerConfigDir } from '../docker/config-dir.js';
-import { reportedVersion } from './install.js';
+import { reportedVersion } from './installed.js';
 
 export interface PluginResult {
   path: string;

@@ -1,19 +1,18 @@
 // Reads tags back from a registry through the distribution API: one HEAD per tag (a GET when the
-// registry gives no digest header), with the credentials `docker login` left in the Docker config
-// (inline auths, credential helpers, Bearer token exchange). Credentials are never logged. HTTP
-// goes through src/http/request.ts (node:http), never `fetch`: see there why.
+// registry gives no digest header), retried on network errors, 5xx and 429, answering 401
+// challenges (Basic, or a Bearer token exchange) with the credentials of ./credentials.ts.
+// Credentials are never logged. HTTP goes through src/http/request.ts (node:http), never `fetch`:
+// see there why.
 
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 
-import { dockerConfigDir } from '../docker/config-dir.js';
+import { type Credentials, type CredentialsKnown, DockerCredentials } from './credentials.js';
 import { type HttpRequest, type HttpResponse, readAll, request } from '../http/request.js';
 import { DOCKER_HUB, type ImageRef } from './reference.js';
+import { isLoopbackAuthority } from '../util/loopback.js';
+import { withRetry } from '../util/retry.js';
 
-/** Whether the Docker config has credentials for a host (`unknown`: it could not be read). */
-export type CredentialsKnown = 'yes' | 'no' | 'unknown';
+export { configKeys, type Credentials, type CredentialsKnown } from './credentials.js';
 
 export const MANIFEST_ACCEPT = [
   'application/vnd.oci.image.index.v1+json',
@@ -21,12 +20,6 @@ export const MANIFEST_ACCEPT = [
   'application/vnd.oci.image.manifest.v1+json',
   'application/vnd.docker.distribution.manifest.v2+json',
 ].join(', ');
-
-export interface Credentials {
-  username?: string;
-  password?: string;
-  identityToken?: string;
-}
 
 export interface RegistryClientOptions {
   /** folder holding config.json; default $DOCKER_CONFIG, or ~/.docker when it is unset or empty */
@@ -46,25 +39,10 @@ export class RegistryError extends Error {
   }
 }
 
-const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?$/;
-
 /** The API base URL of a registry host: plain HTTP on loopback, as buildx does; Hub's real host. */
 export function registryBaseUrl(domain: string): string {
   if (domain === DOCKER_HUB) return 'https://registry-1.docker.io';
-  return `${LOOPBACK.test(domain) ? 'http' : 'https'}://${domain}`;
-}
-
-/** The keys a `docker login` to this host may have been stored under. */
-export function configKeys(domain: string): string[] {
-  if (domain === DOCKER_HUB)
-    return ['https://index.docker.io/v1/', 'index.docker.io', 'docker.io', 'registry-1.docker.io'];
-  return [domain, `https://${domain}`, `http://${domain}`, `https://${domain}/v1/`, `https://${domain}/v2/`];
-}
-
-interface DockerConfig {
-  auths?: Record<string, { auth?: string; username?: string; password?: string; identitytoken?: string }>;
-  credsStore?: string;
-  credHelpers?: Record<string, string>;
+  return `${isLoopbackAuthority(domain) ? 'http' : 'https'}://${domain}`;
 }
 
 /** Parses a `WWW-Authenticate` header into its scheme and parameters. */
@@ -79,34 +57,29 @@ export function parseChallenge(header: string): { scheme: string; params: Record
 }
 
 export class RegistryClient {
-  private config?: Promise<{ config: DockerConfig; readable: boolean }>;
   private readonly tokens = new Map<string, string>();
-  private readonly creds = new Map<string, Promise<Lookup>>();
+  private readonly credentials: DockerCredentials;
   private readonly timeoutMs: number;
   private readonly attempts: number;
 
   constructor(private readonly opts: RegistryClientOptions = {}) {
     this.timeoutMs = opts.requestTimeoutMs ?? 30_000;
     this.attempts = opts.attempts ?? 3;
+    this.credentials = new DockerCredentials(opts.dockerConfigDir);
   }
 
   /** The digest a reference resolves to, or null when the registry has no such manifest. */
   async digestOf(ref: ImageRef): Promise<string | null> {
     const reference = ref.digest ?? ref.tag ?? 'latest';
     const url = `${registryBaseUrl(ref.domain)}/v2/${ref.path}/manifests/${reference}`;
-    let lastError: unknown;
-    for (let i = 1; i <= this.attempts; i++) {
-      try {
-        return await this.readDigest(ref, url);
-      } catch (err) {
-        lastError = err;
+    return withRetry(() => this.readDigest(ref, url), {
+      attempts: this.attempts,
+      backoff: { baseMs: 250, capMs: 4000 },
+      retryable: (err) => {
         const status = err instanceof RegistryError ? err.status : undefined;
-        const retryable = status === undefined || status >= 500 || status === 429;
-        if (!retryable || i === this.attempts) break;
-        await new Promise((r) => setTimeout(r, 250 * 2 ** (i - 1)));
-      }
-    }
-    throw lastError;
+        return status === undefined || status >= 500 || status === 429;
+      },
+    });
   }
 
   private async readDigest(ref: ImageRef, url: string): Promise<string | null> {
@@ -223,131 +196,16 @@ export class RegistryClient {
     });
   }
 
-  /** config.json; `readable: false` when it exists but cannot be read or parsed (a missing one is empty). */
-  private loadConfig(): Promise<{ config: DockerConfig; readable: boolean }> {
-    this.config ??= (async () => {
-      const dir = this.opts.dockerConfigDir ?? dockerConfigDir();
-      let text: string;
-      try {
-        text = await readFile(join(dir, 'config.json'), 'utf8');
-      } catch (err) {
-        return { config: {}, readable: (err as NodeJS.ErrnoException).code === 'ENOENT' };
-      }
-      try {
-        const config = JSON.parse(text) as unknown;
-        if (config && typeof config === 'object') return { config: config as DockerConfig, readable: true };
-      } catch {
-        // below
-      }
-      return { config: {}, readable: false };
-    })();
-    return this.config;
-  }
-
   credentialsFor(domain: string): Promise<Credentials | undefined> {
-    return this.lookup(domain).then((l) => l.creds);
+    return this.credentials.credentialsFor(domain);
   }
 
-  /**
-   * Whether the Docker config holds credentials for a host, as buildx would find them (auths,
-   * credsStore, credHelpers): `unknown` when the config cannot be read or parsed, or the credential
-   * helper it names cannot be run.
-   */
+  /** See DockerCredentials.credentialsKnown. */
   credentialsKnown(domain: string): Promise<CredentialsKnown> {
-    return this.lookup(domain).then((l) => l.known);
+    return this.credentials.credentialsKnown(domain);
   }
-
-  private lookup(domain: string): Promise<Lookup> {
-    let p = this.creds.get(domain);
-    if (!p) {
-      p = this.lookupCredentials(domain);
-      this.creds.set(domain, p);
-    }
-    return p;
-  }
-
-  private async lookupCredentials(domain: string): Promise<Lookup> {
-    const { config, readable } = await this.loadConfig();
-    if (!readable) return { known: 'unknown' };
-    const keys = configKeys(domain);
-    const helper = keys.map((k) => config.credHelpers?.[k]).find(Boolean) ?? config.credsStore;
-    let helperFailed = false;
-    if (helper) {
-      const answer = await askCredentialHelper(helper, keys[0] as string);
-      if (typeof answer === 'object') return { creds: answer, known: 'yes' };
-      helperFailed = answer === 'failed';
-    }
-    const inline = inlineCredentials(config, keys);
-    if (inline) return { creds: inline, known: 'yes' };
-    return { known: helperFailed ? 'unknown' : 'no' };
-  }
-}
-
-interface Lookup {
-  creds?: Credentials;
-  known: CredentialsKnown;
 }
 
 function basicAuth(username: string, password: string): string {
   return `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
-}
-
-/** The credentials `docker login` wrote into config.json itself (no credential store). */
-function inlineCredentials(config: DockerConfig, keys: readonly string[]): Credentials | undefined {
-  for (const key of keys) {
-    const entry = config.auths?.[key];
-    if (!entry) continue;
-    let basic: Credentials | undefined;
-    if (entry.auth) {
-      const decoded = Buffer.from(entry.auth, 'base64').toString('utf8');
-      const colon = decoded.indexOf(':');
-      if (colon > 0) basic = { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
-    }
-    if (!basic && entry.username) basic = { username: entry.username, password: entry.password ?? '' };
-    if (entry.identitytoken) return { username: basic?.username, identityToken: entry.identitytoken };
-    if (basic) return basic;
-  }
-  return undefined;
-}
-
-/**
- * Asks `docker-credential-<helper> get` for a server's credentials (no shell; stdin carries the
- * host): the credentials, `none` when the helper has none for it, `failed` when it could not be asked.
- */
-export function askCredentialHelper(
-  helper: string,
-  server: string,
-  timeoutMs = 10_000,
-): Promise<Credentials | 'none' | 'failed'> {
-  if (!/^[A-Za-z0-9._-]+$/.test(helper)) return Promise.resolve('failed');
-  return new Promise((resolve) => {
-    const child = spawn(`docker-credential-${helper}`, ['get'], {
-      stdio: ['pipe', 'pipe', 'ignore'],
-      shell: false,
-    });
-    const out: Buffer[] = [];
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', () => {
-      clearTimeout(timer);
-      resolve('failed');
-    });
-    child.stdin.on('error', () => undefined); // a helper that exits before reading
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      const text = Buffer.concat(out).toString('utf8');
-      if (code !== 0)
-        return resolve(code !== null && /credentials not found/i.test(text) ? 'none' : 'failed');
-      try {
-        const { Username, Secret } = JSON.parse(text) as { Username?: string; Secret?: string };
-        if (!Secret) return resolve('none');
-        resolve(
-          Username === '<token>' ? { identityToken: Secret } : { username: Username, password: Secret },
-        );
-      } catch {
-        resolve('failed');
-      }
-    });
-    child.stdin.end(server);
-  });
 }

@@ -64,3 +64,37 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
+
+export interface RetryOptions {
+  /** attempts in all, the first included */
+  attempts: number;
+  backoff: BackoffOptions;
+  /** the random source of the jitter (default: half jitter, a wait in [ceiling/2, ceiling]) */
+  random?: () => number;
+  /** whether a failure is worth another attempt */
+  retryable(err: unknown): boolean;
+  /** called before the wait that precedes attempt `next` */
+  onRetry?(err: unknown, next: number, waitMs: number): void;
+  /** a cancellation ends the waiting (the wait rejects with its reason) and stops retrying */
+  signal?: AbortSignal;
+}
+
+const halfJitter = (): number => 0.5 + Math.random() / 2;
+
+/**
+ * Runs `attempt(n)` (n = 1, 2, ...) until it succeeds, fails with an error `retryable` refuses,
+ * the attempts are spent, or the signal is aborted; waits backoffDelay(n) between attempts. The
+ * last error is thrown as it is.
+ */
+export async function withRetry<T>(attempt: (n: number) => Promise<T>, opts: RetryOptions): Promise<T> {
+  for (let n = 1; ; n++) {
+    try {
+      return await attempt(n);
+    } catch (err) {
+      if (n >= opts.attempts || opts.signal?.aborted || !opts.retryable(err)) throw err;
+      const wait = backoffDelay(n, opts.backoff, opts.random ?? halfJitter);
+      opts.onRetry?.(err, n + 1, wait);
+      await sleep(wait, opts.signal);
+    }
+  }
+}
