@@ -1,5 +1,7 @@
-// Reads every input once into one typed, validated object. Bad input fails here, with the input's
-// name in the message, before anything touches a registry.
+// Reads every input into one typed, validated object (the policy file by policy-file.ts, the
+// annotations by annotations.ts). Bad input fails here, with the input's name in the message,
+// before anything touches a registry. `annotate` is also read on its own (readAnnotate): the step
+// needs its annotator before the other inputs are known to be good.
 
 import { readdirSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
