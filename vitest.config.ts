@@ -17,6 +17,8 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['__tests__/e2e/**/*.test.ts'],
+          // they run dist/index.js: rebuilt from src/ first unless it is already fresh
+          globalSetup: ['__tests__/testbed/bundle.ts'],
           testTimeout: 120_000,
           hookTimeout: 60_000,
           // e2e tests start registries and child processes: keep them from fighting for 2 cores

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
-import { annotationLine, parseAnnotations, readInputs } from '../../src/inputs/inputs.js';
+import { annotationLine, parseAnnotations } from '../../src/inputs/annotations.js';
+import { readAnnotate, readInputs } from '../../src/inputs/inputs.js';
 import { InputError } from '../../src/util/parse.js';
 
 const H = 'a'.repeat(64);
@@ -21,7 +22,6 @@ describe('readInputs: defaults', () => {
       annotations: [],
       append: false,
       dryRun: false,
-      buildxVersion: '',
       maxConcurrency: 1,
       maxAttempts: 5,
       retryDelayMs: 2000,
@@ -236,5 +236,26 @@ describe('parseAnnotations: the whole input', () => {
       annotations: meta('index'),
       annotationsNotice: expect.stringMatching(/^Skipped 4 manifest: annotations/),
     });
+  });
+});
+
+describe('readAnnotate: the one reading of the annotate input', () => {
+  const get = (value: string) => (name: string) => (name === 'annotate' ? value : '');
+  it.each([
+    ['', true],
+    ['true', true],
+    [' Yes ', true],
+    ['false', false],
+    ['OFF', false],
+    ['0', false],
+  ])('"%s" -> %s, strict or lenient', (value, expected) => {
+    expect(readAnnotate(get(value))).toBe(expected);
+    expect(readAnnotate(get(value), true)).toBe(expected);
+  });
+  it.each(['maybe', 'flase'])('"%s": refused by readInputs, true for the step that reports it', (value) => {
+    expect(() => read({ annotate: value })).toThrow(
+      new InputError('annotate', `expected true or false, got "${value}"`),
+    );
+    expect(readAnnotate(get(value), true)).toBe(true);
   });
 });

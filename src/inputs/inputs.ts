@@ -1,5 +1,7 @@
-// Reads every input once into one typed, validated object. Bad input fails here, with the input's
-// name in the message, before anything touches a registry.
+// Reads every input into one typed, validated object (the policy file by policy-file.ts, the
+// annotations by annotations.ts). Bad input fails here, with the input's name in the message,
+// before anything touches a registry. `annotate` is also read on its own (readAnnotate): the step
+// needs its annotator before the other inputs are known to be good.
 
 import { readdirSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
@@ -8,8 +10,10 @@ import { FAILURE_CLASSES, type FailureClass } from '../buildx/classify.js';
 import { DEFAULT_MIRROR } from '../buildx/release.js';
 import { normaliseChecksum } from '../buildx/release.js';
 import { type BuildxSpec, parseBuildxSpec } from '../buildx/spec.js';
+import { parseAnnotations } from './annotations.js';
 import { loadPolicy, type Policy } from './policy-file.js';
 import { isLoopbackHost } from '../util/loopback.js';
+import { hasControl, printable } from './text.js';
 import { InputError, parseBoolean, parseDurationMs, parseInteger, parseList } from '../util/parse.js';
 import { type ImageRef, isDigest, parseReference, parseTag, ReferenceError } from '../registry/reference.js';
 
@@ -24,7 +28,6 @@ export interface Inputs {
   annotationsNotice?: string;
   append: boolean;
   dryRun: boolean;
-  buildxVersion: string;
   /** `buildx-version`, parsed */
   buildx: BuildxSpec;
   /** lower-case hex sha256 the binary must have */
@@ -44,8 +47,6 @@ export interface Inputs {
   attemptTimeoutMs: number;
   idleTimeoutMs: number;
   verify: boolean;
-  /** annotations on the workflow line (else the log only; the summary stays) */
-  annotate: boolean;
 }
 
 /** The raw text of each input, as a getter over INPUT_* gives it. */
@@ -74,17 +75,6 @@ function checkReference(input: string, text: string, parse: (t: string) => Image
     }
     throw err;
   }
-}
-
-function hasControl(text: string): boolean {
-  for (let i = 0; i < text.length; i++)
-    if (text.charCodeAt(i) < 0x20 || text.charCodeAt(i) === 0x7f) return true;
-  return false;
-}
-
-/** Shows control characters escaped, so an error message cannot be used to forge log lines. */
-function printable(text: string): string {
-  return JSON.stringify(text).slice(1, -1);
 }
 
 export function parseRetryOn(value: string): Set<FailureClass> {
@@ -137,87 +127,53 @@ function digestsDirSources(dir: string, image: string, workspace: string): strin
   });
 }
 
-// The annotation levels buildx imagetools create writes (checked in buildx 0.13.1 and 0.29.1:
-// util/imagetools/create.go): `index` and `manifest-descriptor`. It refuses `manifest` and lines
-// without a level ("... annotations are not supported yet") and `index-descriptor` ("invalid while
-// creating an image"). A level may carry one platform, as buildx's own pattern has it.
-const LEVEL = /^([a-z-]+)(?:\[([A-Za-z0-9_/-]+)\])?$/;
-const LEVELS_TAKEN =
-  'buildx imagetools create writes index: and manifest-descriptor: annotations (a level may name one platform: manifest-descriptor[linux/amd64]:)';
-
-type AnnotationLine = { keep: string[]; manifest: number } | { refused: string };
-
-/** One line: the lines buildx is given for it (one per level, as every buildx reads them), or why not. */
-export function annotationLine(line: string): AnnotationLine {
-  const eq = line.indexOf('=');
-  if (eq < 0 || hasControl(line)) return { refused: ' is not an annotation (expected level:key=value)' };
-  const head = line.slice(0, eq);
-  const colon = head.indexOf(':');
-  const key = head.slice(colon + 1);
-  if (!/^\S+$/.test(key)) return { refused: ' has no key, or a key with spaces (expected level:key=value)' };
-  if (colon < 0) return { refused: ` has no level: write index:${printable(line)} to annotate the index` };
-  const keep: string[] = [];
-  let manifest = 0;
-  for (const level of head.slice(0, colon).split(',')) {
-    const type = LEVEL.exec(level)?.[1];
-    if (type === 'index' || type === 'manifest-descriptor') keep.push(`${level}${line.slice(colon)}`);
-    else if (type === 'manifest') manifest++;
-    else if (type === 'index-descriptor')
-      return {
-        refused:
-          ': index-descriptor annotations go on a descriptor of the index, which a pushed index does not have (buildx: "invalid while creating an image"); use index: instead',
-      };
-    else
-      return {
-        refused: `: "${printable(level)}" is not a level (expected index or manifest-descriptor, optionally with one platform in brackets)`,
-      };
-  }
-  return { keep, manifest };
-}
-
-/**
- * The `annotations` input's lines: what buildx is given, and a notice when `manifest:` lines were
- * left out (docker/metadata-action with DOCKER_METADATA_ANNOTATIONS_LEVELS: manifest,index). A
- * line buildx would refuse, or nothing but `manifest:` lines, is an InputError naming each line.
- */
-export function parseAnnotations(lines: readonly string[]): { annotations: string[]; notice?: string } {
-  const annotations: string[] = [];
-  const refused: string[] = [];
-  let manifest = 0;
-  let firstManifest = '';
-  for (const line of lines) {
-    const v = annotationLine(line);
-    if ('refused' in v) {
-      refused.push(`"${printable(line)}"${v.refused}`);
-      continue;
-    }
-    annotations.push(...v.keep);
-    if (v.manifest > 0 && manifest === 0) firstManifest = line;
-    manifest += v.manifest;
-  }
-  if (refused.length > 0) {
-    const more = refused.length > 5 ? `; and ${refused.length - 5} more` : '';
-    throw new InputError('annotations', `${refused.slice(0, 5).join('; ')}${more}. ${LEVELS_TAKEN}.`);
-  }
-  if (manifest === 0) return { annotations };
-  if (annotations.length === 0) {
-    throw new InputError(
-      'annotations',
-      `${lines.length === 1 ? 'the only line is a manifest: annotation' : `all ${lines.length} lines are manifest: annotations`} (such as "${printable(firstManifest)}"), which buildx imagetools create cannot write: the platform manifests are already pushed, and annotating them would change their digests. ` +
-        'docker/metadata-action writes manifest: lines unless told otherwise: set DOCKER_METADATA_ANNOTATIONS_LEVELS: index in the env of its step ' +
-        '(or manifest,index when a build step uses the same output: the manifest: lines are then skipped here), or write index:key=value.',
-    );
-  }
-  return {
-    annotations,
-    notice: `Skipped ${manifest} manifest: annotation${manifest === 1 ? '' : 's'} (buildx imagetools create cannot change the platform manifests; the build step annotates those) and wrote the other ${annotations.length}.`,
-  };
-}
-
 export function readInputs(get: InputReader, workspace = process.cwd()): Inputs {
   const dryRun = parseBoolean('dry-run', get('dry-run'), false);
   const append = parseBoolean('append', get('append'), false);
+  const sources = readSources(get, workspace);
+  const tags = readTags(get, dryRun, append);
+  const { annotations, notice: annotationsNotice } = parseAnnotations(parseList(get('annotations'), false));
+  const delays = readRetryDelays(get);
+  const buildx = readBuildx(get);
+  const inputs: Inputs = {
+    sources,
+    tags,
+    annotations,
+    ...(annotationsNotice ? { annotationsNotice } : {}),
+    append,
+    dryRun,
+    ...buildx,
+    githubToken: get('github-token').trim(),
+    installPlugin: parseBoolean('install-plugin', get('install-plugin'), false),
+    policy: loadPolicy(get('policy'), workspace),
+    maxConcurrency: parseInteger('max-concurrency', get('max-concurrency'), DEFAULTS.maxConcurrency, 1, 100),
+    parallelCopies: parseInteger('parallel-copies', get('parallel-copies'), DEFAULTS.parallelCopies, 1, 16),
+    maxAttempts: parseInteger('max-attempts', get('max-attempts'), DEFAULTS.maxAttempts, 1, 20),
+    retryOn: parseRetryOn(get('retry-on')),
+    ...delays,
+    ...readTimeouts(get),
+    verify: parseBoolean('verify', get('verify'), true),
+  };
+  readAnnotate(get); // refused here like any other input; the step has read it already
+  return inputs;
+}
 
+/**
+ * The `annotate` input: whether annotations go on the workflow. The step reads it on its own as
+ * well, `lenient`ly (a bad value means true there), because it needs its annotator to refuse the
+ * inputs, this one included.
+ */
+export function readAnnotate(get: InputReader, lenient = false): boolean {
+  try {
+    return parseBoolean('annotate', get('annotate'), true);
+  } catch (err) {
+    if (lenient && err instanceof InputError) return true;
+    throw err;
+  }
+}
+
+/** `sources`, and `digests-dir` with `image`: at least one full reference among them. */
+function readSources(get: InputReader, workspace: string): string[] {
   const sources: string[] = [];
   for (const s of parseList(get('sources'))) {
     if (isDigest(s)) {
@@ -239,7 +195,11 @@ export function readInputs(get: InputReader, workspace = process.cwd()): Inputs 
   if (sources.every(isDigest)) {
     throw new InputError('sources', 'bare digests need at least one full reference to say where they live');
   }
+  return sources;
+}
 
+/** `tags`: each a valid tag, none twice, at least one unless a dry run. */
+function readTags(get: InputReader, dryRun: boolean, append: boolean): ImageRef[] {
   const tags = parseList(get('tags')).map((t) => checkReference('tags', t, parseTag));
   if (tags.length === 0 && !dryRun)
     throw new InputError('tags', 'at least one target tag is required (or set dry-run)');
@@ -250,24 +210,13 @@ export function readInputs(get: InputReader, workspace = process.cwd()): Inputs 
     seen.add(key);
   }
   if (append && tags.length === 0) throw new InputError('append', 'append needs a tag to append to');
+  return tags;
+}
 
-  const { annotations, notice: annotationsNotice } = parseAnnotations(parseList(get('annotations'), false));
+type BuildxInputs = Pick<Inputs, 'buildx' | 'buildxChecksum' | 'buildxMirror'>;
 
-  const retryDelayMs = parseDurationMs('retry-delay', get('retry-delay'), DEFAULTS.retryDelayMs, 0, HOUR);
-  const retryMaxDelayMs = parseDurationMs(
-    'retry-max-delay',
-    get('retry-max-delay'),
-    Math.max(DEFAULTS.retryMaxDelayMs, retryDelayMs),
-    0,
-    HOUR,
-  );
-  if (retryMaxDelayMs < retryDelayMs) {
-    throw new InputError(
-      'retry-max-delay',
-      `must not be shorter than retry-delay (${get('retry-delay').trim()})`,
-    );
-  }
-
+/** `buildx-version`, `buildx-checksum` (only where a checksum can apply) and `buildx-mirror`. */
+function readBuildx(get: InputReader): BuildxInputs {
   const buildxVersion = get('buildx-version').trim();
   if (hasControl(buildxVersion)) throw new InputError('buildx-version', 'must be a single line');
   const buildx = parseBuildxSpec(buildxVersion);
@@ -287,6 +236,11 @@ export function readInputs(get: InputReader, workspace = process.cwd()): Inputs 
       );
     }
   }
+  return { buildx, buildxChecksum, buildxMirror: readMirror(get) };
+}
+
+/** `buildx-mirror`: an https URL, or plain http on loopback. */
+function readMirror(get: InputReader): string {
   const buildxMirror = (get('buildx-mirror').trim() || DEFAULT_MIRROR).replace(/\/$/, '');
   let mirrorUrl: URL;
   try {
@@ -300,27 +254,31 @@ export function readInputs(get: InputReader, workspace = process.cwd()): Inputs 
   ) {
     throw new InputError('buildx-mirror', 'must be an https URL (plain http only on loopback)');
   }
+  return buildxMirror;
+}
 
+/** `retry-delay` and `retry-max-delay`: the longest wait no shorter than the first. */
+function readRetryDelays(get: InputReader): Pick<Inputs, 'retryDelayMs' | 'retryMaxDelayMs'> {
+  const retryDelayMs = parseDurationMs('retry-delay', get('retry-delay'), DEFAULTS.retryDelayMs, 0, HOUR);
+  const retryMaxDelayMs = parseDurationMs(
+    'retry-max-delay',
+    get('retry-max-delay'),
+    Math.max(DEFAULTS.retryMaxDelayMs, retryDelayMs),
+    0,
+    HOUR,
+  );
+  if (retryMaxDelayMs < retryDelayMs) {
+    throw new InputError(
+      'retry-max-delay',
+      `must not be shorter than retry-delay (${get('retry-delay').trim()})`,
+    );
+  }
+  return { retryDelayMs, retryMaxDelayMs };
+}
+
+/** `attempt-timeout` and `idle-timeout`: how long one attempt may run, and stay silent. */
+function readTimeouts(get: InputReader): Pick<Inputs, 'attemptTimeoutMs' | 'idleTimeoutMs'> {
   return {
-    sources,
-    tags,
-    annotations,
-    ...(annotationsNotice ? { annotationsNotice } : {}),
-    append,
-    dryRun,
-    buildxVersion,
-    buildx,
-    buildxChecksum,
-    buildxMirror,
-    githubToken: get('github-token').trim(),
-    installPlugin: parseBoolean('install-plugin', get('install-plugin'), false),
-    policy: loadPolicy(get('policy'), workspace),
-    maxConcurrency: parseInteger('max-concurrency', get('max-concurrency'), DEFAULTS.maxConcurrency, 1, 100),
-    parallelCopies: parseInteger('parallel-copies', get('parallel-copies'), DEFAULTS.parallelCopies, 1, 16),
-    maxAttempts: parseInteger('max-attempts', get('max-attempts'), DEFAULTS.maxAttempts, 1, 20),
-    retryOn: parseRetryOn(get('retry-on')),
-    retryDelayMs,
-    retryMaxDelayMs,
     attemptTimeoutMs: parseDurationMs(
       'attempt-timeout',
       get('attempt-timeout'),
@@ -335,7 +293,5 @@ export function readInputs(get: InputReader, workspace = process.cwd()): Inputs 
       1000,
       6 * HOUR,
     ),
-    verify: parseBoolean('verify', get('verify'), true),
-    annotate: parseBoolean('annotate', get('annotate'), true),
   };
 }

@@ -71,6 +71,40 @@ function isRangeOk(range: string): boolean {
   return semver.validRange(range, { includePrerelease: true }) !== null;
 }
 
+/** The checks on a policy's nodes, each failing with the node's line. */
+class Reader {
+  constructor(
+    private readonly origin: string,
+    private readonly lc: LineCounter,
+  ) {}
+
+  lineOf(node: Node | null | undefined): number | undefined {
+    return node?.range ? this.lc.linePos(node.range[0]).line : undefined;
+  }
+
+  fail(node: unknown, message: string): never {
+    throw new PolicyError(this.origin, this.lineOf(node as Node), message);
+  }
+
+  str(node: unknown, key: string): string {
+    if (!isScalar(node) || typeof node.value !== 'string') return this.fail(node, `${key} must be a string`);
+    return node.value;
+  }
+
+  strList(node: unknown, key: string): { value: string; node: Node }[] {
+    if (isScalar(node) && typeof node.value === 'string') return [{ value: node.value, node }];
+    if (!isSeq(node)) return this.fail(node, `${key} must be a list of strings`);
+    return node.items.map((item) => ({ value: this.str(item, key), node: item as Node }));
+  }
+
+  oneOf<T extends string>(node: unknown, key: string, allowed: readonly T[]): T {
+    const v = this.str(node, key);
+    if (!(allowed as readonly string[]).includes(v))
+      this.fail(node, `${key} must be one of ${allowed.join(', ')}, not "${v}"`);
+    return v as T;
+  }
+}
+
 /**
  * Parses a policy's text. `origin` names it in errors (a path or `inline`). Throws PolicyError with
  * the line of the offending key or value.
@@ -78,8 +112,6 @@ function isRangeOk(range: string): boolean {
 export function parsePolicy(text: string, origin: string): Policy {
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
-  const lineOf = (node: Node | null | undefined): number | undefined =>
-    node?.range ? lc.linePos(node.range[0]).line : undefined;
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
     throw new PolicyError(
@@ -88,82 +120,64 @@ export function parsePolicy(text: string, origin: string): Policy {
       `not valid YAML or JSON: ${e.message.split('\n')[0]}`,
     );
   }
+  const r = new Reader(origin, lc);
   const root = doc.contents;
-  if (!isMap(root))
-    throw new PolicyError(origin, lineOf(root as Node), 'expected a mapping with mode: and buildx:');
+  if (!isMap(root)) return r.fail(root, 'expected a mapping with mode: and buildx:');
 
   const policy: Policy = { ...DEFAULT_POLICY, mode: 'enforce', deny: [], origin };
-  const fail = (node: Node | null | undefined, message: string): never => {
-    throw new PolicyError(origin, lineOf(node), message);
-  };
-  const str = (node: unknown, key: string): string => {
-    if (!isScalar(node) || typeof node.value !== 'string')
-      return fail(node as Node, `${key} must be a string`);
-    return node.value;
-  };
-  const strList = (node: unknown, key: string): { value: string; node: Node }[] => {
-    if (isScalar(node) && typeof node.value === 'string') return [{ value: node.value, node }];
-    if (!isSeq(node)) return fail(node as Node, `${key} must be a list of strings`);
-    return node.items.map((item) => ({ value: str(item, key), node: item as Node }));
-  };
-  const oneOf = <T extends string>(node: unknown, key: string, allowed: readonly T[]): T => {
-    const v = str(node, key);
-    if (!(allowed as readonly string[]).includes(v))
-      fail(node as Node, `${key} must be one of ${allowed.join(', ')}, not "${v}"`);
-    return v as T;
-  };
-
   for (const pair of (root as YAMLMap).items) {
     const key = isScalar(pair.key) ? String(pair.key.value) : '';
-    if (!TOP_KEYS.includes(key))
-      fail(pair.key as Node, `unknown key "${key}" (expected ${TOP_KEYS.join(', ')})`);
-    if (key === 'mode') policy.mode = oneOf(pair.value, 'mode', ['enforce', 'warn'] as const);
+    if (!TOP_KEYS.includes(key)) r.fail(pair.key, `unknown key "${key}" (expected ${TOP_KEYS.join(', ')})`);
+    if (key === 'mode') policy.mode = r.oneOf(pair.value, 'mode', ['enforce', 'warn'] as const);
     if (key === 'buildx') {
-      if (!isMap(pair.value)) fail((pair.value ?? pair.key) as Node, 'buildx must be a mapping');
+      if (!isMap(pair.value)) r.fail(pair.value ?? pair.key, 'buildx must be a mapping');
       for (const p of (pair.value as YAMLMap).items) {
         const k = isScalar(p.key) ? String(p.key.value) : '';
-        const v = p.value as Node;
-        switch (k) {
-          case 'versions': {
-            const r = str(v, 'buildx.versions');
-            if (!isRangeOk(r)) fail(v, `buildx.versions "${r}" is not a semver range`);
-            policy.versions = r;
-            break;
-          }
-          case 'deny':
-            for (const d of strList(v, 'buildx.deny')) {
-              if (!isRangeOk(d.value))
-                fail(d.node, `buildx.deny "${d.value}" is not a version or semver range`);
-              policy.deny.push(d.value);
-            }
-            break;
-          case 'pin':
-            policy.pin = oneOf(v, 'buildx.pin', ['exact', 'range', 'any'] as const);
-            break;
-          case 'sources':
-            policy.sources = strList(v, 'buildx.sources').map((s) => {
-              if (!(SOURCES as readonly string[]).includes(s.value)) {
-                fail(s.node, `buildx.sources: "${s.value}" is not one of ${SOURCES.join(', ')}`);
-              }
-              return s.value as BuildxSource;
-            });
-            break;
-          case 'git-repos':
-            policy.gitRepos = strList(v, 'buildx.git-repos').map((s) => normaliseRepo(s.value));
-            break;
-          case 'checksum':
-            policy.checksum = oneOf(v, 'buildx.checksum', ['required', 'optional'] as const);
-            break;
-          case 'advisories':
-            policy.advisories = oneOf(v, 'buildx.advisories', ['enforce', 'warn', 'off'] as const);
-            break;
-          default:
-            fail(p.key as Node, `unknown key "buildx.${k}" (expected ${BUILDX_KEYS.join(', ')})`);
-        }
+        buildxKey(r, policy, k, p.key as Node, p.value as Node);
       }
     }
   }
   return policy;
+}
+
+/** One key under `buildx:`, checked and set on the policy. */
+function buildxKey(r: Reader, policy: Policy, k: string, key: Node, v: Node): void {
+  switch (k) {
+    case 'versions': {
+      const range = r.str(v, 'buildx.versions');
+      if (!isRangeOk(range)) r.fail(v, `buildx.versions "${range}" is not a semver range`);
+      policy.versions = range;
+      break;
+    }
+    case 'deny':
+      for (const d of r.strList(v, 'buildx.deny')) {
+        if (!isRangeOk(d.value)) r.fail(d.node, `buildx.deny "${d.value}" is not a version or semver range`);
+        policy.deny.push(d.value);
+      }
+      break;
+    case 'pin':
+      policy.pin = r.oneOf(v, 'buildx.pin', ['exact', 'range', 'any'] as const);
+      break;
+    case 'sources':
+      policy.sources = r.strList(v, 'buildx.sources').map((s) => {
+        if (!(SOURCES as readonly string[]).includes(s.value)) {
+          r.fail(s.node, `buildx.sources: "${s.value}" is not one of ${SOURCES.join(', ')}`);
+        }
+        return s.value as BuildxSource;
+      });
+      break;
+    case 'git-repos':
+      policy.gitRepos = r.strList(v, 'buildx.git-repos').map((s) => normaliseRepo(s.value));
+      break;
+    case 'checksum':
+      policy.checksum = r.oneOf(v, 'buildx.checksum', ['required', 'optional'] as const);
+      break;
+    case 'advisories':
+      policy.advisories = r.oneOf(v, 'buildx.advisories', ['enforce', 'warn', 'off'] as const);
+      break;
+    default:
+      r.fail(key, `unknown key "buildx.${k}" (expected ${BUILDX_KEYS.join(', ')})`);
+  }
 }
 
 /**

@@ -59,8 +59,3 @@ export function planInvocations(
   }
   return plan;
 }
-
-/** Display form of a tag for logs and summaries. */
-export function tagName(ref: ImageRef): string {
-  return ref.original;
-}

@@ -1,11 +1,36 @@
-// The last resort: whatever escapes the run (an uncaught exception, an unhandled rejection, from
-// any module) ends the step with one error that names the stage and the cause, every child
-// process group killed, exit status 1, and no bare stack trace.
+// How the run ends when it does not end well. The last resort: whatever escapes the run (an
+// uncaught exception, an unhandled rejection, from any module) ends the step with one error that
+// names the stage and the cause, every child process group killed, exit status 1, and no bare
+// stack trace. A cancelled job (SIGINT/SIGTERM) stops buildx and takes every child along.
 
 import * as core from '@actions/core';
 
+import { CancelledError } from '../exec/buildx.js';
 import { interruptLiveSections } from '../exec/log.js';
 import { killAllGroups } from '../exec/process.js';
+
+/** A failure already reported by its own annotations: the step fails without another one. */
+export class Reported extends Error {}
+
+/**
+ * Cancels the run on SIGINT/SIGTERM (a cancelled job) and takes every child along on exit. When
+ * something does not let go within `killGraceMs` and a little more, the process leaves anyway.
+ */
+export function installSignalHandlers(controller: AbortController, killGraceMs: number): void {
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (controller.signal.aborted) return;
+    core.info(`Received ${sig}: stopping buildx and exiting`);
+    controller.abort(new CancelledError());
+    // If something does not let go, leave anyway, taking the children along.
+    setTimeout(() => {
+      killAllGroups('SIGKILL');
+      process.exit(sig === 'SIGINT' ? 130 : 143);
+    }, killGraceMs + 3_000).unref();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('exit', () => killAllGroups('SIGKILL'));
+}
 
 export type Stage = 'inputs' | 'policy' | 'install' | 'merge' | 'report';
 

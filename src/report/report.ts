@@ -1,4 +1,5 @@
-// Step outputs and a short job summary. Pure builders, and one function that writes them.
+// What the step reports, as pure builders: the step outputs (with the `result` JSON), the Markdown
+// job summary, and the words of the final annotation. report/publish.ts writes them.
 
 import type { AttemptRecord, MergeResult } from '../merge/engine.js';
 import { formatDuration } from '../util/parse.js';

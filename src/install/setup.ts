@@ -1,0 +1,64 @@
+// The run's install stage: the `buildx-version` spec installed under the policy's limits, and the
+// `install-plugin` step for the buildx that passed the policy.
+
+import { tmpdir } from 'node:os';
+
+import { currentPlatform } from '../buildx/release.js';
+import type { Inputs } from '../inputs/inputs.js';
+import type { Policy } from '../inputs/policy-file.js';
+import { allowedRelease } from '../policy/evaluate.js';
+import { type Installed, installBuildx } from './install.js';
+import { installPlugin } from './plugin.js';
+
+export interface SetupContext {
+  workspace: string;
+  signal: AbortSignal;
+  /** the runner's environment (GITHUB_API_URL, GITHUB_SERVER_URL, RUNNER_TEMP) */
+  env: NodeJS.ProcessEnv;
+  info(message: string): void;
+  /** an installer warning, for the `buildx-version` input */
+  warning(message: string): void;
+}
+
+/** Installs buildx for this run: a range resolves to the highest release the policy allows and no advisory names. */
+export function installForRun(inputs: Inputs, policy: Policy, ctx: SetupContext): Promise<Installed> {
+  const githubServer = ctx.env.GITHUB_SERVER_URL || 'https://github.com';
+  return installBuildx({
+    spec: inputs.buildx,
+    checksum: inputs.buildxChecksum,
+    mirror: inputs.buildxMirror,
+    apiUrl: ctx.env.GITHUB_API_URL || 'https://api.github.com',
+    token: inputs.githubToken || undefined,
+    githubHost: new URL(githubServer).host,
+    workspace: ctx.workspace,
+    tempDir: ctx.env.RUNNER_TEMP || tmpdir(),
+    platform: currentPlatform(),
+    signal: ctx.signal,
+    allowed: allowedRelease(policy),
+    allowedFallback:
+      policy.advisories === 'warn' ? allowedRelease({ ...policy, advisories: 'off' }) : undefined,
+    requireChecksum: policy.checksum === 'required',
+    info: ctx.info,
+    warning: ctx.warning,
+  });
+}
+
+/** `install-plugin`: makes this buildx the docker CLI's `docker buildx`, and says what it replaced. */
+export async function pluginStep(
+  wanted: boolean,
+  located: Installed,
+  info: (message: string) => void,
+): Promise<void> {
+  if (!wanted) return;
+  if (located.source === 'runner') {
+    info("install-plugin: this is already the runner's docker buildx; nothing to do");
+    return;
+  }
+  const plugin = await installPlugin(located.file);
+  info(
+    `install-plugin: "docker buildx" is now buildx ${located.version} at ${plugin.path}; ` +
+      (plugin.previous
+        ? `before, it was ${plugin.previous} (${plugin.previousVersion})`
+        : 'there was no buildx plugin before'),
+  );
+}

@@ -1,0 +1,30 @@
+// The policy's findings as the step reports them: each one annotated (on the input it is about)
+// and kept for the summary and the `result` output; a blocking finding stops the run.
+
+import type { Policy } from '../inputs/policy-file.js';
+import { blocking, type Finding } from '../policy/evaluate.js';
+import type { Annotator } from './annotate.js';
+import { Reported } from './guard.js';
+import type { PolicyInfo } from './report.js';
+
+export class PolicyGate {
+  readonly info: PolicyInfo;
+
+  constructor(
+    policy: Policy,
+    private readonly annotator: Annotator,
+  ) {
+    this.info = { origin: policy.origin, mode: policy.mode, advisories: policy.advisories, findings: [] };
+  }
+
+  /** Reports the findings; throws Reported, with `stopped` for the log, when one of them blocks. */
+  pass(findings: readonly Finding[], stopped: string): void {
+    for (const f of findings) {
+      this.info.findings.push({ rule: f.rule, severity: f.severity, message: f.message });
+      const title =
+        f.rule === 'advisory' ? `known-bad buildx: ${f.advisory?.issue ?? ''}` : `buildx policy: ${f.rule}`;
+      this.annotator.annotate(f.severity, f.message, { input: f.input, title });
+    }
+    if (blocking(findings)) throw new Reported(stopped);
+  }
+}

@@ -1,0 +1,79 @@
+// Publishes a finished run: the step outputs, the job summary, and the final annotation (a
+// warning when a retry recovered, the error when the run failed). The buildx-* outputs are set as
+// soon as buildx is installed, so that a run the policy stops still has them.
+
+import * as core from '@actions/core';
+
+import type { Installed } from '../install/install.js';
+import type { MergeResult } from '../merge/engine.js';
+import { advisoryForFailure, describeKnownFailure } from '../policy/advisories.js';
+import type { Annotator } from './annotate.js';
+import { Reported } from './guard.js';
+import {
+  type BuildxInfo,
+  failureAnnotation,
+  type PolicyInfo,
+  recoveryAnnotation,
+  stepOutputs,
+  summaryMarkdown,
+} from './report.js';
+
+/** What the summary and the `result` output say about the installed buildx. */
+export function buildxInfo(located: Installed): BuildxInfo {
+  return {
+    version: located.version,
+    path: located.path,
+    source: located.source,
+    ...(located.resolved ? { resolved: located.resolved } : {}),
+    ...(located.checksum ? { checksum: located.checksum } : {}),
+    installMs: located.durationMs ?? 0,
+  };
+}
+
+/** The buildx-* outputs, and the log line that says which buildx runs and how it was found. */
+export function publishBuildx(located: Installed): void {
+  core.setOutput('buildx-version', located.version);
+  core.setOutput('buildx-path', located.path);
+  core.setOutput('buildx-source', located.source);
+  core.info(
+    `buildx ${located.version} (${located.source}: ${located.how}) at ${located.path}, in ${located.durationMs} ms`,
+  );
+}
+
+/** What the advisory database says about the way this run failed or was recovered, if anything. */
+export function knownFailure(result: MergeResult, version: string): string | undefined {
+  for (const a of result.attempts) {
+    if (a.ok || !a.signature) continue;
+    const adv = advisoryForFailure(version, a.signature);
+    if (adv) return describeKnownFailure(version, adv);
+  }
+  return undefined;
+}
+
+export interface Published {
+  buildx: BuildxInfo;
+  dryRun: boolean;
+  policy: PolicyInfo;
+}
+
+/** Writes the other outputs, the summary and the final annotation; throws Reported when the run failed. */
+export async function publish(result: MergeResult, run: Published, annotator: Annotator): Promise<void> {
+  const known = knownFailure(result, run.buildx.version);
+  const outputs = stepOutputs(result, run.buildx, run.dryRun, run.policy);
+  for (const [name, value] of Object.entries(outputs)) {
+    if (!name.startsWith('buildx-')) core.setOutput(name, value);
+  }
+  await core.summary.addRaw(summaryMarkdown(result, run.buildx, run.dryRun, run.policy, known)).write();
+
+  if (result.ok) {
+    if (result.recovered) {
+      const a = recoveryAnnotation(result, known);
+      annotator.warning(a.message, { title: a.title });
+    }
+    core.info(`Done: ${result.tags.length} tag(s) hold ${result.digest}`);
+  } else {
+    const a = failureAnnotation(result, run.dryRun, known);
+    annotator.error(a.message, { title: a.title });
+    throw new Reported(a.title);
+  }
+}
