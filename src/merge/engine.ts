@@ -12,7 +12,8 @@ import type { Classification, FailureClass } from '../buildx/classify.js';
 import type { Inputs } from '../inputs/inputs.js';
 import { chooseSource, type Invocation, nextBatch } from './plan.js';
 import type { ImageRef } from '../registry/reference.js';
-import { backoffDelay, shouldRetry } from '../util/retry.js';
+import { backoffDelay } from '../util/retry.js';
+import { shouldRetry } from './retry.js';
 import { CancelledError, type ExecOutcome } from '../exec/buildx.js';
 
 export interface EngineDeps {
