@@ -8,7 +8,7 @@ import * as core from '@actions/core';
 import { Annotator } from './report/annotate.js';
 import { makeExec } from './exec/buildx.js';
 import { CancelledError } from './exec/buildx.js';
-import { type MergeResult, runMerge } from './merge/engine.js';
+import { type MergeResult, mergeOptions, runMerge } from './merge/engine.js';
 import { killAllGroups } from './exec/process.js';
 import { installLastResort, Progress, type Stage, unexpectedFailure } from './report/guard.js';
 import { type Inputs, readInputs } from './inputs/inputs.js';
@@ -186,7 +186,7 @@ export async function run(): Promise<void> {
 
     progress.stage = 'merge';
     const registry = new RegistryClient();
-    const result = await runMerge(inputs, {
+    const result = await runMerge(mergeOptions(inputs), {
       exec: makeExec(located, {
         attemptTimeoutMs: inputs.attemptTimeoutMs,
         idleTimeoutMs: inputs.idleTimeoutMs,
@@ -197,7 +197,6 @@ export async function run(): Promise<void> {
       credentialsFor: (host) => registry.credentialsKnown(host),
       sleep: (ms) => sleep(ms, controller.signal),
       info: core.info,
-      warning: core.info,
     });
 
     progress.stage = 'report';
