@@ -10,7 +10,7 @@ import { type Inputs, readAnnotate, readInputs } from './inputs/inputs.js';
 import { PolicyError } from './inputs/policy-file.js';
 import { type Installed, InstallError } from './install/install.js';
 import { installForRun, pluginStep } from './install/setup.js';
-import { type MergeResult, runMerge } from './merge/engine.js';
+import { type MergeResult, mergeOptions, runMerge } from './merge/engine.js';
 import { checkActual, checkSpec } from './policy/evaluate.js';
 import { RegistryClient } from './registry/client.js';
 import { Annotator } from './report/annotate.js';
@@ -115,7 +115,7 @@ async function preflight(
 
 function merge({ inputs, located }: Ready, controller: AbortController): Promise<MergeResult> {
   const registry = new RegistryClient();
-  return runMerge(inputs, {
+  return runMerge(mergeOptions(inputs), {
     exec: makeExec(located, {
       attemptTimeoutMs: inputs.attemptTimeoutMs,
       idleTimeoutMs: inputs.idleTimeoutMs,
@@ -126,7 +126,6 @@ function merge({ inputs, located }: Ready, controller: AbortController): Promise
     credentialsFor: (host) => registry.credentialsKnown(host),
     sleep: (ms) => sleep(ms, controller.signal),
     info: core.info,
-    warning: core.info,
   });
 }
 

@@ -8,7 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { classifyOutput } from '../../src/buildx/classify.js';
 import type { ExecOutcome } from '../../src/exec/buildx.js';
 import { advice } from '../../src/merge/advice.js';
-import { type EngineDeps, indexDigest, runMerge } from '../../src/merge/engine.js';
+import { type EngineDeps, mergeOptions, runMerge } from '../../src/merge/engine.js';
+import { indexDigest } from '../../src/merge/oracle.js';
 import type { CredentialsKnown } from '../../src/registry/client.js';
 import { readInputs } from '../../src/inputs/inputs.js';
 import { fixturePath } from '../testbed/paths.js';
@@ -142,7 +143,6 @@ describe('runMerge gives advice() the facts of the failing invocation', () => {
       readDigest: async () => null,
       sleep: async () => {},
       info: () => {},
-      warning: () => {},
       credentialsFor: async (host) => {
         asked.push(host);
         return known[host] ?? 'unknown';
@@ -151,7 +151,7 @@ describe('runMerge gives advice() the facts of the failing invocation', () => {
     const inputs = readInputs(
       (n) => ({ sources: 'src.example/a/src:amd64', tags: 'dst.example/a/app:v1' })[n] ?? '',
     );
-    return { result: runMerge(inputs, deps), asked };
+    return { result: runMerge(mergeOptions(inputs), deps), asked };
   };
 
   it('a push: the tag host', async () => {

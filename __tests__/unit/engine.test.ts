@@ -5,8 +5,12 @@ import { describe, expect, it } from 'vitest';
 import type { ExecOutcome } from '../../src/exec/buildx.js';
 import { advice } from '../../src/merge/advice.js';
 import { classifyOutput } from '../../src/buildx/classify.js';
-import { type EngineDeps, indexDigest, oracleFailureMessage, runMerge } from '../../src/merge/engine.js';
+import type { FailureClass } from '../../src/buildx/classify.js';
+import { type EngineDeps, type MergeOptions, mergeOptions, runMerge } from '../../src/merge/engine.js';
+import { oracleFailureMessage } from '../../src/merge/messages.js';
+import { indexDigest } from '../../src/merge/oracle.js';
 import { readInputs } from '../../src/inputs/inputs.js';
+import { parseTag } from '../../src/registry/reference.js';
 
 const INDEX = JSON.stringify({
   schemaVersion: 2,
@@ -17,7 +21,26 @@ const DIGEST = indexDigest(`${INDEX}\n`).digest;
 
 type Step = 'pass' | 'crash' | 'crash-after-push' | '503' | '401' | 'not-found' | 'hang' | 'wrong-digest';
 
-function harness(steps: Step[], inputs: Record<string, string>) {
+const SOURCES = ['r/src/app:amd64', 'r/src/app:arm64'];
+/** The options as the inputs' defaults give them, for the tags named. */
+const options = (tags: string[], over: Partial<MergeOptions> = {}): MergeOptions => ({
+  sources: SOURCES,
+  tags: tags.map(parseTag),
+  annotations: [],
+  append: false,
+  dryRun: false,
+  maxConcurrency: 1,
+  parallelCopies: 1,
+  maxAttempts: 5,
+  retryOn: new Set<FailureClass>(['panic', 'transient', 'timeout']),
+  retryDelayMs: 2000,
+  retryMaxDelayMs: 60_000,
+  verify: true,
+  ...over,
+});
+
+/** A buildx that plays `steps`, one per push (the last one repeats), over an in-memory registry. */
+function harness(steps: Step[]) {
   const registry = new Map<string, string>();
   const calls: string[][] = [];
   const waits: number[] = [];
@@ -73,108 +96,144 @@ function harness(steps: Step[], inputs: Record<string, string>) {
     },
     random: () => 0.5,
     info: () => {},
-    warning: () => {},
   };
-  const parsed = readInputs((n) => ({ sources: 'r/src/app:amd64,r/src/app:arm64', ...inputs })[n] ?? '');
-  return { run: () => runMerge(parsed, deps), calls, waits, registry };
+  return { run: (o: MergeOptions) => runMerge(o, deps), calls, waits };
 }
 
 const pushCalls = (calls: string[][]) => calls.filter((c) => !c.includes('--dry-run'));
 const tagsOf = (call: string[]) => call.flatMap((a, i) => (call[i - 1] === '--tag' ? [a] : []));
 
-describe('runMerge', () => {
-  it('crash, crash, pass: three attempts, recovered, two panics, waits only between attempts', async () => {
-    const h = harness(['crash', 'crash', 'pass'], { tags: 'r/a:1', 'retry-delay': '1s' });
-    const r = await h.run();
-    expect(r).toMatchObject({ ok: true, recovered: true, panics: 2, digest: DIGEST });
-    expect(pushCalls(h.calls)).toHaveLength(3);
-    expect(h.waits).toEqual([500, 1000]); // jitter 0.5 of 1s, 2s; nothing after the last attempt
-    expect(r.tags).toEqual([{ tag: 'r/a:1', digest: DIGEST, verified: true }]);
-  });
+interface Expected {
+  /** a subset of the MergeResult */
+  result: Record<string, unknown>;
+  /** the tags of each push, in order */
+  pushes: string[][];
+  /** the source each push copies from (its last argument), when checked */
+  from?: string[][];
+  /** every backoff wait (jitter 0.5 of 2s, 4s, ...), when checked */
+  waits?: number[];
+  /** the read-back of each tag, when checked */
+  tags?: { tag: string; digest: string | null; verified: boolean }[];
+  /** the tags the crashed attempt found already pushed */
+  landed?: string[];
+}
 
-  it('pushes the index once, then copies it by digest, one tag per invocation', async () => {
-    const h = harness(['pass'], { tags: 'r/a:1,r/a:2,r/b:3' });
-    const r = await h.run();
-    expect(r.ok).toBe(true);
+const A1 = ['r/a:1'];
+const VERIFIED = [{ tag: 'r/a:1', digest: DIGEST, verified: true }];
+const NOT_HELD = expect.stringMatching(/does not hold the expected index/);
+
+describe('runMerge: scripted buildx outcomes -> attempts, classes, outputs', () => {
+  it.each<[string, Step[], MergeOptions, Expected]>([
+    [
+      'crash, crash, pass: three attempts, recovered, two panics, waits only between attempts',
+      ['crash', 'crash', 'pass'],
+      options(A1, { retryDelayMs: 1000 }),
+      // jitter 0.5 of 1s, 2s; nothing after the last attempt
+      {
+        result: { ok: true, recovered: true, panics: 2, digest: DIGEST },
+        pushes: [A1, A1, A1],
+        waits: [500, 1000],
+        tags: VERIFIED,
+      },
+    ],
+    [
+      'pushes the index once, then copies it by digest, one tag per invocation',
+      ['pass'],
+      options(['r/a:1', 'r/a:2', 'r/b:3']),
+      {
+        result: { ok: true },
+        pushes: [['r/a:1'], ['r/a:2'], ['r/b:3']],
+        from: [SOURCES, [`docker.io/r/a@${DIGEST}`], [`docker.io/r/a@${DIGEST}`]],
+      },
+    ],
+    [
+      'a crash after the push landed: the read-back finds the tag and pushes nothing more for it',
+      ['crash-after-push', 'pass'],
+      options(['r/a:1', 'r/a:2']),
+      { result: { ok: true, recovered: true, panics: 1 }, pushes: [['r/a:1'], ['r/a:2']], landed: ['r/a:1'] },
+    ],
+    [
+      'drops to one tag per invocation after a panic',
+      ['crash', 'pass'],
+      options(['r/a:1', 'r/a:2', 'r/a:3', 'r/a:4', 'r/a:5'], { maxConcurrency: 3 }),
+      {
+        result: { ok: true },
+        pushes: [['r/a:1', 'r/a:2', 'r/a:3'], ['r/a:1'], ['r/a:2'], ['r/a:3'], ['r/a:4'], ['r/a:5']],
+      },
+    ],
+    [
+      'never retries a permanent error',
+      ['401', 'pass'],
+      options(A1),
+      {
+        result: { ok: false, failure: { class: 'permanent', signature: '401 Unauthorized', tags: A1 } },
+        pushes: [A1],
+        waits: [],
+      },
+    ],
+    [
+      'stops at max-attempts, with no wait after the last',
+      ['503'],
+      options(A1, { maxAttempts: 4 }),
+      {
+        result: { ok: false, failure: { class: 'transient', signature: '503 Service Unavailable' } },
+        pushes: [A1, A1, A1, A1],
+        waits: [1000, 2000, 4000],
+      },
+    ],
+    [
+      'retries only what retry-on lists',
+      ['hang', 'pass'],
+      options(A1, { retryOn: new Set<FailureClass>(['panic']) }),
+      { result: { ok: false, failure: { class: 'timeout' } }, pushes: [A1] },
+    ],
+    [
+      'gives not-found a short budget, then calls it permanent',
+      ['not-found'],
+      options(A1, { maxAttempts: 10 }),
+      { result: { ok: false, failure: { class: 'permanent' } }, pushes: [A1, A1, A1] },
+    ],
+    [
+      'a tag that does not hold the expected index fails the step even though buildx exited 0',
+      ['wrong-digest'],
+      options(A1),
+      { result: { ok: false, failure: { signature: NOT_HELD } }, pushes: [A1] },
+    ],
+    [
+      'a copy that exits 0 but does not hold the index fails the verification, naming that tag',
+      ['pass', 'wrong-digest'],
+      options(['r/a:1', 'r/a:2']),
+      {
+        result: {
+          ok: false,
+          failure: { class: 'verify', signature: 'tag does not hold the expected index', tags: ['r/a:2'] },
+        },
+        pushes: [['r/a:1'], ['r/a:2']],
+        tags: [VERIFIED[0]!, { tag: 'r/a:2', digest: 'sha256:' + '0'.repeat(64), verified: false }],
+      },
+    ],
+    [
+      'with verify off, trusts exit 0 and reads nothing back',
+      ['wrong-digest'],
+      options(A1, { verify: false }),
+      { result: { ok: true }, pushes: [A1], tags: [{ tag: 'r/a:1', digest: DIGEST, verified: false }] },
+    ],
+    [
+      'a dry run computes the digest and pushes nothing',
+      ['pass'],
+      options([], { dryRun: true }),
+      { result: { ok: true, digest: DIGEST }, pushes: [] },
+    ],
+  ])('%s', async (_, steps, opts, want) => {
+    const h = harness(steps);
+    const r = await h.run(opts);
+    expect(r).toMatchObject(want.result);
     const pushes = pushCalls(h.calls);
-    expect(pushes.map(tagsOf)).toEqual([['r/a:1'], ['r/a:2'], ['r/b:3']]);
-    expect(pushes[0]?.slice(-2)).toEqual(['r/src/app:amd64', 'r/src/app:arm64']);
-    expect(pushes[1]?.at(-1)).toBe(`docker.io/r/a@${DIGEST}`);
-    expect(pushes[2]?.at(-1)).toBe(`docker.io/r/a@${DIGEST}`);
-  });
-
-  it('a crash after the push landed: the read-back finds the tag and pushes nothing more for it', async () => {
-    const h = harness(['crash-after-push', 'pass'], { tags: 'r/a:1,r/a:2' });
-    const r = await h.run();
-    expect(r).toMatchObject({ ok: true, recovered: true, panics: 1 });
-    expect(pushCalls(h.calls).map(tagsOf)).toEqual([['r/a:1'], ['r/a:2']]);
-    expect(r.attempts.find((a) => a.class === 'panic')?.landed).toEqual(['r/a:1']);
-  });
-
-  it('drops to one tag per invocation after a panic', async () => {
-    const h = harness(['crash', 'pass'], { tags: 'r/a:1,r/a:2,r/a:3,r/a:4,r/a:5', 'max-concurrency': '3' });
-    const r = await h.run();
-    expect(r.ok).toBe(true);
-    expect(pushCalls(h.calls).map(tagsOf)).toEqual([
-      ['r/a:1', 'r/a:2', 'r/a:3'],
-      ['r/a:1'],
-      ['r/a:2'],
-      ['r/a:3'],
-      ['r/a:4'],
-      ['r/a:5'],
-    ]);
-  });
-
-  it('never retries a permanent error', async () => {
-    const h = harness(['401', 'pass'], { tags: 'r/a:1' });
-    const r = await h.run();
-    expect(r.ok).toBe(false);
-    expect(r.failure).toMatchObject({ class: 'permanent', signature: '401 Unauthorized', tags: ['r/a:1'] });
-    expect(pushCalls(h.calls)).toHaveLength(1);
-    expect(h.waits).toEqual([]);
-  });
-
-  it('stops at max-attempts, with no wait after the last', async () => {
-    const h = harness(['503'], { tags: 'r/a:1', 'max-attempts': '4' });
-    const r = await h.run();
-    expect(r.failure).toMatchObject({ class: 'transient', signature: '503 Service Unavailable' });
-    expect(pushCalls(h.calls)).toHaveLength(4);
-    expect(h.waits).toHaveLength(3);
-  });
-
-  it('retries only what retry-on lists', async () => {
-    const h = harness(['hang', 'pass'], { tags: 'r/a:1', 'retry-on': 'panic' });
-    const r = await h.run();
-    expect(r.failure?.class).toBe('timeout');
-    expect(pushCalls(h.calls)).toHaveLength(1);
-  });
-
-  it('gives not-found a short budget, then calls it permanent', async () => {
-    const h = harness(['not-found'], { tags: 'r/a:1', 'max-attempts': '10' });
-    const r = await h.run();
-    expect(r.failure?.class).toBe('permanent');
-    expect(pushCalls(h.calls)).toHaveLength(3);
-  });
-
-  it('a tag that does not hold the expected index fails the step even though buildx exited 0', async () => {
-    const h = harness(['wrong-digest'], { tags: 'r/a:1' });
-    const r = await h.run();
-    expect(r.ok).toBe(false);
-    expect(r.failure?.signature).toMatch(/does not hold the expected index/);
-  });
-
-  it('with verify off, trusts exit 0 and reads nothing back', async () => {
-    const h = harness(['wrong-digest'], { tags: 'r/a:1', verify: 'false' });
-    const r = await h.run();
-    expect(r.ok).toBe(true);
-    expect(r.tags).toEqual([{ tag: 'r/a:1', digest: DIGEST, verified: false }]);
-  });
-
-  it('a dry run computes the digest and pushes nothing', async () => {
-    const h = harness(['pass'], { 'dry-run': 'true' });
-    const r = await h.run();
-    expect(r).toMatchObject({ ok: true, digest: DIGEST });
-    expect(pushCalls(h.calls)).toHaveLength(0);
+    expect(pushes.map(tagsOf)).toEqual(want.pushes);
+    if (want.from) expect(pushes.map((c, i) => c.slice(-want.from![i]!.length))).toEqual(want.from);
+    if (want.waits) expect(h.waits).toEqual(want.waits);
+    if (want.tags) expect(r.tags).toEqual(want.tags);
+    if (want.landed) expect(r.attempts.find((a) => a.class === 'panic')?.landed).toEqual(want.landed);
   });
 });
 
@@ -216,11 +275,10 @@ describe('parallel copies', () => {
       readDigest: async (ref) => registry.get(ref.original) ?? null,
       sleep: async () => {},
       info: () => {},
-      warning: () => {},
     };
     const tags = Array.from({ length: 8 }, (_, i) => `r/a:${i}`).join(',');
     const r = await runMerge(
-      readInputs((k) => ({ sources: 'r/src:1', tags, 'parallel-copies': '3' })[k] ?? ''),
+      mergeOptions(readInputs((k) => ({ sources: 'r/src:1', tags, 'parallel-copies': '3' })[k] ?? '')),
       deps,
     );
     expect(r.ok).toBe(true);
@@ -285,13 +343,12 @@ describe('a --dry-run that fails while the first push runs alongside', () => {
       sleep: async () => {},
       random: () => 0.5,
       info: () => {},
-      warning: () => {},
     };
     const inputs = readInputs(
       (k) =>
         ({ sources: 'r/src/app:amd64,r/src/app:arm64', tags: 'r/a:1,r/a:2', 'max-attempts': '3' })[k] ?? '',
     );
-    return { run: () => runMerge(inputs, deps), order };
+    return { run: () => runMerge(mergeOptions(inputs), deps), order };
   }
   const NO_AUTH = 'ERROR: failed to authorize: 401 Unauthorized';
 

@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
 import type { FailureClass } from '../../src/buildx/classify.js';
-import { backoffCeiling, backoffDelay, NOT_FOUND_RETRIES, shouldRetry, sleep } from '../../src/util/retry.js';
+import { NOT_FOUND_RETRIES, shouldRetry } from '../../src/merge/retry.js';
+import { backoffCeiling, backoffDelay, sleep } from '../../src/util/retry.js';
 import { withRetry } from '../../src/util/retry.js';
 
 const DEFAULT_ON = new Set<FailureClass>(['panic', 'transient', 'timeout']);

@@ -1,6 +1,7 @@
-// The planner: splits the tags into buildx invocations of at most `max-concurrency` tags, and
-// picks each invocation's source: the user's sources for the first, then the index itself,
-// `<repo>@<digest>` of a tag already holding it (a manifest-only copy). Pure.
+// The planner: the next invocation's tags (at most `max-concurrency`, one after a crash: the
+// engine's run state says how many), and each invocation's source: the user's sources while no
+// tag holds the index, then the index itself, `<repo>@<digest>` of a tag already holding it (a
+// manifest-only copy). Pure.
 
 import { formatReference, type ImageRef } from '../registry/reference.js';
 
@@ -39,23 +40,4 @@ export function chooseSource(
     sources: [formatReference({ domain: from.domain, path: from.path, digest })],
     fromSources: false,
   };
-}
-
-/** The whole plan when every invocation succeeds at once (for the log and the tests). */
-export function planInvocations(
-  tags: readonly ImageRef[],
-  userSources: readonly string[],
-  digest: string,
-  concurrency: number,
-): Invocation[] {
-  const plan: Invocation[] = [];
-  const holding: ImageRef[] = [];
-  let pending = [...tags];
-  while (pending.length > 0) {
-    const batch = nextBatch(pending, concurrency);
-    plan.push(chooseSource(batch, holding, userSources, digest));
-    holding.push(...batch);
-    pending = pending.slice(batch.length);
-  }
-  return plan;
 }

@@ -1,7 +1,6 @@
 // Exponential backoff with full jitter: the wait before retry n (n = 1 after the first failure)
-// is uniform in [0, min(cap, base * 2^(n-1))]. Pure: the random source is a parameter.
-
-import type { FailureClass } from '../buildx/classify.js';
+// is uniform in [0, min(cap, base * 2^(n-1))]; pure, the random source is a parameter. And a sleep
+// that a cancellation cuts short. Whether to retry at all is the merge stage's (merge/retry.ts).
 
 export interface BackoffOptions {
   baseMs: number;
@@ -19,34 +18,6 @@ export function backoffDelay(
   random: () => number = Math.random,
 ): number {
   return Math.round(random() * backoffCeiling(retry, opts));
-}
-
-/** How many `not found` failures are retried before they count as permanent. */
-export const NOT_FOUND_RETRIES = 2;
-
-export interface RetryDecision {
-  retry: boolean;
-  reason: string;
-}
-
-/**
- * Decides whether attempt `attempt` (1-based) that failed with `cls` is retried.
- * No retry after the last attempt, never for permanent errors, and `not found` only on its budget.
- */
-export function shouldRetry(
-  cls: FailureClass,
-  attempt: number,
-  maxAttempts: number,
-  retryOn: ReadonlySet<FailureClass>,
-  notFoundSeen = 0,
-): RetryDecision {
-  if (cls === 'permanent') return { retry: false, reason: 'permanent errors are not retried' };
-  if (notFoundSeen > NOT_FOUND_RETRIES) {
-    return { retry: false, reason: `still not found after ${NOT_FOUND_RETRIES} retries` };
-  }
-  if (!retryOn.has(cls)) return { retry: false, reason: `"${cls}" is not in retry-on` };
-  if (attempt >= maxAttempts) return { retry: false, reason: `max-attempts (${maxAttempts}) reached` };
-  return { retry: true, reason: `${cls} failures are retried` };
 }
 
 /** A sleep that a cancellation can cut short. */

@@ -1,0 +1,37 @@
+// The inputs the merge stage reads, and nothing else (no token, no policy, no install settings).
+
+import type { FailureClass } from '../buildx/classify.js';
+import type { Inputs } from '../inputs/inputs.js';
+import type { ImageRef } from '../registry/reference.js';
+
+export interface MergeOptions {
+  sources: string[];
+  tags: ImageRef[];
+  annotations: string[];
+  append: boolean;
+  dryRun: boolean;
+  maxConcurrency: number;
+  parallelCopies: number;
+  maxAttempts: number;
+  retryOn: ReadonlySet<FailureClass>;
+  retryDelayMs: number;
+  retryMaxDelayMs: number;
+  verify: boolean;
+}
+
+export function mergeOptions(inputs: Inputs): MergeOptions {
+  return {
+    sources: inputs.sources,
+    tags: inputs.tags,
+    annotations: inputs.annotations,
+    append: inputs.append,
+    dryRun: inputs.dryRun,
+    maxConcurrency: inputs.maxConcurrency,
+    parallelCopies: inputs.parallelCopies,
+    maxAttempts: inputs.maxAttempts,
+    retryOn: inputs.retryOn,
+    retryDelayMs: inputs.retryDelayMs,
+    retryMaxDelayMs: inputs.retryMaxDelayMs,
+    verify: inputs.verify,
+  };
+}

@@ -1,0 +1,82 @@
+// The oracle: `--dry-run` prints the index buildx will push, and its digest is the digest every
+// tag must hold. It pushes nothing; it is retried like a push (what it reads is the sources).
+
+import { createHash } from 'node:crypto';
+
+import type { Classification } from '../buildx/classify.js';
+import { createArgs } from '../buildx/imagetools.js';
+import type { ExecOutcome } from '../exec/buildx.js';
+import { advice, adviceContext } from './advice.js';
+import { failureOf, oracleFailureMessage } from './messages.js';
+import { shouldRetry } from './retry.js';
+import { attemptOf, classOf, type MergeRun } from './run.js';
+import type { Failure } from './types.js';
+
+const INDEX_TYPES = new Set([
+  'application/vnd.oci.image.index.v1+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+]);
+
+export interface Oracle {
+  digest: string;
+  /** the index bytes */
+  index: string;
+}
+
+/** The digest of the index `--dry-run` printed: sha256 of its bytes without the trailing newline. */
+export function indexDigest(dryRunOutput: string): Oracle {
+  const index = dryRunOutput.replace(/\r?\n$/, '');
+  let parsed: { mediaType?: string; manifests?: unknown[] };
+  try {
+    parsed = JSON.parse(index) as typeof parsed;
+  } catch {
+    throw new Error(`--dry-run did not print an image index (${index.slice(0, 120) || 'no output'})`);
+  }
+  if (!Array.isArray(parsed.manifests) || (parsed.mediaType && !INDEX_TYPES.has(parsed.mediaType))) {
+    throw new Error(
+      `--dry-run printed JSON that is not an image index (mediaType ${parsed.mediaType ?? 'missing'})`,
+    );
+  }
+  return { digest: `sha256:${createHash('sha256').update(index, 'utf8').digest('hex')}`, index };
+}
+
+/** The index a --dry-run printed, or how it failed (printing no index is a failure too). */
+function oracleOf(out: ExecOutcome): Oracle | Classification {
+  if (!out.ok) return classOf(out);
+  try {
+    return indexDigest(out.stdoutTruncated ? '' : out.stdout);
+  } catch (err) {
+    return { class: 'unknown', signature: 'no index from --dry-run', line: (err as Error).message };
+  }
+}
+
+/** Runs the --dry-run, with its retries: the index, or the Failure it gave up on. */
+export async function runOracle(run: MergeRun): Promise<Oracle | Failure> {
+  const { options, deps } = run;
+  const args = createArgs({
+    sources: options.sources,
+    tags: options.tags.length > 0 ? [options.tags[0]!.original] : [],
+    annotations: options.annotations,
+    append: options.append,
+    dryRun: true,
+  });
+  let notFound = 0;
+  for (let n = 1; ; n++) {
+    const out = await deps.exec(args, `expected digest (--dry-run), attempt ${n}`);
+    const got = oracleOf(out);
+    const at = { invocation: 'oracle' as const, try: n, tags: [], sources: options.sources };
+    if ('digest' in got) {
+      run.record(attemptOf(at, out));
+      return got;
+    }
+    const c = got;
+    const rec = run.record(attemptOf(at, out, c));
+    if (c.notFound) notFound++;
+    const decision = shouldRetry(c.class, n, options.maxAttempts, options.retryOn, notFound);
+    if (!decision.retry) {
+      const context = await adviceContext(c, 'pull', options.sources, deps.credentialsFor);
+      return failureOf(c, oracleFailureMessage(c, decision.reason, advice(c, context)), run.tagNames);
+    }
+    await run.backOff(rec, n, (s) => `Retrying --dry-run in ${s} (${decision.reason})`);
+  }
+}

@@ -1,0 +1,180 @@
+// The pushes: one invocation with its retries (reading its tags back after a failure, so only what
+// is missing is pushed again, and proving the first tag holds the index), the first push started
+// alongside the --dry-run, and the copies to further tags by digest, up to parallel-copies at once.
+
+import type { Classification } from '../buildx/classify.js';
+import { createArgs } from '../buildx/imagetools.js';
+import { CancelledError, type ExecOutcome } from '../exec/buildx.js';
+import type { ImageRef } from '../registry/reference.js';
+import { advice, adviceContext } from './advice.js';
+import { failureOf, pushFailureMessage } from './messages.js';
+import { chooseSource, type Invocation, nextBatch } from './plan.js';
+import { shouldRetry } from './retry.js';
+import { attemptOf, classOf, type MergeRun } from './run.js';
+import type { Failure } from './types.js';
+
+function pushArgs(run: MergeRun, batch: readonly ImageRef[], inv: Invocation): string[] {
+  return createArgs({
+    sources: inv.sources,
+    tags: batch.map((t) => t.original),
+    annotations: inv.fromSources ? run.options.annotations : [],
+    append: inv.fromSources && run.options.append,
+  });
+}
+
+function pushLabel(batch: readonly ImageRef[], invocation: number, n: number): string {
+  const what = batch.length === 1 ? batch[0]!.original : `${batch.length} tags`;
+  return `push ${what} (invocation ${invocation}, attempt ${n})`;
+}
+
+/**
+ * Starts the first push while the --dry-run runs, when that push cannot change what the
+ * --dry-run reads (not with --append); its first attempt takes it up. The invocation, if started.
+ */
+export function startFirstPush(run: MergeRun): Invocation | undefined {
+  const { options } = run;
+  if (options.dryRun || options.append || options.tags.length === 0) return undefined;
+  const batch = nextBatch(options.tags, options.maxConcurrency);
+  const inv = chooseSource(batch, [], options.sources, '');
+  run.firstPush = run.deps.exec(pushArgs(run, batch, inv), pushLabel(batch, 1, 1));
+  run.firstPush.catch(() => undefined); // awaited later; never an unhandled rejection meanwhile
+  return inv;
+}
+
+/**
+ * After the --dry-run gave up: records the first push that ran alongside (not acted on: no
+ * read-back, no retry) and returns the tags it pushed.
+ */
+export async function settleFirstPush(run: MergeRun, inv: Invocation): Promise<string[]> {
+  const out = await settle(run.firstPush!);
+  run.firstPush = undefined;
+  const at = { invocation: 1, try: 1, tags: inv.tags.map((t) => t.original), sources: inv.sources };
+  const rec = run.record(attemptOf(at, out, out.ok ? undefined : classOf(out)));
+  return rec.ok ? rec.tags : [];
+}
+
+/** An attempt that ended: its outcome, or a failure to start it as one (never a cancellation). */
+async function settle(attempt: Promise<ExecOutcome>): Promise<ExecOutcome> {
+  try {
+    return await attempt;
+  } catch (err) {
+    if (err instanceof CancelledError) throw err;
+    const line = err instanceof Error ? err.message : String(err);
+    return {
+      ok: false,
+      classification: { class: 'unknown', signature: 'buildx did not run', line },
+      exitCode: null,
+      signal: null,
+      durationMs: 0,
+      stdout: '',
+      stdoutTruncated: false,
+      tail: [line],
+    };
+  }
+}
+
+interface Tried {
+  out: ExecOutcome;
+  /** how it failed; undefined when the batch holds the index */
+  failed?: Classification;
+  /** tags of a failed attempt that hold the index all the same */
+  landed: ImageRef[];
+}
+
+/** One attempt at a batch: buildx (or the first push, already under way), then the read-back. */
+async function attempt(run: MergeRun, batch: ImageRef[], inv: Invocation, label: string): Promise<Tried> {
+  const started = run.firstPush;
+  run.firstPush = undefined;
+  const out = await (started ?? run.deps.exec(pushArgs(run, batch, inv), label));
+  if (out.ok) {
+    // The first tag to hold the index becomes the source of the others: prove it holds it.
+    const mustProve = run.holding.length === 0 && run.options.verify ? batch : [];
+    const wrong: string[] = [];
+    for (const t of mustProve) if (!(await run.holds(t))) wrong.push(t.original);
+    if (wrong.length === 0) return { out, landed: [] };
+    const line = `${wrong.join(', ')} do not resolve to ${run.digest} after buildx exited 0`;
+    return {
+      out,
+      failed: { class: 'unknown', signature: 'pushed tag does not hold the expected index', line },
+      landed: batch.filter((t) => !wrong.includes(t.original)),
+    };
+  }
+  const landed: ImageRef[] = [];
+  if (out.classification?.class !== 'permanent') {
+    // Read back before deciding: a crash after the push landed leaves nothing to redo.
+    for (const t of batch) if (await run.holds(t)) landed.push(t);
+  }
+  return { out, failed: classOf(out), landed };
+}
+
+/** One invocation with its retries; returns a Failure when it gives up. */
+async function runInvocation(
+  run: MergeRun,
+  first: ImageRef[],
+  invocation: number,
+): Promise<Failure | undefined> {
+  const { options, deps } = run;
+  let batch = first;
+  let notFound = 0;
+  for (let n = 1; ; n++) {
+    const inv = chooseSource(batch, run.holding, options.sources, run.digest);
+    const names = batch.map((t) => t.original);
+    const { out, failed, landed } = await attempt(run, batch, inv, pushLabel(batch, invocation, n));
+    const at = { invocation, try: n, tags: names, sources: inv.sources };
+    const rec = run.record(attemptOf(at, out, failed, failed && landed));
+    if (!failed) {
+      if (n > 1) run.recovered = true;
+      run.holding.push(...batch);
+      return undefined;
+    }
+    if (failed.class === 'panic' && run.concurrency > 1) {
+      run.concurrency = 1;
+      deps.info('buildx crashed: pushing one tag per invocation for the rest of this run');
+    }
+    run.holding.push(...landed);
+    batch = batch.filter((t) => !landed.includes(t));
+    if (batch.length === 0) {
+      deps.info(`Every tag of this invocation already holds ${run.digest}: nothing left to push`);
+      run.recovered = true;
+      return undefined;
+    }
+    if (failed.notFound) notFound++;
+    const decision = shouldRetry(failed.class, n, options.maxAttempts, options.retryOn, notFound);
+    if (!decision.retry || run.failure) {
+      const reason = run.failure ? 'another invocation failed' : decision.reason;
+      const adviceText = advice(failed, await adviceContext(failed, 'push', names, deps.credentialsFor));
+      const left = batch.map((t) => t.original);
+      return failureOf(failed, pushFailureMessage(failed, names, reason, adviceText), left);
+    }
+    if (batch.length > run.concurrency) {
+      run.pending = [...batch.slice(run.concurrency), ...run.pending];
+      batch = batch.slice(0, run.concurrency);
+    }
+    const why = `${failed.class} (${failed.signature}), ${decision.reason}`;
+    await run.backOff(rec, n, (s) => `Retrying in ${s}: ${why}`);
+  }
+}
+
+/**
+ * Pushes every tag: the first invocation creates the index from the sources, alone. Once a tag
+ * holds it, the others are manifest-only copies by digest: separate buildx processes (no shared
+ * memory to race on), up to parallel-copies at a time, each still pushing at most
+ * max-concurrency tags. Ends with `run.failure` set when an invocation gave up.
+ */
+export async function pushAll(run: MergeRun): Promise<void> {
+  if (run.pending.length > 0) {
+    const f = await runInvocation(run, run.takeBatch(), ++run.invocations);
+    if (f) return run.gaveUp(f);
+  }
+  const { parallelCopies } = run.options;
+  const workers = run.holding.length > 0 ? Math.max(1, Math.min(parallelCopies, run.pending.length)) : 1;
+  await Promise.all(Array.from({ length: workers }, () => copies(run)));
+}
+
+/** A copies worker: takes batches until none is left or an invocation gave up. */
+async function copies(run: MergeRun): Promise<void> {
+  while (run.pending.length > 0 && !run.failure) {
+    const f = await runInvocation(run, run.takeBatch(), ++run.invocations);
+    if (f) run.gaveUp(f);
+  }
+}

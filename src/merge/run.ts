@@ -1,0 +1,128 @@
+// The state of one merge, in one object: the attempts so far, the index digest once known, which
+// tags hold it, which are still to push and how many per invocation, and the failure that stops
+// the run. The oracle, the pushes and the verification read and change it; nothing else is shared.
+
+import type { Classification } from '../buildx/classify.js';
+import type { ExecOutcome } from '../exec/buildx.js';
+import type { ImageRef } from '../registry/reference.js';
+import { backoffDelay } from '../util/retry.js';
+import type { MergeOptions } from './options.js';
+import { nextBatch } from './plan.js';
+import type { Attempt, AttemptRecord, EngineDeps, Failure, MergeResult, TagResult } from './types.js';
+
+/** The classification of a failed outcome (every failed outcome has one; this is the fallback). */
+export function classOf(out: ExecOutcome): Classification {
+  return out.classification ?? { class: 'unknown', signature: 'failed', line: '' };
+}
+
+/**
+ * The one mapping of an outcome to an attempt: ok when `failed` is not given, else its class
+ * and its telling lines (the evidence around a crash, else the last 50).
+ */
+export function attemptOf(
+  at: Pick<Attempt, 'invocation' | 'try' | 'tags' | 'sources'>,
+  out: ExecOutcome,
+  failed?: Classification,
+  landed?: readonly ImageRef[],
+): Attempt {
+  return {
+    ...at,
+    ok: failed === undefined,
+    class: failed?.class,
+    signature: failed?.signature,
+    line: failed?.line,
+    exitCode: out.exitCode,
+    signal: out.signal,
+    killedBy: out.killedBy,
+    durationMs: out.durationMs,
+    landed: landed?.map((t) => t.original),
+    tail: failed ? (out.evidence?.length ? out.evidence : out.tail.slice(-50)) : undefined,
+  };
+}
+
+export class MergeRun {
+  readonly attempts: AttemptRecord[] = [];
+  /** the index digest and bytes, once the --dry-run printed them */
+  digest = '';
+  index?: string;
+  /** tags holding the index: the sources of further copies */
+  readonly holding: ImageRef[] = [];
+  /** tags read back holding the index during the run: verification need not ask again */
+  readonly proven = new Set<string>();
+  /** tags no invocation has taken yet */
+  pending: ImageRef[];
+  /** tags per invocation: max-concurrency, one after a crash */
+  concurrency: number;
+  invocations = 0;
+  /** the first invocation that gave up; the run starts no more */
+  failure?: Failure;
+  /** an invocation needed more than one attempt, or its tags were found already pushed */
+  recovered = false;
+  /** the first push, started while the --dry-run runs; its first attempt takes it */
+  firstPush?: Promise<ExecOutcome>;
+
+  constructor(
+    readonly options: MergeOptions,
+    readonly deps: EngineDeps,
+  ) {
+    this.pending = [...options.tags];
+    this.concurrency = options.maxConcurrency;
+  }
+
+  get tagNames(): string[] {
+    return this.options.tags.map((t) => t.original);
+  }
+
+  record(attempt: Attempt): AttemptRecord {
+    const rec: AttemptRecord = { ...attempt, number: this.attempts.length + 1, waitMs: 0 };
+    this.attempts.push(rec);
+    return rec;
+  }
+
+  /** Waits the backoff after failed attempt `n` (kept on its record), saying why in the log. */
+  async backOff(rec: AttemptRecord, n: number, say: (seconds: string) => string): Promise<void> {
+    const { retryDelayMs: baseMs, retryMaxDelayMs: capMs } = this.options;
+    rec.waitMs = backoffDelay(n, { baseMs, capMs }, this.deps.random ?? Math.random);
+    this.deps.info(say(`${(rec.waitMs / 1000).toFixed(1)}s`));
+    await this.deps.sleep(rec.waitMs);
+  }
+
+  /** The next invocation's tags, taken off `pending`. */
+  takeBatch(): ImageRef[] {
+    const batch = nextBatch(this.pending, this.concurrency);
+    this.pending = this.pending.slice(batch.length);
+    return batch;
+  }
+
+  /** An invocation gave up: the first failure stops the run, a later one adds its tags to it. */
+  gaveUp(f: Failure): void {
+    if (this.failure) this.failure.tags.push(...f.tags);
+    else this.failure = f;
+  }
+
+  /** Whether `ref` holds the index now (an error reading it is logged, and counts as no). */
+  async holds(ref: ImageRef): Promise<boolean> {
+    try {
+      const ok = (await this.deps.readDigest(ref)) === this.digest;
+      if (ok) this.proven.add(ref.original);
+      return ok;
+    } catch (err) {
+      this.deps.info(`Could not read ${ref.original} back: ${(err as Error).message}`);
+      return false;
+    }
+  }
+
+  /** The run's result: ok without `failure`; the tags unread (not pushed) unless given. */
+  result(failure: Failure | undefined, tags?: TagResult[]): MergeResult {
+    return {
+      ok: failure === undefined,
+      digest: this.digest || undefined,
+      index: this.index,
+      attempts: this.attempts,
+      tags: tags ?? this.tagNames.map((tag) => ({ tag, digest: null, verified: false })),
+      panics: this.attempts.filter((a) => a.class === 'panic').length,
+      recovered: failure === undefined && this.recovered,
+      failure,
+    };
+  }
+}

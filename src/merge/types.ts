@@ -1,0 +1,78 @@
+// What the merge stage is given (its I/O, as functions) and what it gives back: every attempt,
+// every tag's read-back, and the failure it gave up on.
+
+import type { Classification, FailureClass } from '../buildx/classify.js';
+import type { ExecOutcome } from '../exec/buildx.js';
+import type { CredentialsKnown } from '../registry/client.js';
+import type { ImageRef } from '../registry/reference.js';
+
+export interface EngineDeps {
+  /** runs buildx with these arguments (after the buildx prefix) */
+  exec(args: string[], label: string): Promise<ExecOutcome>;
+  /** the digest a tag holds in the registry, null when it has none; throws when it cannot tell */
+  readDigest(ref: ImageRef): Promise<string | null>;
+  sleep(ms: number): Promise<void>;
+  random?: () => number;
+  /** a line for the log (retries, read-back errors, the drop to one tag per invocation) */
+  info(message: string): void;
+  /** whether the Docker config holds credentials for a registry host (asked after an authorization failure only) */
+  credentialsFor?(host: string): Promise<CredentialsKnown>;
+}
+
+export interface AttemptRecord {
+  /** 1-based, over the whole run */
+  number: number;
+  /** `oracle` for the --dry-run, else the invocation it belongs to (1-based) */
+  invocation: number | 'oracle';
+  /** 1-based within its invocation */
+  try: number;
+  tags: string[];
+  sources: string[];
+  ok: boolean;
+  class?: FailureClass;
+  signature?: string;
+  line?: string;
+  exitCode: number | null;
+  signal: string | null;
+  killedBy?: string;
+  durationMs: number;
+  /** the wait after this attempt, before the next one */
+  waitMs: number;
+  /** tags that held the digest on read-back after this attempt failed */
+  landed?: string[];
+  /** the telling output lines of a failed attempt: around a crash, else the last ones (not in `result`) */
+  tail?: string[];
+}
+
+/** An attempt as the engine knows it before it is numbered and its wait is chosen. */
+export type Attempt = Omit<AttemptRecord, 'number' | 'waitMs'>;
+
+export interface TagResult {
+  tag: string;
+  digest: string | null;
+  verified: boolean;
+  error?: string;
+}
+
+export interface Failure {
+  class: FailureClass | 'verify' | 'oracle';
+  signature: string;
+  line: string;
+  message: string;
+  tags: string[];
+}
+
+/** What a Failure is built from: a classification, or the engine's own finding (`verify`). */
+export type FailureCause = Omit<Classification, 'class'> & { class: Failure['class'] };
+
+export interface MergeResult {
+  ok: boolean;
+  digest?: string;
+  /** the index bytes buildx will push (from --dry-run) */
+  index?: string;
+  attempts: AttemptRecord[];
+  tags: TagResult[];
+  panics: number;
+  recovered: boolean;
+  failure?: Failure;
+}
