@@ -31613,7 +31613,8 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6440);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9290);
+// The bundle's entry point (dist/index.js, as action.yml runs it): runs the action.
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -31622,7 +31623,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 6440:
+/***/ 9290:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -31631,8 +31632,6 @@ __nccwpck_require__.d(__webpack_exports__, {
   e: () => (/* binding */ run)
 });
 
-;// CONCATENATED MODULE: external "node:os"
-const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
 ;// CONCATENATED MODULE: external "os"
 const external_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
 ;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/utils.js
@@ -34578,382 +34577,6 @@ function getIDToken(aud) {
  */
 
 //# sourceMappingURL=core.js.map
-;// CONCATENATED MODULE: external "node:fs"
-const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
-;// CONCATENATED MODULE: external "node:path"
-const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
-// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(8815);
-;// CONCATENATED MODULE: ./src/report/locate.ts
-// Finds the workflow step that runs this action, with line numbers, so that annotations land on the
-// step's `uses:` line or on the line of the input they are about. The workflow is parsed with
-// positions (never scanned with patterns); when the step cannot be told apart from another, or the
-// workflow is not the one this job runs (reusable workflows), the answer is undefined and the caller
-// annotates without a location rather than at a wrong one.
-//
-// How the runner names a step (GITHUB_ACTION, `github.action`): the step's `id` when it has one; else a
-// generated context name, `__` followed by `owner/repo` of a `uses: owner/repo[/path]@ref`, `self` for
-// a local `uses: ./...`, the image of a `docker://` uses, and `run` otherwise. Characters other than
-// ASCII letters, digits, `_` and `-` become `_`, and a repeat in the same job gets `_2`, `_3`, ...
-// (names are unique case-insensitively, explicit ids reserved first, at most 100 characters). Inside a
-// composite action every nested step sees the composite step's (fully qualified) name instead, so a
-// name that points at a step not using this action means "we are inside something we cannot see".
-
-
-
-const WORKFLOWS_DIR = '.github/workflows/';
-/** the runner's limit on a context name's length */
-const MAX_NAME_LENGTH = 100;
-const MAX_SUFFIX = 1000;
-/** guards alias and merge-key chains */
-const MAX_DEPTH = 32;
-/** The workflow file's path relative to the repo root, from GITHUB_WORKFLOW_REF, or undefined (e.g. a reusable workflow of another repository). */
-function workflowPath(env) {
-    const ref = env.GITHUB_WORKFLOW_REF?.trim();
-    if (!ref)
-        return undefined;
-    const parts = ref.split('/');
-    if (parts.length < 3)
-        return undefined;
-    const [owner, repo] = parts;
-    const rest = parts.slice(2).join('/');
-    // `<path>@<ref>`: the ref is normally `refs/...`, and may itself hold an `@`
-    let at = rest.indexOf('@refs/');
-    if (at < 0)
-        at = rest.lastIndexOf('@');
-    const path = at < 0 ? rest : rest.slice(0, at);
-    const repository = env.GITHUB_REPOSITORY?.trim();
-    if (repository && repository.toLowerCase() !== `${owner}/${repo}`.toLowerCase())
-        return undefined;
-    if (!path.startsWith(WORKFLOWS_DIR) || path.length === WORKFLOWS_DIR.length)
-        return undefined;
-    if (path.includes('\\') || path.split('/').some((s) => s === '' || s === '.' || s === '..'))
-        return undefined;
-    return path;
-}
-/** Reads `<workspace>/<workflowPath>` and locates the step; undefined when the file is missing, unreadable or unparsable. Never throws. */
-function findStep(workspace, env) {
-    try {
-        const file = workflowPath(env);
-        if (!file)
-            return undefined;
-        const text = (0,external_node_fs_namespaceObject.readFileSync)((0,external_node_path_namespaceObject.join)(workspace, file), 'utf8');
-        return locateStep(text, file, env);
-    }
-    catch {
-        return undefined;
-    }
-}
-/** The line for an input: its `with:` key line if present, else the `uses:` line. */
-function lineFor(loc, input) {
-    if (input === undefined)
-        return loc.usesLine;
-    if (Object.hasOwn(loc.inputLines, input))
-        return loc.inputLines[input] ?? loc.usesLine;
-    // inputs are matched case-insensitively by the runner
-    const wanted = input.toLowerCase();
-    for (const [key, line] of Object.entries(loc.inputLines)) {
-        if (key.toLowerCase() === wanted)
-            return line;
-    }
-    return loc.usesLine;
-}
-/** Pure: finds this step in a workflow's text. Undefined when it cannot be found unambiguously. */
-function locateStep(text, file, env) {
-    try {
-        return locate(text, file, env);
-    }
-    catch {
-        return undefined;
-    }
-}
-function locate(text, file, env) {
-    // a workflow ref naming another repository: a reusable workflow we cannot see from here
-    if (env.GITHUB_WORKFLOW_REF?.trim() && workflowPath(env) === undefined)
-        return undefined;
-    const lines = new dist/* LineCounter */.HN();
-    const doc = (0,dist/* parseDocument */.Tp)(text, { lineCounter: lines, prettyErrors: false });
-    if (doc.errors.length > 0 || !aliasesResolve(doc))
-        return undefined;
-    const ctx = { doc, lines };
-    const jobs = entries(ctx, entries(ctx, doc.contents)?.get('jobs')?.value);
-    if (!jobs)
-        return undefined;
-    const selected = [];
-    const wantedJob = env.GITHUB_JOB?.trim();
-    if (wantedJob) {
-        const id = findJobId(jobs, wantedJob);
-        const job = id === undefined ? undefined : entries(ctx, jobs.get(id)?.value);
-        // a job calling a reusable workflow: the step is in the called workflow
-        if (id === undefined || !job || job.has('uses'))
-            return undefined;
-        selected.push([id, job]);
-    }
-    else {
-        for (const [id, entry] of jobs) {
-            const job = entries(ctx, entry.value);
-            if (job && !job.has('uses'))
-                selected.push([id, job]);
-        }
-    }
-    const steps = selected.flatMap(([id, job]) => jobSteps(ctx, id, job));
-    const action = env.GITHUB_ACTION?.trim();
-    if (action) {
-        const hits = steps.filter((s) => s.name === action);
-        if (hits.length !== 1)
-            return undefined;
-        const [hit] = hits;
-        // the named step does not use this action: we run inside a composite action it uses
-        return usesMatch(hit.uses, env) ? toLocation(hit, file) : undefined;
-    }
-    const ours = steps.filter((s) => usesMatch(s.uses, env) !== undefined);
-    const exact = ours.filter((s) => usesMatch(s.uses, env) === 'exact');
-    const pool = exact.length > 0 ? exact : ours;
-    return pool.length === 1 ? toLocation(pool[0], file) : undefined;
-}
-function toLocation(step, file) {
-    if (step.usesLine === undefined)
-        return undefined;
-    const loc = { file, usesLine: step.usesLine, inputLines: step.inputLines, job: step.job };
-    if (step.id !== undefined)
-        loc.stepId = step.id;
-    return loc;
-}
-function findJobId(jobs, wanted) {
-    if (jobs.has(wanted))
-        return wanted;
-    // job ids are case-insensitive
-    const hits = [...jobs.keys()].filter((k) => k.toLowerCase() === wanted.toLowerCase());
-    return hits.length === 1 ? hits[0] : undefined;
-}
-/** The steps of one job, each with the name the runner gives it. */
-function jobSteps(ctx, job, jobEntries) {
-    const seq = deref(ctx, jobEntries.get('steps')?.value);
-    if (!(0,dist/* isSeq */.oP)(seq))
-        return [];
-    const taken = new Set();
-    const records = [];
-    for (const item of seq.items) {
-        const step = entries(ctx, item);
-        if (!step)
-            continue;
-        const id = stringValue(ctx, step.get('id')?.value) || undefined;
-        const uses = stringValue(ctx, step.get('uses')?.value);
-        const kind = step.has('run')
-            ? 'run'
-            : uses !== undefined
-                ? 'uses'
-                : (['wait', 'wait-all', 'cancel'].find((k) => step.has(k)) ?? '');
-        // not a step the runner would accept; it gets no name
-        if (!kind)
-            continue;
-        if (id !== undefined)
-            taken.add(id.toLowerCase());
-        const withEntries = entries(ctx, step.get('with')?.value);
-        const inputLines = Object.fromEntries([...(withEntries ?? [])].map(([k, e]) => [k, e.line]));
-        records.push({
-            job,
-            kind,
-            name: id ?? '',
-            ...(id !== undefined && { id }),
-            ...(kind === 'uses' && { uses, usesLine: step.get('uses')?.line }),
-            inputLines,
-        });
-    }
-    for (const record of records) {
-        if (record.id === undefined)
-            record.name = generatedName(taken, baseName(record.kind, record.uses));
-    }
-    return records.map(({ kind: _kind, ...record }) => record);
-}
-/** The part of a generated name that comes from the step, before sanitising and numbering. */
-function baseName(kind, uses) {
-    if (kind !== 'uses' || uses === undefined)
-        return kind;
-    if (uses.startsWith('docker://'))
-        return uses.slice('docker://'.length) || 'run';
-    if (uses.startsWith('./') || uses.startsWith('.\\'))
-        return 'self';
-    const segments = uses.split('@');
-    if (segments.length !== 2)
-        return 'run';
-    const [path = '', ref = ''] = segments;
-    const names = path.split(/[\\/]/).filter((s) => s.length > 0);
-    if (names.length >= 2 && ref)
-        return `${names[0]}/${names[1]}`;
-    return 'run';
-}
-function generatedName(taken, base) {
-    let original = '';
-    for (const c of `__${base}`) {
-        // per UTF-16 unit, as the runner does
-        for (let i = 0; i < c.length; i++)
-            original += /[A-Za-z0-9_-]/.test(c[i] ?? '') ? c[i] : '_';
-    }
-    for (let attempt = 1; attempt < MAX_SUFFIX; attempt++) {
-        const suffix = attempt === 1 ? '' : `_${attempt}`;
-        const candidate = original.slice(0, MAX_NAME_LENGTH - suffix.length) + suffix;
-        if (!taken.has(candidate.toLowerCase())) {
-            taken.add(candidate.toLowerCase());
-            return candidate;
-        }
-    }
-    return '';
-}
-/** Whether a `uses:` value runs this action: with the same ref, or the same repository only. */
-function usesMatch(uses, env) {
-    const value = uses?.trim();
-    if (!value || value.startsWith('docker://') || value.includes('${{'))
-        return undefined;
-    const repository = env.GITHUB_ACTION_REPOSITORY?.trim();
-    if (!repository) {
-        // run as `uses: ./`: the action at the root of the workflow's own repository
-        if (!value.startsWith('./') && !value.startsWith('.\\') && value !== '.')
-            return undefined;
-        const rest = value.replace(/^\.[\\/]?/, '').replace(/[\\/]+$/, '');
-        return rest === '' || rest === '.' ? 'exact' : undefined;
-    }
-    if (value.startsWith('.'))
-        return undefined;
-    const segments = value.split('@');
-    if (segments.length !== 2)
-        return undefined;
-    const [path = '', ref = ''] = segments;
-    const names = path.split(/[\\/]/).filter((s) => s.length > 0);
-    if (names.length < 2 || `${names[0]}/${names[1]}`.toLowerCase() !== repository.toLowerCase())
-        return undefined;
-    const wantedRef = env.GITHUB_ACTION_REF?.trim();
-    return !wantedRef || ref === wantedRef ? 'exact' : 'repository';
-}
-/** Whether every alias names an anchor (the parser leaves `*nowhere` to fail later, when converted). */
-function aliasesResolve(doc) {
-    let ok = true;
-    (0,dist/* visit */.YR)(doc, {
-        Alias(_key, node) {
-            if (node.resolve(doc) === undefined) {
-                ok = false;
-                return dist/* visit */.YR.BREAK;
-            }
-            return undefined;
-        },
-    });
-    return ok;
-}
-/** Follows aliases to the node they name. */
-function deref(ctx, value) {
-    let node = value;
-    for (let i = 0; (0,dist/* isAlias */.Vj)(node) && i < MAX_DEPTH; i++)
-        node = node.resolve(ctx.doc);
-    return (0,dist/* isAlias */.Vj)(node) ? undefined : node;
-}
-function stringValue(ctx, value) {
-    const node = deref(ctx, value);
-    return (0,dist/* isScalar */.jn)(node) && typeof node.value === 'string' ? node.value : undefined;
-}
-/**
- * The keys of a mapping (through aliases), each with the line where it is written. Merge keys
- * (`<<: *anchor`, `<<: [*a, *b]`) bring in the keys of the merged maps, at their own lines; keys of the
- * map itself win over merged ones, and earlier merged maps over later ones.
- */
-function entries(ctx, value, depth = 0) {
-    const node = deref(ctx, value);
-    if (!(0,dist/* isMap */.jh)(node) || depth > MAX_DEPTH)
-        return undefined;
-    const own = new Map();
-    const merged = [];
-    for (const pair of node.items) {
-        const key = deref(ctx, pair.key);
-        // the line where the key is written, also for a key given by alias
-        const range = (0,dist/* isNode */.Ll)(pair.key) ? pair.key.range : undefined;
-        if (!(0,dist/* isScalar */.jn)(key) || !range)
-            continue;
-        if (key.value === '<<' && key.type === 'PLAIN' && !(0,dist/* isAlias */.Vj)(pair.key)) {
-            const source = deref(ctx, pair.value);
-            for (const item of (0,dist/* isSeq */.oP)(source) ? source.items : [source]) {
-                const map = entries(ctx, item, depth + 1);
-                if (map)
-                    merged.push(map);
-            }
-            continue;
-        }
-        if (typeof key.value !== 'string' && typeof key.value !== 'number' && typeof key.value !== 'boolean')
-            continue;
-        own.set(String(key.value), { line: ctx.lines.linePos(range[0]).line, value: pair.value });
-    }
-    for (const map of merged) {
-        for (const [k, e] of map)
-            if (!own.has(k))
-                own.set(k, e);
-    }
-    return own;
-}
-
-;// CONCATENATED MODULE: ./src/report/annotate.ts
-// Annotations placed on the workflow file: the line of the input concerned (`buildx-version:`,
-// `policy:`, ...) or of this step's `uses:`; without a location when the step cannot be found.
-// Deduplicated, and at most MAX_PER_KIND of each kind per step.
-
-
-const MAX_PER_KIND = 10;
-class Annotator {
-    locate;
-    enabled;
-    sink;
-    seen = new Set();
-    counts = { error: 0, warning: 0, notice: 0 };
-    location;
-    constructor(locate, 
-    /** `annotate: false`: messages go to the log instead */
-    enabled = true, sink = {
-        error: error,
-        warning: warning,
-        notice: notice,
-    }) {
-        this.locate = locate;
-        this.enabled = enabled;
-        this.sink = sink;
-    }
-    /** Where this step is in its workflow, found once. */
-    step() {
-        if (this.location === undefined)
-            this.location = this.locate() ?? null;
-        return this.location ?? undefined;
-    }
-    annotate(kind, message, opts = {}) {
-        const key = `${kind}\n${opts.title ?? ''}\n${message}`;
-        if (this.seen.has(key))
-            return;
-        this.seen.add(key);
-        if (!this.enabled) {
-            this.counts[kind]++;
-            info(`${kind}: ${opts.title ? `${opts.title}: ` : ''}${message}`);
-            return;
-        }
-        if (this.counts[kind] >= MAX_PER_KIND) {
-            info(`(${kind} annotation not shown, ${MAX_PER_KIND} already): ${message}`);
-            return;
-        }
-        this.counts[kind]++;
-        const loc = this.step();
-        const props = { title: opts.title };
-        if (loc) {
-            props.file = loc.file;
-            props.startLine = lineFor(loc, opts.input);
-        }
-        this.sink[kind](message, props);
-    }
-    /** How many messages of this kind were given (annotated, or logged with `annotate: false`). */
-    said(kind) {
-        return this.counts[kind];
-    }
-    error(message, opts) {
-        this.annotate('error', message, opts);
-    }
-    warning(message, opts) {
-        this.annotate('warning', message, opts);
-    }
-}
-
 ;// CONCATENATED MODULE: ./src/buildx/classify.ts
 // Classifies a failed buildx attempt from its output, one line at a time, in bounded memory.
 //
@@ -35394,17 +35017,20 @@ class SerialLog {
 
 ;// CONCATENATED MODULE: external "node:child_process"
 const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
-;// CONCATENATED MODULE: ./src/exec/process.ts
-// Runs one child process without a shell, in its own process group, streaming its output line by
-// line, keeping only a bounded tail, and killing the whole group (TERM, then KILL) when a watchdog
-// fires or the run is cancelled. Nothing it starts outlives it.
+;// CONCATENATED MODULE: external "node:fs"
+const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+;// CONCATENATED MODULE: ./src/exec/groups.ts
+// The process groups runProcess starts: which are alive, signalling one, waiting until one is
+// gone, and killing all that are left when the action exits.
 
-
-const MAX_LINE_BYTES = 64 * 1024;
-const MAX_TAIL_LINE = 2000;
-const TAIL_BYTES = 256 * 1024;
 // Every live process group this module started, so that an exiting action can take them along.
 const liveGroups = new Set();
+function trackGroup(pgid) {
+    liveGroups.add(pgid);
+}
+function untrackGroup(pgid) {
+    liveGroups.delete(pgid);
+}
 function liveProcessGroups() {
     return [...liveGroups];
 }
@@ -35419,6 +35045,69 @@ function killAllGroups(signal = 'SIGKILL') {
         }
     }
 }
+/** Signals a child's whole group; the child alone when the group cannot be signalled. */
+function signalGroup(child, sig) {
+    if (child.pid === undefined)
+        return;
+    try {
+        process.kill(-child.pid, sig);
+    }
+    catch {
+        try {
+            child.kill(sig);
+        }
+        catch {
+            // gone
+        }
+    }
+}
+/** True while a process of the group is alive (zombies waiting to be reaped do not count). */
+function groupAlive(pgid) {
+    if (process.platform !== 'linux') {
+        try {
+            process.kill(-pgid, 0);
+            return true;
+        }
+        catch {
+            return false;
+        }
+    }
+    let entries;
+    try {
+        entries = (0,external_node_fs_namespaceObject.readdirSync)('/proc');
+    }
+    catch {
+        return false;
+    }
+    for (const e of entries) {
+        if (!/^\d+$/.test(e))
+            continue;
+        try {
+            const stat = (0,external_node_fs_namespaceObject.readFileSync)(`/proc/${e}/stat`, 'utf8');
+            // pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses
+            const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+            if (Number(fields[2]) === pgid && fields[0] !== 'Z')
+                return true;
+        }
+        catch {
+            // gone meanwhile
+        }
+    }
+    return false;
+}
+/** Waits, bounded, until every process of a killed group is gone. */
+async function waitGroupGone(pgid, timeoutMs = 3000) {
+    const end = Date.now() + timeoutMs;
+    while (groupAlive(pgid) && Date.now() < end)
+        await new Promise((r) => setTimeout(r, 20));
+}
+
+;// CONCATENATED MODULE: ./src/exec/lines.ts
+// The output of a child process as it arrives: split into whole lines (for the log and the
+// consumer's line callback), its last bytes kept as a tail, and stdout captured up to a bound. Pure
+// byte handling, no I/O.
+const MAX_LINE_BYTES = 64 * 1024;
+const MAX_TAIL_LINE = 2000;
 /**
  * Splits a byte stream at newlines. Complete lines go out as one Buffer (for the log: whole lines,
  * never half of one interleaved with the other stream) and, when asked, as strings; an over-long
@@ -35492,51 +35181,46 @@ class TailRing {
         });
     }
 }
-/** True while a process of the group is alive (zombies waiting to be reaped do not count). */
-function groupAlive(pgid) {
-    if (process.platform !== 'linux') {
-        try {
-            process.kill(-pgid, 0);
-            return true;
-        }
-        catch {
-            return false;
-        }
+/** The first `maxBytes` of stdout, whole, for `--dry-run` and `version` (0: nothing is kept). */
+class StdoutCapture {
+    maxBytes;
+    chunks = [];
+    captured = 0;
+    truncated = false;
+    constructor(maxBytes) {
+        this.maxBytes = maxBytes;
     }
-    let entries;
-    try {
-        entries = (0,external_node_fs_namespaceObject.readdirSync)('/proc');
+    push(chunk) {
+        if (this.maxBytes <= 0)
+            return;
+        const keep = chunk.subarray(0, Math.max(0, this.maxBytes - this.captured));
+        if (keep.length > 0)
+            this.chunks.push(keep);
+        this.captured += keep.length;
+        if (keep.length < chunk.length)
+            this.truncated = true;
     }
-    catch {
-        return false;
+    text() {
+        return Buffer.concat(this.chunks).toString('utf8');
     }
-    for (const e of entries) {
-        if (!/^\d+$/.test(e))
-            continue;
-        try {
-            const stat = (0,external_node_fs_namespaceObject.readFileSync)(`/proc/${e}/stat`, 'utf8');
-            // pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses
-            const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-            if (Number(fields[2]) === pgid && fields[0] !== 'Z')
-                return true;
-        }
-        catch {
-            // gone meanwhile
-        }
-    }
-    return false;
 }
-/** Waits, bounded, until every process of a killed group is gone. */
-async function waitGroupGone(pgid, timeoutMs = 3000) {
-    const end = Date.now() + timeoutMs;
-    while (groupAlive(pgid) && Date.now() < end)
-        await new Promise((r) => setTimeout(r, 20));
-}
+
+;// CONCATENATED MODULE: ./src/exec/process.ts
+// Runs one child process without a shell, in its own process group, streaming its output line by
+// line, keeping only a bounded tail, and killing the whole group (TERM, then KILL) when a watchdog
+// fires or the run is cancelled. Nothing it starts outlives it. The byte handling is in ./lines.ts,
+// the process groups in ./groups.ts.
+
+
+
+
+const TAIL_BYTES = 256 * 1024;
+/** after SIGKILL, how long a grandchild that left the group may hold the pipes open */
+const PIPE_GRACE_MS = 1000;
+/** after the child exits by itself, how long its output may take to drain */
+const DRAIN_MS = 2000;
 function runProcess(opts) {
     const started = Date.now();
-    const tailMax = opts.tailLines ?? 200;
-    const captureMax = opts.captureStdoutBytes ?? 0;
-    const grace = opts.killGraceMs ?? 5000;
     return new Promise((resolve, reject) => {
         if (opts.signal?.aborted) {
             reject(new Error('cancelled before start'));
@@ -35550,177 +35234,174 @@ function runProcess(opts) {
             shell: false,
             windowsHide: true,
         });
-        const tail = new TailRing(TAIL_BYTES);
-        let outputBytes = 0;
-        const stdoutChunks = [];
-        let stdoutCaptured = 0;
-        let stdoutTruncated = false;
-        let killedBy;
-        let killTimer;
-        let exited = false;
-        let settled = false;
-        let exitCode = null;
-        let exitSignal = null;
-        let echoBlocked = false;
-        const streams = [child.stdout, child.stderr];
-        const onEchoDrain = () => {
-            echoBlocked = false;
-            for (const s of streams)
-                s?.resume();
-            armIdle();
-        };
-        const echoBytes = (bytes) => {
-            tail.push(bytes);
-            if (!opts.echo)
-                return;
-            if (!opts.echo.write(bytes) && !echoBlocked) {
-                echoBlocked = true;
-                for (const s of streams)
-                    s?.pause();
-                disarmIdle();
-                opts.echo.once('drain', onEchoDrain);
-            }
-        };
-        const splitters = {
-            stdout: new LineSplitter(echoBytes, opts.onLine && ((line) => opts.onLine?.(line, 'stdout')), opts.lineFilter),
-            stderr: new LineSplitter(echoBytes, opts.onLine && ((line) => opts.onLine?.(line, 'stderr')), opts.lineFilter),
-        };
-        // Watchdogs
-        let idleTimer;
-        const disarmIdle = () => {
-            if (idleTimer)
-                clearTimeout(idleTimer);
-            idleTimer = undefined;
-        };
-        const armIdle = () => {
-            disarmIdle();
-            if (opts.idleTimeoutMs && !exited && !echoBlocked) {
-                idleTimer = setTimeout(() => kill('idle-timeout'), opts.idleTimeoutMs);
-            }
-        };
-        const attemptTimer = opts.timeoutMs
-            ? setTimeout(() => kill('attempt-timeout'), opts.timeoutMs)
-            : undefined;
-        const signalGroup = (sig) => {
-            if (child.pid === undefined)
-                return;
-            try {
-                process.kill(-child.pid, sig);
-            }
-            catch {
-                try {
-                    child.kill(sig);
-                }
-                catch {
-                    // gone
-                }
-            }
-        };
-        function kill(reason) {
-            if (killedBy || settled)
-                return;
-            killedBy = reason;
-            disarmIdle();
-            signalGroup('SIGTERM');
-            killTimer = setTimeout(() => {
-                signalGroup('SIGKILL');
-                // a grandchild that left the group may hold our pipes open: stop waiting for them
-                setTimeout(() => {
-                    for (const s of streams)
-                        s?.destroy();
-                    finish();
-                }, 1000).unref();
-            }, grace);
-        }
-        const onAbort = () => kill('cancelled');
-        opts.signal?.addEventListener('abort', onAbort, { once: true });
-        child.stdout?.on('data', (chunk) => {
-            outputBytes += chunk.length;
-            if (captureMax > 0) {
-                const keep = chunk.subarray(0, Math.max(0, captureMax - stdoutCaptured));
-                if (keep.length > 0)
-                    stdoutChunks.push(keep);
-                stdoutCaptured += keep.length;
-                if (keep.length < chunk.length)
-                    stdoutTruncated = true;
-            }
-            splitters.stdout.write(chunk);
-            armIdle();
-        });
-        child.stderr?.on('data', (chunk) => {
-            outputBytes += chunk.length;
-            splitters.stderr.write(chunk);
-            armIdle();
-        });
-        if (child.pid !== undefined)
-            liveGroups.add(child.pid);
-        armIdle();
-        const finish = () => {
-            if (settled || !exited)
-                return;
-            settled = true;
-            disarmIdle();
-            if (attemptTimer)
-                clearTimeout(attemptTimer);
-            if (killTimer)
-                clearTimeout(killTimer);
-            opts.signal?.removeEventListener('abort', onAbort);
-            opts.echo?.removeListener('drain', onEchoDrain);
-            splitters.stdout.end();
-            splitters.stderr.end();
-            // The leader is gone; make sure no member of its group lingers (a hung grandchild), and
-            // return only once none is left.
-            signalGroup('SIGKILL');
-            const result = {
-                exitCode,
-                signal: exitSignal,
-                killedBy,
-                durationMs: Date.now() - started,
-                tail: tail.lines(tailMax),
-                outputBytes,
-                stdout: Buffer.concat(stdoutChunks).toString('utf8'),
-                stdoutTruncated,
-                pid: child.pid,
-            };
-            const pgid = child.pid;
-            if (pgid === undefined)
-                return resolve(result);
-            void waitGroupGone(pgid).then(() => {
-                liveGroups.delete(pgid);
-                resolve(result);
-            });
-        };
-        child.on('error', (err) => {
-            if (child.pid !== undefined)
-                liveGroups.delete(child.pid);
-            disarmIdle();
-            if (attemptTimer)
-                clearTimeout(attemptTimer);
-            opts.signal?.removeEventListener('abort', onAbort);
-            settled = true;
-            reject(err);
-        });
-        child.on('exit', (code, sig) => {
-            exited = true;
-            exitCode = code;
-            exitSignal = sig;
-            // Output still in the pipes arrives before 'close'; a grandchild holding them open is
-            // killed with the group so 'close' can come.
-            if (!killedBy) {
-                setTimeout(() => {
-                    if (!settled) {
-                        signalGroup('SIGKILL');
-                        setTimeout(() => {
-                            for (const s of streams)
-                                s?.destroy();
-                            finish();
-                        }, 1000).unref();
-                    }
-                }, 2000).unref();
-            }
-        });
-        child.on('close', () => finish());
+        new ProcessRun(child, opts, started, resolve, reject).start();
     });
+}
+/** One running child: its output, its watchdogs, and how it ends. */
+class ProcessRun {
+    child;
+    opts;
+    started;
+    resolve;
+    reject;
+    tail = new TailRing(TAIL_BYTES);
+    stdout;
+    splitters;
+    outputBytes = 0;
+    killedBy;
+    killTimer;
+    idleTimer;
+    attemptTimer;
+    exited = false;
+    settled = false;
+    exitCode = null;
+    exitSignal = null;
+    echoBlocked = false;
+    constructor(child, opts, started, resolve, reject) {
+        this.child = child;
+        this.opts = opts;
+        this.started = started;
+        this.resolve = resolve;
+        this.reject = reject;
+        this.stdout = new StdoutCapture(opts.captureStdoutBytes ?? 0);
+        const splitter = (stream) => new LineSplitter((bytes) => this.echoBytes(bytes), opts.onLine && ((line) => opts.onLine?.(line, stream)), opts.lineFilter);
+        this.splitters = { stdout: splitter('stdout'), stderr: splitter('stderr') };
+    }
+    start() {
+        const { child, opts } = this;
+        if (opts.timeoutMs)
+            this.attemptTimer = setTimeout(() => this.kill('attempt-timeout'), opts.timeoutMs);
+        opts.signal?.addEventListener('abort', this.onAbort, { once: true });
+        child.stdout?.on('data', (chunk) => {
+            this.stdout.push(chunk);
+            this.onOutput('stdout', chunk);
+        });
+        child.stderr?.on('data', (chunk) => this.onOutput('stderr', chunk));
+        if (child.pid !== undefined)
+            trackGroup(child.pid);
+        this.armIdle();
+        child.on('error', (err) => this.onError(err));
+        child.on('exit', (code, sig) => this.onExit(code, sig));
+        child.on('close', () => this.finish());
+    }
+    get streams() {
+        return [this.child.stdout, this.child.stderr];
+    }
+    onOutput(stream, chunk) {
+        this.outputBytes += chunk.length;
+        this.splitters[stream].write(chunk);
+        this.armIdle();
+    }
+    /** Whole lines to the tail and the log; a log that cannot keep up pauses the child. */
+    echoBytes(bytes) {
+        this.tail.push(bytes);
+        const echo = this.opts.echo;
+        if (!echo)
+            return;
+        if (!echo.write(bytes) && !this.echoBlocked) {
+            this.echoBlocked = true;
+            for (const s of this.streams)
+                s?.pause();
+            this.disarmIdle();
+            echo.once('drain', this.onEchoDrain);
+        }
+    }
+    onEchoDrain = () => {
+        this.echoBlocked = false;
+        for (const s of this.streams)
+            s?.resume();
+        this.armIdle();
+    };
+    onAbort = () => this.kill('cancelled');
+    disarmIdle() {
+        if (this.idleTimer)
+            clearTimeout(this.idleTimer);
+        this.idleTimer = undefined;
+    }
+    armIdle() {
+        this.disarmIdle();
+        if (this.opts.idleTimeoutMs && !this.exited && !this.echoBlocked) {
+            this.idleTimer = setTimeout(() => this.kill('idle-timeout'), this.opts.idleTimeoutMs);
+        }
+    }
+    /** TERM to the group, KILL after the grace, then stop waiting for pipes a grandchild holds. */
+    kill(reason) {
+        if (this.killedBy || this.settled)
+            return;
+        this.killedBy = reason;
+        this.disarmIdle();
+        signalGroup(this.child, 'SIGTERM');
+        this.killTimer = setTimeout(() => this.killAndAbandonPipes(), this.opts.killGraceMs ?? 5000);
+    }
+    killAndAbandonPipes() {
+        signalGroup(this.child, 'SIGKILL');
+        setTimeout(() => {
+            for (const s of this.streams)
+                s?.destroy();
+            this.finish();
+        }, PIPE_GRACE_MS).unref();
+    }
+    onExit(code, sig) {
+        this.exited = true;
+        this.exitCode = code;
+        this.exitSignal = sig;
+        // Output still in the pipes arrives before 'close'; a grandchild holding them open is
+        // killed with the group so 'close' can come.
+        if (!this.killedBy) {
+            setTimeout(() => {
+                if (!this.settled)
+                    this.killAndAbandonPipes();
+            }, DRAIN_MS).unref();
+        }
+    }
+    onError(err) {
+        if (this.child.pid !== undefined)
+            untrackGroup(this.child.pid);
+        this.disarmIdle();
+        if (this.attemptTimer)
+            clearTimeout(this.attemptTimer);
+        this.opts.signal?.removeEventListener('abort', this.onAbort);
+        this.settled = true;
+        this.reject(err);
+    }
+    finish() {
+        if (this.settled || !this.exited)
+            return;
+        this.settled = true;
+        this.disarmIdle();
+        if (this.attemptTimer)
+            clearTimeout(this.attemptTimer);
+        if (this.killTimer)
+            clearTimeout(this.killTimer);
+        this.opts.signal?.removeEventListener('abort', this.onAbort);
+        this.opts.echo?.removeListener('drain', this.onEchoDrain);
+        this.splitters.stdout.end();
+        this.splitters.stderr.end();
+        // The leader is gone; make sure no member of its group lingers (a hung grandchild), and
+        // return only once none is left.
+        signalGroup(this.child, 'SIGKILL');
+        const result = this.result();
+        const pgid = this.child.pid;
+        if (pgid === undefined)
+            return this.resolve(result);
+        void waitGroupGone(pgid).then(() => {
+            untrackGroup(pgid);
+            this.resolve(result);
+        });
+    }
+    result() {
+        return {
+            exitCode: this.exitCode,
+            signal: this.exitSignal,
+            killedBy: this.killedBy,
+            durationMs: Date.now() - this.started,
+            tail: this.tail.lines(this.opts.tailLines ?? 200),
+            outputBytes: this.outputBytes,
+            stdout: this.stdout.text(),
+            stdoutTruncated: this.stdout.truncated,
+            pid: this.child.pid,
+        };
+    }
 }
 /** A run is a success only when the child exited 0 by itself. */
 function succeeded(r) {
@@ -35843,8 +35524,9 @@ function displayCommand(file, args) {
 ;// CONCATENATED MODULE: ./src/exec/buildx.ts
 // Runs one buildx attempt: a log section (its own group with the command line, and inside it a
 // stop-commands block, so buildx output cannot issue workflow commands; kept and printed later when
-// another attempt holds the log), the classifier fed line by line, and the watchdogs of the process
-// runner.
+// another attempt holds the log; see ./log.ts), the output classifier fed line by line, and the
+// watchdogs of the process runner (./process.ts); the result is an ExecOutcome, classified when it
+// failed.
 
 
 
@@ -35929,776 +35611,28 @@ function toOutcome(result, classifier, opts) {
     return outcome;
 }
 
-;// CONCATENATED MODULE: ./src/registry/reference.ts
-// Docker image references, parsed by the grammar of distribution/reference:
-//
-//   reference  := name [ ":" tag ] [ "@" digest ]
-//   name       := [ domain "/" ] path-component [ "/" path-component ]*
-//   domain     := host [ ":" port ]       host := domain-name | IPv4 | "[" IPv6 "]"
-//   path-comp  := [a-z0-9]+ ( ( "." | "_" | "__" | "-"+ ) [a-z0-9]+ )*
-//   tag        := [\w][\w.-]{0,127}
-//   digest     := algorithm ":" hex{32,}
-//
-// The first path element is a domain when it contains "." or ":", or is "localhost", or holds an
-// upper-case letter (which a path component may not). Without a domain the reference is Docker
-// Hub's: `alpine` is `docker.io/library/alpine`. Hub's other names, `index.docker.io` (which
-// distribution/reference normalises) and `registry-1.docker.io` (its API host, which buildkit looks
-// credentials up as Hub's), are `docker.io` too: `index.docker.io/alpine` is
-// `docker.io/library/alpine`. `original` keeps the text as written (it is what buildx is given).
-const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
-const DOMAIN_NAME = `${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*`;
-const IPV6 = '\\[(?:[a-fA-F0-9:]+)\\]';
-const DOMAIN_RE = new RegExp(`^(?:${DOMAIN_NAME}|${IPV6})(?::[0-9]+)?$`);
-const PATH_COMPONENT_RE = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$/;
-const TAG_RE = /^[\w][\w.-]{0,127}$/;
-const DIGEST_RE = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$/;
-const SHA256_DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
-const DOCKER_HUB = 'docker.io';
-const DOCKER_HUB_ALIASES = new Set(['index.docker.io', 'registry-1.docker.io']);
-const NAME_TOTAL_LENGTH_MAX = 255;
-class ReferenceError extends Error {
-}
-/** Parses a reference, throwing a ReferenceError that says what is wrong with it. */
-function parseReference(text) {
-    if (text.length === 0)
-        throw new ReferenceError('empty reference');
-    if (/[^\x21-\x7e]/.test(text)) {
-        throw new ReferenceError('a reference holds no whitespace, control or non-ASCII characters');
-    }
-    let rest = text;
-    let digest;
-    const at = rest.indexOf('@');
-    if (at >= 0) {
-        digest = rest.slice(at + 1);
-        rest = rest.slice(0, at);
-        if (!DIGEST_RE.test(digest)) {
-            throw new ReferenceError(`"${digest}" is not a digest (expected algorithm:hex, e.g. sha256:<64 hex>)`);
-        }
-        if (digest.startsWith('sha256:') && !SHA256_DIGEST_RE.test(digest)) {
-            throw new ReferenceError(`"${digest}" is not a sha256 digest (64 lower-case hex characters)`);
-        }
-    }
-    let tag;
-    const lastSlash = rest.lastIndexOf('/');
-    const colon = rest.indexOf(':', lastSlash + 1);
-    if (colon >= 0) {
-        tag = rest.slice(colon + 1);
-        rest = rest.slice(0, colon);
-        if (!TAG_RE.test(tag)) {
-            throw new ReferenceError(`"${tag}" is not a valid tag (letters, digits, "_", "." and "-", at most 128)`);
-        }
-    }
-    const name = rest;
-    if (name.length === 0)
-        throw new ReferenceError('the repository name is missing');
-    if (name.length > NAME_TOTAL_LENGTH_MAX) {
-        throw new ReferenceError(`the repository name is longer than ${NAME_TOTAL_LENGTH_MAX} characters`);
-    }
-    const parts = name.split('/');
-    let domain = DOCKER_HUB;
-    const first = parts[0] ?? '';
-    if (parts.length > 1 &&
-        (first.includes('.') || first.includes(':') || first === 'localhost' || /[A-Z]/.test(first))) {
-        domain = first;
-        parts.shift();
-        if (!DOMAIN_RE.test(domain))
-            throw new ReferenceError(`"${domain}" is not a valid registry host`);
-        if (DOCKER_HUB_ALIASES.has(domain))
-            domain = DOCKER_HUB;
-    }
-    for (const part of parts) {
-        if (!PATH_COMPONENT_RE.test(part)) {
-            throw new ReferenceError(/[A-Z]/.test(part)
-                ? `repository name "${name}" must be lower-case`
-                : `"${part}" is not a valid repository path component in "${name}"`);
-        }
-    }
-    let path = parts.join('/');
-    if (domain === DOCKER_HUB && parts.length === 1)
-        path = `library/${path}`;
-    return { domain, path, tag, digest, original: text };
-}
-/** `domain/path`, the repository a reference lives in. */
-function repositoryOf(ref) {
-    return `${ref.domain}/${ref.path}`;
-}
-/** The canonical text of a reference (Docker Hub spelled out). */
-function formatReference(ref) {
-    let s = `${ref.domain}/${ref.path}`;
-    if (ref.tag)
-        s += `:${ref.tag}`;
-    if (ref.digest)
-        s += `@${ref.digest}`;
-    return s;
-}
-/** A target tag: a reference with no digest; `latest` when no tag is written, as docker does. */
-function parseTag(text) {
-    const ref = parseReference(text);
-    if (ref.digest)
-        throw new ReferenceError('a target tag cannot hold a digest');
-    return { ...ref, tag: ref.tag ?? 'latest' };
-}
-function isDigest(text) {
-    return SHA256_DIGEST_RE.test(text);
-}
-
-;// CONCATENATED MODULE: ./src/merge/advice.ts
-// What to say after a failure a retry cannot fix. After an authorization failure the words depend on
-// whether the Docker config holds credentials for the registry: "no credentials were found, log
-// in" and "the credentials lack push permission" are different advice, and only the config can
-// tell them apart (buildx prints `insufficient_scope` for both). advice() is pure: the facts come
-// in as data, gathered at the edge (RegistryClient.credentialsKnown, through the engine's deps).
-
-const AUTH_SIGNATURES = new Set([
-    '401 Unauthorized',
-    'unauthorized',
-    '403 Forbidden',
-    'denied',
-    'insufficient_scope',
-    'oauth token 401',
-    'oauth token 403',
-]);
-/**
- * The facts advice() needs after an authorization failure: what the Docker config holds for the
- * hosts of these references (asked of `credentialsFor`, the engine's dep; nothing is asked after
- * other failures).
- */
-async function adviceContext(c, action, references, credentialsFor) {
-    if (!AUTH_SIGNATURES.has(c.signature) || !credentialsFor)
-        return { action, hosts: [] };
-    const domains = new Set();
-    for (const r of references) {
-        try {
-            domains.add(parseReference(r).domain);
-        }
-        catch {
-            // a bare digest: it lives with the other sources
-        }
-    }
-    const hosts = [];
-    for (const host of domains) {
-        const credentials = await credentialsFor(host).catch(() => 'unknown');
-        hosts.push({ host, credentials });
-    }
-    return { action, hosts };
-}
-const list = (hosts) => {
-    const names = hosts.map((h) => h.host);
-    return names.length <= 1 ? (names[0] ?? '') : `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;
-};
-function loginHint(hosts) {
-    const first = hosts[0]?.host ?? '';
-    return first === DOCKER_HUB
-        ? 'docker/login-action (Docker Hub is its default registry)'
-        : `docker/login-action with \`registry: ${first}\``;
-}
-/** The words for an authorization failure, from what the Docker config says of the hosts' credentials. */
-function authAdvice(c, ctx) {
-    const missing = ctx.hosts.filter((h) => h.credentials === 'no');
-    const found = ctx.hosts.filter((h) => h.credentials === 'yes');
-    const all = ctx.hosts.length > 0 ? list(ctx.hosts) : 'the registry';
-    const is401 = c.signature === '401 Unauthorized' || c.signature === 'unauthorized';
-    const head = is401
-        ? ' Authorization failed (401 Unauthorized):'
-        : ` The registry refused the ${ctx.action} (${c.signature}):`;
-    if (c.signature.startsWith('oauth token ')) {
-        const status = c.signature.slice('oauth token '.length);
-        return ` The registry's token server refused the credentials for ${found.length > 0 ? list(found) : all} (${status}): the password or token is wrong, expired or revoked; check the secret given to docker/login-action.`;
-    }
-    if (missing.length > 0) {
-        return `${head} no credentials for ${list(missing)} were found in the Docker config ($DOCKER_CONFIG/config.json, default ~/.docker/config.json: auths, credsStore, credHelpers), so buildx went to the registry anonymously. Log in before this step: ${loginHint(missing)}.`;
-    }
-    if (found.length > 0 && found.length === ctx.hosts.length) {
-        return is401
-            ? `${head} the registry refused the credentials for ${list(found)} that the Docker config holds: check the username and password or token given to docker/login-action, and that they may ${ctx.action} this repository.`
-            : `${head} the credentials for ${list(found)} were accepted but lack ${ctx.action} permission on this repository: give the account ${ctx.action === 'push' ? 'write' : 'read'} access, or log in with one that has it.`;
-    }
-    return is401
-        ? `${head} log in to ${all} before this step (docker/login-action), and check that the credentials may ${ctx.action} this repository.`
-        : `${head} either no credentials reached it or they lack ${ctx.action} permission on this repository; check the login to ${all} before this step (docker/login-action).`;
-}
-/** What to do about a failure a retry cannot fix (empty when there is nothing to say). */
-function advice(c, ctx = { action: 'push', hosts: [] }) {
-    if (c.notFound) {
-        return ' Check that every source reference is right and that the jobs that build them pushed them; a source pushed a moment ago by another runner is retried twice before this counts as permanent.';
-    }
-    if (AUTH_SIGNATURES.has(c.signature))
-        return authAdvice(c, ctx);
-    switch (c.signature) {
-        case 'invalid reference':
-            return ' Check the references in sources and tags.';
-        case 'TLS configuration':
-            return " The registry's TLS setup is not one buildx accepts (certificate, or plain HTTP where HTTPS was expected).";
-        case 'bad arguments':
-            return ' This buildx does not accept the arguments this action gives it: use a newer buildx (buildx-version).';
-        case 'annotation refused':
-            return ' Check the annotations input: buildx imagetools create writes index: and manifest-descriptor: annotations only.';
-        case 'invalid platform':
-            return ' Check the platforms named in the annotations input (as in manifest-descriptor[linux/amd64]:).';
-        default:
-            return '';
-    }
-}
-
-;// CONCATENATED MODULE: ./src/merge/plan.ts
-// The planner: splits the tags into buildx invocations of at most `max-concurrency` tags, and
-// picks each invocation's source: the user's sources for the first, then the index itself,
-// `<repo>@<digest>` of a tag already holding it (a manifest-only copy). Pure.
-
-/** The next batch of pending tags: at most `concurrency`, in the given order. */
-function nextBatch(pending, concurrency) {
-    return pending.slice(0, Math.max(1, concurrency));
-}
-/**
- * Chooses where a batch is copied from. With no tag holding the index yet, the user's sources;
- * else the index by digest, from a tag in the batch's own repository when there is one
- * (no blobs to copy), or from the first tag holding it.
- */
-function chooseSource(batch, holding, userSources, digest) {
-    if (holding.length === 0)
-        return { tags: [...batch], sources: [...userSources], fromSources: true };
-    const target = batch[0];
-    const sameRepo = target
-        ? holding.find((h) => h.domain === target.domain && h.path === target.path)
-        : undefined;
-    const from = sameRepo ?? holding[0];
-    return {
-        tags: [...batch],
-        sources: [formatReference({ domain: from.domain, path: from.path, digest })],
-        fromSources: false,
-    };
-}
-/** The whole plan when every invocation succeeds at once (for the log and the tests). */
-function planInvocations(tags, userSources, digest, concurrency) {
-    const plan = [];
-    const holding = [];
-    let pending = [...tags];
-    while (pending.length > 0) {
-        const batch = nextBatch(pending, concurrency);
-        plan.push(chooseSource(batch, holding, userSources, digest));
-        holding.push(...batch);
-        pending = pending.slice(batch.length);
-    }
-    return plan;
-}
-/** Display form of a tag for logs and summaries. */
-function tagName(ref) {
-    return ref.original;
-}
-
-;// CONCATENATED MODULE: ./src/util/retry.ts
-// Exponential backoff with full jitter: the wait before retry n (n = 1 after the first failure)
-// is uniform in [0, min(cap, base * 2^(n-1))]. Pure: the random source is a parameter.
-function backoffCeiling(retry, { baseMs, capMs }) {
-    const exp = baseMs * 2 ** Math.max(0, Math.min(retry - 1, 30));
-    return Math.min(capMs, exp);
-}
-function backoffDelay(retry, opts, random = Math.random) {
-    return Math.round(random() * backoffCeiling(retry, opts));
-}
-/** How many `not found` failures are retried before they count as permanent. */
-const NOT_FOUND_RETRIES = 2;
-/**
- * Decides whether attempt `attempt` (1-based) that failed with `cls` is retried.
- * No retry after the last attempt, never for permanent errors, and `not found` only on its budget.
- */
-function shouldRetry(cls, attempt, maxAttempts, retryOn, notFoundSeen = 0) {
-    if (cls === 'permanent')
-        return { retry: false, reason: 'permanent errors are not retried' };
-    if (notFoundSeen > NOT_FOUND_RETRIES) {
-        return { retry: false, reason: `still not found after ${NOT_FOUND_RETRIES} retries` };
-    }
-    if (!retryOn.has(cls))
-        return { retry: false, reason: `"${cls}" is not in retry-on` };
-    if (attempt >= maxAttempts)
-        return { retry: false, reason: `max-attempts (${maxAttempts}) reached` };
-    return { retry: true, reason: `${cls} failures are retried` };
-}
-/** A sleep that a cancellation can cut short. */
-function sleep(ms, signal) {
-    return new Promise((resolve, reject) => {
-        if (signal?.aborted)
-            return reject(signal.reason);
-        const timer = setTimeout(() => {
-            signal?.removeEventListener('abort', onAbort);
-            resolve();
-        }, ms);
-        const onAbort = () => {
-            clearTimeout(timer);
-            reject(signal?.reason);
-        };
-        signal?.addEventListener('abort', onAbort, { once: true });
-    });
-}
-
-;// CONCATENATED MODULE: ./src/merge/engine.ts
-// The engine: computes the expected digest with --dry-run, pushes the tags in invocations of at
-// most `max-concurrency` tags, classifies each failure, retries what is worth it with backoff
-// (reading the tags back first, so only what is missing is pushed again), and verifies the end
-// state by reading every tag back. I/O comes in through `EngineDeps`.
-
-
-
-
-
-
-const INDEX_TYPES = new Set([
-    'application/vnd.oci.image.index.v1+json',
-    'application/vnd.docker.distribution.manifest.list.v2+json',
-]);
-/** The digest of the index `--dry-run` printed: sha256 of its bytes without the trailing newline. */
-function indexDigest(dryRunOutput) {
-    const index = dryRunOutput.replace(/\r?\n$/, '');
-    let parsed;
-    try {
-        parsed = JSON.parse(index);
-    }
-    catch {
-        throw new Error(`--dry-run did not print an image index (${index.slice(0, 120) || 'no output'})`);
-    }
-    if (!Array.isArray(parsed.manifests) || (parsed.mediaType && !INDEX_TYPES.has(parsed.mediaType))) {
-        throw new Error(`--dry-run printed JSON that is not an image index (mediaType ${parsed.mediaType ?? 'missing'})`);
-    }
-    return { digest: `sha256:${(0,external_node_crypto_.createHash)('sha256').update(index, 'utf8').digest('hex')}`, index };
-}
-async function runMerge(inputs, deps) {
-    const random = deps.random ?? Math.random;
-    const attempts = [];
-    let panics = 0;
-    const backoff = { baseMs: inputs.retryDelayMs, capMs: inputs.retryMaxDelayMs };
-    const tagNames = inputs.tags.map((t) => t.original);
-    const record = (r) => {
-        const rec = { ...r, number: attempts.length + 1, waitMs: 0 };
-        attempts.push(rec);
-        if (r.class === 'panic')
-            panics++;
-        return rec;
-    };
-    const failed = (failure, digest, index, tags) => ({
-        ok: false,
-        digest,
-        index,
-        attempts,
-        tags: tags ?? tagNames.map((tag) => ({ tag, digest: null, verified: false })),
-        panics,
-        recovered: false,
-        failure,
-    });
-    // 1. The oracle: what the index will be. It pushes nothing, and it runs while the first push is
-    // in flight (when that push cannot change what the oracle reads: not with --append).
-    const dryArgs = createArgs({
-        sources: inputs.sources,
-        tags: inputs.tags.length > 0 ? [inputs.tags[0].original] : [],
-        annotations: inputs.annotations,
-        append: inputs.append,
-        dryRun: true,
-    });
-    const runOracle = async () => {
-        let notFound = 0;
-        for (let n = 1;; n++) {
-            const out = await deps.exec(dryArgs, `expected digest (--dry-run), attempt ${n}`);
-            let cls = out.classification;
-            let oracle;
-            if (out.ok) {
-                try {
-                    oracle = indexDigest(out.stdoutTruncated ? '' : out.stdout);
-                }
-                catch (err) {
-                    cls = { class: 'unknown', signature: 'no index from --dry-run', line: err.message };
-                }
-            }
-            const rec = record({
-                invocation: 'oracle',
-                try: n,
-                tags: [],
-                sources: inputs.sources,
-                ok: oracle !== undefined,
-                class: oracle ? undefined : cls?.class,
-                signature: oracle ? undefined : cls?.signature,
-                line: oracle ? undefined : cls?.line,
-                exitCode: out.exitCode,
-                signal: out.signal,
-                killedBy: out.killedBy,
-                durationMs: out.durationMs,
-                tail: oracle ? undefined : out.evidence?.length ? out.evidence : out.tail.slice(-50),
-            });
-            if (oracle)
-                return oracle;
-            const c = cls ?? { class: 'unknown', signature: 'failed', line: '' };
-            if (c.notFound)
-                notFound++;
-            const decision = shouldRetry(c.class, n, inputs.maxAttempts, inputs.retryOn, notFound);
-            if (!decision.retry) {
-                return {
-                    class: c.notFound ? 'permanent' : c.class,
-                    signature: c.signature,
-                    line: c.line,
-                    message: oracleFailureMessage(c, decision.reason, advice(c, await adviceContext(c, 'pull', inputs.sources, deps.credentialsFor))),
-                    tags: tagNames,
-                };
-            }
-            rec.waitMs = backoffDelay(n, backoff, random);
-            deps.info(`Retrying --dry-run in ${(rec.waitMs / 1000).toFixed(1)}s (${decision.reason})`);
-            await deps.sleep(rec.waitMs);
-        }
-    };
-    const pushArgs = (batch, inv) => createArgs({
-        sources: inv.sources,
-        tags: batch.map((t) => t.original),
-        annotations: inv.fromSources ? inputs.annotations : [],
-        append: inv.fromSources && inputs.append,
-    });
-    const pushLabel = (batch, invocation, n) => `push ${batch.length === 1 ? batch[0].original : `${batch.length} tags`} (invocation ${invocation}, attempt ${n})`;
-    const oraclePromise = runOracle();
-    let early;
-    const earlyBatch = nextBatch(inputs.tags, inputs.maxConcurrency);
-    const earlyInv = chooseSource(earlyBatch, [], inputs.sources, '');
-    if (!inputs.dryRun && !inputs.append && inputs.tags.length > 0) {
-        early = deps.exec(pushArgs(earlyBatch, earlyInv), pushLabel(earlyBatch, 1, 1));
-        early.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
-    }
-    const oracle = await oraclePromise;
-    if (!('digest' in oracle)) {
-        if (!early)
-            return failed(oracle);
-        // The first push ran all the same: it is recorded, and what it pushed is not "not pushed".
-        const rec = recordPush(record, await settle(early), earlyBatch, earlyInv.sources);
-        if (!rec.ok)
-            return failed(oracle);
-        oracle.tags = oracle.tags.filter((t) => !rec.tags.includes(t));
-        const tags = await readAll(inputs.tags, deps, '', new Set(), rec.tags);
-        return failed(oracle, undefined, undefined, tags);
-    }
-    const { digest, index } = oracle;
-    deps.info(`Expected index digest: ${digest}`);
-    if (inputs.dryRun) {
-        return { ok: true, digest, index, attempts, tags: [], panics, recovered: false };
-    }
-    // 2. Push, invocation by invocation.
-    const holding = [];
-    let pending = [...inputs.tags];
-    let concurrency = inputs.maxConcurrency;
-    let recovered = false;
-    // Tags read back holding the index during the run: verification need not ask again.
-    const proven = new Set();
-    const holds = async (ref) => {
-        try {
-            const ok = (await deps.readDigest(ref)) === digest;
-            if (ok)
-                proven.add(ref.original);
-            return ok;
-        }
-        catch (err) {
-            deps.warning(`Could not read ${ref.original} back: ${err.message}`);
-            return false;
-        }
-    };
-    let failure;
-    /** One invocation with its retries; returns a Failure when it gives up. */
-    const runInvocation = async (first, invocation) => {
-        let batch = first;
-        let notFoundSeen = 0;
-        for (let n = 1;; n++) {
-            const inv = chooseSource(batch, holding, inputs.sources, digest);
-            const names = batch.map((t) => t.original);
-            // the first attempt of the first invocation may already be under way
-            const out = early
-                ? await early
-                : await deps.exec(pushArgs(batch, inv), pushLabel(batch, invocation, n));
-            early = undefined;
-            let cls = out.classification;
-            let landed = [];
-            if (out.ok) {
-                // The first tag to hold the index becomes the source of the others: prove it holds it.
-                const mustProve = holding.length === 0 && inputs.verify ? batch : [];
-                const wrong = [];
-                for (const t of mustProve)
-                    if (!(await holds(t)))
-                        wrong.push(t.original);
-                if (wrong.length === 0) {
-                    record({
-                        invocation,
-                        try: n,
-                        tags: names,
-                        sources: inv.sources,
-                        ok: true,
-                        exitCode: out.exitCode,
-                        signal: out.signal,
-                        durationMs: out.durationMs,
-                    });
-                    if (n > 1)
-                        recovered = true;
-                    holding.push(...batch);
-                    return undefined;
-                }
-                landed = batch.filter((t) => !wrong.includes(t.original));
-                cls = {
-                    class: 'unknown',
-                    signature: 'pushed tag does not hold the expected index',
-                    line: `${wrong.join(', ')} do not resolve to ${digest} after buildx exited 0`,
-                };
-            }
-            else if (out.classification?.class !== 'permanent') {
-                // Read back before deciding: a crash after the push landed leaves nothing to redo.
-                for (const t of batch)
-                    if (await holds(t))
-                        landed.push(t);
-            }
-            const c = cls ?? { class: 'unknown', signature: 'failed', line: '' };
-            const rec = record({
-                invocation,
-                try: n,
-                tags: names,
-                sources: inv.sources,
-                ok: false,
-                class: c.class,
-                signature: c.signature,
-                line: c.line,
-                exitCode: out.exitCode,
-                signal: out.signal,
-                killedBy: out.killedBy,
-                durationMs: out.durationMs,
-                landed: landed.map((t) => t.original),
-                tail: out.evidence?.length ? out.evidence : out.tail.slice(-50),
-            });
-            if (c.class === 'panic' && concurrency > 1) {
-                concurrency = 1;
-                deps.warning('buildx crashed: pushing one tag per invocation for the rest of this run');
-            }
-            holding.push(...landed);
-            batch = batch.filter((t) => !landed.includes(t));
-            if (batch.length === 0) {
-                deps.info(`Every tag of this invocation already holds ${digest}: nothing left to push`);
-                recovered = true;
-                return undefined;
-            }
-            if (c.notFound)
-                notFoundSeen++;
-            const decision = shouldRetry(c.class, n, inputs.maxAttempts, inputs.retryOn, notFoundSeen);
-            if (!decision.retry || failure) {
-                return {
-                    class: c.notFound ? 'permanent' : c.class,
-                    signature: c.signature,
-                    line: c.line,
-                    message: `${describe(c)} while pushing ${names.join(', ')}; ${failure ? 'another invocation failed' : decision.reason}.${advice(c, await adviceContext(c, 'push', names, deps.credentialsFor))}`,
-                    tags: batch.map((t) => t.original),
-                };
-            }
-            if (batch.length > concurrency) {
-                pending = [...batch.slice(concurrency), ...pending];
-                batch = batch.slice(0, concurrency);
-            }
-            rec.waitMs = backoffDelay(n, backoff, random);
-            deps.info(`Retrying in ${(rec.waitMs / 1000).toFixed(1)}s: ${c.class} (${c.signature}), ${decision.reason}`);
-            await deps.sleep(rec.waitMs);
-        }
-    };
-    // The first invocation creates the index from the sources, alone. Once a tag holds it, the
-    // others are manifest-only copies by digest: separate buildx processes (no shared memory to
-    // race on), up to parallel-copies at a time, each still pushing at most max-concurrency tags.
-    let invocations = 0;
-    const worker = async () => {
-        while (pending.length > 0 && !failure) {
-            const batch = nextBatch(pending, concurrency);
-            pending = pending.slice(batch.length);
-            const f = await runInvocation(batch, ++invocations);
-            const first = failure;
-            if (f && first)
-                first.tags.push(...f.tags);
-            else if (f)
-                failure = f;
-        }
-    };
-    if (pending.length > 0) {
-        const batch = nextBatch(pending, concurrency);
-        pending = pending.slice(batch.length);
-        failure = await runInvocation(batch, ++invocations);
-    }
-    if (!failure) {
-        const workers = holding.length > 0 ? Math.max(1, Math.min(inputs.parallelCopies, pending.length)) : 1;
-        await Promise.all(Array.from({ length: workers }, worker));
-    }
-    if (failure) {
-        failure.tags.push(...pending.map((t) => t.original));
-        return failed(failure, digest, index, await readAll(inputs.tags, deps, digest, proven));
-    }
-    // 3. Verify: every tag, read back from the registry, must hold the expected digest.
-    const tags = inputs.verify
-        ? await readAll(inputs.tags, deps, digest, proven)
-        : tagNames.map((tag) => ({ tag, digest, verified: false }));
-    const wrong = tags.filter((t) => inputs.verify && !t.verified);
-    if (wrong.length > 0) {
-        return failed({
-            class: 'verify',
-            signature: 'tag does not hold the expected index',
-            line: wrong.map((t) => `${t.tag} -> ${t.digest ?? t.error ?? 'nothing'}`).join('; '),
-            message: `${wrong.length} of ${tags.length} tags do not resolve to ${digest} after the push`,
-            tags: wrong.map((t) => t.tag),
-        }, digest, index, tags);
-    }
-    return { ok: true, digest, index, attempts, tags, panics, recovered };
-}
-function describe(c) {
-    if (c.notFound)
-        return `a source was not found (${c.signature})`;
-    switch (c.class) {
-        case 'panic':
-            return `buildx crashed (${c.signature})`;
-        case 'permanent':
-            return `a permanent error (${c.signature})`;
-        case 'transient':
-            return `a registry or network error (${c.signature})`;
-        case 'timeout':
-            return `buildx was stopped by the ${c.signature}`;
-        default:
-            return `buildx failed (${c.signature})`;
-    }
-}
-/** Signatures of a registry refusing to let buildx read: the sources could not be read. */
-const READ_REFUSED = new Set([
-    '401 Unauthorized',
-    'unauthorized',
-    '403 Forbidden',
-    'denied',
-    'TLS configuration',
-]);
-/**
- * What a --dry-run that gave up says. "Could not read the sources" only when that is what
- * happened (a source not found, a registry or network error, access refused); otherwise how the
- * --dry-run failed, buildx's own line being added by the report ("buildx said: ...").
- */
-function oracleFailureMessage(c, reason, adviceText) {
-    const reading = c.notFound || c.class === 'transient' || READ_REFUSED.has(c.signature);
-    const what = reading
-        ? 'buildx could not read the sources to compute the index'
-        : 'the --dry-run that computes the index failed';
-    return `${what}: ${describe(c)}; ${reason}.${adviceText}`;
-}
-/** An attempt that ended: its outcome, or a failure to start it as one (never a cancellation). */
-async function settle(attempt) {
-    try {
-        return await attempt;
-    }
-    catch (err) {
-        if (err instanceof CancelledError)
-            throw err;
-        const line = err instanceof Error ? err.message : String(err);
-        return {
-            ok: false,
-            classification: { class: 'unknown', signature: 'buildx did not run', line },
-            exitCode: null,
-            signal: null,
-            durationMs: 0,
-            stdout: '',
-            stdoutTruncated: false,
-            tail: [line],
-        };
-    }
-}
-/** Records a push attempt whose outcome the engine does not act on (no read-back, no retry). */
-function recordPush(record, out, batch, sources) {
-    const c = out.ok ? undefined : (out.classification ?? { class: 'unknown', signature: 'failed', line: '' });
-    return record({
-        invocation: 1,
-        try: 1,
-        tags: batch.map((t) => t.original),
-        sources,
-        ok: out.ok,
-        class: c?.class,
-        signature: c?.signature,
-        line: c?.line,
-        exitCode: out.exitCode,
-        signal: out.signal,
-        killedBy: out.killedBy,
-        durationMs: out.durationMs,
-        tail: out.ok ? undefined : out.evidence?.length ? out.evidence : out.tail.slice(-50),
-    });
-}
-/**
- * Reads every tag back (one request each); tags already read back holding `digest` are not asked
- * again, and only the tags in `only` are read when it is given.
- */
-async function readAll(tags, deps, digest, proven = new Set(), only) {
-    const results = new Array(tags.length);
-    let next = 0;
-    const worker = async () => {
-        while (next < tags.length) {
-            const i = next++;
-            const t = tags[i];
-            if (proven.has(t.original)) {
-                results[i] = { tag: t.original, digest, verified: true };
-                continue;
-            }
-            if (only && !only.includes(t.original)) {
-                results[i] = { tag: t.original, digest: null, verified: false };
-                continue;
-            }
-            try {
-                const d = await deps.readDigest(t);
-                results[i] = { tag: t.original, digest: d, verified: d === digest };
-            }
-            catch (err) {
-                results[i] = { tag: t.original, digest: null, verified: false, error: err.message };
-            }
-        }
-    };
-    await Promise.all(Array.from({ length: Math.min(8, tags.length) }, worker));
-    return results;
-}
-
-;// CONCATENATED MODULE: ./src/report/guard.ts
-// The last resort: whatever escapes the run (an uncaught exception, an unhandled rejection, from
-// any module) ends the step with one error that names the stage and the cause, every child
-// process group killed, exit status 1, and no bare stack trace.
-
-
-
-/** Where the run is; the last resort and the step's error name it. */
-class Progress {
-    stage = 'inputs';
-}
-/** The words of an unexpected failure: what broke, and where. */
-function unexpectedFailure(stage, err, how) {
-    const cause = err instanceof Error ? `${err.name === 'Error' ? '' : `${err.name}: `}${err.message}` : String(err);
-    return {
-        title: `safe-imagetools failed (${stage})`,
-        message: `The action failed in its ${stage} stage${how ? ` (${how})` : ''}: ${cause.trim() || 'no message'}. ` +
-            "Every process it started was stopped. This is a defect of the action: please report it with this step's log.",
-    };
-}
-/** Installs the handlers; the process exits 1 from them, once. */
-function installLastResort({ progress, fail }) {
-    let handled = false;
-    const handler = (how) => (err) => {
-        if (handled)
-            return;
-        handled = true;
-        try {
-            killAllGroups('SIGKILL');
-            // a child's stop-commands block may be open: close it, or the runner ignores the error
-            interruptLiveSections();
-            const f = unexpectedFailure(progress.stage, err, how);
-            fail(f.title, f.message);
-            if (err instanceof Error && err.stack)
-                core_debug(err.stack);
-        }
-        catch {
-            // nothing more can be said
-        }
-        finally {
-            killAllGroups('SIGKILL');
-            process.exit(1);
-        }
-    };
-    process.on('uncaughtException', handler('uncaught exception'));
-    process.on('unhandledRejection', handler('unhandled rejection'));
-}
-
+;// CONCATENATED MODULE: external "node:path"
+const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
 // EXTERNAL MODULE: ./node_modules/semver/index.js
 var node_modules_semver = __nccwpck_require__(2088);
 var semver_default = /*#__PURE__*/__nccwpck_require__.n(node_modules_semver);
+;// CONCATENATED MODULE: ./src/util/loopback.ts
+// Whether a host is this machine's loopback, where plain HTTP is allowed (as buildx and Docker
+// allow an insecure registry there): `localhost`, 127.0.0.0/8 and `[::1]`. Pure.
+const LOOPBACK_HOST = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/;
+/** A URL's hostname (no port): `localhost`, `127.x.y.z` or `[::1]`. */
+function isLoopbackHost(hostname) {
+    return LOOPBACK_HOST.test(hostname);
+}
+/** A host with an optional port, as a registry domain is written (`localhost:5000`, `[::1]:5000`). */
+function isLoopbackAuthority(authority) {
+    const m = authority.match(/^(\[[^\]]*\]|[^:]*)(:\d+)?$/);
+    return m !== null && isLoopbackHost(m[1]);
+}
+
 ;// CONCATENATED MODULE: ./src/buildx/spec.ts
 // The forms of the `buildx-version` input, parsed once into a typed spec. Pure.
+
 
 
 const FORMS = [
@@ -36713,7 +35647,6 @@ const FORMS = [
 const VERSION_RE = /^v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)$/;
 // A ref: a branch, tag, commit or refs/... path; never an option, never `..`.
 const REF_RE = /^(?!-)(?!.*\.\.)(?!.*\/\/)[A-Za-z0-9._/+-]+$/;
-const LOOPBACK_HOST = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/;
 function fail(value, why) {
     throw new InputError('buildx-version', `"${value}" ${why}. Accepted forms: ${FORMS.join('; ')}`);
 }
@@ -36737,7 +35670,7 @@ function gitSpec(value, url, ref) {
             fail(value, 'uses a scheme git URLs do not');
         if (parsed.username || parsed.password)
             fail(value, 'holds credentials; give them as github-token instead');
-        if (parsed.protocol === 'http:' && !LOOPBACK_HOST.test(parsed.hostname)) {
+        if (parsed.protocol === 'http:' && !isLoopbackHost(parsed.hostname)) {
             fail(value, 'is plain http; use https');
         }
         if (/[\s;|&$`'"\\<>]/.test(decodeURIComponent(parsed.pathname)))
@@ -36774,7 +35707,7 @@ function parseBuildxSpec(input) {
         catch {
             return fail(value, 'is not a URL');
         }
-        if (parsed.protocol === 'http:' && !LOOPBACK_HOST.test(parsed.hostname))
+        if (parsed.protocol === 'http:' && !isLoopbackHost(parsed.hostname))
             fail(value, 'is plain http; use https');
         if (parsed.username || parsed.password)
             fail(value, 'holds credentials');
@@ -36901,200 +35834,9 @@ function pickRelease(releases, want, allowed = () => true) {
 /** Where release binaries are downloaded from unless `buildx-mirror` says otherwise. */
 const DEFAULT_MIRROR = 'https://github.com/docker/buildx/releases/download';
 
-;// CONCATENATED MODULE: ./src/inputs/policy-file.ts
-// The version-pin policy: read from a file in the workspace (YAML or JSON) or inline YAML, checked
-// key by key with positions, so that every mistake is reported with the file and line.
-
-
-
-
-/** No policy at all: advisories warn, everything else allowed. */
-const DEFAULT_POLICY = {
-    mode: 'warn',
-    deny: [],
-    pin: 'any',
-    checksum: 'optional',
-    advisories: 'warn',
-    origin: 'default',
-};
-class PolicyError extends Error {
-    origin;
-    line;
-    constructor(origin, line, message) {
-        super(`Input "policy": ${origin}${line ? `, line ${line}` : ''}: ${message}`);
-        this.origin = origin;
-        this.line = line;
-        this.name = 'PolicyError';
-    }
-}
-const SOURCES = ['runner', 'release', 'git', 'url', 'path'];
-const TOP_KEYS = ['mode', 'buildx'];
-const BUILDX_KEYS = ['versions', 'deny', 'pin', 'sources', 'git-repos', 'checksum', 'advisories'];
-/** `https://github.com/Owner/buildx.git`, `git@github.com:owner/buildx`, `github.com/owner/buildx` -> `github.com/owner/buildx` */
-function normaliseRepo(url) {
-    let s = url.trim().replace(/#.*$/, '');
-    const scp = s.match(/^[^@/]+@([^:]+):(.+)$/);
-    if (scp)
-        s = `${scp[1]}/${scp[2]}`;
-    s = s.replace(/^[a-z+]+:\/\//i, '').replace(/^[^@/]+@/, '');
-    return s
-        .replace(/\.git\/?$/, '')
-        .replace(/\/+$/, '')
-        .toLowerCase();
-}
-function isRangeOk(range) {
-    return semver_default().validRange(range, { includePrerelease: true }) !== null;
-}
-/**
- * Parses a policy's text. `origin` names it in errors (a path or `inline`). Throws PolicyError with
- * the line of the offending key or value.
- */
-function parsePolicy(text, origin) {
-    const lc = new dist/* LineCounter */.HN();
-    const doc = (0,dist/* parseDocument */.Tp)(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
-    const lineOf = (node) => node?.range ? lc.linePos(node.range[0]).line : undefined;
-    if (doc.errors.length > 0) {
-        const e = doc.errors[0];
-        throw new PolicyError(origin, lc.linePos(e.pos[0]).line, `not valid YAML or JSON: ${e.message.split('\n')[0]}`);
-    }
-    const root = doc.contents;
-    if (!(0,dist/* isMap */.jh)(root))
-        throw new PolicyError(origin, lineOf(root), 'expected a mapping with mode: and buildx:');
-    const policy = { ...DEFAULT_POLICY, mode: 'enforce', deny: [], origin };
-    const fail = (node, message) => {
-        throw new PolicyError(origin, lineOf(node), message);
-    };
-    const str = (node, key) => {
-        if (!(0,dist/* isScalar */.jn)(node) || typeof node.value !== 'string')
-            return fail(node, `${key} must be a string`);
-        return node.value;
-    };
-    const strList = (node, key) => {
-        if ((0,dist/* isScalar */.jn)(node) && typeof node.value === 'string')
-            return [{ value: node.value, node }];
-        if (!(0,dist/* isSeq */.oP)(node))
-            return fail(node, `${key} must be a list of strings`);
-        return node.items.map((item) => ({ value: str(item, key), node: item }));
-    };
-    const oneOf = (node, key, allowed) => {
-        const v = str(node, key);
-        if (!allowed.includes(v))
-            fail(node, `${key} must be one of ${allowed.join(', ')}, not "${v}"`);
-        return v;
-    };
-    for (const pair of root.items) {
-        const key = (0,dist/* isScalar */.jn)(pair.key) ? String(pair.key.value) : '';
-        if (!TOP_KEYS.includes(key))
-            fail(pair.key, `unknown key "${key}" (expected ${TOP_KEYS.join(', ')})`);
-        if (key === 'mode')
-            policy.mode = oneOf(pair.value, 'mode', ['enforce', 'warn']);
-        if (key === 'buildx') {
-            if (!(0,dist/* isMap */.jh)(pair.value))
-                fail((pair.value ?? pair.key), 'buildx must be a mapping');
-            for (const p of pair.value.items) {
-                const k = (0,dist/* isScalar */.jn)(p.key) ? String(p.key.value) : '';
-                const v = p.value;
-                switch (k) {
-                    case 'versions': {
-                        const r = str(v, 'buildx.versions');
-                        if (!isRangeOk(r))
-                            fail(v, `buildx.versions "${r}" is not a semver range`);
-                        policy.versions = r;
-                        break;
-                    }
-                    case 'deny':
-                        for (const d of strList(v, 'buildx.deny')) {
-                            if (!isRangeOk(d.value))
-                                fail(d.node, `buildx.deny "${d.value}" is not a version or semver range`);
-                            policy.deny.push(d.value);
-                        }
-                        break;
-                    case 'pin':
-                        policy.pin = oneOf(v, 'buildx.pin', ['exact', 'range', 'any']);
-                        break;
-                    case 'sources':
-                        policy.sources = strList(v, 'buildx.sources').map((s) => {
-                            if (!SOURCES.includes(s.value)) {
-                                fail(s.node, `buildx.sources: "${s.value}" is not one of ${SOURCES.join(', ')}`);
-                            }
-                            return s.value;
-                        });
-                        break;
-                    case 'git-repos':
-                        policy.gitRepos = strList(v, 'buildx.git-repos').map((s) => normaliseRepo(s.value));
-                        break;
-                    case 'checksum':
-                        policy.checksum = oneOf(v, 'buildx.checksum', ['required', 'optional']);
-                        break;
-                    case 'advisories':
-                        policy.advisories = oneOf(v, 'buildx.advisories', ['enforce', 'warn', 'off']);
-                        break;
-                    default:
-                        fail(p.key, `unknown key "buildx.${k}" (expected ${BUILDX_KEYS.join(', ')})`);
-                }
-            }
-        }
-    }
-    return policy;
-}
-/**
- * Reads the `policy` input: empty for the default, a path relative to the workspace (YAML or
- * JSON), or inline YAML (anything with a newline or a `key:`).
- */
-function loadPolicy(input, workspace) {
-    const value = input.trim();
-    if (value === '')
-        return DEFAULT_POLICY;
-    const inline = value.includes('\n') || /^[\w-]+\s*:(\s|$)/.test(value) || value.startsWith('{');
-    if (inline)
-        return parsePolicy(value, 'policy (inline)');
-    const path = (0,external_node_path_namespaceObject.isAbsolute)(value) ? value : (0,external_node_path_namespaceObject.resolve)(workspace, value);
-    const shown = (0,external_node_path_namespaceObject.isAbsolute)(value) ? value : (0,external_node_path_namespaceObject.relative)(workspace, path) || value;
-    let text;
-    try {
-        text = (0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8');
-    }
-    catch (err) {
-        throw new PolicyError(shown, undefined, `cannot read the policy file (${err.code ?? err.message})`);
-    }
-    return parsePolicy(text, shown);
-}
-
-;// CONCATENATED MODULE: ./src/inputs/inputs.ts
-// Reads every input once into one typed, validated object. Bad input fails here, with the input's
-// name in the message, before anything touches a registry.
-
-
-
-
-
-
-
-
-
-const DEFAULTS = {
-    maxConcurrency: 1,
-    parallelCopies: 1,
-    maxAttempts: 5,
-    retryOn: 'panic,transient,timeout',
-    retryDelayMs: 2_000,
-    retryMaxDelayMs: 60_000,
-    attemptTimeoutMs: 15 * 60_000,
-    idleTimeoutMs: 5 * 60_000,
-};
-const HOUR = 3_600_000;
-const RETRYABLE = FAILURE_CLASSES.filter((c) => c !== 'permanent');
-function checkReference(input, text, parse) {
-    try {
-        return parse(text);
-    }
-    catch (err) {
-        if (err instanceof ReferenceError) {
-            throw new InputError(input, `"${printable(text)}" is not a valid image reference: ${err.message}`);
-        }
-        throw err;
-    }
-}
+;// CONCATENATED MODULE: ./src/inputs/text.ts
+// Input text shown safely: control characters found, and escaped in error messages.
+/** Whether the text holds a control character (a line break among them). */
 function hasControl(text) {
     for (let i = 0; i < text.length; i++)
         if (text.charCodeAt(i) < 0x20 || text.charCodeAt(i) === 0x7f)
@@ -37105,53 +35847,12 @@ function hasControl(text) {
 function printable(text) {
     return JSON.stringify(text).slice(1, -1);
 }
-function parseRetryOn(value) {
-    const items = parseList(value.trim() === '' ? DEFAULTS.retryOn : value).map((s) => s.toLowerCase());
-    const set = new Set();
-    for (const item of items) {
-        if (item === 'any' || item === 'all') {
-            for (const c of RETRYABLE)
-                set.add(c);
-        }
-        else if (item === 'none') {
-            // an explicit "never retry"
-        }
-        else if (item === 'permanent') {
-            throw new InputError('retry-on', 'permanent errors (authorization, invalid references) are never retried');
-        }
-        else if (FAILURE_CLASSES.includes(item)) {
-            set.add(item);
-        }
-        else {
-            throw new InputError('retry-on', `unknown class "${item}"; expected a list of ${RETRYABLE.join(', ')}, or any, or none`);
-        }
-    }
-    return set;
-}
-function digestsDirSources(dir, image, workspace) {
-    const ref = checkReference('image', image, parseReference);
-    if (ref.tag || ref.digest)
-        throw new InputError('image', `"${image}" must be a repository, without a tag or digest`);
-    const path = (0,external_node_path_namespaceObject.isAbsolute)(dir) ? dir : (0,external_node_path_namespaceObject.resolve)(workspace, dir);
-    let names;
-    try {
-        if (!(0,external_node_fs_namespaceObject.statSync)(path).isDirectory())
-            throw new Error('not a folder');
-        names = (0,external_node_fs_namespaceObject.readdirSync)(path).filter((n) => !n.startsWith('.'));
-    }
-    catch (err) {
-        throw new InputError('digests-dir', `cannot read the folder "${dir}": ${err.message}`);
-    }
-    if (names.length === 0)
-        throw new InputError('digests-dir', `the folder "${dir}" holds no digest files`);
-    return names.sort().map((name) => {
-        const hex = name.replace(/^sha256[:-]/, '');
-        if (!/^[0-9a-f]{64}$/.test(hex)) {
-            throw new InputError('digests-dir', `"${printable(name)}" is not a digest file name (64 lower-case hex characters)`);
-        }
-        return `${image}@sha256:${hex}`;
-    });
-}
+
+;// CONCATENATED MODULE: ./src/inputs/annotations.ts
+// The `annotations` input: the lines buildx imagetools create is given, each checked against the
+// annotation levels it can write, with a notice for the `manifest:` lines it cannot.
+
+
 // The annotation levels buildx imagetools create writes (checked in buildx 0.13.1 and 0.29.1:
 // util/imagetools/create.go): `index` and `manifest-descriptor`. It refuses `manifest` and lines
 // without a level ("... annotations are not supported yet") and `index-descriptor` ("invalid while
@@ -37226,9 +35927,430 @@ function parseAnnotations(lines) {
         notice: `Skipped ${manifest} manifest: annotation${manifest === 1 ? '' : 's'} (buildx imagetools create cannot change the platform manifests; the build step annotates those) and wrote the other ${annotations.length}.`,
     };
 }
+
+// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(8815);
+;// CONCATENATED MODULE: ./src/inputs/policy-file.ts
+// The version-pin policy: read from a file in the workspace (YAML or JSON) or inline YAML, checked
+// key by key with positions, so that every mistake is reported with the file and line.
+
+
+
+
+/** No policy at all: advisories warn, everything else allowed. */
+const DEFAULT_POLICY = {
+    mode: 'warn',
+    deny: [],
+    pin: 'any',
+    checksum: 'optional',
+    advisories: 'warn',
+    origin: 'default',
+};
+class PolicyError extends Error {
+    origin;
+    line;
+    constructor(origin, line, message) {
+        super(`Input "policy": ${origin}${line ? `, line ${line}` : ''}: ${message}`);
+        this.origin = origin;
+        this.line = line;
+        this.name = 'PolicyError';
+    }
+}
+const SOURCES = ['runner', 'release', 'git', 'url', 'path'];
+const TOP_KEYS = ['mode', 'buildx'];
+const BUILDX_KEYS = ['versions', 'deny', 'pin', 'sources', 'git-repos', 'checksum', 'advisories'];
+/** `https://github.com/Owner/buildx.git`, `git@github.com:owner/buildx`, `github.com/owner/buildx` -> `github.com/owner/buildx` */
+function normaliseRepo(url) {
+    let s = url.trim().replace(/#.*$/, '');
+    const scp = s.match(/^[^@/]+@([^:]+):(.+)$/);
+    if (scp)
+        s = `${scp[1]}/${scp[2]}`;
+    s = s.replace(/^[a-z+]+:\/\//i, '').replace(/^[^@/]+@/, '');
+    return s
+        .replace(/\.git\/?$/, '')
+        .replace(/\/+$/, '')
+        .toLowerCase();
+}
+function isRangeOk(range) {
+    return semver_default().validRange(range, { includePrerelease: true }) !== null;
+}
+/** The checks on a policy's nodes, each failing with the node's line. */
+class Reader {
+    origin;
+    lc;
+    constructor(origin, lc) {
+        this.origin = origin;
+        this.lc = lc;
+    }
+    lineOf(node) {
+        return node?.range ? this.lc.linePos(node.range[0]).line : undefined;
+    }
+    fail(node, message) {
+        throw new PolicyError(this.origin, this.lineOf(node), message);
+    }
+    str(node, key) {
+        if (!(0,dist/* isScalar */.jn)(node) || typeof node.value !== 'string')
+            return this.fail(node, `${key} must be a string`);
+        return node.value;
+    }
+    strList(node, key) {
+        if ((0,dist/* isScalar */.jn)(node) && typeof node.value === 'string')
+            return [{ value: node.value, node }];
+        if (!(0,dist/* isSeq */.oP)(node))
+            return this.fail(node, `${key} must be a list of strings`);
+        return node.items.map((item) => ({ value: this.str(item, key), node: item }));
+    }
+    oneOf(node, key, allowed) {
+        const v = this.str(node, key);
+        if (!allowed.includes(v))
+            this.fail(node, `${key} must be one of ${allowed.join(', ')}, not "${v}"`);
+        return v;
+    }
+}
+/**
+ * Parses a policy's text. `origin` names it in errors (a path or `inline`). Throws PolicyError with
+ * the line of the offending key or value.
+ */
+function parsePolicy(text, origin) {
+    const lc = new dist/* LineCounter */.HN();
+    const doc = (0,dist/* parseDocument */.Tp)(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+    if (doc.errors.length > 0) {
+        const e = doc.errors[0];
+        throw new PolicyError(origin, lc.linePos(e.pos[0]).line, `not valid YAML or JSON: ${e.message.split('\n')[0]}`);
+    }
+    const r = new Reader(origin, lc);
+    const root = doc.contents;
+    if (!(0,dist/* isMap */.jh)(root))
+        return r.fail(root, 'expected a mapping with mode: and buildx:');
+    const policy = { ...DEFAULT_POLICY, mode: 'enforce', deny: [], origin };
+    for (const pair of root.items) {
+        const key = (0,dist/* isScalar */.jn)(pair.key) ? String(pair.key.value) : '';
+        if (!TOP_KEYS.includes(key))
+            r.fail(pair.key, `unknown key "${key}" (expected ${TOP_KEYS.join(', ')})`);
+        if (key === 'mode')
+            policy.mode = r.oneOf(pair.value, 'mode', ['enforce', 'warn']);
+        if (key === 'buildx') {
+            if (!(0,dist/* isMap */.jh)(pair.value))
+                r.fail(pair.value ?? pair.key, 'buildx must be a mapping');
+            for (const p of pair.value.items) {
+                const k = (0,dist/* isScalar */.jn)(p.key) ? String(p.key.value) : '';
+                buildxKey(r, policy, k, p.key, p.value);
+            }
+        }
+    }
+    return policy;
+}
+/** One key under `buildx:`, checked and set on the policy. */
+function buildxKey(r, policy, k, key, v) {
+    switch (k) {
+        case 'versions': {
+            const range = r.str(v, 'buildx.versions');
+            if (!isRangeOk(range))
+                r.fail(v, `buildx.versions "${range}" is not a semver range`);
+            policy.versions = range;
+            break;
+        }
+        case 'deny':
+            for (const d of r.strList(v, 'buildx.deny')) {
+                if (!isRangeOk(d.value))
+                    r.fail(d.node, `buildx.deny "${d.value}" is not a version or semver range`);
+                policy.deny.push(d.value);
+            }
+            break;
+        case 'pin':
+            policy.pin = r.oneOf(v, 'buildx.pin', ['exact', 'range', 'any']);
+            break;
+        case 'sources':
+            policy.sources = r.strList(v, 'buildx.sources').map((s) => {
+                if (!SOURCES.includes(s.value)) {
+                    r.fail(s.node, `buildx.sources: "${s.value}" is not one of ${SOURCES.join(', ')}`);
+                }
+                return s.value;
+            });
+            break;
+        case 'git-repos':
+            policy.gitRepos = r.strList(v, 'buildx.git-repos').map((s) => normaliseRepo(s.value));
+            break;
+        case 'checksum':
+            policy.checksum = r.oneOf(v, 'buildx.checksum', ['required', 'optional']);
+            break;
+        case 'advisories':
+            policy.advisories = r.oneOf(v, 'buildx.advisories', ['enforce', 'warn', 'off']);
+            break;
+        default:
+            r.fail(key, `unknown key "buildx.${k}" (expected ${BUILDX_KEYS.join(', ')})`);
+    }
+}
+/**
+ * Reads the `policy` input: empty for the default, a path relative to the workspace (YAML or
+ * JSON), or inline YAML (anything with a newline or a `key:`).
+ */
+function loadPolicy(input, workspace) {
+    const value = input.trim();
+    if (value === '')
+        return DEFAULT_POLICY;
+    const inline = value.includes('\n') || /^[\w-]+\s*:(\s|$)/.test(value) || value.startsWith('{');
+    if (inline)
+        return parsePolicy(value, 'policy (inline)');
+    const path = (0,external_node_path_namespaceObject.isAbsolute)(value) ? value : (0,external_node_path_namespaceObject.resolve)(workspace, value);
+    const shown = (0,external_node_path_namespaceObject.isAbsolute)(value) ? value : (0,external_node_path_namespaceObject.relative)(workspace, path) || value;
+    let text;
+    try {
+        text = (0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8');
+    }
+    catch (err) {
+        throw new PolicyError(shown, undefined, `cannot read the policy file (${err.code ?? err.message})`);
+    }
+    return parsePolicy(text, shown);
+}
+
+;// CONCATENATED MODULE: ./src/registry/reference.ts
+// Docker image references, parsed by the grammar of distribution/reference:
+//
+//   reference  := name [ ":" tag ] [ "@" digest ]
+//   name       := [ domain "/" ] path-component [ "/" path-component ]*
+//   domain     := host [ ":" port ]       host := domain-name | IPv4 | "[" IPv6 "]"
+//   path-comp  := [a-z0-9]+ ( ( "." | "_" | "__" | "-"+ ) [a-z0-9]+ )*
+//   tag        := [\w][\w.-]{0,127}
+//   digest     := algorithm ":" hex{32,}
+//
+// The first path element is a domain when it contains "." or ":", or is "localhost", or holds an
+// upper-case letter (which a path component may not). Without a domain the reference is Docker
+// Hub's: `alpine` is `docker.io/library/alpine`. Hub's other names, `index.docker.io` (which
+// distribution/reference normalises) and `registry-1.docker.io` (its API host, which buildkit looks
+// credentials up as Hub's), are `docker.io` too: `index.docker.io/alpine` is
+// `docker.io/library/alpine`. `original` keeps the text as written (it is what buildx is given).
+const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
+const DOMAIN_NAME = `${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*`;
+const IPV6 = '\\[(?:[a-fA-F0-9:]+)\\]';
+const DOMAIN_RE = new RegExp(`^(?:${DOMAIN_NAME}|${IPV6})(?::[0-9]+)?$`);
+const PATH_COMPONENT_RE = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$/;
+const TAG_RE = /^[\w][\w.-]{0,127}$/;
+const DIGEST_RE = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$/;
+const SHA256_DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
+const DOCKER_HUB = 'docker.io';
+const DOCKER_HUB_ALIASES = new Set(['index.docker.io', 'registry-1.docker.io']);
+const NAME_TOTAL_LENGTH_MAX = 255;
+class ReferenceError extends Error {
+}
+/** Parses a reference, throwing a ReferenceError that says what is wrong with it. */
+function parseReference(text) {
+    if (text.length === 0)
+        throw new ReferenceError('empty reference');
+    if (/[^\x21-\x7e]/.test(text)) {
+        throw new ReferenceError('a reference holds no whitespace, control or non-ASCII characters');
+    }
+    let rest = text;
+    let digest;
+    const at = rest.indexOf('@');
+    if (at >= 0) {
+        digest = rest.slice(at + 1);
+        rest = rest.slice(0, at);
+        if (!DIGEST_RE.test(digest)) {
+            throw new ReferenceError(`"${digest}" is not a digest (expected algorithm:hex, e.g. sha256:<64 hex>)`);
+        }
+        if (digest.startsWith('sha256:') && !SHA256_DIGEST_RE.test(digest)) {
+            throw new ReferenceError(`"${digest}" is not a sha256 digest (64 lower-case hex characters)`);
+        }
+    }
+    let tag;
+    const lastSlash = rest.lastIndexOf('/');
+    const colon = rest.indexOf(':', lastSlash + 1);
+    if (colon >= 0) {
+        tag = rest.slice(colon + 1);
+        rest = rest.slice(0, colon);
+        if (!TAG_RE.test(tag)) {
+            throw new ReferenceError(`"${tag}" is not a valid tag (letters, digits, "_", "." and "-", at most 128)`);
+        }
+    }
+    const name = rest;
+    if (name.length === 0)
+        throw new ReferenceError('the repository name is missing');
+    if (name.length > NAME_TOTAL_LENGTH_MAX) {
+        throw new ReferenceError(`the repository name is longer than ${NAME_TOTAL_LENGTH_MAX} characters`);
+    }
+    const parts = name.split('/');
+    let domain = DOCKER_HUB;
+    const first = parts[0] ?? '';
+    if (parts.length > 1 &&
+        (first.includes('.') || first.includes(':') || first === 'localhost' || /[A-Z]/.test(first))) {
+        domain = first;
+        parts.shift();
+        if (!DOMAIN_RE.test(domain))
+            throw new ReferenceError(`"${domain}" is not a valid registry host`);
+        if (DOCKER_HUB_ALIASES.has(domain))
+            domain = DOCKER_HUB;
+    }
+    for (const part of parts) {
+        if (!PATH_COMPONENT_RE.test(part)) {
+            throw new ReferenceError(/[A-Z]/.test(part)
+                ? `repository name "${name}" must be lower-case`
+                : `"${part}" is not a valid repository path component in "${name}"`);
+        }
+    }
+    let path = parts.join('/');
+    if (domain === DOCKER_HUB && parts.length === 1)
+        path = `library/${path}`;
+    return { domain, path, tag, digest, original: text };
+}
+/** `domain/path`, the repository a reference lives in. */
+function repositoryOf(ref) {
+    return `${ref.domain}/${ref.path}`;
+}
+/** The canonical text of a reference (Docker Hub spelled out). */
+function formatReference(ref) {
+    let s = `${ref.domain}/${ref.path}`;
+    if (ref.tag)
+        s += `:${ref.tag}`;
+    if (ref.digest)
+        s += `@${ref.digest}`;
+    return s;
+}
+/** A target tag: a reference with no digest; `latest` when no tag is written, as docker does. */
+function parseTag(text) {
+    const ref = parseReference(text);
+    if (ref.digest)
+        throw new ReferenceError('a target tag cannot hold a digest');
+    return { ...ref, tag: ref.tag ?? 'latest' };
+}
+function isDigest(text) {
+    return SHA256_DIGEST_RE.test(text);
+}
+
+;// CONCATENATED MODULE: ./src/inputs/inputs.ts
+// Reads every input into one typed, validated object (the policy file by policy-file.ts, the
+// annotations by annotations.ts). Bad input fails here, with the input's name in the message,
+// before anything touches a registry. `annotate` is also read on its own (readAnnotate): the step
+// needs its annotator before the other inputs are known to be good.
+
+
+
+
+
+
+
+
+
+
+
+
+const DEFAULTS = {
+    maxConcurrency: 1,
+    parallelCopies: 1,
+    maxAttempts: 5,
+    retryOn: 'panic,transient,timeout',
+    retryDelayMs: 2_000,
+    retryMaxDelayMs: 60_000,
+    attemptTimeoutMs: 15 * 60_000,
+    idleTimeoutMs: 5 * 60_000,
+};
+const HOUR = 3_600_000;
+const RETRYABLE = FAILURE_CLASSES.filter((c) => c !== 'permanent');
+function checkReference(input, text, parse) {
+    try {
+        return parse(text);
+    }
+    catch (err) {
+        if (err instanceof ReferenceError) {
+            throw new InputError(input, `"${printable(text)}" is not a valid image reference: ${err.message}`);
+        }
+        throw err;
+    }
+}
+function parseRetryOn(value) {
+    const items = parseList(value.trim() === '' ? DEFAULTS.retryOn : value).map((s) => s.toLowerCase());
+    const set = new Set();
+    for (const item of items) {
+        if (item === 'any' || item === 'all') {
+            for (const c of RETRYABLE)
+                set.add(c);
+        }
+        else if (item === 'none') {
+            // an explicit "never retry"
+        }
+        else if (item === 'permanent') {
+            throw new InputError('retry-on', 'permanent errors (authorization, invalid references) are never retried');
+        }
+        else if (FAILURE_CLASSES.includes(item)) {
+            set.add(item);
+        }
+        else {
+            throw new InputError('retry-on', `unknown class "${item}"; expected a list of ${RETRYABLE.join(', ')}, or any, or none`);
+        }
+    }
+    return set;
+}
+function digestsDirSources(dir, image, workspace) {
+    const ref = checkReference('image', image, parseReference);
+    if (ref.tag || ref.digest)
+        throw new InputError('image', `"${image}" must be a repository, without a tag or digest`);
+    const path = (0,external_node_path_namespaceObject.isAbsolute)(dir) ? dir : (0,external_node_path_namespaceObject.resolve)(workspace, dir);
+    let names;
+    try {
+        if (!(0,external_node_fs_namespaceObject.statSync)(path).isDirectory())
+            throw new Error('not a folder');
+        names = (0,external_node_fs_namespaceObject.readdirSync)(path).filter((n) => !n.startsWith('.'));
+    }
+    catch (err) {
+        throw new InputError('digests-dir', `cannot read the folder "${dir}": ${err.message}`);
+    }
+    if (names.length === 0)
+        throw new InputError('digests-dir', `the folder "${dir}" holds no digest files`);
+    return names.sort().map((name) => {
+        const hex = name.replace(/^sha256[:-]/, '');
+        if (!/^[0-9a-f]{64}$/.test(hex)) {
+            throw new InputError('digests-dir', `"${printable(name)}" is not a digest file name (64 lower-case hex characters)`);
+        }
+        return `${image}@sha256:${hex}`;
+    });
+}
 function readInputs(get, workspace = process.cwd()) {
     const dryRun = parseBoolean('dry-run', get('dry-run'), false);
     const append = parseBoolean('append', get('append'), false);
+    const sources = readSources(get, workspace);
+    const tags = readTags(get, dryRun, append);
+    const { annotations, notice: annotationsNotice } = parseAnnotations(parseList(get('annotations'), false));
+    const delays = readRetryDelays(get);
+    const buildx = readBuildx(get);
+    const inputs = {
+        sources,
+        tags,
+        annotations,
+        ...(annotationsNotice ? { annotationsNotice } : {}),
+        append,
+        dryRun,
+        ...buildx,
+        githubToken: get('github-token').trim(),
+        installPlugin: parseBoolean('install-plugin', get('install-plugin'), false),
+        policy: loadPolicy(get('policy'), workspace),
+        maxConcurrency: parseInteger('max-concurrency', get('max-concurrency'), DEFAULTS.maxConcurrency, 1, 100),
+        parallelCopies: parseInteger('parallel-copies', get('parallel-copies'), DEFAULTS.parallelCopies, 1, 16),
+        maxAttempts: parseInteger('max-attempts', get('max-attempts'), DEFAULTS.maxAttempts, 1, 20),
+        retryOn: parseRetryOn(get('retry-on')),
+        ...delays,
+        ...readTimeouts(get),
+        verify: parseBoolean('verify', get('verify'), true),
+    };
+    readAnnotate(get); // refused here like any other input; the step has read it already
+    return inputs;
+}
+/**
+ * The `annotate` input: whether annotations go on the workflow. The step reads it on its own as
+ * well, `lenient`ly (a bad value means true there), because it needs its annotator to refuse the
+ * inputs, this one included.
+ */
+function readAnnotate(get, lenient = false) {
+    try {
+        return parseBoolean('annotate', get('annotate'), true);
+    }
+    catch (err) {
+        if (lenient && err instanceof InputError)
+            return true;
+        throw err;
+    }
+}
+/** `sources`, and `digests-dir` with `image`: at least one full reference among them. */
+function readSources(get, workspace) {
     const sources = [];
     for (const s of parseList(get('sources'))) {
         if (isDigest(s)) {
@@ -37251,6 +36373,10 @@ function readInputs(get, workspace = process.cwd()) {
     if (sources.every(isDigest)) {
         throw new InputError('sources', 'bare digests need at least one full reference to say where they live');
     }
+    return sources;
+}
+/** `tags`: each a valid tag, none twice, at least one unless a dry run. */
+function readTags(get, dryRun, append) {
     const tags = parseList(get('tags')).map((t) => checkReference('tags', t, parseTag));
     if (tags.length === 0 && !dryRun)
         throw new InputError('tags', 'at least one target tag is required (or set dry-run)');
@@ -37263,12 +36389,10 @@ function readInputs(get, workspace = process.cwd()) {
     }
     if (append && tags.length === 0)
         throw new InputError('append', 'append needs a tag to append to');
-    const { annotations, notice: annotationsNotice } = parseAnnotations(parseList(get('annotations'), false));
-    const retryDelayMs = parseDurationMs('retry-delay', get('retry-delay'), DEFAULTS.retryDelayMs, 0, HOUR);
-    const retryMaxDelayMs = parseDurationMs('retry-max-delay', get('retry-max-delay'), Math.max(DEFAULTS.retryMaxDelayMs, retryDelayMs), 0, HOUR);
-    if (retryMaxDelayMs < retryDelayMs) {
-        throw new InputError('retry-max-delay', `must not be shorter than retry-delay (${get('retry-delay').trim()})`);
-    }
+    return tags;
+}
+/** `buildx-version`, `buildx-checksum` (only where a checksum can apply) and `buildx-mirror`. */
+function readBuildx(get) {
     const buildxVersion = get('buildx-version').trim();
     if (hasControl(buildxVersion))
         throw new InputError('buildx-version', 'must be a single line');
@@ -37283,6 +36407,10 @@ function readInputs(get, workspace = process.cwd()) {
             throw new InputError('buildx-checksum', `applies to an exact release, a URL or a path, not to buildx-version "${buildxVersion || "(the runner's)"}"`);
         }
     }
+    return { buildx, buildxChecksum, buildxMirror: readMirror(get) };
+}
+/** `buildx-mirror`: an https URL, or plain http on loopback. */
+function readMirror(get) {
     const buildxMirror = (get('buildx-mirror').trim() || DEFAULT_MIRROR).replace(/\/$/, '');
     let mirrorUrl;
     try {
@@ -37292,127 +36420,30 @@ function readInputs(get, workspace = process.cwd()) {
         throw new InputError('buildx-mirror', `"${printable(buildxMirror)}" is not a URL`);
     }
     if (mirrorUrl.protocol !== 'https:' &&
-        !(mirrorUrl.protocol === 'http:' && /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/.test(mirrorUrl.hostname))) {
+        !(mirrorUrl.protocol === 'http:' && isLoopbackHost(mirrorUrl.hostname))) {
         throw new InputError('buildx-mirror', 'must be an https URL (plain http only on loopback)');
     }
+    return buildxMirror;
+}
+/** `retry-delay` and `retry-max-delay`: the longest wait no shorter than the first. */
+function readRetryDelays(get) {
+    const retryDelayMs = parseDurationMs('retry-delay', get('retry-delay'), DEFAULTS.retryDelayMs, 0, HOUR);
+    const retryMaxDelayMs = parseDurationMs('retry-max-delay', get('retry-max-delay'), Math.max(DEFAULTS.retryMaxDelayMs, retryDelayMs), 0, HOUR);
+    if (retryMaxDelayMs < retryDelayMs) {
+        throw new InputError('retry-max-delay', `must not be shorter than retry-delay (${get('retry-delay').trim()})`);
+    }
+    return { retryDelayMs, retryMaxDelayMs };
+}
+/** `attempt-timeout` and `idle-timeout`: how long one attempt may run, and stay silent. */
+function readTimeouts(get) {
     return {
-        sources,
-        tags,
-        annotations,
-        ...(annotationsNotice ? { annotationsNotice } : {}),
-        append,
-        dryRun,
-        buildxVersion,
-        buildx,
-        buildxChecksum,
-        buildxMirror,
-        githubToken: get('github-token').trim(),
-        installPlugin: parseBoolean('install-plugin', get('install-plugin'), false),
-        policy: loadPolicy(get('policy'), workspace),
-        maxConcurrency: parseInteger('max-concurrency', get('max-concurrency'), DEFAULTS.maxConcurrency, 1, 100),
-        parallelCopies: parseInteger('parallel-copies', get('parallel-copies'), DEFAULTS.parallelCopies, 1, 16),
-        maxAttempts: parseInteger('max-attempts', get('max-attempts'), DEFAULTS.maxAttempts, 1, 20),
-        retryOn: parseRetryOn(get('retry-on')),
-        retryDelayMs,
-        retryMaxDelayMs,
         attemptTimeoutMs: parseDurationMs('attempt-timeout', get('attempt-timeout'), DEFAULTS.attemptTimeoutMs, 1000, 6 * HOUR),
         idleTimeoutMs: parseDurationMs('idle-timeout', get('idle-timeout'), DEFAULTS.idleTimeoutMs, 1000, 6 * HOUR),
-        verify: parseBoolean('verify', get('verify'), true),
-        annotate: parseBoolean('annotate', get('annotate'), true),
     };
 }
 
 ;// CONCATENATED MODULE: external "node:fs/promises"
 const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
-;// CONCATENATED MODULE: ./src/docker/config-dir.ts
-// The Docker config folder, as the Docker CLI (and so buildx and docker/login-action) finds it:
-// $DOCKER_CONFIG when set and not empty, else ~/.docker. An empty DOCKER_CONFIG means unset.
-
-
-/** `$DOCKER_CONFIG`, or `$HOME/.docker` when it is unset or empty (a relative value is taken as given). */
-function dockerConfigDir(env = process.env) {
-    if (env.DOCKER_CONFIG)
-        return env.DOCKER_CONFIG;
-    return (0,external_node_path_namespaceObject.join)(env.HOME || (0,external_node_os_namespaceObject.homedir)(), '.docker');
-}
-
-;// CONCATENATED MODULE: ./src/install/locate.ts
-// Locating a buildx that needs no install: the runner's `docker buildx`, or a binary at a path,
-// run standalone. (Releases, ranges, git fix branches and URLs: see ../install.)
-
-
-
-
-/** Parses `github.com/docker/buildx v0.13.1 abcdef` (and Debian's `... 0.13.1+ds1 0.13.1+ds1-3`). */
-function parseVersionOutput(text) {
-    const line = text
-        .split(/\r?\n/)
-        .find((l) => l.trim() !== '')
-        ?.trim();
-    if (!line)
-        return undefined;
-    // A release reports its semver; a build from a branch reports the ref it was built from.
-    const m = line.match(/^\S*buildx\S*\s+(\S+)/);
-    if (!m)
-        return undefined;
-    return { version: m[1], raw: line };
-}
-function findOnPath(name, pathEnv = process.env.PATH ?? '') {
-    for (const dir of pathEnv.split(external_node_path_namespaceObject.delimiter)) {
-        if (!dir)
-            continue;
-        const candidate = (0,external_node_path_namespaceObject.join)(dir, name);
-        try {
-            (0,external_node_fs_namespaceObject.accessSync)(candidate, external_node_fs_namespaceObject.constants.X_OK);
-            if ((0,external_node_fs_namespaceObject.statSync)(candidate).isFile())
-                return candidate;
-        }
-        catch {
-            // not here
-        }
-    }
-    return undefined;
-}
-/** Where the docker CLI looks for its buildx plugin, in its order. */
-function pluginDirs(env = process.env) {
-    return [
-        (0,external_node_path_namespaceObject.join)(dockerConfigDir(env), 'cli-plugins'),
-        '/usr/local/lib/docker/cli-plugins',
-        '/usr/local/libexec/docker/cli-plugins',
-        '/usr/lib/docker/cli-plugins',
-        '/usr/libexec/docker/cli-plugins',
-    ];
-}
-/** Resolves the `buildx-version` input to a buildx to run (this release: empty or a path). */
-function locateBuildx(spec, workspace, env = process.env) {
-    if (spec === '') {
-        const docker = findOnPath('docker', env.PATH);
-        if (!docker) {
-            throw new InputError('buildx-version', 'empty means the runner\'s "docker buildx", but there is no docker CLI on PATH; give a path to a buildx binary');
-        }
-        const plugin = pluginDirs(env)
-            .map((d) => (0,external_node_path_namespaceObject.join)(d, 'docker-buildx'))
-            .find((p) => (0,external_node_fs_namespaceObject.existsSync)(p));
-        return { file: docker, prefix: ['buildx'], source: 'runner', path: plugin ?? `${docker} buildx` };
-    }
-    if ((0,external_node_path_namespaceObject.isAbsolute)(spec) || spec.startsWith('./') || spec.startsWith('../')) {
-        const path = (0,external_node_path_namespaceObject.isAbsolute)(spec) ? spec : (0,external_node_path_namespaceObject.resolve)(workspace, spec);
-        try {
-            if (!(0,external_node_fs_namespaceObject.statSync)(path).isFile())
-                throw new Error('not a file');
-            (0,external_node_fs_namespaceObject.accessSync)(path, external_node_fs_namespaceObject.constants.X_OK);
-        }
-        catch (err) {
-            throw new InputError('buildx-version', `"${spec}" is not an executable file (${err.message})`);
-        }
-        return { file: path, prefix: [], source: 'path', path };
-    }
-    throw new InputError('buildx-version', `"${spec}" is not a form this version accepts: leave it empty for the runner's docker buildx, ` +
-        'or give a path to a buildx binary (/abs/path or ./relative/to/workspace)');
-}
-
-;// CONCATENATED MODULE: ./src/install/known-releases.json
-const known_releases_namespaceObject = /*#__PURE__*/JSON.parse('{"generated":"2026-11-22","source":"Compiled offline from public copies, without API access: docker/actions-toolkit\'s buildx-releases.json up to v0.22.0-rc1 (March 2025); later tags from buildx release pages, Docker PRs and distro packages, not complete. Dates from Docker\'s Buildx release notes and winget manifests, else null.","releases":[{"tag":"v0.38.0-rc2","prerelease":true,"published":null},{"tag":"v0.38.0-rc1","prerelease":true,"published":null},{"tag":"v0.37.1","prerelease":false,"published":"2026-09-11"},{"tag":"v0.37.0","prerelease":false,"published":"2026-09-02"},{"tag":"v0.37.0-rc2","prerelease":true,"published":null},{"tag":"v0.37.0-rc1","prerelease":true,"published":null},{"tag":"v0.36.1","prerelease":false,"published":"2026-08-04"},{"tag":"v0.36.0","prerelease":false,"published":null},{"tag":"v0.36.0-rc2","prerelease":true,"published":null},{"tag":"v0.36.0-rc1","prerelease":true,"published":null},{"tag":"v0.35.0","prerelease":false,"published":null},{"tag":"v0.35.0-rc2","prerelease":true,"published":null},{"tag":"v0.34.1","prerelease":false,"published":null},{"tag":"v0.33.0","prerelease":false,"published":null},{"tag":"v0.32.1","prerelease":false,"published":"2026-03-04"},{"tag":"v0.32.0","prerelease":false,"published":null},{"tag":"v0.31.1","prerelease":false,"published":null},{"tag":"v0.31.0","prerelease":false,"published":null},{"tag":"v0.30.1","prerelease":false,"published":null},{"tag":"v0.30.0","prerelease":false,"published":null},{"tag":"v0.29.1","prerelease":false,"published":"2025-10-03"},{"tag":"v0.29.0","prerelease":false,"published":"2025-09-30"},{"tag":"v0.29.0-rc1","prerelease":true,"published":null},{"tag":"v0.28.0","prerelease":false,"published":"2025-09-03"},{"tag":"v0.27.0","prerelease":false,"published":"2025-08-20"},{"tag":"v0.26.1","prerelease":false,"published":"2025-07-22"},{"tag":"v0.26.0","prerelease":false,"published":"2025-07-21"},{"tag":"v0.25.0","prerelease":false,"published":"2025-06-17"},{"tag":"v0.25.0-rc2","prerelease":true,"published":null},{"tag":"v0.24.0","prerelease":false,"published":"2025-05-21"},{"tag":"v0.24.0-rc1","prerelease":true,"published":null},{"tag":"v0.23.0","prerelease":false,"published":"2025-04-15"},{"tag":"v0.22.0","prerelease":false,"published":"2025-03-18"},{"tag":"v0.22.0-rc1","prerelease":true,"published":null},{"tag":"v0.21.3","prerelease":false,"published":null},{"tag":"v0.21.2","prerelease":false,"published":null},{"tag":"v0.21.1","prerelease":false,"published":null},{"tag":"v0.21.0","prerelease":false,"published":"2025-02-19"},{"tag":"v0.21.0-rc3","prerelease":true,"published":null},{"tag":"v0.21.0-rc2","prerelease":true,"published":null},{"tag":"v0.21.0-rc1","prerelease":true,"published":null},{"tag":"v0.20.1","prerelease":false,"published":"2025-01-23"},{"tag":"v0.20.0","prerelease":false,"published":"2025-01-20"},{"tag":"v0.20.0-rc3","prerelease":true,"published":null},{"tag":"v0.20.0-rc2","prerelease":true,"published":null},{"tag":"v0.20.0-rc1","prerelease":true,"published":null},{"tag":"v0.19.3","prerelease":false,"published":null},{"tag":"v0.19.2","prerelease":false,"published":null},{"tag":"v0.19.1","prerelease":false,"published":"2024-11-27"},{"tag":"v0.19.0","prerelease":false,"published":"2024-11-27"},{"tag":"v0.19.0-rc2","prerelease":true,"published":null},{"tag":"v0.19.0-rc1","prerelease":true,"published":null},{"tag":"v0.18.0","prerelease":false,"published":"2024-10-31"},{"tag":"v0.18.0-rc3","prerelease":true,"published":null},{"tag":"v0.18.0-rc2","prerelease":true,"published":null},{"tag":"v0.18.0-rc1","prerelease":true,"published":null},{"tag":"v0.17.1","prerelease":false,"published":"2024-09-13"},{"tag":"v0.17.0","prerelease":false,"published":"2024-09-10"},{"tag":"v0.17.0-rc2","prerelease":true,"published":null},{"tag":"v0.17.0-rc1","prerelease":true,"published":null},{"tag":"v0.16.2","prerelease":false,"published":"2024-07-25"},{"tag":"v0.16.1","prerelease":false,"published":"2024-07-18"},{"tag":"v0.16.0","prerelease":false,"published":"2024-07-11"},{"tag":"v0.16.0-rc2","prerelease":true,"published":null},{"tag":"v0.16.0-rc1","prerelease":true,"published":null},{"tag":"v0.15.1","prerelease":false,"published":"2024-06-18"},{"tag":"v0.15.0","prerelease":false,"published":"2024-06-11"},{"tag":"v0.15.0-rc2","prerelease":true,"published":null},{"tag":"v0.15.0-rc1","prerelease":true,"published":null},{"tag":"v0.14.1","prerelease":false,"published":null},{"tag":"v0.14.0","prerelease":false,"published":"2024-04-18"},{"tag":"v0.14.0-rc2","prerelease":true,"published":null},{"tag":"v0.14.0-rc1","prerelease":true,"published":null},{"tag":"v0.13.1","prerelease":false,"published":"2024-03-13"},{"tag":"v0.13.0","prerelease":false,"published":"2024-03-06"},{"tag":"v0.13.0-rc2","prerelease":true,"published":null},{"tag":"v0.13.0-rc1","prerelease":true,"published":null},{"tag":"v0.12.1","prerelease":false,"published":"2024-01-12"},{"tag":"v0.12.0","prerelease":false,"published":"2023-11-16"},{"tag":"v0.12.0-rc2","prerelease":true,"published":null},{"tag":"v0.12.0-rc1","prerelease":true,"published":null},{"tag":"v0.11.2","prerelease":false,"published":"2023-07-18"},{"tag":"v0.11.1","prerelease":false,"published":"2023-07-05"},{"tag":"v0.11.0","prerelease":false,"published":"2023-06-13"},{"tag":"v0.11.0-rc2","prerelease":true,"published":null},{"tag":"v0.11.0-rc1","prerelease":true,"published":null},{"tag":"v0.10.5","prerelease":false,"published":null},{"tag":"v0.10.4","prerelease":false,"published":"2023-03-06"},{"tag":"v0.10.3","prerelease":false,"published":"2023-02-16"},{"tag":"v0.10.2","prerelease":false,"published":"2023-01-30"},{"tag":"v0.10.1","prerelease":false,"published":"2023-01-27"},{"tag":"v0.10.0","prerelease":false,"published":"2023-01-10"},{"tag":"v0.10.0-rc3","prerelease":true,"published":null},{"tag":"v0.10.0-rc2","prerelease":true,"published":null},{"tag":"v0.10.0-rc1","prerelease":true,"published":null},{"tag":"v0.9.1","prerelease":false,"published":"2022-08-18"},{"tag":"v0.9.0","prerelease":false,"published":"2022-08-17"},{"tag":"v0.9.0-rc2","prerelease":true,"published":null},{"tag":"v0.9.0-rc1","prerelease":true,"published":null}]}');
 ;// CONCATENATED MODULE: ./node_modules/@actions/tool-cache/lib/manifest.js
 var manifest_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
@@ -38259,6 +37290,569 @@ async function evict(cachedFile) {
     await (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true });
 }
 
+// EXTERNAL MODULE: external "node:http"
+var external_node_http_ = __nccwpck_require__(7067);
+var external_node_http_default = /*#__PURE__*/__nccwpck_require__.n(external_node_http_);
+;// CONCATENATED MODULE: external "node:https"
+const external_node_https_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:https");
+var external_node_https_default = /*#__PURE__*/__nccwpck_require__.n(external_node_https_namespaceObject);
+;// CONCATENATED MODULE: ./src/http/request.ts
+// HTTP requests on node:http and node:https, with redirects followed. The action does not use
+// `fetch`: in a bundle that carries @actions/core, Node's `fetch` runs through the undici 6 that
+// @actions/http-client installs as the process-wide dispatcher, and that undici's HTTP/1 parser
+// asserts (an uncatchable AssertionError, nodejs/undici#5360) when a server closes the connection
+// while a slow consumer has the body paused. Node's own HTTP client has no such state to trip on,
+// and depends on no global that another module can replace.
+
+
+/** A network failure (no HTTP answer): `code` is Node's error code (ECONNRESET, ECONNREFUSED, ...). */
+class NetworkError extends Error {
+    code;
+    constructor(message, code) {
+        super(message);
+        this.code = code;
+        this.name = 'NetworkError';
+    }
+}
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+function headerGetter(res) {
+    return {
+        get(name) {
+            const v = res.headers[name.toLowerCase()];
+            if (v === undefined)
+                return null;
+            return Array.isArray(v) ? v.join(', ') : v;
+        },
+    };
+}
+function once(url, req) {
+    const mod = url.protocol === 'https:' ? (external_node_https_default()) : url.protocol === 'http:' ? (external_node_http_default()) : undefined;
+    if (!mod)
+        return Promise.reject(new NetworkError(`unsupported URL scheme ${url.protocol}`));
+    return new Promise((resolve, reject) => {
+        const r = mod.request(url, { method: req.method ?? 'GET', headers: req.headers, signal: req.signal });
+        r.once('response', resolve);
+        r.once('error', (err) => {
+            if (req.signal?.aborted)
+                return reject(req.signal.reason);
+            reject(new NetworkError(err.code ?? err.message, err.code));
+        });
+        r.end(req.body);
+    });
+}
+/** What a redirect keeps of a request: the method (GET after a 303, or a 301/302 of a POST) and,
+ * only on the same origin, the credentials, as browsers and `fetch` do. */
+function redirected(from, to, status, req) {
+    const headers = { ...req.headers };
+    if (from.origin !== to.origin) {
+        for (const k of Object.keys(headers))
+            if (/^(authorization|cookie)$/i.test(k))
+                delete headers[k];
+    }
+    const toGet = status === 303 || ((status === 301 || status === 302) && req.method === 'POST');
+    if (!toGet)
+        return { ...req, headers };
+    for (const k of Object.keys(headers))
+        if (/^content-/i.test(k))
+            delete headers[k];
+    return { ...req, method: 'GET', body: undefined, headers };
+}
+/** Sends a request and returns the response with its body unread, following redirects. */
+async function request(url, req = {}) {
+    let current = new URL(url);
+    let r = req;
+    for (let hops = 0;; hops++) {
+        const res = await once(current, r);
+        const status = res.statusCode ?? 0;
+        const location = res.headers.location;
+        if (REDIRECTS.has(status) && location) {
+            res.resume();
+            if (hops >= (req.maxRedirects ?? 10))
+                throw new NetworkError(`too many redirects (${hops})`);
+            const next = new URL(location, current);
+            r = redirected(current, next, status, r);
+            current = next;
+            continue;
+        }
+        return {
+            status,
+            statusText: res.statusMessage ?? '',
+            ok: status >= 200 && status < 300,
+            url: current.toString(),
+            headers: headerGetter(res),
+            body: res,
+            discard: () => void res.resume(),
+        };
+    }
+}
+/** Reads a whole body (for small answers: JSON, checksum lists, error texts). */
+async function readAll(res, limitBytes = 32 * 1024 * 1024) {
+    const parts = [];
+    let total = 0;
+    for await (const chunk of res.body) {
+        total += chunk.length;
+        if (total > limitBytes) {
+            res.body.destroy();
+            throw new NetworkError(`answer larger than ${limitBytes} bytes`);
+        }
+        parts.push(chunk);
+    }
+    return Buffer.concat(parts);
+}
+
+;// CONCATENATED MODULE: ./src/util/retry.ts
+// Exponential backoff with full jitter: the wait before retry n (n = 1 after the first failure)
+// is uniform in [0, min(cap, base * 2^(n-1))]; pure, the random source is a parameter. And a sleep
+// that a cancellation cuts short. Whether to retry at all is the merge stage's (merge/retry.ts).
+function backoffCeiling(retry, { baseMs, capMs }) {
+    const exp = baseMs * 2 ** Math.max(0, Math.min(retry - 1, 30));
+    return Math.min(capMs, exp);
+}
+function backoffDelay(retry, opts, random = Math.random) {
+    return Math.round(random() * backoffCeiling(retry, opts));
+}
+/** A sleep that a cancellation can cut short. */
+function sleep(ms, signal) {
+    return new Promise((resolve, reject) => {
+        if (signal?.aborted)
+            return reject(signal.reason);
+        const timer = setTimeout(() => {
+            signal?.removeEventListener('abort', onAbort);
+            resolve();
+        }, ms);
+        const onAbort = () => {
+            clearTimeout(timer);
+            reject(signal?.reason);
+        };
+        signal?.addEventListener('abort', onAbort, { once: true });
+    });
+}
+const halfJitter = () => 0.5 + Math.random() / 2;
+/**
+ * Runs `attempt(n)` (n = 1, 2, ...) until it succeeds, fails with an error `retryable` refuses,
+ * the attempts are spent, or the signal is aborted; waits backoffDelay(n) between attempts. The
+ * last error is thrown as it is.
+ */
+async function withRetry(attempt, opts) {
+    for (let n = 1;; n++) {
+        try {
+            return await attempt(n);
+        }
+        catch (err) {
+            if (n >= opts.attempts || opts.signal?.aborted || !opts.retryable(err))
+                throw err;
+            const wait = backoffDelay(n, opts.backoff, opts.random ?? halfJitter);
+            opts.onRetry?.(err, n + 1, wait);
+            await sleep(wait, opts.signal);
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ./src/install/http.ts
+// Downloads with bounded time: each attempt has a deadline and a stall watchdog (no bytes for a
+// while), network errors, 5xx and 429 are retried with backoff, and a body shorter than its
+// Content-Length is an error. Files are hashed as they are written. Requests go through
+// src/http/request.ts (node:http), never `fetch`: see there why.
+
+
+
+
+
+
+class HttpError extends Error {
+    status;
+    retryable;
+    constructor(message, status, retryable = false) {
+        super(message);
+        this.status = status;
+        this.retryable = retryable;
+        this.name = 'HttpError';
+    }
+}
+const http_DEFAULTS = { timeoutMs: 10 * 60_000, stallMs: 30_000, attempts: 3, retryDelayMs: 1000 };
+/** Shows a URL without its query (signed download URLs carry credentials there). */
+function safeUrl(url) {
+    try {
+        const u = new URL(url);
+        return `${u.origin}${u.pathname}`;
+    }
+    catch {
+        return '(invalid URL)';
+    }
+}
+function withRetries(what, opts, once) {
+    const attempts = opts.attempts ?? http_DEFAULTS.attempts;
+    return withRetry(() => attemptOnce(what, opts, once), {
+        attempts,
+        backoff: { baseMs: opts.retryDelayMs ?? http_DEFAULTS.retryDelayMs, capMs: 30_000 },
+        retryable: (err) => err instanceof HttpError && err.retryable,
+        onRetry: (err, next, wait) => opts.onRetry?.(`${err.message}; retrying in ${(wait / 1000).toFixed(1)}s (attempt ${next} of ${attempts})`),
+        signal: opts.signal,
+    });
+}
+/** One attempt under its deadline; its failure as an HttpError (a cancellation as its reason). */
+async function attemptOnce(what, opts, once) {
+    const timeoutMs = opts.timeoutMs ?? http_DEFAULTS.timeoutMs;
+    const ac = new AbortController();
+    const onAbort = () => ac.abort(opts.signal?.reason);
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    const deadline = setTimeout(() => ac.abort(new HttpError(`${what}: no answer within ${Math.round(timeoutMs / 1000)}s`, undefined, true)), timeoutMs);
+    try {
+        return await once(ac.signal);
+    }
+    catch (err) {
+        if (opts.signal?.aborted)
+            throw opts.signal.reason;
+        throw toHttpError(what, err, ac.signal);
+    }
+    finally {
+        clearTimeout(deadline);
+        opts.signal?.removeEventListener('abort', onAbort);
+    }
+}
+function toHttpError(what, err, signal) {
+    if (err instanceof HttpError)
+        return err;
+    if (signal.aborted && signal.reason instanceof HttpError)
+        return signal.reason;
+    const e = err;
+    return new HttpError(`${what}: ${e.code ?? e.message ?? String(err)}`, undefined, true);
+}
+function checkStatus(what, res) {
+    if (res.ok)
+        return;
+    res.discard();
+    const retryable = res.status >= 500 || res.status === 429 || res.status === 408;
+    throw new HttpError(`${what}: ${res.status} ${res.statusText}`, res.status, retryable);
+}
+/** GETs a URL's body as text, with retries. */
+function fetchText(url, opts = {}) {
+    const what = `GET ${safeUrl(url)}`;
+    return withRetries(what, opts, async (signal) => {
+        const res = await request(url, { headers: opts.headers, signal });
+        checkStatus(what, res);
+        const keep = [];
+        await readWithStall(what, res, signal, opts.stallMs ?? http_DEFAULTS.stallMs, (chunk) => {
+            keep.push(chunk);
+            return undefined;
+        });
+        return { text: Buffer.concat(keep).toString('utf8'), headers: res.headers };
+    });
+}
+/** Writes chunks to a file, waiting when the file is slower than the network (backpressure). */
+function fileSink(dest) {
+    const out = (0,external_node_fs_namespaceObject.createWriteStream)(dest, { mode: 0o755 });
+    // Every error of the file stream is caught here, also one that comes after a failure.
+    let fileError;
+    const closed = new Promise((resolve) => out.once('close', () => resolve()));
+    out.on('error', (err) => {
+        fileError ??= err;
+    });
+    return {
+        write(chunk) {
+            if (fileError)
+                throw fileError;
+            if (out.write(chunk))
+                return undefined;
+            return new Promise((resolve, reject) => {
+                const onDrain = () => {
+                    out.off('error', onError);
+                    resolve();
+                };
+                const onError = (err) => {
+                    out.off('drain', onDrain);
+                    reject(err);
+                };
+                out.once('drain', onDrain);
+                out.once('error', onError);
+            });
+        },
+        async finish() {
+            await new Promise((resolve, reject) => out.end((err) => (err ? reject(err) : resolve())));
+            if (fileError)
+                throw fileError;
+        },
+        async abandon() {
+            out.destroy();
+            await closed;
+            await (0,promises_namespaceObject.rm)(dest, { force: true });
+        },
+    };
+}
+/** Downloads a URL to a file, hashing it on the way; a failed download leaves no file behind. */
+function downloadFile(url, dest, opts = {}) {
+    const what = `download ${safeUrl(url)}`;
+    return withRetries(what, opts, async (signal) => {
+        const res = await request(url, { headers: opts.headers, signal });
+        checkStatus(what, res);
+        const hash = (0,external_node_crypto_.createHash)('sha256');
+        const sink = fileSink(dest);
+        let bytes;
+        try {
+            bytes = await readWithStall(what, res, signal, opts.stallMs ?? http_DEFAULTS.stallMs, (chunk) => {
+                hash.update(chunk);
+                return sink.write(chunk);
+            });
+            await sink.finish();
+        }
+        catch (err) {
+            await sink.abandon();
+            throw err;
+        }
+        return { sha256: hash.digest('hex'), bytes };
+    });
+}
+/**
+ * Reads a body chunk by chunk into `onChunk` (awaited: a slow consumer slows the reading, never
+ * the other way round), aborting when the network sends nothing for `stallMs` (time spent in the
+ * consumer does not count), and checking the length against Content-Length. Returns the bytes read.
+ */
+async function readWithStall(what, res, signal, stallMs, onChunk) {
+    const expected = Number(res.headers.get('content-length') ?? NaN);
+    let total = 0;
+    let stalled = false;
+    const stallError = () => new HttpError(`${what}: stalled (no data for ${formatDuration(stallMs)})`, undefined, true);
+    let timer;
+    const arm = () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => {
+            stalled = true;
+            res.body.destroy(stallError());
+        }, stallMs);
+    };
+    try {
+        arm();
+        for await (const chunk of res.body) {
+            clearTimeout(timer);
+            total += chunk.length;
+            const wait = onChunk(chunk);
+            if (wait)
+                await wait;
+            arm();
+        }
+    }
+    catch (err) {
+        if (stalled)
+            throw stallError();
+        if (signal.aborted)
+            throw signal.reason instanceof Error
+                ? signal.reason
+                : new HttpError(`${what}: aborted`, undefined, true);
+        if (Number.isFinite(expected) && total < expected) {
+            throw new HttpError(`${what}: truncated (${total} of ${expected} bytes, then the connection closed)`, undefined, true);
+        }
+        throw err;
+    }
+    finally {
+        clearTimeout(timer);
+        res.body.destroy();
+    }
+    if (Number.isFinite(expected) && res.headers.get('content-encoding') === null && total !== expected) {
+        throw new HttpError(`${what}: truncated (${total} of ${expected} bytes)`, undefined, true);
+    }
+    return total;
+}
+
+;// CONCATENATED MODULE: external "node:os"
+const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
+;// CONCATENATED MODULE: ./src/docker/config-dir.ts
+// The Docker config folder, as the Docker CLI (and so buildx and docker/login-action) finds it:
+// $DOCKER_CONFIG when set and not empty, else ~/.docker. An empty DOCKER_CONFIG means unset.
+
+
+/** `$DOCKER_CONFIG`, or `$HOME/.docker` when it is unset or empty (a relative value is taken as given). */
+function dockerConfigDir(env = process.env) {
+    if (env.DOCKER_CONFIG)
+        return env.DOCKER_CONFIG;
+    return (0,external_node_path_namespaceObject.join)(env.HOME || (0,external_node_os_namespaceObject.homedir)(), '.docker');
+}
+
+;// CONCATENATED MODULE: ./src/install/locate.ts
+// Locating a buildx that needs no install: the runner's `docker buildx`, or a binary at a path,
+// run standalone. (Releases, ranges, git fix branches and URLs: see ./install.ts.)
+
+
+
+
+/** Parses `github.com/docker/buildx v0.13.1 abcdef` (and Debian's `... 0.13.1+ds1 0.13.1+ds1-3`). */
+function parseVersionOutput(text) {
+    const line = text
+        .split(/\r?\n/)
+        .find((l) => l.trim() !== '')
+        ?.trim();
+    if (!line)
+        return undefined;
+    // A release reports its semver; a build from a branch reports the ref it was built from.
+    const m = line.match(/^\S*buildx\S*\s+(\S+)/);
+    if (!m)
+        return undefined;
+    return { version: m[1], raw: line };
+}
+function findOnPath(name, pathEnv = process.env.PATH ?? '') {
+    for (const dir of pathEnv.split(external_node_path_namespaceObject.delimiter)) {
+        if (!dir)
+            continue;
+        const candidate = (0,external_node_path_namespaceObject.join)(dir, name);
+        try {
+            (0,external_node_fs_namespaceObject.accessSync)(candidate, external_node_fs_namespaceObject.constants.X_OK);
+            if ((0,external_node_fs_namespaceObject.statSync)(candidate).isFile())
+                return candidate;
+        }
+        catch {
+            // not here
+        }
+    }
+    return undefined;
+}
+/** Where the docker CLI looks for its buildx plugin, in its order. */
+function pluginDirs(env = process.env) {
+    return [
+        (0,external_node_path_namespaceObject.join)(dockerConfigDir(env), 'cli-plugins'),
+        '/usr/local/lib/docker/cli-plugins',
+        '/usr/local/libexec/docker/cli-plugins',
+        '/usr/lib/docker/cli-plugins',
+        '/usr/libexec/docker/cli-plugins',
+    ];
+}
+/** Resolves the `buildx-version` input to a buildx to run (this release: empty or a path). */
+function locateBuildx(spec, workspace, env = process.env) {
+    if (spec === '') {
+        const docker = findOnPath('docker', env.PATH);
+        if (!docker) {
+            throw new InputError('buildx-version', 'empty means the runner\'s "docker buildx", but there is no docker CLI on PATH; give a path to a buildx binary');
+        }
+        const plugin = pluginDirs(env)
+            .map((d) => (0,external_node_path_namespaceObject.join)(d, 'docker-buildx'))
+            .find((p) => (0,external_node_fs_namespaceObject.existsSync)(p));
+        return { file: docker, prefix: ['buildx'], source: 'runner', path: plugin ?? `${docker} buildx` };
+    }
+    if ((0,external_node_path_namespaceObject.isAbsolute)(spec) || spec.startsWith('./') || spec.startsWith('../')) {
+        const path = (0,external_node_path_namespaceObject.isAbsolute)(spec) ? spec : (0,external_node_path_namespaceObject.resolve)(workspace, spec);
+        try {
+            if (!(0,external_node_fs_namespaceObject.statSync)(path).isFile())
+                throw new Error('not a file');
+            (0,external_node_fs_namespaceObject.accessSync)(path, external_node_fs_namespaceObject.constants.X_OK);
+        }
+        catch (err) {
+            throw new InputError('buildx-version', `"${spec}" is not an executable file (${err.message})`);
+        }
+        return { file: path, prefix: [], source: 'path', path };
+    }
+    throw new InputError('buildx-version', `"${spec}" is not a form this version accepts: leave it empty for the runner's docker buildx, ` +
+        'or give a path to a buildx binary (/abs/path or ./relative/to/workspace)');
+}
+
+;// CONCATENATED MODULE: ./src/install/installed.ts
+// What every way of installing shares: the options, the result (one builder for it), the error,
+// and the checks of a binary (`version` runs) and of a tool-cache hit.
+
+
+
+class InstallError extends Error {
+    constructor(message) {
+        super(message);
+        this.name = 'InstallError';
+    }
+}
+/** The Installed record of a binary: at a Buildx the locator found, or at a file (run standalone). */
+function installedAt(at, source, version, how, more = {}) {
+    const b = typeof at === 'string' ? { file: at, prefix: [], source: 'path', path: at } : at;
+    return { ...b, source, version, ...more, cached: more.cached ?? false, how };
+}
+/** Runs `<binary> version` and returns what it reports, or undefined when it does not run. */
+async function reportedVersion(file, prefix = [], signal) {
+    const r = await runProcess({
+        file,
+        args: [...prefix, 'version'],
+        timeoutMs: 30_000,
+        captureStdoutBytes: 64 * 1024,
+        signal,
+    }).catch(() => undefined);
+    if (!r || r.exitCode !== 0)
+        return undefined;
+    return parseVersionOutput(r.stdout)?.version;
+}
+/** The version a freshly obtained binary reports; an InstallError when it does not run. */
+async function checkRuns(file, opts) {
+    const version = await reportedVersion(file, [], opts.signal);
+    if (!version)
+        throw new InstallError(`the binary at ${file} does not run "version"`);
+    return version;
+}
+/** A cache hit that still runs, or undefined (an entry that no longer runs is evicted). */
+async function fromCache(key, opts) {
+    const file = findCached(key, opts.platform.arch, opts.platform.os);
+    if (!file)
+        return undefined;
+    const version = await reportedVersion(file, [], opts.signal);
+    if (version)
+        return { file, version };
+    opts.warning(`The cached buildx at ${file} no longer runs; removing it and installing again`);
+    await evict(file);
+    return undefined;
+}
+
+;// CONCATENATED MODULE: ./src/install/download.ts
+// Downloading a binary and verifying it: the bounds of a download, the sha256 a release publishes
+// in its checksums.txt, and a temp file checked against the expected sha256 before it is used.
+
+
+
+
+
+
+
+function downloadOpts(opts) {
+    return {
+        timeoutMs: opts.download?.timeoutMs ?? 10 * 60_000,
+        stallMs: opts.download?.stallMs ?? 30_000,
+        attempts: opts.download?.attempts ?? 3,
+        retryDelayMs: opts.download?.retryDelayMs,
+        signal: opts.signal,
+        onRetry: (m) => opts.info(m),
+    };
+}
+/**
+ * The sha256 `checksums.txt` of a release publishes for `asset`; undefined (with a warning) when the
+ * release has no checksums.txt and the policy does not require one.
+ */
+async function publishedChecksum(tag, base, asset, opts) {
+    try {
+        const { text } = await fetchText(`${base}/checksums.txt`, { ...downloadOpts(opts), timeoutMs: 60_000 });
+        const expected = parseChecksums(text).get(asset);
+        if (!expected)
+            throw new InstallError(`${safeUrl(`${base}/checksums.txt`)} has no line for ${asset}: refusing to install an unverified binary`);
+        return expected;
+    }
+    catch (err) {
+        if (!(err instanceof HttpError && err.status === 404))
+            throw err;
+        if (opts.requireChecksum) {
+            throw new InstallError(`buildx ${tag} publishes no checksums.txt at ${safeUrl(base)}, and the policy requires checksum verification (checksum: required)`);
+        }
+        opts.warning(`buildx ${tag} publishes no checksums.txt at ${safeUrl(base)}: installing it without checksum verification`);
+        return undefined;
+    }
+}
+async function fileSha(file) {
+    const hash = (0,external_node_crypto_.createHash)('sha256');
+    for await (const chunk of (0,external_node_fs_namespaceObject.createReadStream)(file))
+        hash.update(chunk);
+    return hash.digest('hex');
+}
+/** Downloads to a temp file and checks its sha256; on a mismatch nothing is left behind. */
+async function downloadVerified(url, expected, opts) {
+    await (0,promises_namespaceObject.mkdir)(opts.tempDir, { recursive: true });
+    const path = (0,external_node_path_namespaceObject.join)(opts.tempDir, `buildx-download-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`);
+    const { sha256 } = await downloadFile(url, path, downloadOpts(opts));
+    if (expected && sha256 !== expected) {
+        await (0,promises_namespaceObject.rm)(path, { force: true });
+        throw new InstallError(`sha256 of ${safeUrl(url)} is ${sha256}, expected ${expected}: refusing to install it`);
+    }
+    await (0,promises_namespaceObject.chmod)(path, 0o755);
+    return { path, sha256 };
+}
+
 ;// CONCATENATED MODULE: ./src/install/git.ts
 // Fix branches: resolve a git ref to a commit, fetch that one commit shallowly, and build
 // `./cmd/buildx` with Go (buildx's version ldflags set), or with `docker buildx build` from
@@ -38485,356 +38079,77 @@ async function buildAtCommit(url, ref, commit, workDir, outFile, opts) {
         'or a reachable Docker engine (docker buildx build); this runner has neither');
 }
 
-// EXTERNAL MODULE: external "node:http"
-var external_node_http_ = __nccwpck_require__(7067);
-var external_node_http_default = /*#__PURE__*/__nccwpck_require__.n(external_node_http_);
-;// CONCATENATED MODULE: external "node:https"
-const external_node_https_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:https");
-var external_node_https_default = /*#__PURE__*/__nccwpck_require__.n(external_node_https_namespaceObject);
-;// CONCATENATED MODULE: ./src/http/request.ts
-// HTTP requests on node:http and node:https, with redirects followed. The action does not use
-// `fetch`: in a bundle that carries @actions/core, Node's `fetch` runs through the undici 6 that
-// @actions/http-client installs as the process-wide dispatcher, and that undici's HTTP/1 parser
-// asserts (an uncatchable AssertionError, nodejs/undici#5360) when a server closes the connection
-// while a slow consumer has the body paused. Node's own HTTP client has no such state to trip on,
-// and depends on no global that another module can replace.
-
-
-/** A network failure (no HTTP answer): `code` is Node's error code (ECONNRESET, ECONNREFUSED, ...). */
-class NetworkError extends Error {
-    code;
-    constructor(message, code) {
-        super(message);
-        this.code = code;
-        this.name = 'NetworkError';
-    }
-}
-const REDIRECTS = new Set([301, 302, 303, 307, 308]);
-function headerGetter(res) {
-    return {
-        get(name) {
-            const v = res.headers[name.toLowerCase()];
-            if (v === undefined)
-                return null;
-            return Array.isArray(v) ? v.join(', ') : v;
-        },
-    };
-}
-function once(url, req) {
-    const mod = url.protocol === 'https:' ? (external_node_https_default()) : url.protocol === 'http:' ? (external_node_http_default()) : undefined;
-    if (!mod)
-        return Promise.reject(new NetworkError(`unsupported URL scheme ${url.protocol}`));
-    return new Promise((resolve, reject) => {
-        const r = mod.request(url, { method: req.method ?? 'GET', headers: req.headers, signal: req.signal });
-        r.once('response', resolve);
-        r.once('error', (err) => {
-            if (req.signal?.aborted)
-                return reject(req.signal.reason);
-            reject(new NetworkError(err.code ?? err.message, err.code));
-        });
-        r.end(req.body);
-    });
-}
-/** What a redirect keeps of a request: the method (GET after a 303, or a 301/302 of a POST) and,
- * only on the same origin, the credentials, as browsers and `fetch` do. */
-function redirected(from, to, status, req) {
-    const headers = { ...req.headers };
-    if (from.origin !== to.origin) {
-        for (const k of Object.keys(headers))
-            if (/^(authorization|cookie)$/i.test(k))
-                delete headers[k];
-    }
-    const toGet = status === 303 || ((status === 301 || status === 302) && req.method === 'POST');
-    if (!toGet)
-        return { ...req, headers };
-    for (const k of Object.keys(headers))
-        if (/^content-/i.test(k))
-            delete headers[k];
-    return { ...req, method: 'GET', body: undefined, headers };
-}
-/** Sends a request and returns the response with its body unread, following redirects. */
-async function request(url, req = {}) {
-    let current = new URL(url);
-    let r = req;
-    for (let hops = 0;; hops++) {
-        const res = await once(current, r);
-        const status = res.statusCode ?? 0;
-        const location = res.headers.location;
-        if (REDIRECTS.has(status) && location) {
-            res.resume();
-            if (hops >= (req.maxRedirects ?? 10))
-                throw new NetworkError(`too many redirects (${hops})`);
-            const next = new URL(location, current);
-            r = redirected(current, next, status, r);
-            current = next;
-            continue;
-        }
-        return {
-            status,
-            statusText: res.statusMessage ?? '',
-            ok: status >= 200 && status < 300,
-            url: current.toString(),
-            headers: headerGetter(res),
-            body: res,
-            discard: () => void res.resume(),
-        };
-    }
-}
-/** Reads a whole body (for small answers: JSON, checksum lists, error texts). */
-async function request_readAll(res, limitBytes = 32 * 1024 * 1024) {
-    const parts = [];
-    let total = 0;
-    for await (const chunk of res.body) {
-        total += chunk.length;
-        if (total > limitBytes) {
-            res.body.destroy();
-            throw new NetworkError(`answer larger than ${limitBytes} bytes`);
-        }
-        parts.push(chunk);
-    }
-    return Buffer.concat(parts);
-}
-
-;// CONCATENATED MODULE: ./src/install/http.ts
-// Downloads with bounded time: each attempt has a deadline and a stall watchdog (no bytes for a
-// while), network errors, 5xx and 429 are retried with backoff, and a body shorter than its
-// Content-Length is an error. Files are hashed as they are written. Requests go through
-// src/http/request.ts (node:http), never `fetch`: see there why.
+;// CONCATENATED MODULE: ./src/install/from-git.ts
+// A buildx from a git ref (a fix branch): the ref resolved to a commit, the tool cache by commit,
+// else a build at that commit (./git.ts), a `version` check, and the cache.
 
 
 
 
 
 
-class HttpError extends Error {
-    status;
-    retryable;
-    constructor(message, status, retryable = false) {
-        super(message);
-        this.status = status;
-        this.retryable = retryable;
-        this.name = 'HttpError';
-    }
-}
-const http_DEFAULTS = { timeoutMs: 10 * 60_000, stallMs: 30_000, attempts: 3, retryDelayMs: 1000 };
-/** Shows a URL without its query (signed download URLs carry credentials there). */
-function safeUrl(url) {
+
+async function installGit(spec, opts) {
+    const gitOpts = { token: opts.token, tokenHost: opts.githubHost, signal: opts.signal, log: opts.info };
+    const work = (0,external_node_path_namespaceObject.join)(opts.tempDir, `buildx-git-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`);
     try {
-        const u = new URL(url);
-        return `${u.origin}${u.pathname}`;
-    }
-    catch {
-        return '(invalid URL)';
-    }
-}
-async function withRetries(what, opts, once) {
-    const attempts = opts.attempts ?? http_DEFAULTS.attempts;
-    for (let n = 1;; n++) {
-        const ac = new AbortController();
-        const onAbort = () => ac.abort(opts.signal?.reason);
-        opts.signal?.addEventListener('abort', onAbort, { once: true });
-        const deadline = setTimeout(() => ac.abort(new HttpError(`${what}: no answer within ${Math.round((opts.timeoutMs ?? http_DEFAULTS.timeoutMs) / 1000)}s`, undefined, true)), opts.timeoutMs ?? http_DEFAULTS.timeoutMs);
-        try {
-            return await once(ac.signal);
-        }
-        catch (err) {
-            if (opts.signal?.aborted)
-                throw opts.signal.reason;
-            const e = toHttpError(what, err, ac.signal);
-            if (!e.retryable || n >= attempts)
-                throw e;
-            const wait = backoffDelay(n, { baseMs: opts.retryDelayMs ?? http_DEFAULTS.retryDelayMs, capMs: 30_000 }, () => 0.5 + Math.random() / 2);
-            opts.onRetry?.(`${e.message}; retrying in ${(wait / 1000).toFixed(1)}s (attempt ${n + 1} of ${attempts})`);
-            await sleep(wait, opts.signal);
-        }
-        finally {
-            clearTimeout(deadline);
-            opts.signal?.removeEventListener('abort', onAbort);
-        }
-    }
-}
-function toHttpError(what, err, signal) {
-    if (err instanceof HttpError)
-        return err;
-    if (signal.aborted && signal.reason instanceof HttpError)
-        return signal.reason;
-    const e = err;
-    return new HttpError(`${what}: ${e.code ?? e.message ?? String(err)}`, undefined, true);
-}
-function checkStatus(what, res) {
-    if (res.ok)
-        return;
-    res.discard();
-    const retryable = res.status >= 500 || res.status === 429 || res.status === 408;
-    throw new HttpError(`${what}: ${res.status} ${res.statusText}`, res.status, retryable);
-}
-/** GETs a URL's body as text, with retries. */
-function fetchText(url, opts = {}) {
-    const what = `GET ${safeUrl(url)}`;
-    return withRetries(what, opts, async (signal) => {
-        const res = await request(url, { headers: opts.headers, signal });
-        checkStatus(what, res);
-        const keep = [];
-        await readWithStall(what, res, signal, opts.stallMs ?? http_DEFAULTS.stallMs, (chunk) => {
-            keep.push(chunk);
-            return undefined;
-        });
-        return { text: Buffer.concat(keep).toString('utf8'), headers: res.headers };
-    });
-}
-/** Writes chunks to a file, waiting when the file is slower than the network (backpressure). */
-function fileSink(dest) {
-    const out = (0,external_node_fs_namespaceObject.createWriteStream)(dest, { mode: 0o755 });
-    // Every error of the file stream is caught here, also one that comes after a failure.
-    let fileError;
-    const closed = new Promise((resolve) => out.once('close', () => resolve()));
-    out.on('error', (err) => {
-        fileError ??= err;
-    });
-    return {
-        write(chunk) {
-            if (fileError)
-                throw fileError;
-            if (out.write(chunk))
-                return undefined;
-            return new Promise((resolve, reject) => {
-                const onDrain = () => {
-                    out.off('error', onError);
-                    resolve();
-                };
-                const onError = (err) => {
-                    out.off('drain', onDrain);
-                    reject(err);
-                };
-                out.once('drain', onDrain);
-                out.once('error', onError);
+        const commit = await resolveCommit(spec.url, spec.ref, (0,external_node_path_namespaceObject.join)(work, 'resolve'), gitOpts);
+        opts.info(`${spec.url}#${spec.ref} is commit ${commit}`);
+        const short = commit.slice(0, 12);
+        const hit = await fromCache(gitKey(commit), opts);
+        if (hit)
+            return installedAt(hit.file, 'git', hit.version, `tool cache (commit ${short})`, {
+                resolved: commit,
+                checksum: await cachedSha256(hit.file),
+                cached: true,
             });
-        },
-        async finish() {
-            await new Promise((resolve, reject) => out.end((err) => (err ? reject(err) : resolve())));
-            if (fileError)
-                throw fileError;
-        },
-        async abandon() {
-            out.destroy();
-            await closed;
-            await (0,promises_namespaceObject.rm)(dest, { force: true });
-        },
-    };
-}
-/** Downloads a URL to a file, hashing it on the way; a failed download leaves no file behind. */
-function downloadFile(url, dest, opts = {}) {
-    const what = `download ${safeUrl(url)}`;
-    return withRetries(what, opts, async (signal) => {
-        const res = await request(url, { headers: opts.headers, signal });
-        checkStatus(what, res);
-        const hash = (0,external_node_crypto_.createHash)('sha256');
-        const sink = fileSink(dest);
-        let bytes;
-        try {
-            bytes = await readWithStall(what, res, signal, opts.stallMs ?? http_DEFAULTS.stallMs, (chunk) => {
-                hash.update(chunk);
-                return sink.write(chunk);
-            });
-            await sink.finish();
-        }
-        catch (err) {
-            await sink.abandon();
-            throw err;
-        }
-        return { sha256: hash.digest('hex'), bytes };
-    });
-}
-/**
- * Reads a body chunk by chunk into `onChunk` (awaited: a slow consumer slows the reading, never
- * the other way round), aborting when the network sends nothing for `stallMs` (time spent in the
- * consumer does not count), and checking the length against Content-Length. Returns the bytes read.
- */
-async function readWithStall(what, res, signal, stallMs, onChunk) {
-    const expected = Number(res.headers.get('content-length') ?? NaN);
-    let total = 0;
-    let stalled = false;
-    const stallError = () => new HttpError(`${what}: stalled (no data for ${formatDuration(stallMs)})`, undefined, true);
-    let timer;
-    const arm = () => {
-        clearTimeout(timer);
-        timer = setTimeout(() => {
-            stalled = true;
-            res.body.destroy(stallError());
-        }, stallMs);
-    };
-    try {
-        arm();
-        for await (const chunk of res.body) {
-            clearTimeout(timer);
-            total += chunk.length;
-            const wait = onChunk(chunk);
-            if (wait)
-                await wait;
-            arm();
-        }
-    }
-    catch (err) {
-        if (stalled)
-            throw stallError();
-        if (signal.aborted)
-            throw signal.reason instanceof Error
-                ? signal.reason
-                : new HttpError(`${what}: aborted`, undefined, true);
-        if (Number.isFinite(expected) && total < expected) {
-            throw new HttpError(`${what}: truncated (${total} of ${expected} bytes, then the connection closed)`, undefined, true);
-        }
-        throw err;
+        const out = (0,external_node_path_namespaceObject.join)(work, 'buildx');
+        const built = await buildAtCommit(spec.url, spec.ref, commit, work, out, gitOpts);
+        const version = await checkRuns(out, opts);
+        const sha256 = await fileSha(out);
+        const cachedPath = await cacheBinary(out, gitKey(commit), opts.platform.arch, opts.platform.os, sha256);
+        const how = `built ${spec.ref} (${short}) with ${built === 'go' ? 'go build' : 'docker buildx build'}`;
+        return installedAt(cachedPath, 'git', version, how, { resolved: commit, checksum: sha256 });
     }
     finally {
-        clearTimeout(timer);
-        res.body.destroy();
-    }
-    if (Number.isFinite(expected) && res.headers.get('content-encoding') === null && total !== expected) {
-        throw new HttpError(`${what}: truncated (${total} of ${expected} bytes)`, undefined, true);
-    }
-    return total;
-}
-
-;// CONCATENATED MODULE: ./src/install/install.ts
-// Turns a `buildx-version` spec into a verified buildx binary on disk, cached in the tool cache.
-//
-//   runner   the runner's `docker buildx`                      (no install)
-//   path     that binary                                        (no install)
-//   release  exact tag, range or latest -> download + checksums.txt + `version` check + cache
-//   url      download (+ buildx-checksum) + `version` check + cache by content hash
-//   git      resolve the ref to a commit -> cache by commit, else build (Go, or Docker) + cache
-
-
-
-
-
-
-
-
-
-
-
-
-class InstallError extends Error {
-    constructor(message) {
-        super(message);
-        this.name = 'InstallError';
+        await (0,promises_namespaceObject.rm)(work, { recursive: true, force: true });
     }
 }
-/** Runs `<binary> version` and returns what it reports, or undefined when it does not run. */
-async function reportedVersion(file, prefix = [], signal) {
-    const r = await runProcess({
-        file,
-        args: [...prefix, 'version'],
-        timeoutMs: 30_000,
-        captureStdoutBytes: 64 * 1024,
-        signal,
-    }).catch(() => undefined);
-    if (!r || r.exitCode !== 0)
-        return undefined;
-    return parseVersionOutput(r.stdout)?.version;
+
+;// CONCATENATED MODULE: ./src/install/local.ts
+// A buildx that needs no install: the runner's `docker buildx` or a binary on disk, checked to run
+// `version`, and hashed only when buildx-checksum asks for it.
+
+
+
+
+async function installLocal(spec, opts) {
+    const b = locateBuildx(spec.kind === 'runner' ? '' : spec.path, opts.workspace);
+    const version = await reportedVersion(b.file, b.prefix, opts.signal);
+    if (!version)
+        throw new InstallError(`"${[b.file, ...b.prefix].join(' ')} version" did not report a buildx version`);
+    // Hashing a 60+ MB binary costs ~100 ms: only when buildx-checksum asks for it.
+    const checksum = spec.kind === 'path' && opts.checksum ? await fileSha(b.file) : undefined;
+    if (opts.checksum && checksum !== opts.checksum) {
+        throw new InstallError(`sha256 of ${b.file} is ${checksum}, expected buildx-checksum ${opts.checksum}`);
+    }
+    const how = spec.kind === 'runner' ? "the runner's docker buildx" : 'a binary on disk';
+    return installedAt(b, sourceOf(spec), version, how, { checksum });
 }
+
+;// CONCATENATED MODULE: ./src/install/known-releases.json
+const known_releases_namespaceObject = /*#__PURE__*/JSON.parse('{"generated":"2026-11-22","source":"Compiled offline from public copies, without API access: docker/actions-toolkit\'s buildx-releases.json up to v0.22.0-rc1 (March 2025); later tags from buildx release pages, Docker PRs and distro packages, not complete. Dates from Docker\'s Buildx release notes and winget manifests, else null.","releases":[{"tag":"v0.38.0-rc2","prerelease":true,"published":null},{"tag":"v0.38.0-rc1","prerelease":true,"published":null},{"tag":"v0.37.1","prerelease":false,"published":"2026-09-11"},{"tag":"v0.37.0","prerelease":false,"published":"2026-09-02"},{"tag":"v0.37.0-rc2","prerelease":true,"published":null},{"tag":"v0.37.0-rc1","prerelease":true,"published":null},{"tag":"v0.36.1","prerelease":false,"published":"2026-08-04"},{"tag":"v0.36.0","prerelease":false,"published":null},{"tag":"v0.36.0-rc2","prerelease":true,"published":null},{"tag":"v0.36.0-rc1","prerelease":true,"published":null},{"tag":"v0.35.0","prerelease":false,"published":null},{"tag":"v0.35.0-rc2","prerelease":true,"published":null},{"tag":"v0.34.1","prerelease":false,"published":null},{"tag":"v0.33.0","prerelease":false,"published":null},{"tag":"v0.32.1","prerelease":false,"published":"2026-03-04"},{"tag":"v0.32.0","prerelease":false,"published":null},{"tag":"v0.31.1","prerelease":false,"published":null},{"tag":"v0.31.0","prerelease":false,"published":null},{"tag":"v0.30.1","prerelease":false,"published":null},{"tag":"v0.30.0","prerelease":false,"published":null},{"tag":"v0.29.1","prerelease":false,"published":"2025-10-03"},{"tag":"v0.29.0","prerelease":false,"published":"2025-09-30"},{"tag":"v0.29.0-rc1","prerelease":true,"published":null},{"tag":"v0.28.0","prerelease":false,"published":"2025-09-03"},{"tag":"v0.27.0","prerelease":false,"published":"2025-08-20"},{"tag":"v0.26.1","prerelease":false,"published":"2025-07-22"},{"tag":"v0.26.0","prerelease":false,"published":"2025-07-21"},{"tag":"v0.25.0","prerelease":false,"published":"2025-06-17"},{"tag":"v0.25.0-rc2","prerelease":true,"published":null},{"tag":"v0.24.0","prerelease":false,"published":"2025-05-21"},{"tag":"v0.24.0-rc1","prerelease":true,"published":null},{"tag":"v0.23.0","prerelease":false,"published":"2025-04-15"},{"tag":"v0.22.0","prerelease":false,"published":"2025-03-18"},{"tag":"v0.22.0-rc1","prerelease":true,"published":null},{"tag":"v0.21.3","prerelease":false,"published":null},{"tag":"v0.21.2","prerelease":false,"published":null},{"tag":"v0.21.1","prerelease":false,"published":null},{"tag":"v0.21.0","prerelease":false,"published":"2025-02-19"},{"tag":"v0.21.0-rc3","prerelease":true,"published":null},{"tag":"v0.21.0-rc2","prerelease":true,"published":null},{"tag":"v0.21.0-rc1","prerelease":true,"published":null},{"tag":"v0.20.1","prerelease":false,"published":"2025-01-23"},{"tag":"v0.20.0","prerelease":false,"published":"2025-01-20"},{"tag":"v0.20.0-rc3","prerelease":true,"published":null},{"tag":"v0.20.0-rc2","prerelease":true,"published":null},{"tag":"v0.20.0-rc1","prerelease":true,"published":null},{"tag":"v0.19.3","prerelease":false,"published":null},{"tag":"v0.19.2","prerelease":false,"published":null},{"tag":"v0.19.1","prerelease":false,"published":"2024-11-27"},{"tag":"v0.19.0","prerelease":false,"published":"2024-11-27"},{"tag":"v0.19.0-rc2","prerelease":true,"published":null},{"tag":"v0.19.0-rc1","prerelease":true,"published":null},{"tag":"v0.18.0","prerelease":false,"published":"2024-10-31"},{"tag":"v0.18.0-rc3","prerelease":true,"published":null},{"tag":"v0.18.0-rc2","prerelease":true,"published":null},{"tag":"v0.18.0-rc1","prerelease":true,"published":null},{"tag":"v0.17.1","prerelease":false,"published":"2024-09-13"},{"tag":"v0.17.0","prerelease":false,"published":"2024-09-10"},{"tag":"v0.17.0-rc2","prerelease":true,"published":null},{"tag":"v0.17.0-rc1","prerelease":true,"published":null},{"tag":"v0.16.2","prerelease":false,"published":"2024-07-25"},{"tag":"v0.16.1","prerelease":false,"published":"2024-07-18"},{"tag":"v0.16.0","prerelease":false,"published":"2024-07-11"},{"tag":"v0.16.0-rc2","prerelease":true,"published":null},{"tag":"v0.16.0-rc1","prerelease":true,"published":null},{"tag":"v0.15.1","prerelease":false,"published":"2024-06-18"},{"tag":"v0.15.0","prerelease":false,"published":"2024-06-11"},{"tag":"v0.15.0-rc2","prerelease":true,"published":null},{"tag":"v0.15.0-rc1","prerelease":true,"published":null},{"tag":"v0.14.1","prerelease":false,"published":null},{"tag":"v0.14.0","prerelease":false,"published":"2024-04-18"},{"tag":"v0.14.0-rc2","prerelease":true,"published":null},{"tag":"v0.14.0-rc1","prerelease":true,"published":null},{"tag":"v0.13.1","prerelease":false,"published":"2024-03-13"},{"tag":"v0.13.0","prerelease":false,"published":"2024-03-06"},{"tag":"v0.13.0-rc2","prerelease":true,"published":null},{"tag":"v0.13.0-rc1","prerelease":true,"published":null},{"tag":"v0.12.1","prerelease":false,"published":"2024-01-12"},{"tag":"v0.12.0","prerelease":false,"published":"2023-11-16"},{"tag":"v0.12.0-rc2","prerelease":true,"published":null},{"tag":"v0.12.0-rc1","prerelease":true,"published":null},{"tag":"v0.11.2","prerelease":false,"published":"2023-07-18"},{"tag":"v0.11.1","prerelease":false,"published":"2023-07-05"},{"tag":"v0.11.0","prerelease":false,"published":"2023-06-13"},{"tag":"v0.11.0-rc2","prerelease":true,"published":null},{"tag":"v0.11.0-rc1","prerelease":true,"published":null},{"tag":"v0.10.5","prerelease":false,"published":null},{"tag":"v0.10.4","prerelease":false,"published":"2023-03-06"},{"tag":"v0.10.3","prerelease":false,"published":"2023-02-16"},{"tag":"v0.10.2","prerelease":false,"published":"2023-01-30"},{"tag":"v0.10.1","prerelease":false,"published":"2023-01-27"},{"tag":"v0.10.0","prerelease":false,"published":"2023-01-10"},{"tag":"v0.10.0-rc3","prerelease":true,"published":null},{"tag":"v0.10.0-rc2","prerelease":true,"published":null},{"tag":"v0.10.0-rc1","prerelease":true,"published":null},{"tag":"v0.9.1","prerelease":false,"published":"2022-08-18"},{"tag":"v0.9.0","prerelease":false,"published":"2022-08-17"},{"tag":"v0.9.0-rc2","prerelease":true,"published":null},{"tag":"v0.9.0-rc1","prerelease":true,"published":null}]}');
+;// CONCATENATED MODULE: ./src/install/release.ts
+// Releases: the release list (the GitHub API, or the list shipped in the action), the tag a range
+// or `latest` resolves to under the policy, and a release installed: tool cache, else download,
+// checksums.txt, `version` check, cache.
+
+
+
+
+
+
+
 /** The release list: the GitHub API, or the list shipped in the action when that cannot be had. */
 async function listReleases(opts) {
     const headers = {
@@ -38873,33 +38188,22 @@ async function listReleases(opts) {
         return { releases: known.releases.map((r) => ({ tag: r.tag, prerelease: r.prerelease })), from: 'known' };
     }
 }
-async function checkRuns(file, opts) {
-    const version = await reportedVersion(file, [], opts.signal);
-    if (!version)
-        throw new InstallError(`the binary at ${file} does not run "version"`);
-    return version;
-}
-/** A cache hit that still runs, or undefined (an entry that no longer runs is evicted). */
-async function fromCache(key, opts) {
-    const file = findCached(key, opts.platform.arch, opts.platform.os);
-    if (!file)
-        return undefined;
-    const version = await reportedVersion(file, [], opts.signal);
-    if (version)
-        return { file, version };
-    opts.warning(`The cached buildx at ${file} no longer runs; removing it and installing again`);
-    await evict(file);
-    return undefined;
-}
-function downloadOpts(opts) {
-    return {
-        timeoutMs: opts.download?.timeoutMs ?? 10 * 60_000,
-        stallMs: opts.download?.stallMs ?? 30_000,
-        attempts: opts.download?.attempts ?? 3,
-        retryDelayMs: opts.download?.retryDelayMs,
-        signal: opts.signal,
-        onRetry: (m) => opts.info(m),
-    };
+/** The release tag a range or `latest` picks among the allowed releases (a looser filter, warned). */
+async function resolveRelease(spec, opts) {
+    const { releases, from } = await listReleases(opts);
+    const asked = spec.kind === 'range' ? `"${spec.range}"` : 'latest';
+    let tag = pickRelease(releases, spec, opts.allowed);
+    if (!tag && opts.allowedFallback) {
+        tag = pickRelease(releases, spec, opts.allowedFallback);
+        if (tag)
+            opts.warning(`Every release that buildx-version allows is known to be bad; using ${tag} (see the advisory below)`);
+    }
+    if (!tag) {
+        const newest = pickRelease(releases, { kind: 'latest' });
+        throw new InstallError(`no buildx release satisfies ${asked} (${releases.length} releases listed from ${from === 'api' ? 'the GitHub API' : 'the known list'}; newest ${newest ?? 'none'})`);
+    }
+    opts.info(`buildx-version ${asked} resolves to ${tag}`);
+    return tag;
 }
 async function installRelease(tag, opts) {
     const version = versionOf(tag);
@@ -38908,33 +38212,15 @@ async function installRelease(tag, opts) {
     const hit = await fromCache(version, opts);
     const hitSha = hit ? ((await cachedSha256(hit.file)) ?? (await fileSha(hit.file))) : undefined;
     if (hit && (!opts.checksum || hitSha === opts.checksum)) {
-        return {
-            ...located(hit.file),
-            source: 'release',
-            version: hit.version,
+        return installedAt(hit.file, 'release', hit.version, `tool cache (${tag})`, {
             resolved: tag,
             cached: true,
-            how: `tool cache (${tag})`,
             checksum: hitSha,
-        };
+        });
     }
     const asset = assetName(tag, opts.platform);
     const base = `${opts.mirror.replace(/\/$/, '')}/${tag}`;
-    let expected;
-    try {
-        const { text } = await fetchText(`${base}/checksums.txt`, { ...downloadOpts(opts), timeoutMs: 60_000 });
-        expected = parseChecksums(text).get(asset);
-        if (!expected)
-            throw new InstallError(`${safeUrl(`${base}/checksums.txt`)} has no line for ${asset}: refusing to install an unverified binary`);
-    }
-    catch (err) {
-        if (!(err instanceof HttpError && err.status === 404))
-            throw err;
-        if (opts.requireChecksum) {
-            throw new InstallError(`buildx ${tag} publishes no checksums.txt at ${safeUrl(base)}, and the policy requires checksum verification (checksum: required)`);
-        }
-        opts.warning(`buildx ${tag} publishes no checksums.txt at ${safeUrl(base)}: installing it without checksum verification`);
-    }
+    const expected = await publishedChecksum(tag, base, asset, opts);
     if (opts.checksum && expected && opts.checksum !== expected) {
         throw new InstallError(`buildx-checksum ${opts.checksum} is not the published sha256 of ${asset} (${expected})`);
     }
@@ -38944,54 +38230,32 @@ async function installRelease(tag, opts) {
         if (versionOf(reported) !== version) {
             throw new InstallError(`the binary served as ${asset} reports version ${reported}, not ${tag}: the mirror ${safeUrl(opts.mirror)} serves the wrong file`);
         }
-        const cachedPath = await cacheBinary(file.path, version, opts.platform.arch, opts.platform.os, file.sha256);
-        return {
-            ...located(cachedPath),
-            source: 'release',
-            version: reported,
-            resolved: tag,
-            checksum: file.sha256,
-            cached: false,
-            how: `downloaded ${asset} from ${safeUrl(base)}${expected ? ', sha256 verified' : ''}`,
-        };
+        const { arch, os } = opts.platform;
+        const cachedPath = await cacheBinary(file.path, version, arch, os, file.sha256);
+        const how = `downloaded ${asset} from ${safeUrl(base)}${expected ? ', sha256 verified' : ''}`;
+        return installedAt(cachedPath, 'release', reported, how, { resolved: tag, checksum: file.sha256 });
     }
     finally {
         await (0,promises_namespaceObject.rm)(file.path, { force: true });
     }
 }
-async function fileSha(file) {
-    const hash = (0,external_node_crypto_.createHash)('sha256');
-    for await (const chunk of (0,external_node_fs_namespaceObject.createReadStream)(file))
-        hash.update(chunk);
-    return hash.digest('hex');
-}
-/** Downloads to a temp file and checks its sha256; on a mismatch nothing is left behind. */
-async function downloadVerified(url, expected, opts) {
-    await (0,promises_namespaceObject.mkdir)(opts.tempDir, { recursive: true });
-    const path = (0,external_node_path_namespaceObject.join)(opts.tempDir, `buildx-download-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`);
-    const { sha256 } = await downloadFile(url, path, downloadOpts(opts));
-    if (expected && sha256 !== expected) {
-        await (0,promises_namespaceObject.rm)(path, { force: true });
-        throw new InstallError(`sha256 of ${safeUrl(url)} is ${sha256}, expected ${expected}: refusing to install it`);
-    }
-    await (0,promises_namespaceObject.chmod)(path, 0o755);
-    return { path, sha256 };
-}
-function located(file) {
-    return { file, prefix: [], source: 'path', path: file };
-}
+
+;// CONCATENATED MODULE: ./src/install/url.ts
+// A buildx at a URL: the tool cache by content hash when buildx-checksum names it, else a download
+// (verified against buildx-checksum when given), a `version` check, and the cache.
+
+
+
+
+
 async function installUrl(url, opts) {
     if (opts.checksum) {
         const hit = await fromCache(urlKey(opts.checksum), opts);
         if (hit)
-            return {
-                ...located(hit.file),
-                source: 'url',
-                version: hit.version,
+            return installedAt(hit.file, 'url', hit.version, 'tool cache (by checksum)', {
                 checksum: opts.checksum,
                 cached: true,
-                how: 'tool cache (by checksum)',
-            };
+            });
     }
     else {
         opts.warning(`buildx-version is a URL without buildx-checksum: ${safeUrl(url)} is installed unverified; set buildx-checksum to pin it`);
@@ -38999,133 +38263,55 @@ async function installUrl(url, opts) {
     const file = await downloadVerified(url, opts.checksum, opts);
     try {
         const version = await checkRuns(file.path, opts);
-        const cachedPath = await cacheBinary(file.path, urlKey(file.sha256), opts.platform.arch, opts.platform.os, file.sha256);
-        return {
-            ...located(cachedPath),
-            source: 'url',
-            version,
-            checksum: file.sha256,
-            cached: false,
-            how: `downloaded ${safeUrl(url)}${opts.checksum ? ', sha256 verified' : ''}`,
-        };
+        const { arch, os } = opts.platform;
+        const cachedPath = await cacheBinary(file.path, urlKey(file.sha256), arch, os, file.sha256);
+        const how = `downloaded ${safeUrl(url)}${opts.checksum ? ', sha256 verified' : ''}`;
+        return installedAt(cachedPath, 'url', version, how, { checksum: file.sha256 });
     }
     finally {
         await (0,promises_namespaceObject.rm)(file.path, { force: true });
     }
 }
-async function installGit(spec, opts) {
-    const gitOpts = { token: opts.token, tokenHost: opts.githubHost, signal: opts.signal, log: opts.info };
-    const work = (0,external_node_path_namespaceObject.join)(opts.tempDir, `buildx-git-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`);
-    try {
-        const commit = await resolveCommit(spec.url, spec.ref, (0,external_node_path_namespaceObject.join)(work, 'resolve'), gitOpts);
-        opts.info(`${spec.url}#${spec.ref} is commit ${commit}`);
-        const hit = await fromCache(gitKey(commit), opts);
-        if (hit)
-            return {
-                ...located(hit.file),
-                source: 'git',
-                version: hit.version,
-                resolved: commit,
-                checksum: await cachedSha256(hit.file),
-                cached: true,
-                how: `tool cache (commit ${commit.slice(0, 12)})`,
-            };
-        const out = (0,external_node_path_namespaceObject.join)(work, 'buildx');
-        const how = await buildAtCommit(spec.url, spec.ref, commit, work, out, gitOpts);
-        const version = await checkRuns(out, opts);
-        const sha256 = await fileSha(out);
-        const cachedPath = await cacheBinary(out, gitKey(commit), opts.platform.arch, opts.platform.os, sha256);
-        return {
-            ...located(cachedPath),
-            source: 'git',
-            version,
-            resolved: commit,
-            checksum: sha256,
-            cached: false,
-            how: `built ${spec.ref} (${commit.slice(0, 12)}) with ${how === 'go' ? 'go build' : 'docker buildx build'}`,
-        };
-    }
-    finally {
-        await (0,promises_namespaceObject.rm)(work, { recursive: true, force: true });
-    }
-}
+
+;// CONCATENATED MODULE: ./src/install/install.ts
+// Turns a `buildx-version` spec into a verified buildx binary on disk, cached in the tool cache.
+//
+//   runner   the runner's `docker buildx`                      (no install)
+//   path     that binary                                        (no install)
+//   release  exact tag, range or latest -> download + checksums.txt + `version` check + cache
+//   url      download (+ buildx-checksum) + `version` check + cache by content hash
+//   git      resolve the ref to a commit -> cache by commit, else build (Go, or Docker) + cache
+//
+// One module per way: ./local.ts, ./release.ts (also ranges and latest), ./url.ts, ./from-git.ts;
+// shared: ./installed.ts (options, result, checks), ./download.ts (download and verify).
+
+
+
+
+
+
+/** Installs the buildx that `buildx-version` names, and says how long it took. */
 async function installBuildx(opts) {
     const started = Date.now();
-    const installed = await install(opts);
+    const installed = await installBySpecKind(opts.spec, opts);
     return { ...installed, durationMs: Date.now() - started };
 }
-async function install(opts) {
-    const spec = opts.spec;
+/** Dispatches on the kind of the spec. */
+async function installBySpecKind(spec, opts) {
     switch (spec.kind) {
         case 'runner':
-        case 'path': {
-            const b = locateBuildx(spec.kind === 'runner' ? '' : spec.path, opts.workspace);
-            const version = await reportedVersion(b.file, b.prefix, opts.signal);
-            if (!version)
-                throw new InstallError(`"${[b.file, ...b.prefix].join(' ')} version" did not report a buildx version`);
-            // Hashing a 60+ MB binary costs ~100 ms: only when buildx-checksum asks for it.
-            const checksum = spec.kind === 'path' && opts.checksum ? await fileSha(b.file) : undefined;
-            if (opts.checksum && checksum !== opts.checksum) {
-                throw new InstallError(`sha256 of ${b.file} is ${checksum}, expected buildx-checksum ${opts.checksum}`);
-            }
-            return {
-                ...b,
-                source: sourceOf(spec),
-                version,
-                checksum,
-                cached: false,
-                how: spec.kind === 'runner' ? "the runner's docker buildx" : 'a binary on disk',
-            };
-        }
+        case 'path':
+            return installLocal(spec, opts);
         case 'release':
             return installRelease(spec.tag, opts);
         case 'range':
-        case 'latest': {
-            const { releases, from } = await listReleases(opts);
-            let tag = pickRelease(releases, spec, opts.allowed);
-            if (!tag && opts.allowedFallback) {
-                tag = pickRelease(releases, spec, opts.allowedFallback);
-                if (tag)
-                    opts.warning(`Every release that buildx-version allows is known to be bad; using ${tag} (see the advisory below)`);
-            }
-            if (!tag) {
-                const newest = pickRelease(releases, { kind: 'latest' });
-                throw new InstallError(`no buildx release satisfies ${spec.kind === 'range' ? `"${spec.range}"` : 'latest'} (${releases.length} releases listed from ${from === 'api' ? 'the GitHub API' : 'the known list'}; newest ${newest ?? 'none'})`);
-            }
-            opts.info(`buildx-version ${spec.kind === 'range' ? `"${spec.range}"` : 'latest'} resolves to ${tag}`);
-            return installRelease(tag, opts);
-        }
+        case 'latest':
+            return installRelease(await resolveRelease(spec, opts), opts);
         case 'url':
             return installUrl(spec.url, opts);
         case 'git':
             return installGit(spec, opts);
     }
-}
-
-;// CONCATENATED MODULE: ./src/install/plugin.ts
-// `install-plugin`: makes this buildx the docker CLI's `docker buildx` for later steps, by
-// placing it as $DOCKER_CONFIG/cli-plugins/docker-buildx. Never silent: the previous plugin is
-// logged.
-
-
-
-
-
-
-async function installPlugin(binary, env = process.env) {
-    const dir = (0,external_node_path_namespaceObject.join)(dockerConfigDir(env), 'cli-plugins');
-    const dest = (0,external_node_path_namespaceObject.join)(dir, 'docker-buildx');
-    const previous = pluginDirs(env)
-        .map((d) => (0,external_node_path_namespaceObject.join)(d, 'docker-buildx'))
-        .find((p) => (0,external_node_fs_namespaceObject.existsSync)(p));
-    const previousVersion = previous ? ((await reportedVersion(previous)) ?? 'version unknown') : undefined;
-    await (0,promises_namespaceObject.mkdir)(dir, { recursive: true });
-    // Copy beside it, then rename over it: a running `docker buildx` never sees half a file.
-    const tmp = `${dest}.safe-imagetools-${process.pid}`;
-    await (0,promises_namespaceObject.copyFile)(binary, tmp);
-    await (0,promises_namespaceObject.chmod)(tmp, 0o755);
-    await (0,promises_namespaceObject.rename)(tmp, dest);
-    return { path: dest, previous, previousVersion };
 }
 
 ;// CONCATENATED MODULE: ./src/policy/advisories.json
@@ -39287,217 +38473,771 @@ function blocking(findings) {
     return findings.some((f) => f.severity === 'error');
 }
 
-;// CONCATENATED MODULE: ./src/registry/client.ts
-// Reads tags back from a registry through the distribution API: one HEAD per tag (a GET when the
-// registry gives no digest header), with the credentials `docker login` left in the Docker config
-// (inline auths, credential helpers, Bearer token exchange). Credentials are never logged. HTTP
-// goes through src/http/request.ts (node:http), never `fetch`: see there why.
+;// CONCATENATED MODULE: ./src/install/plugin.ts
+// `install-plugin`: makes this buildx the docker CLI's `docker buildx` for later steps, by
+// placing it as $DOCKER_CONFIG/cli-plugins/docker-buildx. Never silent: the previous plugin is
+// logged.
 
 
 
 
 
 
+async function installPlugin(binary, env = process.env) {
+    const dir = (0,external_node_path_namespaceObject.join)(dockerConfigDir(env), 'cli-plugins');
+    const dest = (0,external_node_path_namespaceObject.join)(dir, 'docker-buildx');
+    const previous = pluginDirs(env)
+        .map((d) => (0,external_node_path_namespaceObject.join)(d, 'docker-buildx'))
+        .find((p) => (0,external_node_fs_namespaceObject.existsSync)(p));
+    const previousVersion = previous ? ((await reportedVersion(previous)) ?? 'version unknown') : undefined;
+    await (0,promises_namespaceObject.mkdir)(dir, { recursive: true });
+    // Copy beside it, then rename over it: a running `docker buildx` never sees half a file.
+    const tmp = `${dest}.safe-imagetools-${process.pid}`;
+    await (0,promises_namespaceObject.copyFile)(binary, tmp);
+    await (0,promises_namespaceObject.chmod)(tmp, 0o755);
+    await (0,promises_namespaceObject.rename)(tmp, dest);
+    return { path: dest, previous, previousVersion };
+}
 
-const MANIFEST_ACCEPT = [
-    'application/vnd.oci.image.index.v1+json',
-    'application/vnd.docker.distribution.manifest.list.v2+json',
-    'application/vnd.oci.image.manifest.v1+json',
-    'application/vnd.docker.distribution.manifest.v2+json',
-].join(', ');
-class RegistryError extends Error {
-    status;
-    constructor(message, status) {
-        super(message);
-        this.status = status;
-        this.name = 'RegistryError';
+;// CONCATENATED MODULE: ./src/install/setup.ts
+// The run's install stage: the `buildx-version` spec installed under the policy's limits, and the
+// `install-plugin` step for the buildx that passed the policy.
+
+
+
+
+
+/** Installs buildx for this run: a range resolves to the highest release the policy allows and no advisory names. */
+function installForRun(inputs, policy, ctx) {
+    const githubServer = ctx.env.GITHUB_SERVER_URL || 'https://github.com';
+    return installBuildx({
+        spec: inputs.buildx,
+        checksum: inputs.buildxChecksum,
+        mirror: inputs.buildxMirror,
+        apiUrl: ctx.env.GITHUB_API_URL || 'https://api.github.com',
+        token: inputs.githubToken || undefined,
+        githubHost: new URL(githubServer).host,
+        workspace: ctx.workspace,
+        tempDir: ctx.env.RUNNER_TEMP || (0,external_node_os_namespaceObject.tmpdir)(),
+        platform: currentPlatform(),
+        signal: ctx.signal,
+        allowed: allowedRelease(policy),
+        allowedFallback: policy.advisories === 'warn' ? allowedRelease({ ...policy, advisories: 'off' }) : undefined,
+        requireChecksum: policy.checksum === 'required',
+        info: ctx.info,
+        warning: ctx.warning,
+    });
+}
+/** `install-plugin`: makes this buildx the docker CLI's `docker buildx`, and says what it replaced. */
+async function pluginStep(wanted, located, info) {
+    if (!wanted)
+        return;
+    if (located.source === 'runner') {
+        info("install-plugin: this is already the runner's docker buildx; nothing to do");
+        return;
+    }
+    const plugin = await installPlugin(located.file);
+    info(`install-plugin: "docker buildx" is now buildx ${located.version} at ${plugin.path}; ` +
+        (plugin.previous
+            ? `before, it was ${plugin.previous} (${plugin.previousVersion})`
+            : 'there was no buildx plugin before'));
+}
+
+;// CONCATENATED MODULE: ./src/merge/advice.ts
+// What to say after a failure a retry cannot fix. After an authorization failure the words depend on
+// whether the Docker config holds credentials for the registry: "no credentials were found, log
+// in" and "the credentials lack push permission" are different advice, and only the config can
+// tell them apart (buildx prints `insufficient_scope` for both). advice() is pure: the facts come
+// in as data, gathered at the edge (RegistryClient.credentialsKnown, through the engine's deps).
+
+const AUTH_SIGNATURES = new Set([
+    '401 Unauthorized',
+    'unauthorized',
+    '403 Forbidden',
+    'denied',
+    'insufficient_scope',
+    'oauth token 401',
+    'oauth token 403',
+]);
+/**
+ * The facts advice() needs after an authorization failure: what the Docker config holds for the
+ * hosts of these references (asked of `credentialsFor`, the engine's dep; nothing is asked after
+ * other failures).
+ */
+async function adviceContext(c, action, references, credentialsFor) {
+    if (!AUTH_SIGNATURES.has(c.signature) || !credentialsFor)
+        return { action, hosts: [] };
+    const domains = new Set();
+    for (const r of references) {
+        try {
+            domains.add(parseReference(r).domain);
+        }
+        catch {
+            // a bare digest: it lives with the other sources
+        }
+    }
+    const hosts = [];
+    for (const host of domains) {
+        const credentials = await credentialsFor(host).catch(() => 'unknown');
+        hosts.push({ host, credentials });
+    }
+    return { action, hosts };
+}
+const list = (hosts) => {
+    const names = hosts.map((h) => h.host);
+    return names.length <= 1 ? (names[0] ?? '') : `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;
+};
+function loginHint(hosts) {
+    const first = hosts[0]?.host ?? '';
+    return first === DOCKER_HUB
+        ? 'docker/login-action (Docker Hub is its default registry)'
+        : `docker/login-action with \`registry: ${first}\``;
+}
+/** The words for an authorization failure, from what the Docker config says of the hosts' credentials. */
+function authAdvice(c, ctx) {
+    const missing = ctx.hosts.filter((h) => h.credentials === 'no');
+    const found = ctx.hosts.filter((h) => h.credentials === 'yes');
+    const all = ctx.hosts.length > 0 ? list(ctx.hosts) : 'the registry';
+    const is401 = c.signature === '401 Unauthorized' || c.signature === 'unauthorized';
+    const head = is401
+        ? ' Authorization failed (401 Unauthorized):'
+        : ` The registry refused the ${ctx.action} (${c.signature}):`;
+    if (c.signature.startsWith('oauth token ')) {
+        const status = c.signature.slice('oauth token '.length);
+        return ` The registry's token server refused the credentials for ${found.length > 0 ? list(found) : all} (${status}): the password or token is wrong, expired or revoked; check the secret given to docker/login-action.`;
+    }
+    if (missing.length > 0) {
+        return `${head} no credentials for ${list(missing)} were found in the Docker config ($DOCKER_CONFIG/config.json, default ~/.docker/config.json: auths, credsStore, credHelpers), so buildx went to the registry anonymously. Log in before this step: ${loginHint(missing)}.`;
+    }
+    if (found.length > 0 && found.length === ctx.hosts.length) {
+        return is401
+            ? `${head} the registry refused the credentials for ${list(found)} that the Docker config holds: check the username and password or token given to docker/login-action, and that they may ${ctx.action} this repository.`
+            : `${head} the credentials for ${list(found)} were accepted but lack ${ctx.action} permission on this repository: give the account ${ctx.action === 'push' ? 'write' : 'read'} access, or log in with one that has it.`;
+    }
+    return is401
+        ? `${head} log in to ${all} before this step (docker/login-action), and check that the credentials may ${ctx.action} this repository.`
+        : `${head} either no credentials reached it or they lack ${ctx.action} permission on this repository; check the login to ${all} before this step (docker/login-action).`;
+}
+/** What to do about a failure a retry cannot fix (empty when there is nothing to say). */
+function advice(c, ctx = { action: 'push', hosts: [] }) {
+    if (c.notFound) {
+        return ' Check that every source reference is right and that the jobs that build them pushed them; a source pushed a moment ago by another runner is retried twice before this counts as permanent.';
+    }
+    if (AUTH_SIGNATURES.has(c.signature))
+        return authAdvice(c, ctx);
+    switch (c.signature) {
+        case 'invalid reference':
+            return ' Check the references in sources and tags.';
+        case 'TLS configuration':
+            return " The registry's TLS setup is not one buildx accepts (certificate, or plain HTTP where HTTPS was expected).";
+        case 'bad arguments':
+            return ' This buildx does not accept the arguments this action gives it: use a newer buildx (buildx-version).';
+        case 'annotation refused':
+            return ' Check the annotations input: buildx imagetools create writes index: and manifest-descriptor: annotations only.';
+        case 'invalid platform':
+            return ' Check the platforms named in the annotations input (as in manifest-descriptor[linux/amd64]:).';
+        default:
+            return '';
     }
 }
-const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?$/;
-/** The API base URL of a registry host: plain HTTP on loopback, as buildx does; Hub's real host. */
-function registryBaseUrl(domain) {
-    if (domain === DOCKER_HUB)
-        return 'https://registry-1.docker.io';
-    return `${LOOPBACK.test(domain) ? 'http' : 'https'}://${domain}`;
+
+;// CONCATENATED MODULE: ./src/merge/messages.ts
+// What the engine says when it gives up: how an attempt failed in words, the message of a
+// --dry-run, a push or a verification that gave up, and the one constructor of a Failure. Pure.
+/** The one way a Failure is built: a `not found` that gave up is permanent. */
+function failureOf(cause, message, tags) {
+    return {
+        class: cause.notFound ? 'permanent' : cause.class,
+        signature: cause.signature,
+        line: cause.line,
+        message,
+        tags,
+    };
 }
+function describe(c) {
+    if (c.notFound)
+        return `a source was not found (${c.signature})`;
+    switch (c.class) {
+        case 'panic':
+            return `buildx crashed (${c.signature})`;
+        case 'permanent':
+            return `a permanent error (${c.signature})`;
+        case 'transient':
+            return `a registry or network error (${c.signature})`;
+        case 'timeout':
+            return `buildx was stopped by the ${c.signature}`;
+        default:
+            return `buildx failed (${c.signature})`;
+    }
+}
+/** Signatures of a registry refusing to let buildx read: the sources could not be read. */
+const READ_REFUSED = new Set([
+    '401 Unauthorized',
+    'unauthorized',
+    '403 Forbidden',
+    'denied',
+    'TLS configuration',
+]);
+/**
+ * What a --dry-run that gave up says. "Could not read the sources" only when that is what
+ * happened (a source not found, a registry or network error, access refused); otherwise how the
+ * --dry-run failed, buildx's own line being added by the report ("buildx said: ...").
+ */
+function oracleFailureMessage(c, reason, adviceText) {
+    const reading = c.notFound || c.class === 'transient' || READ_REFUSED.has(c.signature);
+    const what = reading
+        ? 'buildx could not read the sources to compute the index'
+        : 'the --dry-run that computes the index failed';
+    return `${what}: ${describe(c)}; ${reason}.${adviceText}`;
+}
+/** What a push that gave up says; `reason` is why it was not retried. */
+function pushFailureMessage(c, tags, reason, adviceText) {
+    return `${describe(c)} while pushing ${tags.join(', ')}; ${reason}.${adviceText}`;
+}
+/** The failure of a verification that found tags not holding `digest`. */
+function verifyFailure(wrong, of, digest) {
+    return failureOf({
+        class: 'verify',
+        signature: 'tag does not hold the expected index',
+        line: wrong.map((t) => `${t.tag} -> ${t.digest ?? t.error ?? 'nothing'}`).join('; '),
+    }, `${wrong.length} of ${of} tags do not resolve to ${digest} after the push`, wrong.map((t) => t.tag));
+}
+
+;// CONCATENATED MODULE: ./src/merge/retry.ts
+// Whether a failed attempt is retried: never a permanent error, `not found` on a short budget
+// only, the classes retry-on lists, up to max-attempts. Pure.
+/** How many `not found` failures are retried before they count as permanent. */
+const NOT_FOUND_RETRIES = 2;
+/**
+ * Decides whether attempt `attempt` (1-based) that failed with `cls` is retried.
+ * No retry after the last attempt, never for permanent errors, and `not found` only on its budget.
+ */
+function shouldRetry(cls, attempt, maxAttempts, retryOn, notFoundSeen = 0) {
+    if (cls === 'permanent')
+        return { retry: false, reason: 'permanent errors are not retried' };
+    if (notFoundSeen > NOT_FOUND_RETRIES) {
+        return { retry: false, reason: `still not found after ${NOT_FOUND_RETRIES} retries` };
+    }
+    if (!retryOn.has(cls))
+        return { retry: false, reason: `"${cls}" is not in retry-on` };
+    if (attempt >= maxAttempts)
+        return { retry: false, reason: `max-attempts (${maxAttempts}) reached` };
+    return { retry: true, reason: `${cls} failures are retried` };
+}
+
+;// CONCATENATED MODULE: ./src/merge/plan.ts
+// The planner: the next invocation's tags (at most `max-concurrency`, one after a crash: the
+// engine's run state says how many), and each invocation's source: the user's sources while no
+// tag holds the index, then the index itself, `<repo>@<digest>` of a tag already holding it (a
+// manifest-only copy). Pure.
+
+/** The next batch of pending tags: at most `concurrency`, in the given order. */
+function nextBatch(pending, concurrency) {
+    return pending.slice(0, Math.max(1, concurrency));
+}
+/**
+ * Chooses where a batch is copied from. With no tag holding the index yet, the user's sources;
+ * else the index by digest, from a tag in the batch's own repository when there is one
+ * (no blobs to copy), or from the first tag holding it.
+ */
+function chooseSource(batch, holding, userSources, digest) {
+    if (holding.length === 0)
+        return { tags: [...batch], sources: [...userSources], fromSources: true };
+    const target = batch[0];
+    const sameRepo = target
+        ? holding.find((h) => h.domain === target.domain && h.path === target.path)
+        : undefined;
+    const from = sameRepo ?? holding[0];
+    return {
+        tags: [...batch],
+        sources: [formatReference({ domain: from.domain, path: from.path, digest })],
+        fromSources: false,
+    };
+}
+
+;// CONCATENATED MODULE: ./src/merge/run.ts
+// The state of one merge, in one object: the attempts so far, the index digest once known, which
+// tags hold it, which are still to push and how many per invocation, and the failure that stops
+// the run. The oracle, the pushes and the verification read and change it; nothing else is shared.
+
+
+/** The classification of a failed outcome (every failed outcome has one; this is the fallback). */
+function classOf(out) {
+    return out.classification ?? { class: 'unknown', signature: 'failed', line: '' };
+}
+/**
+ * The one mapping of an outcome to an attempt: ok when `failed` is not given, else its class
+ * and its telling lines (the evidence around a crash, else the last 50).
+ */
+function attemptOf(at, out, failed, landed) {
+    return {
+        ...at,
+        ok: failed === undefined,
+        class: failed?.class,
+        signature: failed?.signature,
+        line: failed?.line,
+        exitCode: out.exitCode,
+        signal: out.signal,
+        killedBy: out.killedBy,
+        durationMs: out.durationMs,
+        landed: landed?.map((t) => t.original),
+        tail: failed ? (out.evidence?.length ? out.evidence : out.tail.slice(-50)) : undefined,
+    };
+}
+class MergeRun {
+    options;
+    deps;
+    attempts = [];
+    /** the index digest and bytes, once the --dry-run printed them */
+    digest = '';
+    index;
+    /** tags holding the index: the sources of further copies */
+    holding = [];
+    /** tags read back holding the index during the run: verification need not ask again */
+    proven = new Set();
+    /** tags no invocation has taken yet */
+    pending;
+    /** tags per invocation: max-concurrency, one after a crash */
+    concurrency;
+    invocations = 0;
+    /** the first invocation that gave up; the run starts no more */
+    failure;
+    /** an invocation needed more than one attempt, or its tags were found already pushed */
+    recovered = false;
+    /** the first push, started while the --dry-run runs; its first attempt takes it */
+    firstPush;
+    constructor(options, deps) {
+        this.options = options;
+        this.deps = deps;
+        this.pending = [...options.tags];
+        this.concurrency = options.maxConcurrency;
+    }
+    get tagNames() {
+        return this.options.tags.map((t) => t.original);
+    }
+    record(attempt) {
+        const rec = { ...attempt, number: this.attempts.length + 1, waitMs: 0 };
+        this.attempts.push(rec);
+        return rec;
+    }
+    /** Waits the backoff after failed attempt `n` (kept on its record), saying why in the log. */
+    async backOff(rec, n, say) {
+        const { retryDelayMs: baseMs, retryMaxDelayMs: capMs } = this.options;
+        rec.waitMs = backoffDelay(n, { baseMs, capMs }, this.deps.random ?? Math.random);
+        this.deps.info(say(`${(rec.waitMs / 1000).toFixed(1)}s`));
+        await this.deps.sleep(rec.waitMs);
+    }
+    /** The next invocation's tags, taken off `pending`. */
+    takeBatch() {
+        const batch = nextBatch(this.pending, this.concurrency);
+        this.pending = this.pending.slice(batch.length);
+        return batch;
+    }
+    /** An invocation gave up: the first failure stops the run, a later one adds its tags to it. */
+    gaveUp(f) {
+        if (this.failure)
+            this.failure.tags.push(...f.tags);
+        else
+            this.failure = f;
+    }
+    /** Whether `ref` holds the index now (an error reading it is logged, and counts as no). */
+    async holds(ref) {
+        try {
+            const ok = (await this.deps.readDigest(ref)) === this.digest;
+            if (ok)
+                this.proven.add(ref.original);
+            return ok;
+        }
+        catch (err) {
+            this.deps.info(`Could not read ${ref.original} back: ${err.message}`);
+            return false;
+        }
+    }
+    /** The run's result: ok without `failure`; the tags unread (not pushed) unless given. */
+    result(failure, tags) {
+        return {
+            ok: failure === undefined,
+            digest: this.digest || undefined,
+            index: this.index,
+            attempts: this.attempts,
+            tags: tags ?? this.tagNames.map((tag) => ({ tag, digest: null, verified: false })),
+            panics: this.attempts.filter((a) => a.class === 'panic').length,
+            recovered: failure === undefined && this.recovered,
+            failure,
+        };
+    }
+}
+
+;// CONCATENATED MODULE: ./src/merge/oracle.ts
+// The oracle: `--dry-run` prints the index buildx will push, and its digest is the digest every
+// tag must hold. It pushes nothing; it is retried like a push (what it reads is the sources).
+
+
+
+
+
+
+const INDEX_TYPES = new Set([
+    'application/vnd.oci.image.index.v1+json',
+    'application/vnd.docker.distribution.manifest.list.v2+json',
+]);
+/** The digest of the index `--dry-run` printed: sha256 of its bytes without the trailing newline. */
+function indexDigest(dryRunOutput) {
+    const index = dryRunOutput.replace(/\r?\n$/, '');
+    let parsed;
+    try {
+        parsed = JSON.parse(index);
+    }
+    catch {
+        throw new Error(`--dry-run did not print an image index (${index.slice(0, 120) || 'no output'})`);
+    }
+    if (!Array.isArray(parsed.manifests) || (parsed.mediaType && !INDEX_TYPES.has(parsed.mediaType))) {
+        throw new Error(`--dry-run printed JSON that is not an image index (mediaType ${parsed.mediaType ?? 'missing'})`);
+    }
+    return { digest: `sha256:${(0,external_node_crypto_.createHash)('sha256').update(index, 'utf8').digest('hex')}`, index };
+}
+/** The index a --dry-run printed, or how it failed (printing no index is a failure too). */
+function oracleOf(out) {
+    if (!out.ok)
+        return classOf(out);
+    try {
+        return indexDigest(out.stdoutTruncated ? '' : out.stdout);
+    }
+    catch (err) {
+        return { class: 'unknown', signature: 'no index from --dry-run', line: err.message };
+    }
+}
+/** Runs the --dry-run, with its retries: the index, or the Failure it gave up on. */
+async function runOracle(run) {
+    const { options, deps } = run;
+    const args = createArgs({
+        sources: options.sources,
+        tags: options.tags.length > 0 ? [options.tags[0].original] : [],
+        annotations: options.annotations,
+        append: options.append,
+        dryRun: true,
+    });
+    let notFound = 0;
+    for (let n = 1;; n++) {
+        const out = await deps.exec(args, `expected digest (--dry-run), attempt ${n}`);
+        const got = oracleOf(out);
+        const at = { invocation: 'oracle', try: n, tags: [], sources: options.sources };
+        if ('digest' in got) {
+            run.record(attemptOf(at, out));
+            return got;
+        }
+        const c = got;
+        const rec = run.record(attemptOf(at, out, c));
+        if (c.notFound)
+            notFound++;
+        const decision = shouldRetry(c.class, n, options.maxAttempts, options.retryOn, notFound);
+        if (!decision.retry) {
+            const context = await adviceContext(c, 'pull', options.sources, deps.credentialsFor);
+            return failureOf(c, oracleFailureMessage(c, decision.reason, advice(c, context)), run.tagNames);
+        }
+        await run.backOff(rec, n, (s) => `Retrying --dry-run in ${s} (${decision.reason})`);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/merge/push.ts
+// The pushes: one invocation with its retries (reading its tags back after a failure, so only what
+// is missing is pushed again, and proving the first tag holds the index), the first push started
+// alongside the --dry-run, and the copies to further tags by digest, up to parallel-copies at once.
+
+
+
+
+
+
+
+function pushArgs(run, batch, inv) {
+    return createArgs({
+        sources: inv.sources,
+        tags: batch.map((t) => t.original),
+        annotations: inv.fromSources ? run.options.annotations : [],
+        append: inv.fromSources && run.options.append,
+    });
+}
+function pushLabel(batch, invocation, n) {
+    const what = batch.length === 1 ? batch[0].original : `${batch.length} tags`;
+    return `push ${what} (invocation ${invocation}, attempt ${n})`;
+}
+/**
+ * Starts the first push while the --dry-run runs, when that push cannot change what the
+ * --dry-run reads (not with --append); its first attempt takes it up. The invocation, if started.
+ */
+function startFirstPush(run) {
+    const { options } = run;
+    if (options.dryRun || options.append || options.tags.length === 0)
+        return undefined;
+    const batch = nextBatch(options.tags, options.maxConcurrency);
+    const inv = chooseSource(batch, [], options.sources, '');
+    run.firstPush = run.deps.exec(pushArgs(run, batch, inv), pushLabel(batch, 1, 1));
+    run.firstPush.catch(() => undefined); // awaited later; never an unhandled rejection meanwhile
+    return inv;
+}
+/**
+ * After the --dry-run gave up: records the first push that ran alongside (not acted on: no
+ * read-back, no retry) and returns the tags it pushed.
+ */
+async function settleFirstPush(run, inv) {
+    const out = await settle(run.firstPush);
+    run.firstPush = undefined;
+    const at = { invocation: 1, try: 1, tags: inv.tags.map((t) => t.original), sources: inv.sources };
+    const rec = run.record(attemptOf(at, out, out.ok ? undefined : classOf(out)));
+    return rec.ok ? rec.tags : [];
+}
+/** An attempt that ended: its outcome, or a failure to start it as one (never a cancellation). */
+async function settle(attempt) {
+    try {
+        return await attempt;
+    }
+    catch (err) {
+        if (err instanceof CancelledError)
+            throw err;
+        const line = err instanceof Error ? err.message : String(err);
+        return {
+            ok: false,
+            classification: { class: 'unknown', signature: 'buildx did not run', line },
+            exitCode: null,
+            signal: null,
+            durationMs: 0,
+            stdout: '',
+            stdoutTruncated: false,
+            tail: [line],
+        };
+    }
+}
+/** One attempt at a batch: buildx (or the first push, already under way), then the read-back. */
+async function attempt(run, batch, inv, label) {
+    const started = run.firstPush;
+    run.firstPush = undefined;
+    const out = await (started ?? run.deps.exec(pushArgs(run, batch, inv), label));
+    if (out.ok) {
+        // The first tag to hold the index becomes the source of the others: prove it holds it.
+        const mustProve = run.holding.length === 0 && run.options.verify ? batch : [];
+        const wrong = [];
+        for (const t of mustProve)
+            if (!(await run.holds(t)))
+                wrong.push(t.original);
+        if (wrong.length === 0)
+            return { out, landed: [] };
+        const line = `${wrong.join(', ')} do not resolve to ${run.digest} after buildx exited 0`;
+        return {
+            out,
+            failed: { class: 'unknown', signature: 'pushed tag does not hold the expected index', line },
+            landed: batch.filter((t) => !wrong.includes(t.original)),
+        };
+    }
+    const landed = [];
+    if (out.classification?.class !== 'permanent') {
+        // Read back before deciding: a crash after the push landed leaves nothing to redo.
+        for (const t of batch)
+            if (await run.holds(t))
+                landed.push(t);
+    }
+    return { out, failed: classOf(out), landed };
+}
+/** One invocation with its retries; returns a Failure when it gives up. */
+async function runInvocation(run, first, invocation) {
+    const { options, deps } = run;
+    let batch = first;
+    let notFound = 0;
+    for (let n = 1;; n++) {
+        const inv = chooseSource(batch, run.holding, options.sources, run.digest);
+        const names = batch.map((t) => t.original);
+        const { out, failed, landed } = await attempt(run, batch, inv, pushLabel(batch, invocation, n));
+        const at = { invocation, try: n, tags: names, sources: inv.sources };
+        const rec = run.record(attemptOf(at, out, failed, failed && landed));
+        if (!failed) {
+            if (n > 1)
+                run.recovered = true;
+            run.holding.push(...batch);
+            return undefined;
+        }
+        if (failed.class === 'panic' && run.concurrency > 1) {
+            run.concurrency = 1;
+            deps.info('buildx crashed: pushing one tag per invocation for the rest of this run');
+        }
+        run.holding.push(...landed);
+        batch = batch.filter((t) => !landed.includes(t));
+        if (batch.length === 0) {
+            deps.info(`Every tag of this invocation already holds ${run.digest}: nothing left to push`);
+            run.recovered = true;
+            return undefined;
+        }
+        if (failed.notFound)
+            notFound++;
+        const decision = shouldRetry(failed.class, n, options.maxAttempts, options.retryOn, notFound);
+        if (!decision.retry || run.failure) {
+            const reason = run.failure ? 'another invocation failed' : decision.reason;
+            const adviceText = advice(failed, await adviceContext(failed, 'push', names, deps.credentialsFor));
+            const left = batch.map((t) => t.original);
+            return failureOf(failed, pushFailureMessage(failed, names, reason, adviceText), left);
+        }
+        if (batch.length > run.concurrency) {
+            run.pending = [...batch.slice(run.concurrency), ...run.pending];
+            batch = batch.slice(0, run.concurrency);
+        }
+        const why = `${failed.class} (${failed.signature}), ${decision.reason}`;
+        await run.backOff(rec, n, (s) => `Retrying in ${s}: ${why}`);
+    }
+}
+/**
+ * Pushes every tag: the first invocation creates the index from the sources, alone. Once a tag
+ * holds it, the others are manifest-only copies by digest: separate buildx processes (no shared
+ * memory to race on), up to parallel-copies at a time, each still pushing at most
+ * max-concurrency tags. Ends with `run.failure` set when an invocation gave up.
+ */
+async function pushAll(run) {
+    if (run.pending.length > 0) {
+        const f = await runInvocation(run, run.takeBatch(), ++run.invocations);
+        if (f)
+            return run.gaveUp(f);
+    }
+    const { parallelCopies } = run.options;
+    const workers = run.holding.length > 0 ? Math.max(1, Math.min(parallelCopies, run.pending.length)) : 1;
+    await Promise.all(Array.from({ length: workers }, () => copies(run)));
+}
+/** A copies worker: takes batches until none is left or an invocation gave up. */
+async function copies(run) {
+    while (run.pending.length > 0 && !run.failure) {
+        const f = await runInvocation(run, run.takeBatch(), ++run.invocations);
+        if (f)
+            run.gaveUp(f);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/merge/verify.ts
+// The read-back: every tag, read from the registry, must hold the expected digest. Tags already
+// read back holding it during the run are not asked again.
+
+/**
+ * Reads every tag back (one request each, up to 8 at once); tags proven during the run are not
+ * asked again, and only the tags in `only` are read when it is given.
+ */
+async function verify_readAll(run, only) {
+    const { tags } = run.options;
+    const { digest, proven } = run;
+    const results = new Array(tags.length);
+    let next = 0;
+    const worker = async () => {
+        while (next < tags.length) {
+            const i = next++;
+            const t = tags[i];
+            if (proven.has(t.original)) {
+                results[i] = { tag: t.original, digest, verified: true };
+                continue;
+            }
+            if (only && !only.includes(t.original)) {
+                results[i] = { tag: t.original, digest: null, verified: false };
+                continue;
+            }
+            try {
+                const d = await run.deps.readDigest(t);
+                results[i] = { tag: t.original, digest: d, verified: d === digest };
+            }
+            catch (err) {
+                results[i] = { tag: t.original, digest: null, verified: false, error: err.message };
+            }
+        }
+    };
+    await Promise.all(Array.from({ length: Math.min(8, tags.length) }, worker));
+    return results;
+}
+/** The end state: every tag read back (with verify off, buildx's exit 0 is trusted, nothing is read). */
+async function verification(run) {
+    const { digest } = run;
+    if (!run.options.verify)
+        return { tags: run.tagNames.map((tag) => ({ tag, digest, verified: false })) };
+    const tags = await verify_readAll(run);
+    const wrong = tags.filter((t) => !t.verified);
+    return { tags, failure: wrong.length > 0 ? verifyFailure(wrong, tags.length, digest) : undefined };
+}
+
+;// CONCATENATED MODULE: ./src/merge/options.ts
+// The inputs the merge stage reads, and nothing else (no token, no policy, no install settings).
+function mergeOptions(inputs) {
+    return {
+        sources: inputs.sources,
+        tags: inputs.tags,
+        annotations: inputs.annotations,
+        append: inputs.append,
+        dryRun: inputs.dryRun,
+        maxConcurrency: inputs.maxConcurrency,
+        parallelCopies: inputs.parallelCopies,
+        maxAttempts: inputs.maxAttempts,
+        retryOn: inputs.retryOn,
+        retryDelayMs: inputs.retryDelayMs,
+        retryMaxDelayMs: inputs.retryMaxDelayMs,
+        verify: inputs.verify,
+    };
+}
+
+;// CONCATENATED MODULE: ./src/merge/engine.ts
+// The engine: the oracle (--dry-run) gives the index digest while the first push runs alongside;
+// then the tags are pushed, the first invocation from the sources, the others copied by digest,
+// each failure classified and retried when a retry fixes it; then every tag is read back.
+// The state of the run is one MergeRun; I/O comes in through `EngineDeps`.
+
+
+
+
+
+async function runMerge(options, deps) {
+    const run = new MergeRun(options, deps);
+    // 1. The oracle; the first push starts alongside it (when it cannot change what the oracle reads).
+    const oracleRun = runOracle(run);
+    const first = startFirstPush(run);
+    const oracle = await oracleRun;
+    if (!('digest' in oracle)) {
+        if (!first)
+            return run.result(oracle);
+        // The first push ran all the same: it is recorded, and what it pushed is not "not pushed".
+        const pushed = await settleFirstPush(run, first);
+        if (pushed.length === 0)
+            return run.result(oracle);
+        oracle.tags = oracle.tags.filter((t) => !pushed.includes(t));
+        return run.result(oracle, await verify_readAll(run, pushed));
+    }
+    run.digest = oracle.digest;
+    run.index = oracle.index;
+    deps.info(`Expected index digest: ${oracle.digest}`);
+    if (options.dryRun)
+        return run.result(undefined, []);
+    // 2. Push: the first invocation from the sources, then the copies.
+    await pushAll(run);
+    if (run.failure) {
+        run.failure.tags.push(...run.pending.map((t) => t.original));
+        return run.result(run.failure, await verify_readAll(run));
+    }
+    // 3. Verify: every tag, read back from the registry, must hold the expected digest.
+    const { tags, failure } = await verification(run);
+    return run.result(failure, tags);
+}
+
+;// CONCATENATED MODULE: ./src/registry/credentials.ts
+// The credentials `docker login` left for a registry host, found as buildx finds them: the Docker
+// config's inline auths, its credsStore and credHelpers (asked through `docker-credential-<name>`,
+// no shell). Read once per host; credentials are never logged.
+
+
+
+
+
 /** The keys a `docker login` to this host may have been stored under. */
 function configKeys(domain) {
     if (domain === DOCKER_HUB)
         return ['https://index.docker.io/v1/', 'index.docker.io', 'docker.io', 'registry-1.docker.io'];
     return [domain, `https://${domain}`, `http://${domain}`, `https://${domain}/v1/`, `https://${domain}/v2/`];
 }
-/** Parses a `WWW-Authenticate` header into its scheme and parameters. */
-function parseChallenge(header) {
-    const m = header.match(/^\s*(\w+)\s*(.*)$/);
-    const scheme = (m?.[1] ?? '').toLowerCase();
-    const params = {};
-    for (const p of (m?.[2] ?? '').matchAll(/(\w+)=(?:"([^"]*)"|([^,\s]*))/g)) {
-        params[p[1].toLowerCase()] = p[2] ?? p[3] ?? '';
-    }
-    return { scheme, params };
-}
-class RegistryClient {
-    opts;
+class DockerCredentials {
+    dir;
     config;
-    tokens = new Map();
-    creds = new Map();
-    timeoutMs;
-    attempts;
-    constructor(opts = {}) {
-        this.opts = opts;
-        this.timeoutMs = opts.requestTimeoutMs ?? 30_000;
-        this.attempts = opts.attempts ?? 3;
-    }
-    /** The digest a reference resolves to, or null when the registry has no such manifest. */
-    async digestOf(ref) {
-        const reference = ref.digest ?? ref.tag ?? 'latest';
-        const url = `${registryBaseUrl(ref.domain)}/v2/${ref.path}/manifests/${reference}`;
-        let lastError;
-        for (let i = 1; i <= this.attempts; i++) {
-            try {
-                return await this.readDigest(ref, url);
-            }
-            catch (err) {
-                lastError = err;
-                const status = err instanceof RegistryError ? err.status : undefined;
-                const retryable = status === undefined || status >= 500 || status === 429;
-                if (!retryable || i === this.attempts)
-                    break;
-                await new Promise((r) => setTimeout(r, 250 * 2 ** (i - 1)));
-            }
-        }
-        throw lastError;
-    }
-    async readDigest(ref, url) {
-        let res = await this.request(ref, url, 'HEAD');
-        res.discard(); // a HEAD answer has no body; this frees the connection
-        if (res.status === 404)
-            return null;
-        const header = res.headers.get('docker-content-digest');
-        if (res.ok && header)
-            return header;
-        if (res.ok || res.status === 405) {
-            res = await this.request(ref, url, 'GET');
-            if (!res.ok)
-                res.discard();
-            if (res.status === 404)
-                return null;
-            if (!res.ok)
-                throw new RegistryError(`GET ${url}: ${res.status} ${res.statusText}`, res.status);
-            const body = await request_readAll(res);
-            return `sha256:${(0,external_node_crypto_.createHash)('sha256').update(body).digest('hex')}`;
-        }
-        throw new RegistryError(`HEAD ${url}: ${res.status} ${res.statusText}`, res.status);
-    }
-    async request(ref, url, method) {
-        const scopeKey = `${ref.domain}/${ref.path}`;
-        const headers = { Accept: MANIFEST_ACCEPT };
-        const token = this.tokens.get(scopeKey);
-        if (token)
-            headers.Authorization = token;
-        let res = await this.fetch(url, { method, headers });
-        if (res.status === 401) {
-            const challenge = res.headers.get('www-authenticate');
-            res.discard();
-            if (!challenge)
-                return res;
-            const auth = await this.authorize(ref, challenge);
-            if (!auth)
-                return res;
-            this.tokens.set(scopeKey, auth);
-            res = await this.fetch(url, { method, headers: { ...headers, Authorization: auth } });
-        }
-        return res;
-    }
-    async fetch(url, init) {
-        try {
-            return await request(url, { ...init, signal: AbortSignal.timeout(this.timeoutMs) });
-        }
-        catch (err) {
-            const e = err;
-            throw new RegistryError(`${init.method} ${url}: ${e.code ?? e.message ?? String(err)}`);
-        }
-    }
-    /** Answers a 401 challenge: Basic with the stored credentials, or a Bearer token exchange. */
-    async authorize(ref, challenge) {
-        const { scheme, params } = parseChallenge(challenge);
-        const creds = await this.credentialsFor(ref.domain);
-        if (scheme === 'basic') {
-            if (!creds?.username || creds.password === undefined)
-                return undefined;
-            return basicAuth(creds.username, creds.password);
-        }
-        if (scheme !== 'bearer' || !params.realm)
-            return undefined;
-        const realm = new URL(params.realm);
-        const res = await this.fetchToken(realm, params.service ?? '', `repository:${ref.path}:pull`, creds);
-        if (!res.ok)
-            res.discard();
-        if (!res.ok)
-            throw new RegistryError(`token request to ${realm.host}: ${res.status} ${res.statusText}`, res.status);
-        const body = JSON.parse((await request_readAll(res)).toString('utf8'));
-        const token = body.token ?? body.access_token;
-        return token ? `Bearer ${token}` : undefined;
-    }
-    /**
-     * A token exchange: an identity token by POST (the OAuth refresh_token grant), and by GET with
-     * Basic auth when the token server does not take POST (404 or 405; GCR answers 404), as
-     * containerd does; a username and password by GET with Basic auth; nothing, anonymously.
-     */
-    async fetchToken(realm, service, scope, creds) {
-        if (creds?.identityToken) {
-            const form = new URLSearchParams({
-                grant_type: 'refresh_token',
-                refresh_token: creds.identityToken,
-                service,
-                scope,
-                client_id: 'safe-imagetools',
-            });
-            const res = await this.fetch(realm.toString(), {
-                method: 'POST',
-                headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-                body: form.toString(),
-            });
-            if (res.status !== 404 && res.status !== 405)
-                return res;
-            res.discard();
-            return this.getToken(realm, service, scope, basicAuth(creds.username ?? '', creds.identityToken));
-        }
-        const basic = creds?.username && creds.password !== undefined ? basicAuth(creds.username, creds.password) : undefined;
-        return this.getToken(realm, service, scope, basic);
-    }
-    getToken(realm, service, scope, authorization) {
-        const url = new URL(realm);
-        if (service)
-            url.searchParams.set('service', service);
-        url.searchParams.set('scope', scope);
-        return this.fetch(url.toString(), {
-            method: 'GET',
-            headers: authorization ? { Authorization: authorization } : {},
-        });
-    }
-    /** config.json; `readable: false` when it exists but cannot be read or parsed (a missing one is empty). */
-    loadConfig() {
-        this.config ??= (async () => {
-            const dir = this.opts.dockerConfigDir ?? dockerConfigDir();
-            let text;
-            try {
-                text = await (0,promises_namespaceObject.readFile)((0,external_node_path_namespaceObject.join)(dir, 'config.json'), 'utf8');
-            }
-            catch (err) {
-                return { config: {}, readable: err.code === 'ENOENT' };
-            }
-            try {
-                const config = JSON.parse(text);
-                if (config && typeof config === 'object')
-                    return { config: config, readable: true };
-            }
-            catch {
-                // below
-            }
-            return { config: {}, readable: false };
-        })();
-        return this.config;
+    lookups = new Map();
+    /** `dir`: the folder holding config.json; default $DOCKER_CONFIG, or ~/.docker when it is unset or empty */
+    constructor(dir) {
+        this.dir = dir;
     }
     credentialsFor(domain) {
         return this.lookup(domain).then((l) => l.creds);
@@ -39511,10 +39251,10 @@ class RegistryClient {
         return this.lookup(domain).then((l) => l.known);
     }
     lookup(domain) {
-        let p = this.creds.get(domain);
+        let p = this.lookups.get(domain);
         if (!p) {
             p = this.lookupCredentials(domain);
-            this.creds.set(domain, p);
+            this.lookups.set(domain, p);
         }
         return p;
     }
@@ -39536,9 +39276,29 @@ class RegistryClient {
             return { creds: inline, known: 'yes' };
         return { known: helperFailed ? 'unknown' : 'no' };
     }
-}
-function basicAuth(username, password) {
-    return `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
+    /** config.json; `readable: false` when it exists but cannot be read or parsed (a missing one is empty). */
+    loadConfig() {
+        this.config ??= (async () => {
+            const dir = this.dir ?? dockerConfigDir();
+            let text;
+            try {
+                text = await (0,promises_namespaceObject.readFile)((0,external_node_path_namespaceObject.join)(dir, 'config.json'), 'utf8');
+            }
+            catch (err) {
+                return { config: {}, readable: err.code === 'ENOENT' };
+            }
+            try {
+                const config = JSON.parse(text);
+                if (config && typeof config === 'object')
+                    return { config: config, readable: true };
+            }
+            catch {
+                // below
+            }
+            return { config: {}, readable: false };
+        })();
+        return this.config;
+    }
 }
 /** The credentials `docker login` wrote into config.json itself (no credential store). */
 function inlineCredentials(config, keys) {
@@ -39601,8 +39361,664 @@ function askCredentialHelper(helper, server, timeoutMs = 10_000) {
     });
 }
 
+;// CONCATENATED MODULE: ./src/registry/client.ts
+// Reads tags back from a registry through the distribution API: one HEAD per tag (a GET when the
+// registry gives no digest header), retried on network errors, 5xx and 429, answering 401
+// challenges (Basic, or a Bearer token exchange) with the credentials of ./credentials.ts.
+// Credentials are never logged. HTTP goes through src/http/request.ts (node:http), never `fetch`:
+// see there why.
+
+
+
+
+
+
+
+const MANIFEST_ACCEPT = [
+    'application/vnd.oci.image.index.v1+json',
+    'application/vnd.docker.distribution.manifest.list.v2+json',
+    'application/vnd.oci.image.manifest.v1+json',
+    'application/vnd.docker.distribution.manifest.v2+json',
+].join(', ');
+class RegistryError extends Error {
+    status;
+    constructor(message, status) {
+        super(message);
+        this.status = status;
+        this.name = 'RegistryError';
+    }
+}
+/** The API base URL of a registry host: plain HTTP on loopback, as buildx does; Hub's real host. */
+function registryBaseUrl(domain) {
+    if (domain === DOCKER_HUB)
+        return 'https://registry-1.docker.io';
+    return `${isLoopbackAuthority(domain) ? 'http' : 'https'}://${domain}`;
+}
+/** Parses a `WWW-Authenticate` header into its scheme and parameters. */
+function parseChallenge(header) {
+    const m = header.match(/^\s*(\w+)\s*(.*)$/);
+    const scheme = (m?.[1] ?? '').toLowerCase();
+    const params = {};
+    for (const p of (m?.[2] ?? '').matchAll(/(\w+)=(?:"([^"]*)"|([^,\s]*))/g)) {
+        params[p[1].toLowerCase()] = p[2] ?? p[3] ?? '';
+    }
+    return { scheme, params };
+}
+class RegistryClient {
+    opts;
+    tokens = new Map();
+    credentials;
+    timeoutMs;
+    attempts;
+    constructor(opts = {}) {
+        this.opts = opts;
+        this.timeoutMs = opts.requestTimeoutMs ?? 30_000;
+        this.attempts = opts.attempts ?? 3;
+        this.credentials = new DockerCredentials(opts.dockerConfigDir);
+    }
+    /** The digest a reference resolves to, or null when the registry has no such manifest. */
+    async digestOf(ref) {
+        const reference = ref.digest ?? ref.tag ?? 'latest';
+        const url = `${registryBaseUrl(ref.domain)}/v2/${ref.path}/manifests/${reference}`;
+        return withRetry(() => this.readDigest(ref, url), {
+            attempts: this.attempts,
+            backoff: { baseMs: 250, capMs: 4000 },
+            retryable: (err) => {
+                const status = err instanceof RegistryError ? err.status : undefined;
+                return status === undefined || status >= 500 || status === 429;
+            },
+        });
+    }
+    async readDigest(ref, url) {
+        let res = await this.request(ref, url, 'HEAD');
+        res.discard(); // a HEAD answer has no body; this frees the connection
+        if (res.status === 404)
+            return null;
+        const header = res.headers.get('docker-content-digest');
+        if (res.ok && header)
+            return header;
+        if (res.ok || res.status === 405) {
+            res = await this.request(ref, url, 'GET');
+            if (!res.ok)
+                res.discard();
+            if (res.status === 404)
+                return null;
+            if (!res.ok)
+                throw new RegistryError(`GET ${url}: ${res.status} ${res.statusText}`, res.status);
+            const body = await readAll(res);
+            return `sha256:${(0,external_node_crypto_.createHash)('sha256').update(body).digest('hex')}`;
+        }
+        throw new RegistryError(`HEAD ${url}: ${res.status} ${res.statusText}`, res.status);
+    }
+    async request(ref, url, method) {
+        const scopeKey = `${ref.domain}/${ref.path}`;
+        const headers = { Accept: MANIFEST_ACCEPT };
+        const token = this.tokens.get(scopeKey);
+        if (token)
+            headers.Authorization = token;
+        let res = await this.fetch(url, { method, headers });
+        if (res.status === 401) {
+            const challenge = res.headers.get('www-authenticate');
+            res.discard();
+            if (!challenge)
+                return res;
+            const auth = await this.authorize(ref, challenge);
+            if (!auth)
+                return res;
+            this.tokens.set(scopeKey, auth);
+            res = await this.fetch(url, { method, headers: { ...headers, Authorization: auth } });
+        }
+        return res;
+    }
+    async fetch(url, init) {
+        try {
+            return await request(url, { ...init, signal: AbortSignal.timeout(this.timeoutMs) });
+        }
+        catch (err) {
+            const e = err;
+            throw new RegistryError(`${init.method} ${url}: ${e.code ?? e.message ?? String(err)}`);
+        }
+    }
+    /** Answers a 401 challenge: Basic with the stored credentials, or a Bearer token exchange. */
+    async authorize(ref, challenge) {
+        const { scheme, params } = parseChallenge(challenge);
+        const creds = await this.credentialsFor(ref.domain);
+        if (scheme === 'basic') {
+            if (!creds?.username || creds.password === undefined)
+                return undefined;
+            return basicAuth(creds.username, creds.password);
+        }
+        if (scheme !== 'bearer' || !params.realm)
+            return undefined;
+        const realm = new URL(params.realm);
+        const res = await this.fetchToken(realm, params.service ?? '', `repository:${ref.path}:pull`, creds);
+        if (!res.ok)
+            res.discard();
+        if (!res.ok)
+            throw new RegistryError(`token request to ${realm.host}: ${res.status} ${res.statusText}`, res.status);
+        const body = JSON.parse((await readAll(res)).toString('utf8'));
+        const token = body.token ?? body.access_token;
+        return token ? `Bearer ${token}` : undefined;
+    }
+    /**
+     * A token exchange: an identity token by POST (the OAuth refresh_token grant), and by GET with
+     * Basic auth when the token server does not take POST (404 or 405; GCR answers 404), as
+     * containerd does; a username and password by GET with Basic auth; nothing, anonymously.
+     */
+    async fetchToken(realm, service, scope, creds) {
+        if (creds?.identityToken) {
+            const form = new URLSearchParams({
+                grant_type: 'refresh_token',
+                refresh_token: creds.identityToken,
+                service,
+                scope,
+                client_id: 'safe-imagetools',
+            });
+            const res = await this.fetch(realm.toString(), {
+                method: 'POST',
+                headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+                body: form.toString(),
+            });
+            if (res.status !== 404 && res.status !== 405)
+                return res;
+            res.discard();
+            return this.getToken(realm, service, scope, basicAuth(creds.username ?? '', creds.identityToken));
+        }
+        const basic = creds?.username && creds.password !== undefined ? basicAuth(creds.username, creds.password) : undefined;
+        return this.getToken(realm, service, scope, basic);
+    }
+    getToken(realm, service, scope, authorization) {
+        const url = new URL(realm);
+        if (service)
+            url.searchParams.set('service', service);
+        url.searchParams.set('scope', scope);
+        return this.fetch(url.toString(), {
+            method: 'GET',
+            headers: authorization ? { Authorization: authorization } : {},
+        });
+    }
+    credentialsFor(domain) {
+        return this.credentials.credentialsFor(domain);
+    }
+    /** See DockerCredentials.credentialsKnown. */
+    credentialsKnown(domain) {
+        return this.credentials.credentialsKnown(domain);
+    }
+}
+function basicAuth(username, password) {
+    return `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
+}
+
+;// CONCATENATED MODULE: ./src/report/locate.ts
+// Finds the workflow step that runs this action, with line numbers, so that annotations land on the
+// step's `uses:` line or on the line of the input they are about. The workflow is parsed with
+// positions (never scanned with patterns); when the step cannot be told apart from another, or the
+// workflow is not the one this job runs (reusable workflows), the answer is undefined and the caller
+// annotates without a location rather than at a wrong one.
+//
+// How the runner names a step (GITHUB_ACTION, `github.action`): the step's `id` when it has one; else a
+// generated context name, `__` followed by `owner/repo` of a `uses: owner/repo[/path]@ref`, `self` for
+// a local `uses: ./...`, the image of a `docker://` uses, and `run` otherwise. Characters other than
+// ASCII letters, digits, `_` and `-` become `_`, and a repeat in the same job gets `_2`, `_3`, ...
+// (names are unique case-insensitively, explicit ids reserved first, at most 100 characters). Inside a
+// composite action every nested step sees the composite step's (fully qualified) name instead, so a
+// name that points at a step not using this action means "we are inside something we cannot see".
+
+
+
+const WORKFLOWS_DIR = '.github/workflows/';
+/** the runner's limit on a context name's length */
+const MAX_NAME_LENGTH = 100;
+const MAX_SUFFIX = 1000;
+/** guards alias and merge-key chains */
+const MAX_DEPTH = 32;
+/** The workflow file's path relative to the repo root, from GITHUB_WORKFLOW_REF, or undefined (e.g. a reusable workflow of another repository). */
+function workflowPath(env) {
+    const ref = env.GITHUB_WORKFLOW_REF?.trim();
+    if (!ref)
+        return undefined;
+    const parts = ref.split('/');
+    if (parts.length < 3)
+        return undefined;
+    const [owner, repo] = parts;
+    const rest = parts.slice(2).join('/');
+    // `<path>@<ref>`: the ref is normally `refs/...`, and may itself hold an `@`
+    let at = rest.indexOf('@refs/');
+    if (at < 0)
+        at = rest.lastIndexOf('@');
+    const path = at < 0 ? rest : rest.slice(0, at);
+    const repository = env.GITHUB_REPOSITORY?.trim();
+    if (repository && repository.toLowerCase() !== `${owner}/${repo}`.toLowerCase())
+        return undefined;
+    if (!path.startsWith(WORKFLOWS_DIR) || path.length === WORKFLOWS_DIR.length)
+        return undefined;
+    if (path.includes('\\') || path.split('/').some((s) => s === '' || s === '.' || s === '..'))
+        return undefined;
+    return path;
+}
+/** Reads `<workspace>/<workflowPath>` and locates the step; undefined when the file is missing, unreadable or unparsable. Never throws. */
+function findStep(workspace, env) {
+    try {
+        const file = workflowPath(env);
+        if (!file)
+            return undefined;
+        const text = (0,external_node_fs_namespaceObject.readFileSync)((0,external_node_path_namespaceObject.join)(workspace, file), 'utf8');
+        return locateStep(text, file, env);
+    }
+    catch {
+        return undefined;
+    }
+}
+/** The line for an input: its `with:` key line if present, else the `uses:` line. */
+function lineFor(loc, input) {
+    if (input === undefined)
+        return loc.usesLine;
+    if (Object.hasOwn(loc.inputLines, input))
+        return loc.inputLines[input] ?? loc.usesLine;
+    // inputs are matched case-insensitively by the runner
+    const wanted = input.toLowerCase();
+    for (const [key, line] of Object.entries(loc.inputLines)) {
+        if (key.toLowerCase() === wanted)
+            return line;
+    }
+    return loc.usesLine;
+}
+/** Pure: finds this step in a workflow's text. Undefined when it cannot be found unambiguously. */
+function locateStep(text, file, env) {
+    try {
+        return locate(text, file, env);
+    }
+    catch {
+        return undefined;
+    }
+}
+function locate(text, file, env) {
+    // a workflow ref naming another repository: a reusable workflow we cannot see from here
+    if (env.GITHUB_WORKFLOW_REF?.trim() && workflowPath(env) === undefined)
+        return undefined;
+    const lines = new dist/* LineCounter */.HN();
+    const doc = (0,dist/* parseDocument */.Tp)(text, { lineCounter: lines, prettyErrors: false });
+    if (doc.errors.length > 0 || !aliasesResolve(doc))
+        return undefined;
+    const ctx = { doc, lines };
+    const jobs = entries(ctx, entries(ctx, doc.contents)?.get('jobs')?.value);
+    if (!jobs)
+        return undefined;
+    const selected = [];
+    const wantedJob = env.GITHUB_JOB?.trim();
+    if (wantedJob) {
+        const id = findJobId(jobs, wantedJob);
+        const job = id === undefined ? undefined : entries(ctx, jobs.get(id)?.value);
+        // a job calling a reusable workflow: the step is in the called workflow
+        if (id === undefined || !job || job.has('uses'))
+            return undefined;
+        selected.push([id, job]);
+    }
+    else {
+        for (const [id, entry] of jobs) {
+            const job = entries(ctx, entry.value);
+            if (job && !job.has('uses'))
+                selected.push([id, job]);
+        }
+    }
+    const steps = selected.flatMap(([id, job]) => jobSteps(ctx, id, job));
+    const action = env.GITHUB_ACTION?.trim();
+    if (action) {
+        const hits = steps.filter((s) => s.name === action);
+        if (hits.length !== 1)
+            return undefined;
+        const [hit] = hits;
+        // the named step does not use this action: we run inside a composite action it uses
+        return usesMatch(hit.uses, env) ? toLocation(hit, file) : undefined;
+    }
+    const ours = steps.filter((s) => usesMatch(s.uses, env) !== undefined);
+    const exact = ours.filter((s) => usesMatch(s.uses, env) === 'exact');
+    const pool = exact.length > 0 ? exact : ours;
+    return pool.length === 1 ? toLocation(pool[0], file) : undefined;
+}
+function toLocation(step, file) {
+    if (step.usesLine === undefined)
+        return undefined;
+    const loc = { file, usesLine: step.usesLine, inputLines: step.inputLines, job: step.job };
+    if (step.id !== undefined)
+        loc.stepId = step.id;
+    return loc;
+}
+function findJobId(jobs, wanted) {
+    if (jobs.has(wanted))
+        return wanted;
+    // job ids are case-insensitive
+    const hits = [...jobs.keys()].filter((k) => k.toLowerCase() === wanted.toLowerCase());
+    return hits.length === 1 ? hits[0] : undefined;
+}
+/** The steps of one job, each with the name the runner gives it. */
+function jobSteps(ctx, job, jobEntries) {
+    const seq = deref(ctx, jobEntries.get('steps')?.value);
+    if (!(0,dist/* isSeq */.oP)(seq))
+        return [];
+    const taken = new Set();
+    const records = [];
+    for (const item of seq.items) {
+        const step = entries(ctx, item);
+        if (!step)
+            continue;
+        const id = stringValue(ctx, step.get('id')?.value) || undefined;
+        const uses = stringValue(ctx, step.get('uses')?.value);
+        const kind = step.has('run')
+            ? 'run'
+            : uses !== undefined
+                ? 'uses'
+                : (['wait', 'wait-all', 'cancel'].find((k) => step.has(k)) ?? '');
+        // not a step the runner would accept; it gets no name
+        if (!kind)
+            continue;
+        if (id !== undefined)
+            taken.add(id.toLowerCase());
+        const withEntries = entries(ctx, step.get('with')?.value);
+        const inputLines = Object.fromEntries([...(withEntries ?? [])].map(([k, e]) => [k, e.line]));
+        records.push({
+            job,
+            kind,
+            name: id ?? '',
+            ...(id !== undefined && { id }),
+            ...(kind === 'uses' && { uses, usesLine: step.get('uses')?.line }),
+            inputLines,
+        });
+    }
+    for (const record of records) {
+        if (record.id === undefined)
+            record.name = generatedName(taken, baseName(record.kind, record.uses));
+    }
+    return records.map(({ kind: _kind, ...record }) => record);
+}
+/** The part of a generated name that comes from the step, before sanitising and numbering. */
+function baseName(kind, uses) {
+    if (kind !== 'uses' || uses === undefined)
+        return kind;
+    if (uses.startsWith('docker://'))
+        return uses.slice('docker://'.length) || 'run';
+    if (uses.startsWith('./') || uses.startsWith('.\\'))
+        return 'self';
+    const segments = uses.split('@');
+    if (segments.length !== 2)
+        return 'run';
+    const [path = '', ref = ''] = segments;
+    const names = path.split(/[\\/]/).filter((s) => s.length > 0);
+    if (names.length >= 2 && ref)
+        return `${names[0]}/${names[1]}`;
+    return 'run';
+}
+function generatedName(taken, base) {
+    let original = '';
+    for (const c of `__${base}`) {
+        // per UTF-16 unit, as the runner does
+        for (let i = 0; i < c.length; i++)
+            original += /[A-Za-z0-9_-]/.test(c[i] ?? '') ? c[i] : '_';
+    }
+    for (let attempt = 1; attempt < MAX_SUFFIX; attempt++) {
+        const suffix = attempt === 1 ? '' : `_${attempt}`;
+        const candidate = original.slice(0, MAX_NAME_LENGTH - suffix.length) + suffix;
+        if (!taken.has(candidate.toLowerCase())) {
+            taken.add(candidate.toLowerCase());
+            return candidate;
+        }
+    }
+    return '';
+}
+/** Whether a `uses:` value runs this action: with the same ref, or the same repository only. */
+function usesMatch(uses, env) {
+    const value = uses?.trim();
+    if (!value || value.startsWith('docker://') || value.includes('${{'))
+        return undefined;
+    const repository = env.GITHUB_ACTION_REPOSITORY?.trim();
+    if (!repository) {
+        // run as `uses: ./`: the action at the root of the workflow's own repository
+        if (!value.startsWith('./') && !value.startsWith('.\\') && value !== '.')
+            return undefined;
+        const rest = value.replace(/^\.[\\/]?/, '').replace(/[\\/]+$/, '');
+        return rest === '' || rest === '.' ? 'exact' : undefined;
+    }
+    if (value.startsWith('.'))
+        return undefined;
+    const segments = value.split('@');
+    if (segments.length !== 2)
+        return undefined;
+    const [path = '', ref = ''] = segments;
+    const names = path.split(/[\\/]/).filter((s) => s.length > 0);
+    if (names.length < 2 || `${names[0]}/${names[1]}`.toLowerCase() !== repository.toLowerCase())
+        return undefined;
+    const wantedRef = env.GITHUB_ACTION_REF?.trim();
+    return !wantedRef || ref === wantedRef ? 'exact' : 'repository';
+}
+/** Whether every alias names an anchor (the parser leaves `*nowhere` to fail later, when converted). */
+function aliasesResolve(doc) {
+    let ok = true;
+    (0,dist/* visit */.YR)(doc, {
+        Alias(_key, node) {
+            if (node.resolve(doc) === undefined) {
+                ok = false;
+                return dist/* visit */.YR.BREAK;
+            }
+            return undefined;
+        },
+    });
+    return ok;
+}
+/** Follows aliases to the node they name. */
+function deref(ctx, value) {
+    let node = value;
+    for (let i = 0; (0,dist/* isAlias */.Vj)(node) && i < MAX_DEPTH; i++)
+        node = node.resolve(ctx.doc);
+    return (0,dist/* isAlias */.Vj)(node) ? undefined : node;
+}
+function stringValue(ctx, value) {
+    const node = deref(ctx, value);
+    return (0,dist/* isScalar */.jn)(node) && typeof node.value === 'string' ? node.value : undefined;
+}
+/**
+ * The keys of a mapping (through aliases), each with the line where it is written. Merge keys
+ * (`<<: *anchor`, `<<: [*a, *b]`) bring in the keys of the merged maps, at their own lines; keys of the
+ * map itself win over merged ones, and earlier merged maps over later ones.
+ */
+function entries(ctx, value, depth = 0) {
+    const node = deref(ctx, value);
+    if (!(0,dist/* isMap */.jh)(node) || depth > MAX_DEPTH)
+        return undefined;
+    const own = new Map();
+    const merged = [];
+    for (const pair of node.items) {
+        const key = deref(ctx, pair.key);
+        // the line where the key is written, also for a key given by alias
+        const range = (0,dist/* isNode */.Ll)(pair.key) ? pair.key.range : undefined;
+        if (!(0,dist/* isScalar */.jn)(key) || !range)
+            continue;
+        if (key.value === '<<' && key.type === 'PLAIN' && !(0,dist/* isAlias */.Vj)(pair.key)) {
+            const source = deref(ctx, pair.value);
+            for (const item of (0,dist/* isSeq */.oP)(source) ? source.items : [source]) {
+                const map = entries(ctx, item, depth + 1);
+                if (map)
+                    merged.push(map);
+            }
+            continue;
+        }
+        if (typeof key.value !== 'string' && typeof key.value !== 'number' && typeof key.value !== 'boolean')
+            continue;
+        own.set(String(key.value), { line: ctx.lines.linePos(range[0]).line, value: pair.value });
+    }
+    for (const map of merged) {
+        for (const [k, e] of map)
+            if (!own.has(k))
+                own.set(k, e);
+    }
+    return own;
+}
+
+;// CONCATENATED MODULE: ./src/report/annotate.ts
+// Annotations placed on the workflow file: the line of the input concerned (`buildx-version:`,
+// `policy:`, ...) or of this step's `uses:`; without a location when the step cannot be found.
+// Deduplicated, and at most MAX_PER_KIND of each kind per step.
+
+
+const MAX_PER_KIND = 10;
+class Annotator {
+    locate;
+    enabled;
+    sink;
+    seen = new Set();
+    counts = { error: 0, warning: 0, notice: 0 };
+    location;
+    constructor(locate, 
+    /** `annotate: false`: messages go to the log instead */
+    enabled = true, sink = {
+        error: error,
+        warning: warning,
+        notice: notice,
+    }) {
+        this.locate = locate;
+        this.enabled = enabled;
+        this.sink = sink;
+    }
+    /** Where this step is in its workflow, found once. */
+    step() {
+        if (this.location === undefined)
+            this.location = this.locate() ?? null;
+        return this.location ?? undefined;
+    }
+    annotate(kind, message, opts = {}) {
+        const key = `${kind}\n${opts.title ?? ''}\n${message}`;
+        if (this.seen.has(key))
+            return;
+        this.seen.add(key);
+        if (!this.enabled) {
+            this.counts[kind]++;
+            info(`${kind}: ${opts.title ? `${opts.title}: ` : ''}${message}`);
+            return;
+        }
+        if (this.counts[kind] >= MAX_PER_KIND) {
+            info(`(${kind} annotation not shown, ${MAX_PER_KIND} already): ${message}`);
+            return;
+        }
+        this.counts[kind]++;
+        const loc = this.step();
+        const props = { title: opts.title };
+        if (loc) {
+            props.file = loc.file;
+            props.startLine = lineFor(loc, opts.input);
+        }
+        this.sink[kind](message, props);
+    }
+    /** How many messages of this kind were given (annotated, or logged with `annotate: false`). */
+    said(kind) {
+        return this.counts[kind];
+    }
+    error(message, opts) {
+        this.annotate('error', message, opts);
+    }
+    warning(message, opts) {
+        this.annotate('warning', message, opts);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/report/guard.ts
+// How the run ends when it does not end well. The last resort: whatever escapes the run (an
+// uncaught exception, an unhandled rejection, from any module) ends the step with one error that
+// names the stage and the cause, every child process group killed, exit status 1, and no bare
+// stack trace. A cancelled job (SIGINT/SIGTERM) stops buildx and takes every child along.
+
+
+
+
+/** A failure already reported by its own annotations: the step fails without another one. */
+class Reported extends Error {
+}
+/**
+ * Cancels the run on SIGINT/SIGTERM (a cancelled job) and takes every child along on exit. When
+ * something does not let go within `killGraceMs` and a little more, the process leaves anyway.
+ */
+function installSignalHandlers(controller, killGraceMs) {
+    const onSignal = (sig) => {
+        if (controller.signal.aborted)
+            return;
+        info(`Received ${sig}: stopping buildx and exiting`);
+        controller.abort(new CancelledError());
+        // If something does not let go, leave anyway, taking the children along.
+        setTimeout(() => {
+            killAllGroups('SIGKILL');
+            process.exit(sig === 'SIGINT' ? 130 : 143);
+        }, killGraceMs + 3_000).unref();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    process.on('exit', () => killAllGroups('SIGKILL'));
+}
+/** Where the run is; the last resort and the step's error name it. */
+class Progress {
+    stage = 'inputs';
+}
+/** The words of an unexpected failure: what broke, and where. */
+function unexpectedFailure(stage, err, how) {
+    const cause = err instanceof Error ? `${err.name === 'Error' ? '' : `${err.name}: `}${err.message}` : String(err);
+    return {
+        title: `safe-imagetools failed (${stage})`,
+        message: `The action failed in its ${stage} stage${how ? ` (${how})` : ''}: ${cause.trim() || 'no message'}. ` +
+            "Every process it started was stopped. This is a defect of the action: please report it with this step's log.",
+    };
+}
+/** Installs the handlers; the process exits 1 from them, once. */
+function installLastResort({ progress, fail }) {
+    let handled = false;
+    const handler = (how) => (err) => {
+        if (handled)
+            return;
+        handled = true;
+        try {
+            killAllGroups('SIGKILL');
+            // a child's stop-commands block may be open: close it, or the runner ignores the error
+            interruptLiveSections();
+            const f = unexpectedFailure(progress.stage, err, how);
+            fail(f.title, f.message);
+            if (err instanceof Error && err.stack)
+                core_debug(err.stack);
+        }
+        catch {
+            // nothing more can be said
+        }
+        finally {
+            killAllGroups('SIGKILL');
+            process.exit(1);
+        }
+    };
+    process.on('uncaughtException', handler('uncaught exception'));
+    process.on('unhandledRejection', handler('unhandled rejection'));
+}
+
+;// CONCATENATED MODULE: ./src/report/policy.ts
+// The policy's findings as the step reports them: each one annotated (on the input it is about)
+// and kept for the summary and the `result` output; a blocking finding stops the run.
+
+
+class PolicyGate {
+    annotator;
+    info;
+    constructor(policy, annotator) {
+        this.annotator = annotator;
+        this.info = { origin: policy.origin, mode: policy.mode, advisories: policy.advisories, findings: [] };
+    }
+    /** Reports the findings; throws Reported, with `stopped` for the log, when one of them blocks. */
+    pass(findings, stopped) {
+        for (const f of findings) {
+            this.info.findings.push({ rule: f.rule, severity: f.severity, message: f.message });
+            const title = f.rule === 'advisory' ? `known-bad buildx: ${f.advisory?.issue ?? ''}` : `buildx policy: ${f.rule}`;
+            this.annotator.annotate(f.severity, f.message, { input: f.input, title });
+        }
+        if (blocking(findings))
+            throw new Reported(stopped);
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/report/report.ts
-// Step outputs and a short job summary. Pure builders, and one function that writes them.
+// What the step reports, as pure builders: the step outputs (with the `result` JSON), the Markdown
+// job summary, and the words of the final annotation. report/publish.ts writes them.
 
 function resultJson(r, buildx, policy) {
     return {
@@ -39846,12 +40262,70 @@ function summaryMarkdown(r, buildx, dryRun, policy, known) {
     return text;
 }
 
+;// CONCATENATED MODULE: ./src/report/publish.ts
+// Publishes a finished run: the step outputs, the job summary, and the final annotation (a
+// warning when a retry recovered, the error when the run failed). The buildx-* outputs are set as
+// soon as buildx is installed, so that a run the policy stops still has them.
+
+
+
+
+/** What the summary and the `result` output say about the installed buildx. */
+function buildxInfo(located) {
+    return {
+        version: located.version,
+        path: located.path,
+        source: located.source,
+        ...(located.resolved ? { resolved: located.resolved } : {}),
+        ...(located.checksum ? { checksum: located.checksum } : {}),
+        installMs: located.durationMs ?? 0,
+    };
+}
+/** The buildx-* outputs, and the log line that says which buildx runs and how it was found. */
+function publishBuildx(located) {
+    setOutput('buildx-version', located.version);
+    setOutput('buildx-path', located.path);
+    setOutput('buildx-source', located.source);
+    info(`buildx ${located.version} (${located.source}: ${located.how}) at ${located.path}, in ${located.durationMs} ms`);
+}
+/** What the advisory database says about the way this run failed or was recovered, if anything. */
+function knownFailure(result, version) {
+    for (const a of result.attempts) {
+        if (a.ok || !a.signature)
+            continue;
+        const adv = advisoryForFailure(version, a.signature);
+        if (adv)
+            return describeKnownFailure(version, adv);
+    }
+    return undefined;
+}
+/** Writes the other outputs, the summary and the final annotation; throws Reported when the run failed. */
+async function publish(result, run, annotator) {
+    const known = knownFailure(result, run.buildx.version);
+    const outputs = stepOutputs(result, run.buildx, run.dryRun, run.policy);
+    for (const [name, value] of Object.entries(outputs)) {
+        if (!name.startsWith('buildx-'))
+            setOutput(name, value);
+    }
+    await summary.addRaw(summaryMarkdown(result, run.buildx, run.dryRun, run.policy, known)).write();
+    if (result.ok) {
+        if (result.recovered) {
+            const a = recoveryAnnotation(result, known);
+            annotator.warning(a.message, { title: a.title });
+        }
+        info(`Done: ${result.tags.length} tag(s) hold ${result.digest}`);
+    }
+    else {
+        const a = failureAnnotation(result, run.dryRun, known);
+        annotator.error(a.message, { title: a.title });
+        throw new Reported(a.title);
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/main.ts
-// The action's entry point: inputs and policy, buildx, the engine, then outputs, the summary and
-// annotations. Every check that can stop the step runs before the first push.
-
-
-
+// The action's entry point: preflight (inputs, the policy, buildx) -> merge (the engine) ->
+// publish (outputs, the summary, the final annotation), and the one error a failed step gets.
+// Every check that can stop the step runs in preflight, before the first push.
 
 
 
@@ -39870,75 +40344,16 @@ function summaryMarkdown(r, buildx, dryRun, policy, known) {
 
 
 const KILL_GRACE_MS = 5_000;
-/** Cancels the run on SIGINT/SIGTERM (a cancelled job) and takes every child along on exit. */
-function installSignalHandlers(controller) {
-    const onSignal = (sig) => {
-        if (controller.signal.aborted)
-            return;
-        info(`Received ${sig}: stopping buildx and exiting`);
-        controller.abort(new CancelledError());
-        // If something does not let go, leave anyway, taking the children along.
-        setTimeout(() => {
-            killAllGroups('SIGKILL');
-            process.exit(sig === 'SIGINT' ? 130 : 143);
-        }, KILL_GRACE_MS + 3_000).unref();
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-    process.on('exit', () => killAllGroups('SIGKILL'));
-}
-/** A failure already reported by its own annotations: the step fails without another one. */
-class Reported extends Error {
-}
-function reportFindings(annotator, findings, policyInfo) {
-    for (const f of findings) {
-        policyInfo.findings.push({ rule: f.rule, severity: f.severity, message: f.message });
-        const title = f.rule === 'advisory' ? `known-bad buildx: ${f.advisory?.issue ?? ''}` : `buildx policy: ${f.rule}`;
-        annotator.annotate(f.severity, f.message, { input: f.input, title });
-    }
-}
-async function main_install(inputs, policy, workspace, signal, annotator) {
-    const githubServer = process.env.GITHUB_SERVER_URL || 'https://github.com';
-    return installBuildx({
-        spec: inputs.buildx,
-        checksum: inputs.buildxChecksum,
-        mirror: inputs.buildxMirror,
-        apiUrl: process.env.GITHUB_API_URL || 'https://api.github.com',
-        token: inputs.githubToken || undefined,
-        githubHost: new URL(githubServer).host,
-        workspace,
-        tempDir: process.env.RUNNER_TEMP || (0,external_node_os_namespaceObject.tmpdir)(),
-        platform: currentPlatform(),
-        signal,
-        allowed: allowedRelease(policy),
-        allowedFallback: policy.advisories === 'warn' ? allowedRelease({ ...policy, advisories: 'off' }) : undefined,
-        requireChecksum: policy.checksum === 'required',
-        info: info,
-        warning: (message) => annotator.warning(message, { input: 'buildx-version', title: 'buildx install' }),
-    });
-}
-/** What the advisory database says about the way this run failed or was recovered, if anything. */
-function knownFailure(result, version) {
-    for (const a of result.attempts) {
-        if (a.ok || !a.signature)
-            continue;
-        const adv = advisoryForFailure(version, a.signature);
-        if (adv)
-            return describeKnownFailure(version, adv);
-    }
-    return undefined;
-}
 /** The input whose line an unexpected failure of this stage belongs on. */
 const STAGE_INPUT = { install: 'buildx-version', policy: 'policy' };
 async function run() {
     const controller = new AbortController();
-    installSignalHandlers(controller);
+    installSignalHandlers(controller, KILL_GRACE_MS);
     const workspace = process.env.GITHUB_WORKSPACE || process.cwd();
-    // Read first and leniently: a bad value is refused by readInputs, annotated as usual.
-    const annotate = !/^(false|no|off|0)$/i.test(getInput('annotate').trim());
+    // Read on its own and leniently: a bad value is refused by readInputs, annotated as usual.
+    const annotate = readAnnotate((name) => getInput(name), true);
     const annotator = new Annotator(() => findStep(workspace, process.env), annotate);
     const progress = new Progress();
-    // The step's one error: a second failure (say, while reporting the first) goes to the log.
     const failStep = (title, message, input) => {
         process.exitCode = 1;
         if (annotator.said('error') > 0)
@@ -39951,117 +40366,83 @@ async function run() {
         fail: (title, message) => failStep(title, message, STAGE_INPUT[progress.stage]),
     });
     try {
-        const inputs = readInputs((name) => getInput(name), workspace);
-        if (inputs.annotationsNotice)
-            annotator.annotate('notice', inputs.annotationsNotice, { input: 'annotations', title: 'annotations' });
-        progress.stage = 'policy';
-        const policy = inputs.policy;
-        const policyInfo = {
-            origin: policy.origin,
-            mode: policy.mode,
-            advisories: policy.advisories,
-            findings: [],
-        };
-        // 1. The policy on the spec, before anything is downloaded or built.
-        const specFindings = checkSpec(policy, inputs.buildx, inputs.buildxChecksum !== undefined);
-        reportFindings(annotator, specFindings, policyInfo);
-        if (blocking(specFindings))
-            throw new Reported(`buildx-version violates the policy (${policy.origin}); nothing was downloaded or pushed`);
-        // 2. Install (a range resolves to the highest release the policy allows and no advisory names).
-        progress.stage = 'install';
-        const located = await main_install(inputs, policy, workspace, controller.signal, annotator);
-        const buildx = {
-            version: located.version,
-            path: located.path,
-            source: located.source,
-            ...(located.resolved ? { resolved: located.resolved } : {}),
-            ...(located.checksum ? { checksum: located.checksum } : {}),
-            installMs: located.durationMs ?? 0,
-        };
-        setOutput('buildx-version', located.version);
-        setOutput('buildx-path', located.path);
-        setOutput('buildx-source', located.source);
-        info(`buildx ${located.version} (${located.source}: ${located.how}) at ${located.path}, in ${located.durationMs} ms`);
-        // 3. The policy on what actually runs (what the spec check found is not reported again).
-        progress.stage = 'policy';
-        const actualFindings = checkActual(policy, located.version, located.source, undefined, specFindings);
-        reportFindings(annotator, actualFindings, policyInfo);
-        if (blocking(actualFindings))
-            throw new Reported(`buildx ${located.version} violates the policy (${policy.origin}); nothing was pushed`);
-        progress.stage = 'install';
-        if (inputs.installPlugin) {
-            if (located.source === 'runner') {
-                info("install-plugin: this is already the runner's docker buildx; nothing to do");
-            }
-            else {
-                const plugin = await installPlugin(located.file);
-                info(`install-plugin: "docker buildx" is now buildx ${located.version} at ${plugin.path}; ` +
-                    (plugin.previous
-                        ? `before, it was ${plugin.previous} (${plugin.previousVersion})`
-                        : 'there was no buildx plugin before'));
-            }
-        }
+        const ready = await preflight(workspace, controller.signal, annotator, progress);
         progress.stage = 'merge';
-        const registry = new RegistryClient();
-        const result = await runMerge(inputs, {
-            exec: makeExec(located, {
-                attemptTimeoutMs: inputs.attemptTimeoutMs,
-                idleTimeoutMs: inputs.idleTimeoutMs,
-                signal: controller.signal,
-                killGraceMs: KILL_GRACE_MS,
-            }),
-            readDigest: (ref) => registry.digestOf(ref),
-            credentialsFor: (host) => registry.credentialsKnown(host),
-            sleep: (ms) => sleep(ms, controller.signal),
-            info: info,
-            warning: info,
-        });
+        const result = await merge(ready, controller);
         progress.stage = 'report';
-        const known = knownFailure(result, located.version);
-        const outputs = stepOutputs(result, buildx, inputs.dryRun, policyInfo);
-        for (const [name, value] of Object.entries(outputs)) {
-            if (!name.startsWith('buildx-'))
-                setOutput(name, value);
-        }
-        await summary.addRaw(summaryMarkdown(result, buildx, inputs.dryRun, policyInfo, known)).write();
-        if (result.ok) {
-            if (result.recovered) {
-                const a = recoveryAnnotation(result, known);
-                annotator.warning(a.message, { title: a.title });
-            }
-            info(`Done: ${result.tags.length} tag(s) hold ${result.digest}`);
-        }
-        else {
-            const a = failureAnnotation(result, inputs.dryRun, known);
-            annotator.error(a.message, { title: a.title });
-            throw new Reported(a.title);
-        }
+        await publish(result, ready, annotator);
     }
     catch (err) {
-        process.exitCode = 1;
-        if (err instanceof CancelledError || controller.signal.aborted) {
-            failStep(undefined, 'Cancelled: buildx was stopped and nothing it started is left running');
-        }
-        else if (err instanceof Reported) {
-            info(err.message);
-        }
-        else if (err instanceof PolicyError) {
-            failStep('buildx policy file', err.message, 'policy');
-        }
-        else if (err instanceof InputError) {
-            failStep(undefined, err.message, err.input);
-        }
-        else if (progress.stage === 'install' || err instanceof InstallError) {
-            // every installer failure (download, build, checksum) on the buildx-version line
-            failStep('buildx install', err.message ?? String(err), 'buildx-version');
-        }
-        else {
-            const f = unexpectedFailure(progress.stage, err);
-            failStep(f.title, f.message, STAGE_INPUT[progress.stage]);
-        }
+        main_fail(err, controller.signal.aborted, progress.stage, failStep);
     }
     finally {
         killAllGroups('SIGKILL');
+    }
+}
+/** Inputs, the policy on the spec, the install, the policy on what runs, the plugin: all before any push. */
+async function preflight(workspace, signal, annotator, progress) {
+    const inputs = readInputs((name) => getInput(name), workspace);
+    if (inputs.annotationsNotice)
+        annotator.annotate('notice', inputs.annotationsNotice, { input: 'annotations', title: 'annotations' });
+    progress.stage = 'policy';
+    const policy = inputs.policy;
+    const gate = new PolicyGate(policy, annotator);
+    const specFindings = checkSpec(policy, inputs.buildx, inputs.buildxChecksum !== undefined);
+    gate.pass(specFindings, `buildx-version violates the policy (${policy.origin}); nothing was downloaded or pushed`);
+    progress.stage = 'install';
+    const located = await installForRun(inputs, policy, {
+        workspace,
+        signal,
+        env: process.env,
+        info: info,
+        warning: (message) => annotator.warning(message, { input: 'buildx-version', title: 'buildx install' }),
+    });
+    publishBuildx(located);
+    // What the spec check found is not reported again.
+    progress.stage = 'policy';
+    const actualFindings = checkActual(policy, located.version, located.source, undefined, specFindings);
+    gate.pass(actualFindings, `buildx ${located.version} violates the policy (${policy.origin}); nothing was pushed`);
+    progress.stage = 'install';
+    await pluginStep(inputs.installPlugin, located, info);
+    return { inputs, located, buildx: buildxInfo(located), dryRun: inputs.dryRun, policy: gate.info };
+}
+function merge({ inputs, located }, controller) {
+    const registry = new RegistryClient();
+    return runMerge(mergeOptions(inputs), {
+        exec: makeExec(located, {
+            attemptTimeoutMs: inputs.attemptTimeoutMs,
+            idleTimeoutMs: inputs.idleTimeoutMs,
+            signal: controller.signal,
+            killGraceMs: KILL_GRACE_MS,
+        }),
+        readDigest: (ref) => registry.digestOf(ref),
+        credentialsFor: (host) => registry.credentialsKnown(host),
+        sleep: (ms) => sleep(ms, controller.signal),
+        info: info,
+    });
+}
+/** The step's error for what stopped the run, on the line of the input it is about. */
+function main_fail(err, cancelled, stage, failStep) {
+    process.exitCode = 1;
+    if (err instanceof CancelledError || cancelled) {
+        failStep(undefined, 'Cancelled: buildx was stopped and nothing it started is left running');
+    }
+    else if (err instanceof Reported) {
+        info(err.message);
+    }
+    else if (err instanceof PolicyError) {
+        failStep('buildx policy file', err.message, 'policy');
+    }
+    else if (err instanceof InputError) {
+        failStep(undefined, err.message, err.input);
+    }
+    else if (stage === 'install' || err instanceof InstallError) {
+        // every installer failure (download, build, checksum) on the buildx-version line
+        failStep('buildx install', err.message ?? String(err), 'buildx-version');
+    }
+    else {
+        const f = unexpectedFailure(stage, err);
+        failStep(f.title, f.message, STAGE_INPUT[stage]);
     }
 }
 
