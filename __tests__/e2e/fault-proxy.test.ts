@@ -346,6 +346,11 @@ describe('registry habits the proxy plays', () => {
       'immutable: new tag',
     ]);
     expect(p.stats()).toMatchObject({ faulted: 2, byRule: [5] });
+    // Two PUTs racing to a new tag: the first lands, the second is refused.
+    const raced = freshTag();
+    const race = await Promise.all([putManifest(p, raced), putManifest(p, raced, 'arm64')]);
+    expect(race.map((r) => r.status).sort()).toEqual([201, 400]);
+    expect(await readDigest(reg, 'src/app', raced)).toBe(race.find((r) => r.status === 201)?.digest);
     expect(manifestTag(`/v2/a/b/manifests/${first.digest}`)).toBeUndefined();
     expect(manifestTag('/v2/a/b/manifests/v1?x=y')).toEqual({ repo: 'a/b', tag: 'v1' });
   });

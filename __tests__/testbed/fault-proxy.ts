@@ -529,13 +529,28 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
       up.end();
     });
 
-  /** ECR's immutable tags: refuse a PUT to a tag that exists upstream, forward anything else. */
+  /** PUTs to one tag under an immutable rule, one at a time (the last one's end, by `repo:tag`). */
+  const tagQueues = new Map<string, Promise<void>>();
+
+  /**
+   * ECR's immutable tags: refuse a PUT to a tag that exists upstream, forward anything else. PUTs
+   * to the same tag wait for each other, so of two racing PUTs to a new tag only the first lands.
+   */
   const immutable = async (req: IncomingMessage, res: ServerResponse, entry: FaultLogEntry) => {
     const named = manifestTag(req.url ?? '');
-    const exists = named ? (await headUpstream(req, named.repo, named.tag)) === 200 : false;
+    if (!named) {
+      entry.action = 'immutable: by digest';
+      return forward(req, res, false);
+    }
+    const key = `${named.repo}:${named.tag}`;
+    const before = tagQueues.get(key) ?? Promise.resolve();
+    const done = new Promise<void>((resolve) => res.once('close', () => resolve()));
+    tagQueues.set(key, done);
+    await before;
+    const exists = (await headUpstream(req, named.repo, named.tag)) === 200;
     if (stopped || res.destroyed) return;
-    if (!named || !exists) {
-      entry.action = named ? 'immutable: new tag' : 'immutable: by digest';
+    if (!exists) {
+      entry.action = 'immutable: new tag';
       return forward(req, res, false);
     }
     faulted++;
