@@ -2,7 +2,9 @@
 // faults, a 6-platform 5-tag merge per trial into a fresh repository.
 //
 //   proxy faults  the fault proxy (__tests__/testbed/fault-proxy.ts) between buildx and registry 2.8
-//                 answers 5xx or 429, resets connections or stalls, at a rate
+//                 answers 5xx or 429, resets connections or stalls, at a rate; or plays a registry
+//                 habit: read-after-write lag, ECR's immutable tags (on a re-run: every tag already
+//                 holds the index), 429 with a wait, GHCR's 403 secondary rate limit
 //   shim faults   the fault shim stands in for buildx: a Go crash, a crash after the push landed, a
 //                 hang, a registry error; each on the first push invocation only, then it passes
 //   401           a registry with htpasswd auth as the target, no credentials
@@ -13,8 +15,8 @@
 // figure, not a failure.
 //
 // Writes bench/FAULTS.md ($BENCH_RESULTS_DIR/FAULTS.md when set). Run: `npm run faults` after
-// `npm run testbed`. FAULT_TRIALS (default 10) trials per fault; FAULT_SET=short runs a
-// representative subset; FAULT_ONLY=id,id runs only those faults.
+// `npm run testbed`. FAULT_TRIALS (default 10; 2 with FAULT_SET=short) trials per fault;
+// FAULT_SET=short runs a representative subset; FAULT_ONLY=id,id runs only those faults.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -24,13 +26,13 @@ import { join } from 'node:path';
 import { type FaultRule, startFaultProxy } from '../__tests__/testbed/fault-proxy.ts';
 import { platformTag, pushPlatformImages } from '../__tests__/testbed/images.ts';
 import { actionEntry, buildxPath, node24Path, repoRoot } from '../__tests__/testbed/paths.ts';
-import { readDigest, type Registry, startRegistry } from '../__tests__/testbed/registry.ts';
+import { readDigest, readManifest, type Registry, startRegistry } from '../__tests__/testbed/registry.ts';
 import { type ActionRun, killLeftovers, runAction } from '../__tests__/testbed/runner.ts';
 import { makeShim, type ShimStep } from '../__tests__/testbed/shim.ts';
 import { machine, median } from './results.ts';
 
-const TRIALS = Number(process.env.FAULT_TRIALS ?? 10);
 const SET = process.env.FAULT_SET ?? 'full';
+const TRIALS = Number(process.env.FAULT_TRIALS ?? (SET === 'short' ? 2 : 10));
 const ONLY = (process.env.FAULT_ONLY ?? '')
   .split(',')
   .map((s) => s.trim())
@@ -58,6 +60,8 @@ interface Fault {
   rawCapMs: number;
   /** part of FAULT_SET=short */
   short?: boolean;
+  /** a re-run: every tag holds the expected index before the trial (written straight to the registry) */
+  rerun?: boolean;
 }
 
 const rateOf = (r: FaultRule) =>
@@ -123,6 +127,47 @@ const FAULTS: Fault[] = [
     kind: 'proxy',
     rules: [{ match: 'manifest-put', action: { stall: 8000 }, times: 1 }],
     inputs: { 'idle-timeout': '3s' },
+    rawCapMs: 60_000,
+    short: true,
+  },
+  {
+    id: 'lag',
+    label: 'read-after-write lag: after a manifest PUT, reads of that tag → 404 for 3 s',
+    kind: 'proxy',
+    rules: [{ match: 'manifest-put', action: { lagMs: 3000 } }],
+    rawCapMs: 60_000,
+    short: true,
+  },
+  {
+    id: 'immutable',
+    label:
+      'immutable tags (ECR), a re-run: every tag already holds the index; a PUT to an existing tag → 400 `TAG_INVALID`',
+    kind: 'proxy',
+    rules: [{ match: 'manifest-put', action: 'immutable' }],
+    rerun: true,
+    rawCapMs: 60_000,
+    short: true,
+  },
+  {
+    id: 'any-429-retry-after',
+    label: 'any request → 429 with `Retry-After: 1`',
+    kind: 'proxy',
+    rules: [{ match: 'any', action: { status: 429, retryAfter: 1 }, rate: 0.2 }],
+    rawCapMs: 60_000,
+    short: true,
+  },
+  {
+    id: 'any-429-wait-in-text',
+    label: 'any request → 429, the wait in the text (GHCR: `retry-after: 12.5ms, allowed: 2000/minute`)',
+    kind: 'proxy',
+    rules: [{ match: 'any', action: { status: 429, waitInText: '12.5ms' }, rate: 0.2 }],
+    rawCapMs: 60_000,
+  },
+  {
+    id: 'any-403-secondary-rate-limit',
+    label: "any request → 403 GHCR's secondary rate limit",
+    kind: 'proxy',
+    rules: [{ match: 'any', action: 'secondary-rate-limit', rate: 0.1 }],
     rawCapMs: 60_000,
     short: true,
   },
@@ -298,6 +343,26 @@ async function readBack(
   return { lost, stray };
 }
 
+/** Makes every tag of `repo` hold the expected index, straight in the registry: a run before this one. */
+async function prefill(reg: Registry, repo: string, sources: string[], dockerConfig: string): Promise<void> {
+  const r = spawnSync(buildxPath(), ['imagetools', 'create', '--tag', `${reg.host}/${repo}:t1`, ...sources], {
+    env: { ...process.env, DOCKER_CONFIG: dockerConfig },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  if (r.status !== 0) throw new Error(`prefill: buildx failed: ${r.stderr}`);
+  const index = await readManifest(reg, repo, 't1');
+  if (!index) throw new Error(`prefill: ${repo}:t1 is missing`);
+  for (let i = 2; i <= TAGS; i++) {
+    const put = await fetch(`${reg.url}/v2/${repo}/manifests/t${i}`, {
+      method: 'PUT',
+      headers: { 'content-type': index.mediaType },
+      body: new Uint8Array(index.body),
+    });
+    if (put.status !== 201) throw new Error(`prefill: PUT ${repo}:t${i} answered ${put.status}`);
+  }
+}
+
 interface ResultJson {
   attempts?: { number: number; invocation: number | 'oracle'; class?: string; signature?: string }[];
   tags?: { tag: string; verified: boolean }[];
@@ -392,6 +457,7 @@ try {
       // --- the action
       {
         const repo = `faults-${fault.id}-${++trialNo}/app`;
+        if (fault.rerun) await prefill(reg, repo, sourcesAt(reg.host), tmp);
         const proxy =
           fault.kind === 'proxy'
             ? await startFaultProxy({
@@ -467,6 +533,7 @@ try {
       // --- raw buildx: one create with every tag, through the same fault
       {
         const repo = `faults-${fault.id}-${++trialNo}/app`;
+        if (fault.rerun) await prefill(reg, repo, sourcesAt(reg.host), tmp);
         const proxy =
           fault.kind === 'proxy'
             ? await startFaultProxy({
@@ -560,6 +627,8 @@ try {
       '`max-attempts` 5 and every other input at its default) and once with raw buildx (one `imagetools create` ' +
       'with all five tags). Proxy faults put the fault proxy (`__tests__/testbed/fault-proxy.ts`) between ' +
       'buildx and the registry, sources and targets alike, each rule firing at the rate shown (a seeded PRNG); ' +
+      'a lag or immutable rule acts on every manifest PUT, and the immutable fault is a re-run (every tag holds ' +
+      'the expected index before the trial, for the action and raw buildx alike); ' +
       'shim faults run the fault shim in place of buildx (raw: the same shim script run directly).',
     '',
     '**Lost or wrong**: tags a run reported done (every tag when it exited 0; for a failed action run, ' +
