@@ -9,6 +9,7 @@ import type { FailureClass } from '../../src/buildx/classify.js';
 import { type EngineDeps, type MergeOptions, mergeOptions, runMerge } from '../../src/merge/engine.js';
 import { oracleFailureMessage } from '../../src/merge/messages.js';
 import { indexDigest } from '../../src/merge/oracle.js';
+import { indexPushShown } from '../../src/merge/push.js';
 import { readInputs } from '../../src/inputs/inputs.js';
 import { parseTag } from '../../src/registry/reference.js';
 
@@ -19,7 +20,16 @@ const INDEX = JSON.stringify({
 });
 const DIGEST = indexDigest(`${INDEX}\n`).digest;
 
-type Step = 'pass' | 'crash' | 'crash-after-push' | '503' | '401' | 'not-found' | 'hang' | 'wrong-digest';
+type Step =
+  | 'pass'
+  | 'crash'
+  | 'crash-after-push'
+  | 'crash-after-push-shown'
+  | '503'
+  | '401'
+  | 'not-found'
+  | 'hang'
+  | 'wrong-digest';
 
 const SOURCES = ['r/src/app:amd64', 'r/src/app:arm64'];
 /** The options as the inputs' defaults give them, for the tags named. */
@@ -97,6 +107,9 @@ function harness(steps: Step[], world: World = {}) {
         case 'crash-after-push':
           land();
           return out(false, 'fatal error: concurrent map writes');
+        case 'crash-after-push-shown':
+          land();
+          return out(false, `#1 0.041 pushing ${DIGEST} to ${tags[0]}\nfatal error: concurrent map writes`);
         case 'crash':
           return out(false, 'fatal error: concurrent map writes');
         case '503':
@@ -159,7 +172,7 @@ describe('runMerge: scripted buildx outcomes -> attempts, classes, outputs', () 
     [
       'crash, crash, pass: three attempts, recovered, two panics, waits only between attempts',
       ['crash', 'crash', 'pass'],
-      options(A1, { retryDelayMs: 1000, readTimeoutMs: 0 }),
+      options(A1, { retryDelayMs: 1000 }),
       // jitter 0.5 of 1s, 2s; nothing after the last attempt
       {
         result: { ok: true, recovered: true, panics: 2, digest: DIGEST },
@@ -206,7 +219,7 @@ describe('runMerge: scripted buildx outcomes -> attempts, classes, outputs', () 
     [
       'stops at max-attempts, with no wait after the last',
       ['503'],
-      options(A1, { maxAttempts: 4, readTimeoutMs: 0 }),
+      options(A1, { maxAttempts: 4 }),
       {
         result: { ok: false, failure: { class: 'transient', signature: '503 Service Unavailable' } },
         pushes: [A1, A1, A1, A1],
@@ -343,12 +356,26 @@ describe('re-runs and read-after-write lag: what the registry holds -> pushes, w
       { result: { ok: false, failure: { signature: NOT_HELD } }, pushes: [A1], waits: [250, 500, 250] },
     ],
     [
-      'a crash: the read-back before the retry asks again, and that wait counts towards the backoff',
-      {},
-      ['crash', 'pass'],
-      options(A1, { readTimeoutMs: 1000, retryDelayMs: 4000 }),
+      'a crash after buildx showed the index push: the read-back asks again, and the tag is not pushed again',
+      { lagReads: 3 },
+      ['crash-after-push-shown', 'pass'],
+      options(A1),
+      { result: { ok: true, recovered: true }, pushes: [A1], waits: [250, 500, 1000], landed: A1 },
+    ],
+    [
+      'a crash after the index push, read missing up to read-timeout: that wait counts towards the backoff',
+      { lagReads: 100 },
+      ['crash-after-push-shown', 'pass'],
+      options(A1, { readTimeoutMs: 1000, retryDelayMs: 4000, maxAttempts: 2, verify: false }),
       // backoff 0.5 of 4s = 2s, of which 1s was spent reading
       { result: { ok: true, recovered: true }, pushes: [A1, A1], waits: [250, 500, 250, 1000] },
+    ],
+    [
+      'a crash before buildx pushed anything: one read, no wait beyond the backoff',
+      {},
+      ['crash', 'pass'],
+      options(A1),
+      { result: { ok: true, recovered: true }, pushes: [A1, A1], waits: [1000] },
     ],
   ])('%s', async (_, world, steps, opts, want) => {
     const h = harness(steps, world);
@@ -360,6 +387,20 @@ describe('re-runs and read-after-write lag: what the registry holds -> pushes, w
     if (want.waits) expect(h.waits).toEqual(want.waits);
     if (want.tags) expect(r.tags).toEqual(want.tags);
     if (want.events) expect(h.events).toEqual(want.events);
+    if (want.landed) expect(r.attempts.find((a) => a.class === 'panic')?.landed).toEqual(want.landed);
+  });
+});
+
+describe('indexPushShown: whether a failed attempt may have written its tags', () => {
+  const D = `sha256:${'a'.repeat(64)}`;
+  it.each([
+    [[`#1 0.041 pushing ${D} to r:5000/a:1`, 'fatal error: concurrent map writes'], [], true],
+    [[], [`0.029 pushing ${D} to r:5000/a:1`], true],
+    [[`#1 0.000 copying sha256:${'b'.repeat(64)} from r/src:1 to r:5000/a:1`, 'fatal error: x'], [], false],
+    [[`pushing sha256:${'c'.repeat(64)} to r:5000/a:1`], [], false],
+    [['ERROR: unexpected status: 503 Service Unavailable'], undefined, false],
+  ])('%j %j -> %s', (tail, evidence, shown) => {
+    expect(indexPushShown({ tail, evidence }, D)).toBe(shown);
   });
 });
 

@@ -86,9 +86,23 @@ interface Tried {
   waitedMs: number;
 }
 
-/** Reads a batch this run wrote (or may have written) back, its tags at once: those holding the index. */
-async function readBack(run: MergeRun, batch: ImageRef[]): Promise<{ held: ImageRef[]; waitedMs: number }> {
-  const reads = await Promise.all(batch.map((t) => run.holds(t)));
+/**
+ * Whether a failed attempt's output shows buildx pushing the index (`pushing <digest> to <tag>`,
+ * as 0.13.1 and 0.29.1 print it): then its tags may hold it, and a registry lagging behind the
+ * write must be waited out before they count as missing. Pure.
+ */
+export function indexPushShown(out: Pick<ExecOutcome, 'tail' | 'evidence'>, digest: string): boolean {
+  const shows = (l: string) => l.includes(`pushing ${digest} to `);
+  return out.tail.some(shows) || (out.evidence ?? []).some(shows);
+}
+
+/** Reads a batch back, its tags at once (waiting out lag when it `wrote`): those holding the index. */
+async function readBack(
+  run: MergeRun,
+  batch: ImageRef[],
+  wrote: boolean,
+): Promise<{ held: ImageRef[]; waitedMs: number }> {
+  const reads = await Promise.all(batch.map((t) => run.holds(t, wrote)));
   return {
     held: batch.filter((_, i) => reads[i]!.ok),
     waitedMs: Math.max(0, ...reads.map((r) => r.waitedMs)),
@@ -103,7 +117,7 @@ async function attempt(run: MergeRun, batch: ImageRef[], inv: Invocation, label:
   if (out.ok) {
     // The first tag to hold the index becomes the source of the others: prove it holds it.
     const mustProve = run.holding.length === 0 && run.options.verify ? batch : [];
-    const { held, waitedMs } = await readBack(run, mustProve);
+    const { held, waitedMs } = await readBack(run, mustProve, true);
     const wrong = mustProve.filter((t) => !held.includes(t)).map((t) => t.original);
     if (wrong.length === 0) return { out, landed: [], waitedMs };
     const line = `${wrong.join(', ')} do not resolve to ${run.digest} after buildx exited 0`;
@@ -116,7 +130,9 @@ async function attempt(run: MergeRun, batch: ImageRef[], inv: Invocation, label:
   }
   // Read back before deciding: a crash after the push landed leaves nothing to redo.
   const { held, waitedMs } =
-    out.classification?.class === 'permanent' ? { held: [], waitedMs: 0 } : await readBack(run, batch);
+    out.classification?.class === 'permanent'
+      ? { held: [], waitedMs: 0 }
+      : await readBack(run, batch, indexPushShown(out, run.digest));
   return { out, failed: classOf(out), landed: held, waitedMs };
 }
 

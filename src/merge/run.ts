@@ -119,18 +119,21 @@ export class MergeRun {
   }
 
   /**
-   * Whether `ref`, a tag this run wrote (or may have written), holds the index. A registry can
-   * answer `not found` (or the old digest) for a moment after a write: a miss is asked again with
-   * backoff, up to read-timeout of waiting, before it counts. Errors are logged and count as a miss.
+   * Whether `ref` holds the index, read back after this run wrote it (or may have: `wrote`). A
+   * registry can answer `not found` (or the old digest) for a moment after a write: then a miss is
+   * asked again with backoff, up to read-timeout of waiting, before it counts. A tag this run
+   * cannot have written is read once. Errors are logged and count as a miss.
    */
-  async holds(ref: ImageRef): Promise<{ ok: boolean; waitedMs: number }> {
-    const got = await this.readWritten(ref);
+  async holds(ref: ImageRef, wrote: boolean): Promise<{ ok: boolean; waitedMs: number }> {
+    const got = await this.readWritten(ref, wrote ? this.options.readTimeoutMs : 0);
     return { ok: got.digest === this.digest, waitedMs: got.waitedMs };
   }
 
-  /** The read-back of a tag this run wrote: what it holds once it holds the index, or at the deadline. */
-  async readWritten(ref: ImageRef): Promise<{ digest: string | null; error?: string; waitedMs: number }> {
-    const limit = this.options.readTimeoutMs;
+  /** The read-back of a tag: what it holds once it holds the index, or after `limit` ms of waits. */
+  async readWritten(
+    ref: ImageRef,
+    limit = this.options.readTimeoutMs,
+  ): Promise<{ digest: string | null; error?: string; waitedMs: number }> {
     let waited = 0;
     for (let n = 1; ; n++) {
       let got: { digest: string | null; error?: string };
