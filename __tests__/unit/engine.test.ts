@@ -9,6 +9,7 @@ import type { FailureClass } from '../../src/buildx/classify.js';
 import { type EngineDeps, type MergeOptions, mergeOptions, runMerge } from '../../src/merge/engine.js';
 import { oracleFailureMessage } from '../../src/merge/messages.js';
 import { indexDigest } from '../../src/merge/oracle.js';
+import { indexPushShown } from '../../src/merge/push.js';
 import { readInputs } from '../../src/inputs/inputs.js';
 import { parseTag } from '../../src/registry/reference.js';
 
@@ -19,7 +20,16 @@ const INDEX = JSON.stringify({
 });
 const DIGEST = indexDigest(`${INDEX}\n`).digest;
 
-type Step = 'pass' | 'crash' | 'crash-after-push' | '503' | '401' | 'not-found' | 'hang' | 'wrong-digest';
+type Step =
+  | 'pass'
+  | 'crash'
+  | 'crash-after-push'
+  | 'crash-after-push-shown'
+  | '503'
+  | '401'
+  | 'not-found'
+  | 'hang'
+  | 'wrong-digest';
 
 const SOURCES = ['r/src/app:amd64', 'r/src/app:arm64'];
 /** The options as the inputs' defaults give them, for the tags named. */
@@ -35,15 +45,32 @@ const options = (tags: string[], over: Partial<MergeOptions> = {}): MergeOptions
   retryOn: new Set<FailureClass>(['panic', 'transient', 'timeout']),
   retryDelayMs: 2000,
   retryMaxDelayMs: 60_000,
+  readTimeoutMs: 30_000,
   verify: true,
   ...over,
 });
 
+/** What the in-memory registry holds and how it behaves. */
+interface World {
+  /** what tags hold before the run */
+  held?: Record<string, string>;
+  /** a tag just written reads as what it held before, this many times */
+  lagReads?: number;
+  /** a push to a tag holding anything is refused (ECR's immutable tags) */
+  immutable?: boolean;
+}
+
+const IMMUTABLE =
+  'ERROR: failed commit on ref "index-sha256:1": unexpected status from PUT request to https://r/v2/a/manifests/1: 400 Bad Request';
+
 /** A buildx that plays `steps`, one per push (the last one repeats), over an in-memory registry. */
-function harness(steps: Step[]) {
-  const registry = new Map<string, string>();
+function harness(steps: Step[], world: World = {}) {
+  const registry = new Map<string, string>(Object.entries(world.held ?? {}));
+  const lag = new Map<string, { left: number; old: string | null }>();
   const calls: string[][] = [];
   const waits: number[] = [];
+  /** `dry-run end` and `push <tags>` in the order they happened */
+  const events: string[] = [];
   let pushes = 0;
   const out = (ok: boolean, text = '', extra: Partial<ExecOutcome> = {}): ExecOutcome => ({
     ok,
@@ -59,10 +86,20 @@ function harness(steps: Step[]) {
   const deps: EngineDeps = {
     async exec(args) {
       calls.push(args);
-      if (args.includes('--dry-run')) return out(true);
+      if (args.includes('--dry-run')) {
+        await new Promise((r) => setTimeout(r, 5));
+        events.push('dry-run end');
+        return out(true);
+      }
       const step = steps[Math.min(pushes++, steps.length - 1)] as Step;
       const tags = args.flatMap((a, i) => (args[i - 1] === '--tag' ? [a] : []));
-      const land = () => tags.forEach((t) => registry.set(t, DIGEST));
+      events.push(`push ${tags.join(',')}`);
+      if (world.immutable && tags.some((t) => registry.has(t))) return out(false, IMMUTABLE);
+      const land = () =>
+        tags.forEach((t) => {
+          lag.set(t, { left: world.lagReads ?? 0, old: registry.get(t) ?? null });
+          registry.set(t, DIGEST);
+        });
       switch (step) {
         case 'pass':
           land();
@@ -70,6 +107,9 @@ function harness(steps: Step[]) {
         case 'crash-after-push':
           land();
           return out(false, 'fatal error: concurrent map writes');
+        case 'crash-after-push-shown':
+          land();
+          return out(false, `#1 0.041 pushing ${DIGEST} to ${tags[0]}\nfatal error: concurrent map writes`);
         case 'crash':
           return out(false, 'fatal error: concurrent map writes');
         case '503':
@@ -89,6 +129,11 @@ function harness(steps: Step[]) {
       }
     },
     async readDigest(ref) {
+      const l = lag.get(ref.original);
+      if (l && l.left > 0) {
+        l.left--;
+        return l.old;
+      }
       return registry.get(ref.original) ?? null;
     },
     async sleep(ms) {
@@ -97,7 +142,7 @@ function harness(steps: Step[]) {
     random: () => 0.5,
     info: () => {},
   };
-  return { run: (o: MergeOptions) => runMerge(o, deps), calls, waits };
+  return { run: (o: MergeOptions) => runMerge(o, deps), calls, waits, events };
 }
 
 const pushCalls = (calls: string[][]) => calls.filter((c) => !c.includes('--dry-run'));
@@ -234,6 +279,128 @@ describe('runMerge: scripted buildx outcomes -> attempts, classes, outputs', () 
     if (want.waits) expect(h.waits).toEqual(want.waits);
     if (want.tags) expect(r.tags).toEqual(want.tags);
     if (want.landed) expect(r.attempts.find((a) => a.class === 'panic')?.landed).toEqual(want.landed);
+  });
+});
+
+const OTHER = 'sha256:' + '0'.repeat(64);
+const A12 = ['r/a:1', 'r/a:2'];
+const ALREADY = (tag: string) => ({ tag, digest: DIGEST, verified: true, state: 'already' });
+
+describe('re-runs and read-after-write lag: what the registry holds -> pushes, waits, results', () => {
+  // [name, the registry, buildx steps, options, expected; `events` when the order is checked]
+  it.each<[string, World, Step[], MergeOptions, Expected & { events?: string[] }]>([
+    [
+      're-run: every tag already holds the index: nothing pushed, each reported as already holding it',
+      { held: { 'r/a:1': DIGEST, 'r/a:2': DIGEST, 'r/b:3': DIGEST } },
+      ['pass'],
+      options(['r/a:1', 'r/a:2', 'r/b:3']),
+      { result: { ok: true, recovered: false }, pushes: [], tags: ['r/a:1', 'r/a:2', 'r/b:3'].map(ALREADY) },
+    ],
+    [
+      're-run after a partial push: only the missing tag is pushed, copied from a tag holding the index',
+      { held: { 'r/a:1': DIGEST } },
+      ['pass'],
+      options(A12),
+      {
+        result: { ok: true },
+        pushes: [['r/a:2']],
+        from: [[`docker.io/r/a@${DIGEST}`]],
+        tags: [ALREADY('r/a:1'), { tag: 'r/a:2', digest: DIGEST, verified: true }],
+      },
+    ],
+    [
+      'a first tag holding nothing: its push starts alongside the --dry-run',
+      {},
+      ['pass'],
+      options(A1),
+      { result: { ok: true }, pushes: [A1], events: ['push r/a:1', 'dry-run end'] },
+    ],
+    [
+      'a first tag holding another index: its push waits for the --dry-run, then overwrites it',
+      { held: { 'r/a:1': OTHER } },
+      ['pass'],
+      options(A1),
+      { result: { ok: true }, pushes: [A1], tags: VERIFIED, events: ['dry-run end', 'push r/a:1'] },
+    ],
+    [
+      'immutable tags: a re-run pushes nothing and succeeds',
+      { held: { 'r/a:1': DIGEST, 'r/a:2': DIGEST }, immutable: true },
+      ['pass'],
+      options(A12),
+      { result: { ok: true }, pushes: [], tags: A12.map(ALREADY) },
+    ],
+    [
+      'append: a tag already holding the result of the append is not pushed',
+      { held: { 'r/a:1': DIGEST, 'r/a:2': OTHER } },
+      ['pass'],
+      options(A12, { append: true }),
+      { result: { ok: true }, pushes: [['r/a:2']], from: [[`docker.io/r/a@${DIGEST}`]] },
+    ],
+    [
+      'lag: tags read as not found 3 times after the write are asked again, pushed once, verified',
+      { lagReads: 3 },
+      ['pass'],
+      options(A12),
+      // the proof of r/a:1, then the verification of r/a:2; the reads before the push never wait
+      {
+        result: { ok: true, recovered: false },
+        pushes: [['r/a:1'], ['r/a:2']],
+        waits: [250, 500, 1000, 250, 500, 1000],
+      },
+    ],
+    [
+      'lag longer than read-timeout: the tag counts as not holding the index',
+      { lagReads: 100 },
+      ['pass'],
+      options(A1, { readTimeoutMs: 1000, maxAttempts: 1 }),
+      { result: { ok: false, failure: { signature: NOT_HELD } }, pushes: [A1], waits: [250, 500, 250] },
+    ],
+    [
+      'a crash after buildx showed the index push: the read-back asks again, and the tag is not pushed again',
+      { lagReads: 3 },
+      ['crash-after-push-shown', 'pass'],
+      options(A1),
+      { result: { ok: true, recovered: true }, pushes: [A1], waits: [250, 500, 1000], landed: A1 },
+    ],
+    [
+      'a crash after the index push, read missing up to read-timeout: that wait counts towards the backoff',
+      { lagReads: 100 },
+      ['crash-after-push-shown', 'pass'],
+      options(A1, { readTimeoutMs: 1000, retryDelayMs: 4000, maxAttempts: 2, verify: false }),
+      // backoff 0.5 of 4s = 2s, of which 1s was spent reading
+      { result: { ok: true, recovered: true }, pushes: [A1, A1], waits: [250, 500, 250, 1000] },
+    ],
+    [
+      'a crash before buildx pushed anything: one read, no wait beyond the backoff',
+      {},
+      ['crash', 'pass'],
+      options(A1),
+      { result: { ok: true, recovered: true }, pushes: [A1, A1], waits: [1000] },
+    ],
+  ])('%s', async (_, world, steps, opts, want) => {
+    const h = harness(steps, world);
+    const r = await h.run(opts);
+    expect(r).toMatchObject(want.result);
+    const pushes = pushCalls(h.calls);
+    expect(pushes.map(tagsOf)).toEqual(want.pushes);
+    if (want.from) expect(pushes.map((c, i) => c.slice(-want.from![i]!.length))).toEqual(want.from);
+    if (want.waits) expect(h.waits).toEqual(want.waits);
+    if (want.tags) expect(r.tags).toEqual(want.tags);
+    if (want.events) expect(h.events).toEqual(want.events);
+    if (want.landed) expect(r.attempts.find((a) => a.class === 'panic')?.landed).toEqual(want.landed);
+  });
+});
+
+describe('indexPushShown: whether a failed attempt may have written its tags', () => {
+  const D = `sha256:${'a'.repeat(64)}`;
+  it.each([
+    [[`#1 0.041 pushing ${D} to r:5000/a:1`, 'fatal error: concurrent map writes'], [], true],
+    [[], [`0.029 pushing ${D} to r:5000/a:1`], true],
+    [[`#1 0.000 copying sha256:${'b'.repeat(64)} from r/src:1 to r:5000/a:1`, 'fatal error: x'], [], false],
+    [[`pushing sha256:${'c'.repeat(64)} to r:5000/a:1`], [], false],
+    [['ERROR: unexpected status: 503 Service Unavailable'], undefined, false],
+  ])('%j %j -> %s', (tail, evidence, shown) => {
+    expect(indexPushShown({ tail, evidence }, D)).toBe(shown);
   });
 });
 

@@ -28,6 +28,7 @@ describe('readInputs: defaults', () => {
       retryMaxDelayMs: 60_000,
       attemptTimeoutMs: 900_000,
       idleTimeoutMs: 300_000,
+      readTimeoutMs: 30_000,
       verify: true,
     });
     expect([...i.retryOn]).toEqual(['panic', 'transient', 'timeout']);
@@ -101,6 +102,8 @@ describe('readInputs refuses bad input, naming it, before anything runs', () => 
     [{ 'retry-delay': '10s', 'retry-max-delay': '5s' }, 'retry-max-delay', /not be shorter than retry-delay/],
     [{ 'attempt-timeout': '0' }, 'attempt-timeout', /from 1s/],
     [{ 'idle-timeout': '5 min' }, 'idle-timeout', /duration/],
+    [{ 'read-timeout': 'a bit' }, 'read-timeout', /expected a duration such as/],
+    [{ 'read-timeout': '2h' }, 'read-timeout', /from 0ms to 1h/],
     [{ 'retry-on': 'permanent' }, 'retry-on', /never retried/],
     [{ 'retry-on': 'panics' }, 'retry-on', /unknown class "panics"/],
     [{ verify: 'sure' }, 'verify', /true or false/],

@@ -161,6 +161,45 @@ describe('recoveryAnnotation and the result line', () => {
   });
 });
 
+describe('tags that already held the index', () => {
+  const held = (tag: string) => ({ tag, digest: D, verified: true, state: 'already' as const });
+  const pushed = (tag: string) => ({ tag, digest: D, verified: true });
+  const run = (tags: MergeResult['tags'], pushes: number): MergeResult => ({
+    ok: true,
+    digest: D,
+    attempts: [
+      attempt(1, 'oracle', true),
+      ...Array.from({ length: pushes }, (_, i) => attempt(i + 2, 1, true)),
+    ],
+    tags,
+    panics: 0,
+    recovered: false,
+  });
+  it.each([
+    [[pushed('r/a:1'), pushed('r/a:2')], 2, `Pushed 2 tags, \`${D}\`, 2 attempts, no retry needed`],
+    [
+      [held('r/a:1'), pushed('r/a:2')],
+      1,
+      `Pushed 1 of 2 tags (1 already held it), \`${D}\`, 1 attempt, no retry needed`,
+    ],
+    [
+      [held('r/a:1'), held('r/a:2')],
+      0,
+      `Nothing pushed: 2 tags already held it, \`${D}\`, 0 attempts, no retry needed`,
+    ],
+  ])('%j -> the result line says so', (tags, pushes, line) => {
+    expect(resultLine(run(tags, pushes), false)).toBe(line);
+  });
+  it('says so in the tag table and in the result output', () => {
+    const r = run([held('r/a:1'), pushed('r/a:2')], 1);
+    const summary = summaryMarkdown(r, BX, false);
+    expect(summary).toContain(`| \`r/a:1\` | \`${D}\` | yes, held it already: not pushed |`);
+    expect(summary).toContain(`| \`r/a:2\` | \`${D}\` | yes |`);
+    const result = JSON.parse(stepOutputs(r, BX, false).result) as { tags: unknown[] };
+    expect(result.tags).toEqual([held('r/a:1'), pushed('r/a:2')]);
+  });
+});
+
 describe('summaryMarkdown', () => {
   it('stays under its bound with a hundred failed attempts of huge lines', () => {
     const tail = Array.from({ length: 200 }, (_, i) => `goroutine ${i} [running]: ${'x'.repeat(5000)}`);

@@ -46,6 +46,8 @@ export interface Inputs {
   retryMaxDelayMs: number;
   attemptTimeoutMs: number;
   idleTimeoutMs: number;
+  /** how long a tag this run wrote is asked for again before it counts as not holding the index */
+  readTimeoutMs: number;
   verify: boolean;
 }
 
@@ -61,6 +63,7 @@ export const DEFAULTS = {
   retryMaxDelayMs: 60_000,
   attemptTimeoutMs: 15 * 60_000,
   idleTimeoutMs: 5 * 60_000,
+  readTimeoutMs: 30_000,
 } as const;
 
 const HOUR = 3_600_000;
@@ -277,7 +280,9 @@ function readRetryDelays(get: InputReader): Pick<Inputs, 'retryDelayMs' | 'retry
 }
 
 /** `attempt-timeout` and `idle-timeout`: how long one attempt may run, and stay silent. */
-function readTimeouts(get: InputReader): Pick<Inputs, 'attemptTimeoutMs' | 'idleTimeoutMs'> {
+function readTimeouts(
+  get: InputReader,
+): Pick<Inputs, 'attemptTimeoutMs' | 'idleTimeoutMs' | 'readTimeoutMs'> {
   return {
     attemptTimeoutMs: parseDurationMs(
       'attempt-timeout',
@@ -293,5 +298,6 @@ function readTimeouts(get: InputReader): Pick<Inputs, 'attemptTimeoutMs' | 'idle
       1000,
       6 * HOUR,
     ),
+    readTimeoutMs: parseDurationMs('read-timeout', get('read-timeout'), DEFAULTS.readTimeoutMs, 0, HOUR),
   };
 }

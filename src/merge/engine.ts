@@ -1,9 +1,11 @@
-// The engine: the oracle (--dry-run) gives the index digest while the first push runs alongside;
-// then the tags are pushed, the first invocation from the sources, the others copied by digest,
+// The engine: the oracle (--dry-run) gives the index digest while every tag is read and the first
+// push runs alongside (when its tags hold nothing); tags already holding the index are not pushed;
+// then the other tags are pushed, the first invocation from the sources, the others copied by digest,
 // each failure classified and retried when a retry fixes it; then every tag is read back.
 // The state of the run is one MergeRun; I/O comes in through `EngineDeps`.
 
 import type { MergeOptions } from './options.js';
+import { firstBatchOf, readBefore, takeAlready } from './already.js';
 import { type Oracle, runOracle } from './oracle.js';
 import { pushAll, settleFirstPush, startFirstPush } from './push.js';
 import { MergeRun } from './run.js';
@@ -15,10 +17,16 @@ export { type MergeOptions, mergeOptions } from './options.js';
 
 export async function runMerge(options: MergeOptions, deps: EngineDeps): Promise<MergeResult> {
   const run = new MergeRun(options, deps);
-  // 1. The oracle; the first push starts alongside it (when it cannot change what the oracle reads).
+  // 1. The oracle; alongside it, every tag is read, and the first push starts when its tags hold
+  // nothing (when it cannot change what the oracle reads).
   const oracleRun = runOracle(run);
-  const first = startFirstPush(run);
+  const firstRun = startFirstPush(run);
+  const firstTags = new Set(firstBatchOf(options).map((t) => t.original));
+  const others = options.dryRun ? [] : options.tags.filter((t) => !firstTags.has(t.original));
+  const reads = readBefore(run, others);
   const oracle: Oracle | Failure = await oracleRun;
+  const first = await firstRun;
+  await reads;
   if (!('digest' in oracle)) {
     if (!first) return run.result(oracle);
     // The first push ran all the same: it is recorded, and what it pushed is not "not pushed".
@@ -31,6 +39,7 @@ export async function runMerge(options: MergeOptions, deps: EngineDeps): Promise
   run.index = oracle.index;
   deps.info(`Expected index digest: ${oracle.digest}`);
   if (options.dryRun) return run.result(undefined, []);
+  takeAlready(run);
 
   // 2. Push: the first invocation from the sources, then the copies.
   await pushAll(run);

@@ -16,6 +16,8 @@ export interface MergeOptions {
   retryOn: ReadonlySet<FailureClass>;
   retryDelayMs: number;
   retryMaxDelayMs: number;
+  /** how long a tag this run wrote is asked for again before it counts as not holding the index */
+  readTimeoutMs: number;
   verify: boolean;
 }
 
@@ -32,6 +34,7 @@ export function mergeOptions(inputs: Inputs): MergeOptions {
     retryOn: inputs.retryOn,
     retryDelayMs: inputs.retryDelayMs,
     retryMaxDelayMs: inputs.retryMaxDelayMs,
+    readTimeoutMs: inputs.readTimeoutMs,
     verify: inputs.verify,
   };
 }

@@ -8,7 +8,8 @@ import { CancelledError, type ExecOutcome } from '../exec/buildx.js';
 import type { ImageRef } from '../registry/reference.js';
 import { advice, adviceContext } from './advice.js';
 import { failureOf, pushFailureMessage } from './messages.js';
-import { chooseSource, type Invocation, nextBatch } from './plan.js';
+import { firstBatchOf, readBefore } from './already.js';
+import { chooseSource, type Invocation } from './plan.js';
 import { shouldRetry } from './retry.js';
 import { attemptOf, classOf, type MergeRun } from './run.js';
 import type { Failure } from './types.js';
@@ -29,13 +30,15 @@ function pushLabel(batch: readonly ImageRef[], invocation: number, n: number): s
 
 /**
  * Starts the first push while the --dry-run runs, when that push cannot change what the
- * --dry-run reads (not with --append); its first attempt takes it up. The invocation, if started.
+ * --dry-run reads (not with --append) and cannot overwrite the index: only when its tags, read
+ * first, hold nothing. Its first attempt takes it up. The invocation, if started.
  */
-export function startFirstPush(run: MergeRun): Invocation | undefined {
-  const { options } = run;
-  if (options.dryRun || options.append || options.tags.length === 0) return undefined;
-  const batch = nextBatch(options.tags, options.maxConcurrency);
-  const inv = chooseSource(batch, [], options.sources, '');
+export async function startFirstPush(run: MergeRun): Promise<Invocation | undefined> {
+  const batch = firstBatchOf(run.options);
+  if (batch.length === 0) return undefined;
+  await readBefore(run, batch);
+  if (batch.some((t) => run.before.get(t.original) !== null)) return undefined; // after the --dry-run
+  const inv = chooseSource(batch, [], run.options.sources, '');
   run.firstPush = run.deps.exec(pushArgs(run, batch, inv), pushLabel(batch, 1, 1));
   run.firstPush.catch(() => undefined); // awaited later; never an unhandled rejection meanwhile
   return inv;
@@ -79,6 +82,31 @@ interface Tried {
   failed?: Classification;
   /** tags of a failed attempt that hold the index all the same */
   landed: ImageRef[];
+  /** time spent waiting for the read-back (it counts towards the backoff before a retry) */
+  waitedMs: number;
+}
+
+/**
+ * Whether a failed attempt's output shows buildx pushing the index (`pushing <digest> to <tag>`,
+ * as 0.13.1 and 0.29.1 print it): then its tags may hold it, and a registry lagging behind the
+ * write must be waited out before they count as missing. Pure.
+ */
+export function indexPushShown(out: Pick<ExecOutcome, 'tail' | 'evidence'>, digest: string): boolean {
+  const shows = (l: string) => l.includes(`pushing ${digest} to `);
+  return out.tail.some(shows) || (out.evidence ?? []).some(shows);
+}
+
+/** Reads a batch back, its tags at once (waiting out lag when it `wrote`): those holding the index. */
+async function readBack(
+  run: MergeRun,
+  batch: ImageRef[],
+  wrote: boolean,
+): Promise<{ held: ImageRef[]; waitedMs: number }> {
+  const reads = await Promise.all(batch.map((t) => run.holds(t, wrote)));
+  return {
+    held: batch.filter((_, i) => reads[i]!.ok),
+    waitedMs: Math.max(0, ...reads.map((r) => r.waitedMs)),
+  };
 }
 
 /** One attempt at a batch: buildx (or the first push, already under way), then the read-back. */
@@ -89,22 +117,23 @@ async function attempt(run: MergeRun, batch: ImageRef[], inv: Invocation, label:
   if (out.ok) {
     // The first tag to hold the index becomes the source of the others: prove it holds it.
     const mustProve = run.holding.length === 0 && run.options.verify ? batch : [];
-    const wrong: string[] = [];
-    for (const t of mustProve) if (!(await run.holds(t))) wrong.push(t.original);
-    if (wrong.length === 0) return { out, landed: [] };
+    const { held, waitedMs } = await readBack(run, mustProve, true);
+    const wrong = mustProve.filter((t) => !held.includes(t)).map((t) => t.original);
+    if (wrong.length === 0) return { out, landed: [], waitedMs };
     const line = `${wrong.join(', ')} do not resolve to ${run.digest} after buildx exited 0`;
     return {
       out,
       failed: { class: 'unknown', signature: 'pushed tag does not hold the expected index', line },
       landed: batch.filter((t) => !wrong.includes(t.original)),
+      waitedMs,
     };
   }
-  const landed: ImageRef[] = [];
-  if (out.classification?.class !== 'permanent') {
-    // Read back before deciding: a crash after the push landed leaves nothing to redo.
-    for (const t of batch) if (await run.holds(t)) landed.push(t);
-  }
-  return { out, failed: classOf(out), landed };
+  // Read back before deciding: a crash after the push landed leaves nothing to redo.
+  const { held, waitedMs } =
+    out.classification?.class === 'permanent'
+      ? { held: [], waitedMs: 0 }
+      : await readBack(run, batch, indexPushShown(out, run.digest));
+  return { out, failed: classOf(out), landed: held, waitedMs };
 }
 
 /** One invocation with its retries; returns a Failure when it gives up. */
@@ -119,7 +148,7 @@ async function runInvocation(
   for (let n = 1; ; n++) {
     const inv = chooseSource(batch, run.holding, options.sources, run.digest);
     const names = batch.map((t) => t.original);
-    const { out, failed, landed } = await attempt(run, batch, inv, pushLabel(batch, invocation, n));
+    const { out, failed, landed, waitedMs } = await attempt(run, batch, inv, pushLabel(batch, invocation, n));
     const at = { invocation, try: n, tags: names, sources: inv.sources };
     const rec = run.record(attemptOf(at, out, failed, failed && landed));
     if (!failed) {
@@ -151,7 +180,7 @@ async function runInvocation(
       batch = batch.slice(0, run.concurrency);
     }
     const why = `${failed.class} (${failed.signature}), ${decision.reason}`;
-    await run.backOff(rec, n, (s) => `Retrying in ${s}: ${why}`);
+    await run.backOff(rec, n, (s) => `Retrying in ${s}: ${why}`, waitedMs);
   }
 }
 

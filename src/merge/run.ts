@@ -5,7 +5,8 @@
 import type { Classification } from '../buildx/classify.js';
 import type { ExecOutcome } from '../exec/buildx.js';
 import type { ImageRef } from '../registry/reference.js';
-import { backoffDelay } from '../util/retry.js';
+import { formatDuration } from '../util/parse.js';
+import { backoffCeiling, backoffDelay } from '../util/retry.js';
 import type { MergeOptions } from './options.js';
 import { nextBatch } from './plan.js';
 import type { Attempt, AttemptRecord, EngineDeps, Failure, MergeResult, TagResult } from './types.js';
@@ -40,6 +41,9 @@ export function attemptOf(
   };
 }
 
+/** The waits between reads of a tag not showing the index yet: 250 ms, doubling, at most 4 s. */
+const READ_BACKOFF = { baseMs: 250, capMs: 4000 };
+
 export class MergeRun {
   readonly attempts: AttemptRecord[] = [];
   /** the index digest and bytes, once the --dry-run printed them */
@@ -49,6 +53,10 @@ export class MergeRun {
   readonly holding: ImageRef[] = [];
   /** tags read back holding the index during the run: verification need not ask again */
   readonly proven = new Set<string>();
+  /** what each tag held before the first push (undefined: it could not be read) */
+  readonly before = new Map<string, string | null | undefined>();
+  /** tags that held the index before this run: not pushed */
+  readonly already = new Set<string>();
   /** tags no invocation has taken yet */
   pending: ImageRef[];
   /** tags per invocation: max-concurrency, one after a crash */
@@ -79,12 +87,22 @@ export class MergeRun {
     return rec;
   }
 
-  /** Waits the backoff after failed attempt `n` (kept on its record), saying why in the log. */
-  async backOff(rec: AttemptRecord, n: number, say: (seconds: string) => string): Promise<void> {
+  /**
+   * Waits the backoff after failed attempt `n` (kept on its record), saying why in the log; the
+   * time already spent waiting for its read-back (`waitedMs`) counts towards it.
+   */
+  async backOff(
+    rec: AttemptRecord,
+    n: number,
+    say: (seconds: string) => string,
+    waitedMs = 0,
+  ): Promise<void> {
     const { retryDelayMs: baseMs, retryMaxDelayMs: capMs } = this.options;
-    rec.waitMs = backoffDelay(n, { baseMs, capMs }, this.deps.random ?? Math.random);
-    this.deps.info(say(`${(rec.waitMs / 1000).toFixed(1)}s`));
-    await this.deps.sleep(rec.waitMs);
+    const backoff = backoffDelay(n, { baseMs, capMs }, this.deps.random ?? Math.random);
+    rec.waitMs = Math.max(backoff, waitedMs);
+    const left = Math.max(0, backoff - waitedMs);
+    this.deps.info(say(`${(left / 1000).toFixed(1)}s`));
+    if (left > 0) await this.deps.sleep(left);
   }
 
   /** The next invocation's tags, taken off `pending`. */
@@ -100,15 +118,45 @@ export class MergeRun {
     else this.failure = f;
   }
 
-  /** Whether `ref` holds the index now (an error reading it is logged, and counts as no). */
-  async holds(ref: ImageRef): Promise<boolean> {
-    try {
-      const ok = (await this.deps.readDigest(ref)) === this.digest;
-      if (ok) this.proven.add(ref.original);
-      return ok;
-    } catch (err) {
-      this.deps.info(`Could not read ${ref.original} back: ${(err as Error).message}`);
-      return false;
+  /**
+   * Whether `ref` holds the index, read back after this run wrote it (or may have: `wrote`). A
+   * registry can answer `not found` (or the old digest) for a moment after a write: then a miss is
+   * asked again with backoff, up to read-timeout of waiting, before it counts. A tag this run
+   * cannot have written is read once. Errors are logged and count as a miss.
+   */
+  async holds(ref: ImageRef, wrote: boolean): Promise<{ ok: boolean; waitedMs: number }> {
+    const got = await this.readWritten(ref, wrote ? this.options.readTimeoutMs : 0);
+    return { ok: got.digest === this.digest, waitedMs: got.waitedMs };
+  }
+
+  /** The read-back of a tag: what it holds once it holds the index, or after `limit` ms of waits. */
+  async readWritten(
+    ref: ImageRef,
+    limit = this.options.readTimeoutMs,
+  ): Promise<{ digest: string | null; error?: string; waitedMs: number }> {
+    let waited = 0;
+    for (let n = 1; ; n++) {
+      let got: { digest: string | null; error?: string };
+      try {
+        got = { digest: await this.deps.readDigest(ref) };
+      } catch (err) {
+        got = { digest: null, error: (err as Error).message };
+        this.deps.info(`Could not read ${ref.original} back: ${got.error}`);
+      }
+      if (got.digest === this.digest) {
+        this.proven.add(ref.original);
+        return { ...got, waitedMs: waited };
+      }
+      const wait = Math.min(backoffCeiling(n, READ_BACKOFF), limit - waited);
+      if (wait <= 0) return { ...got, waitedMs: waited };
+      if (n === 1) {
+        const seen = got.digest ?? 'nothing';
+        this.deps.info(
+          `${ref.original} shows ${seen}, not ${this.digest} yet: asking again for up to ${formatDuration(limit)} (read-timeout)`,
+        );
+      }
+      waited += wait;
+      await this.deps.sleep(wait);
     }
   }
 
@@ -119,7 +167,9 @@ export class MergeRun {
       digest: this.digest || undefined,
       index: this.index,
       attempts: this.attempts,
-      tags: tags ?? this.tagNames.map((tag) => ({ tag, digest: null, verified: false })),
+      tags: (tags ?? this.tagNames.map((tag) => ({ tag, digest: null, verified: false }))).map((t) =>
+        this.already.has(t.tag) ? { ...t, state: 'already' as const } : t,
+      ),
       panics: this.attempts.filter((a) => a.class === 'panic').length,
       recovered: failure === undefined && this.recovered,
       failure,

@@ -51,6 +51,8 @@ export interface TagResult {
   tag: string;
   digest: string | null;
   verified: boolean;
+  /** `already`: the tag held the expected index before this run, and was not pushed */
+  state?: 'already';
   error?: string;
 }
 

@@ -1,15 +1,22 @@
 // The read-back: every tag, read from the registry, must hold the expected digest. Tags already
-// read back holding it during the run are not asked again.
+// read back holding it during the run are not asked again; the others, pushed by this run, are
+// asked again up to read-timeout (a registry can lag behind its own writes).
 
+import type { ImageRef } from '../registry/reference.js';
 import { verifyFailure } from './messages.js';
 import type { MergeRun } from './run.js';
 import type { Failure, TagResult } from './types.js';
 
 /**
- * Reads every tag back (one request each, up to 8 at once); tags proven during the run are not
- * asked again, and only the tags in `only` are read when it is given.
+ * Reads every tag back (up to 8 at once); tags proven during the run are not asked again, and
+ * only the tags in `only` are read when it is given. One request each, unless `written`: then a
+ * tag not showing the index is asked again up to read-timeout.
  */
-export async function readAll(run: MergeRun, only?: readonly string[]): Promise<TagResult[]> {
+export async function readAll(
+  run: MergeRun,
+  only?: readonly string[],
+  written = false,
+): Promise<TagResult[]> {
   const { tags } = run.options;
   const { digest, proven } = run;
   const results: TagResult[] = new Array(tags.length);
@@ -26,23 +33,35 @@ export async function readAll(run: MergeRun, only?: readonly string[]): Promise<
         results[i] = { tag: t.original, digest: null, verified: false };
         continue;
       }
-      try {
-        const d = await run.deps.readDigest(t);
-        results[i] = { tag: t.original, digest: d, verified: d === digest };
-      } catch (err) {
-        results[i] = { tag: t.original, digest: null, verified: false, error: (err as Error).message };
-      }
+      results[i] = { tag: t.original, ...(await readOne(run, t, written)), verified: false };
+      results[i].verified = results[i].digest === digest;
     }
   };
   await Promise.all(Array.from({ length: Math.min(8, tags.length) }, worker));
   return results;
 }
 
+async function readOne(
+  run: MergeRun,
+  t: ImageRef,
+  written: boolean,
+): Promise<{ digest: string | null; error?: string }> {
+  if (written) {
+    const { digest, error } = await run.readWritten(t);
+    return error === undefined ? { digest } : { digest, error };
+  }
+  try {
+    return { digest: await run.deps.readDigest(t) };
+  } catch (err) {
+    return { digest: null, error: (err as Error).message };
+  }
+}
+
 /** The end state: every tag read back (with verify off, buildx's exit 0 is trusted, nothing is read). */
 export async function verification(run: MergeRun): Promise<{ tags: TagResult[]; failure?: Failure }> {
   const { digest } = run;
   if (!run.options.verify) return { tags: run.tagNames.map((tag) => ({ tag, digest, verified: false })) };
-  const tags = await readAll(run);
+  const tags = await readAll(run, undefined, true);
   const wrong = tags.filter((t) => !t.verified);
   return { tags, failure: wrong.length > 0 ? verifyFailure(wrong, tags.length, digest) : undefined };
 }

@@ -28,7 +28,8 @@ export interface ResultJson {
   digest: string | null;
   ok: boolean;
   buildx: BuildxInfo;
-  tags: { tag: string; digest: string | null; verified: boolean }[];
+  /** `state: 'already'`: the tag held the index before the run and was not pushed */
+  tags: { tag: string; digest: string | null; verified: boolean; state?: 'already' }[];
   attempts: {
     number: number;
     invocation: number | 'oracle';
@@ -52,7 +53,9 @@ export function resultJson(r: MergeResult, buildx: BuildxInfo, policy?: PolicyIn
     digest: r.digest ?? null,
     ok: r.ok,
     buildx,
-    tags: r.tags.map(({ tag, digest, verified }) => ({ tag, digest, verified })),
+    tags: r.tags.map(({ tag, digest, verified, state }) =>
+      state ? { tag, digest, verified, state } : { tag, digest, verified },
+    ),
     attempts: r.attempts.map((a) => ({
       number: a.number,
       invocation: a.invocation,
@@ -245,11 +248,19 @@ export function policyVerdict(p: PolicyInfo): string {
   return `${what}: ${verdict}`;
 }
 
+/** How many tags were pushed, and how many already held the index (not pushed again). */
+function pushedWhat(r: MergeResult): string {
+  const already = r.tags.filter((t) => t.state === 'already').length;
+  if (already === 0) return `Pushed ${plural(r.tags.length, 'tag')}`;
+  if (already === r.tags.length) return `Nothing pushed: ${plural(already, 'tag')} already held it`;
+  return `Pushed ${r.tags.length - already} of ${plural(r.tags.length, 'tag')} (${already} already held it)`;
+}
+
 /** The one-line result at the top of the summary. */
 export function resultLine(r: MergeResult, dryRun: boolean): string {
   const n = countAttempts(r, dryRun);
   if (r.ok) {
-    const what = dryRun ? 'Dry run' : `Pushed ${plural(r.tags.length, 'tag')}`;
+    const what = dryRun ? 'Dry run' : pushedWhat(r);
     const classes = [...new Set(r.attempts.filter((a) => !a.ok).map((a) => a.class))].join(', ');
     return `${what}, \`${r.digest}\`, ${plural(n, 'attempt')}, ${r.recovered ? `recovered from ${classes}` : 'no retry needed'}`;
   }
@@ -273,7 +284,8 @@ export function summaryMarkdown(
   if (r.tags.length > 0) {
     lines.push('', '| tag | digest | verified |', '| --- | --- | --- |');
     for (const t of r.tags.slice(0, 200)) {
-      lines.push(`| \`${t.tag}\` | \`${t.digest ?? '-'}\` | ${t.verified ? 'yes' : 'no'} |`);
+      const verified = t.state === 'already' ? 'yes, held it already: not pushed' : t.verified ? 'yes' : 'no';
+      lines.push(`| \`${t.tag}\` | \`${t.digest ?? '-'}\` | ${verified} |`);
     }
     if (r.tags.length > 200) lines.push(`| ... ${r.tags.length - 200} more | | |`);
   }

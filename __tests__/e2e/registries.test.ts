@@ -1,0 +1,119 @@
+// How the action behaves with real registry habits, on both real buildx versions, behind the fault
+// proxy in front of a real registry 2.8: a re-run pushes nothing (and so succeeds on a repository
+// with immutable tags), and a registry answering `not found` for a moment after a write does not
+// fail the run or get a tag pushed twice. Pushes are counted twice over: buildx invocations in the
+// fault shim's log (it passes every one to the real buildx), manifest PUTs in the proxy's log.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { type FaultProxy, startFaultProxy } from '../testbed/fault-proxy.js';
+import { pushPlatformImages } from '../testbed/images.js';
+import { realBuildxes } from '../testbed/paths.js';
+import { readDigest, type Registry, startRegistry } from '../testbed/registry.js';
+import { runAction } from '../testbed/runner.js';
+import { makeShim } from '../testbed/shim.js';
+
+let reg: Registry;
+let proxy: FaultProxy;
+let sources: string[];
+
+beforeAll(async () => {
+  reg = await startRegistry();
+  proxy = await startFaultProxy({ target: reg.url });
+  sources = await pushPlatformImages(reg, 'rr-src/app', ['linux/amd64', 'linux/arm64']);
+});
+afterAll(async () => {
+  await proxy?.stop();
+  await reg?.stop();
+});
+
+interface TagState {
+  tag: string;
+  digest: string | null;
+  verified: boolean;
+  state?: string;
+}
+
+/** Runs the action on the real buildx `path` (through the pass-through shim) to `tags` behind the proxy. */
+async function merge(path: string, tags: string[], extra: Record<string, string> = {}) {
+  const shim = makeShim({ steps: ['pass'] }, { realBuildx: path });
+  const from = proxy.log.length;
+  const run = await runAction({
+    inputs: { sources: sources.join('\n'), tags: tags.join('\n'), 'buildx-version': shim.path, ...extra },
+    env: shim.env,
+  });
+  const pushes = shim.log().map((e) => e.argv.flatMap((a, i) => (e.argv[i - 1] === '--tag' ? [a] : [])));
+  shim.remove();
+  const requests = proxy.log.slice(from);
+  const manifestPuts = requests.filter((r) => r.method === 'PUT' && r.path.includes('/manifests/'));
+  const result = JSON.parse(run.outputs.result ?? '{}') as { tags?: TagState[] };
+  return { run, pushes, manifestPuts, requests, tags: result.tags ?? [] };
+}
+
+const tagsIn = (repo: string, names: string[]) => names.map((t) => `${proxy.host}/${repo}:${t}`);
+
+describe.each(realBuildxes())('buildx $version', ({ version, path }) => {
+  const repo = (what: string) => `rr-${what}-${version.replace(/\./g, '-')}/app`;
+
+  it('a re-run of the same merge pushes nothing, and says every tag already held the index', async () => {
+    proxy.setRules([]);
+    const tags = tagsIn(repo('rerun'), ['t1', 't2', 't3']);
+    const first = await merge(path, tags);
+    expect(first.run.code, first.run.stdout.slice(-3000)).toBe(0);
+    const digest = first.run.outputs.digest as string;
+
+    const again = await merge(path, tags);
+    expect(again.run.code, again.run.stdout.slice(-3000)).toBe(0);
+    expect(again.pushes).toEqual([]);
+    expect(again.manifestPuts).toEqual([]);
+    expect(again.run.outputs.digest).toBe(digest);
+    expect(again.run.outputs.attempts).toBe('0');
+    expect(again.tags).toEqual(tags.map((tag) => ({ tag, digest, verified: true, state: 'already' })));
+    expect(again.run.summary).toContain('Nothing pushed: 3 tags already held it');
+    for (const t of ['t1', 't2', 't3']) expect(await readDigest(reg, repo('rerun'), t)).toBe(digest);
+  });
+
+  it('a re-run behind a repository with immutable tags (ECR) succeeds, overwriting nothing', async () => {
+    proxy.setRules([]);
+    const tags = tagsIn(repo('immutable'), ['t1', 't2']);
+    const first = await merge(path, tags);
+    expect(first.run.code, first.run.stdout.slice(-3000)).toBe(0);
+
+    proxy.setRules([{ match: 'manifest-put', action: 'immutable' }]);
+    const again = await merge(path, tags);
+    expect(again.run.code, again.run.stdout.slice(-3000)).toBe(0);
+    expect(again.requests.filter((r) => r.action === 'immutable: refused')).toEqual([]);
+    expect(again.pushes).toEqual([]);
+    expect(again.tags.map((t) => t.state)).toEqual(['already', 'already']);
+  });
+
+  it('append: a re-run of an append that landed pushes nothing', async () => {
+    proxy.setRules([]);
+    const tags = tagsIn(repo('append'), ['t1', 't2']);
+    const first = await merge(path, tags, { sources: sources[0]! });
+    expect(first.run.code, first.run.stdout.slice(-3000)).toBe(0);
+    const appended = await merge(path, tags, { sources: sources[1]!, append: 'true' });
+    expect(appended.run.code, appended.run.stdout.slice(-3000)).toBe(0);
+    expect(appended.run.outputs.digest).not.toBe(first.run.outputs.digest);
+    expect(appended.pushes.flat()).toEqual(tags);
+
+    const again = await merge(path, tags, { sources: sources[1]!, append: 'true' });
+    expect(again.run.code, again.run.stdout.slice(-3000)).toBe(0);
+    expect(again.run.outputs.digest).toBe(appended.run.outputs.digest);
+    expect(again.pushes).toEqual([]);
+    expect(again.tags.map((t) => t.state)).toEqual(['already', 'already']);
+  });
+
+  it('behind a registry answering not found for 3 s after a write, succeeds with each tag pushed once', async () => {
+    proxy.setRules([{ match: 'manifest-put', action: { lagMs: 3000 } }]);
+    const tags = tagsIn(repo('lag'), ['t1', 't2', 't3']);
+    const r = await merge(path, tags);
+    proxy.setRules([]);
+    expect(r.run.code, r.run.stdout.slice(-3000)).toBe(0);
+    // the lag was there: the action's read-backs were answered 404 at least once
+    expect(r.requests.some((q) => q.action === 'lag 404')).toBe(true);
+    expect(r.pushes.flat().sort()).toEqual([...tags].sort());
+    const digest = r.run.outputs.digest as string;
+    expect(r.tags).toEqual(tags.map((tag) => ({ tag, digest, verified: true })));
+    expect(r.run.outputs.recovered).toBe('false');
+  });
+});
