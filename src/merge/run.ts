@@ -5,7 +5,7 @@
 import type { Classification } from '../buildx/classify.js';
 import type { ExecOutcome } from '../exec/buildx.js';
 import type { ImageRef } from '../registry/reference.js';
-import { backoffDelay } from '../util/retry.js';
+import { retryWait } from '../util/retry.js';
 import type { MergeOptions } from './options.js';
 import { nextBatch } from './plan.js';
 import type { Attempt, AttemptRecord, EngineDeps, Failure, MergeResult, TagResult } from './types.js';
@@ -36,9 +36,12 @@ export function attemptOf(
     killedBy: out.killedBy,
     durationMs: out.durationMs,
     landed: landed?.map((t) => t.original),
+    ...(failed?.waitMs !== undefined ? { askedWaitMs: failed.waitMs } : {}),
     tail: failed ? (out.evidence?.length ? out.evidence : out.tail.slice(-50)) : undefined,
   };
 }
+
+const seconds = (ms: number): string => `${(ms / 1000).toFixed(ms > 0 && ms < 100 ? 3 : 1)}s`;
 
 export class MergeRun {
   readonly attempts: AttemptRecord[] = [];
@@ -79,11 +82,16 @@ export class MergeRun {
     return rec;
   }
 
-  /** Waits the backoff after failed attempt `n` (kept on its record), saying why in the log. */
+  /**
+   * Waits the backoff after failed attempt `n` (kept on its record), saying why in the log; at
+   * least the wait the registry asked for (rec.askedWaitMs), within retry-max-delay.
+   */
   async backOff(rec: AttemptRecord, n: number, say: (seconds: string) => string): Promise<void> {
     const { retryDelayMs: baseMs, retryMaxDelayMs: capMs } = this.options;
-    rec.waitMs = backoffDelay(n, { baseMs, capMs }, this.deps.random ?? Math.random);
-    this.deps.info(say(`${(rec.waitMs / 1000).toFixed(1)}s`));
+    rec.waitMs = retryWait(n, { baseMs, capMs }, this.deps.random ?? Math.random, rec.askedWaitMs);
+    const asked =
+      rec.askedWaitMs === undefined ? '' : ` (the registry asked for ${seconds(rec.askedWaitMs)})`;
+    this.deps.info(say(`${seconds(rec.waitMs)}${asked}`));
     await this.deps.sleep(rec.waitMs);
   }
 

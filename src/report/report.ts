@@ -41,6 +41,7 @@ export interface ResultJson {
     signal: string | null;
     durationMs: number;
     waitMs: number;
+    askedWaitMs?: number;
     landed?: string[];
   }[];
   failure?: { class: string; signature: string; message: string; tags: string[] };
@@ -64,6 +65,7 @@ export function resultJson(r: MergeResult, buildx: BuildxInfo, policy?: PolicyIn
       signal: a.signal,
       durationMs: a.durationMs,
       waitMs: a.waitMs,
+      ...(a.askedWaitMs !== undefined ? { askedWaitMs: a.askedWaitMs } : {}),
       ...(a.landed && a.landed.length > 0 ? { landed: a.landed } : {}),
     })),
     ...(r.failure
@@ -224,7 +226,8 @@ function attemptRow(a: AttemptRecord): string {
   const how = a.signal ? a.signal : String(a.exitCode);
   const cls = a.ok ? 'ok' : `${a.class}: ${esc(a.signature ?? '')}`;
   const line = a.ok || !a.line ? '' : `\`${esc(clip(a.line, 160)).replace(/`/g, "'")}\``;
-  const wait = a.waitMs > 0 ? formatDuration(a.waitMs) : '';
+  const asked = a.askedWaitMs !== undefined ? ` (registry asked ${formatDuration(a.askedWaitMs)})` : '';
+  const wait = a.waitMs > 0 ? `${formatDuration(a.waitMs)}${asked}` : '';
   return `| ${a.number} | ${what} | ${cls} | ${line} | ${how} | ${formatDuration(a.durationMs)} | ${wait} |`;
 }
 
