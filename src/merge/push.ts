@@ -34,6 +34,9 @@ function pushLabel(batch: readonly ImageRef[], invocation: number, n: number): s
 export function startFirstPush(run: MergeRun): Invocation | undefined {
   const { options } = run;
   if (options.dryRun || options.append || options.tags.length === 0) return undefined;
+  // With annotations the --dry-run's index is checked for them first (merge/annotations-check.ts):
+  // a push started alongside could land an index that dropped them before the check fails the run.
+  if (options.annotations.length > 0) return undefined;
   const batch = nextBatch(options.tags, options.maxConcurrency);
   const inv = chooseSource(batch, [], options.sources, '');
   run.firstPush = run.deps.exec(pushArgs(run, batch, inv), pushLabel(batch, 1, 1));
