@@ -1,4 +1,5 @@
-// The fault proxy (testbed/fault-proxy.ts) between the real buildx 0.13.1 and a real registry:
+// The fault proxy (testbed/fault-proxy.ts) between real buildx (0.13.1, and 0.29.1 for the registry
+// habits) and a real registry:
 // every mode, and what buildx makes of it.
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -8,9 +9,16 @@ import { join } from 'node:path';
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
-import { type FaultProxy, type FaultRule, requestMatches, startFaultProxy } from '../testbed/fault-proxy.js';
+import {
+  type FaultProxy,
+  type FaultRule,
+  manifestTag,
+  requestMatches,
+  SECONDARY_RATE_LIMIT_BODY,
+  startFaultProxy,
+} from '../testbed/fault-proxy.js';
 import { platformTag, pushPlatformImages } from '../testbed/images.js';
-import { buildxPath } from '../testbed/paths.js';
+import { buildxPath, realBuildxes } from '../testbed/paths.js';
 import { runProcess } from '../testbed/proc.js';
 import {
   MANIFEST_ACCEPT,
@@ -37,9 +45,9 @@ async function proxy(rules: FaultRule[] = [], seed?: number): Promise<FaultProxy
 const sourcesAt = (host: string) => PLATFORMS.map((p) => `${host}/src/app:${platformTag(p)}`);
 
 /** Raw buildx: one `imagetools create` of the two sources into `repo:v1`, all through `host`. */
-async function merge(host: string, repo: string, extra: string[] = []) {
+async function merge(host: string, repo: string, extra: string[] = [], buildx = buildxPath()) {
   const r = await runProcess(
-    buildxPath(),
+    buildx,
     ['imagetools', 'create', '--progress=plain', ...extra, '--tag', `${host}/${repo}:v1`, ...sourcesAt(host)],
     { env: { ...process.env, DOCKER_CONFIG: dockerConfig }, timeoutMs: 25_000 },
   );
@@ -213,6 +221,222 @@ describe('the fault proxy with real buildx', () => {
     expect(r.output).toMatch(/HEAD request to \S+: 504 Gateway Timeout/);
     expect(p.log.filter((e) => e.rule === 0).every((e) => e.method === 'HEAD')).toBe(true);
     expect(p.log.filter((e) => e.method !== 'HEAD').every((e) => e.rule === undefined)).toBe(true);
+  });
+});
+
+let tagCount = 0;
+/** A tag not used yet in `src/app` (whose blobs the registry holds, so a PUT of its manifests lands). */
+const freshTag = () => `t${++tagCount}`;
+
+/** PUTs a source manifest through the proxy to `src/app:ref` (a tag or a digest). */
+async function putManifest(p: FaultProxy, ref: string, platform = 'amd64') {
+  const manifest = await readManifest(reg, 'src/app', platform);
+  if (!manifest) throw new Error('no source manifest');
+  const r = await rawRequest(`${p.url}/v2/src/app/manifests/${ref}`, 'PUT', manifest.body, {
+    'content-type': manifest.mediaType,
+  });
+  return { ...r, digest: manifest.digest };
+}
+
+const accept = { accept: MANIFEST_ACCEPT };
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('registry habits the proxy plays', () => {
+  const head = async (p: FaultProxy, ref: string) =>
+    (await rawRequest(`${p.url}/v2/src/app/manifests/${ref}`, 'HEAD', undefined, accept)).status;
+
+  it('lag: after a manifest PUT, GET and HEAD of that tag answer 404 MANIFEST_UNKNOWN for lagMs, then pass', async () => {
+    const p = await proxy([{ match: 'manifest-put', action: { lagMs: 1500 } }]);
+    const tag = freshTag();
+    const put = await putManifest(p, tag);
+    expect(put.status).toBe(201);
+    const t0 = Date.now();
+    // The registry holds it at once; through the proxy the tag reads as unknown.
+    expect(await readDigest(reg, 'src/app', tag)).toBe(put.digest);
+    const get = await rawRequest(`${p.url}/v2/src/app/manifests/${tag}`, 'GET', undefined, accept);
+    expect(get.status).toBe(404);
+    expect(JSON.parse(get.body ?? '').errors[0]).toMatchObject({ code: 'MANIFEST_UNKNOWN' });
+    expect(await head(p, tag)).toBe(404);
+    // Only that tag: its digest and other tags read as usual.
+    expect(await head(p, put.digest)).toBe(200);
+    expect(await head(p, 'amd64')).toBe(200);
+    await sleep(1500 - (Date.now() - t0) + 50);
+    const after = await rawRequest(`${p.url}/v2/src/app/manifests/${tag}`, 'GET', undefined, accept);
+    expect(after.status).toBe(200);
+    expect(after.headers?.['docker-content-digest']).toBe(put.digest);
+    expect(p.log.map((e) => e.action)).toEqual(['lag 1500ms', 'lag 404', 'lag 404', 'pass', 'pass', 'pass']);
+    expect(p.stats()).toMatchObject({ faulted: 2, byRule: [1] });
+  });
+
+  it('lag: a PUT the registry refuses, or one by digest, starts no lag; setRules ends a lag', async () => {
+    const p = await proxy([{ match: 'manifest-put', action: { lagMs: 10_000 } }]);
+    const refused = freshTag();
+    const bad = await rawRequest(`${p.url}/v2/src/app/manifests/${refused}`, 'PUT', Buffer.from('{}'), {
+      'content-type': 'application/vnd.oci.image.manifest.v1+json',
+    });
+    expect(bad.status).toBeGreaterThanOrEqual(400);
+    const byDigest = await putManifest(
+      p,
+      (await readManifest(reg, 'src/app', 'arm64'))?.digest ?? '',
+      'arm64',
+    );
+    expect(byDigest.status).toBe(201);
+    expect(await head(p, byDigest.digest)).toBe(200);
+    expect(await head(p, refused)).toBe(404);
+    expect(p.log.filter((e) => e.action === 'lag 404')).toEqual([]);
+    const tag = freshTag();
+    expect((await putManifest(p, tag)).status).toBe(201);
+    expect(await head(p, tag)).toBe(404);
+    expect(p.log.filter((e) => e.action === 'lag 404').map((e) => e.path)).toEqual([
+      `/v2/src/app/manifests/${tag}`,
+    ]);
+    p.setRules([]);
+    expect(await head(p, tag)).toBe(200);
+  });
+
+  it.each(realBuildxes())(
+    'lag: real buildx $version pushes fine, and a read of the new tag right after misses',
+    async (bx) => {
+      const p = await proxy([{ match: 'manifest-put', action: { lagMs: 3000 } }]);
+      const repo = fresh();
+      const r = await merge(p.host, repo, [], bx.path);
+      expect(r.code, r.output).toBe(0);
+      expect(await readDigest(reg, repo, 'v1')).toBe(expected);
+      const inspect = await runProcess(bx.path, ['imagetools', 'inspect', '--raw', `${p.host}/${repo}:v1`], {
+        env: { ...process.env, DOCKER_CONFIG: dockerConfig },
+        timeoutMs: 25_000,
+      });
+      expect(inspect.code).not.toBe(0);
+      expect(inspect.stdout + inspect.stderr).toMatch(/not found/);
+      expect(p.log.some((e) => e.action === 'lag 404')).toBe(true);
+    },
+  );
+
+  it("immutable: a PUT to an existing tag gets ECR's 400 TAG_INVALID, even with the same digest; new tags and digests pass", async () => {
+    const p = await proxy([{ match: 'manifest-put', action: 'immutable' }]);
+    const tag = freshTag();
+    const first = await putManifest(p, tag);
+    expect(first.status).toBe(201);
+    const tagInvalid = {
+      errors: [
+        {
+          code: 'TAG_INVALID',
+          message: `The image tag '${tag}' already exists in the 'src/app' repository and cannot be overwritten because the repository is immutable.`,
+        },
+      ],
+    };
+    // The same manifest again: ECR refuses any overwrite of an existing tag (aws/containers-roadmap#2179).
+    const same = await putManifest(p, tag);
+    expect(same.status).toBe(400);
+    expect(JSON.parse(same.body ?? '')).toEqual(tagInvalid);
+    const other = await putManifest(p, tag, 'arm64');
+    expect(other.status).toBe(400);
+    expect(JSON.parse(other.body ?? '')).toEqual(tagInvalid);
+    expect(await readDigest(reg, 'src/app', tag)).toBe(first.digest);
+    // By digest, and to a new tag: forwarded.
+    expect((await putManifest(p, other.digest, 'arm64')).status).toBe(201);
+    const next = freshTag();
+    expect((await putManifest(p, next, 'arm64')).status).toBe(201);
+    expect(await readDigest(reg, 'src/app', next)).toBe(other.digest);
+    expect(p.log.map((e) => e.action)).toEqual([
+      'immutable: new tag',
+      'immutable: refused',
+      'immutable: refused',
+      'immutable: by digest',
+      'immutable: new tag',
+    ]);
+    expect(p.stats()).toMatchObject({ faulted: 2, byRule: [5] });
+    expect(manifestTag(`/v2/a/b/manifests/${first.digest}`)).toBeUndefined();
+    expect(manifestTag('/v2/a/b/manifests/v1?x=y')).toEqual({ repo: 'a/b', tag: 'v1' });
+  });
+
+  // buildx 0.13.1 PUTs each child manifest to the tag before the index (docker/buildx#663, #2955),
+  // so in an immutable repository its own index PUT is refused on the very first merge; 0.29.1
+  // PUTs the children by digest and only the index to the tag, and on a re-run sees the tag already
+  // holds the index and PUTs nothing.
+  it.each(realBuildxes())('immutable: real buildx $version into a new tag, then again', async (bx) => {
+    const p = await proxy([{ match: 'manifest-put', action: 'immutable' }]);
+    const repo = fresh();
+    const r = await merge(p.host, repo, [], bx.path);
+    const tagPuts = p.log.filter((e) => e.method === 'PUT' && /\/manifests\/v1$/.test(e.path));
+    if (bx.version === '0.13.1') {
+      expect(r.code).not.toBe(0);
+      expect(r.output).toMatch(/PUT request to \S+\/manifests\/v1: 400 Bad Request/);
+      expect(tagPuts.map((e) => e.action)).toContain('immutable: refused');
+      expect(await readDigest(reg, repo, 'v1')).not.toBe(expected);
+      return;
+    }
+    expect(r.code, r.output).toBe(0);
+    expect(tagPuts.map((e) => e.action)).toEqual(['immutable: new tag']);
+    expect(await readDigest(reg, repo, 'v1')).toBe(expected);
+    // 0.29.1 reads the tag first and skips the PUT when it already holds the index.
+    const before = p.log.length;
+    const again = await merge(p.host, repo, [], bx.path);
+    expect(again.code, again.output).toBe(0);
+    expect(p.log.slice(before).filter((e) => e.method === 'PUT' && /\/manifests\//.test(e.path))).toEqual([]);
+  });
+
+  it("429 with Retry-After: the header carries the wait, the body is Docker Hub's", async () => {
+    const p = await proxy([{ match: 'manifest-get', action: { status: 429, retryAfter: 7 } }]);
+    const r = await rawRequest(`${p.url}/v2/src/app/manifests/amd64`, 'GET', undefined, accept);
+    expect(r.status).toBe(429);
+    expect(r.headers?.['retry-after']).toBe('7');
+    expect(JSON.parse(r.body ?? '').errors[0]).toMatchObject({ code: 'TOOMANYREQUESTS' });
+    expect(p.log.map((e) => e.action)).toEqual(['429 retry-after 7s']);
+    const m = await merge(p.host, fresh());
+    expect(m.code).not.toBe(0);
+    expect(m.output).toMatch(/429 Too Many Requests/);
+  });
+
+  it.each(realBuildxes())(
+    '429 with the wait in the text (GHCR): no Retry-After, buildx $version prints the wait',
+    async (bx) => {
+      const p = await proxy([{ match: 'manifest-get', action: { status: 429, waitInText: '12.5ms' } }]);
+      const r = await rawRequest(`${p.url}/v2/src/app/manifests/amd64`, 'GET', undefined, accept);
+      expect(r.status).toBe(429);
+      expect(r.headers?.['retry-after']).toBeUndefined();
+      expect(JSON.parse(r.body ?? '')).toEqual({
+        errors: [{ code: 'TOOMANYREQUESTS', message: 'retry-after: 12.5ms, allowed: 2000/minute' }],
+      });
+      const m = await merge(p.host, fresh(), [], bx.path);
+      expect(m.code).not.toBe(0);
+      expect(m.output).toMatch(/toomanyrequests: retry-after: 12\.5ms, allowed: 2000\/minute/);
+    },
+  );
+
+  it.each(realBuildxes())(
+    "403 secondary rate limit (GHCR): DENIED with GitHub's words; buildx $version fails with 403",
+    async (bx) => {
+      const p = await proxy([{ match: 'manifest-put', action: 'secondary-rate-limit' }]);
+      const tag = freshTag();
+      const r = await putManifest(p, tag);
+      expect(r.status).toBe(403);
+      expect(r.body).toBe(SECONDARY_RATE_LIMIT_BODY + '\n');
+      expect(JSON.parse(r.body ?? '').errors[0]).toMatchObject({
+        code: 'DENIED',
+        message: expect.stringMatching(
+          /^permission_denied: .*403 "Forbidden".*You have exceeded a secondary rate limit/s,
+        ),
+      });
+      expect(await readDigest(reg, 'src/app', tag)).toBeNull();
+      const repo = fresh();
+      const m = await merge(p.host, repo, [], bx.path);
+      expect(m.code).not.toBe(0);
+      expect(m.output).toMatch(/403 Forbidden/);
+      expect(await readDigest(reg, repo, 'v1')).toBeNull();
+    },
+  );
+
+  it('refuses malformed waits and lags', async () => {
+    const q = await proxy();
+    const bad: FaultRule[][] = [
+      [{ action: { status: 503, retryAfter: 1 } }],
+      [{ action: { status: 429, retryAfter: -1 } }],
+      [{ action: { status: 429, waitInText: 'soon' } }],
+      [{ action: { lagMs: Number.NaN } }],
+    ];
+    for (const rules of bad) expect(() => q.setRules(rules)).toThrow(/bad action/);
+    expect(() => q.setRules([{ action: { status: 429, waitInText: '880.092µs' } }])).not.toThrow();
   });
 });
 

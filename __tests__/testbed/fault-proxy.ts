@@ -5,6 +5,11 @@
 // including Host (registry 2.8 builds absolute Location URLs from the request's Host, so clients
 // keep coming back through the proxy), and bodies streamed both ways.
 //
+// Some modes act like a registry with its own habits rather than a broken network: read-after-write
+// lag (GHCR, Docker Hub: a tag written a moment ago reads as unknown for a while), immutable tags
+// (ECR's IMMUTABLE repositories), 429 with a wait in a `Retry-After` header or in the error text
+// (GHCR), and GHCR's secondary rate limit (a 403).
+//
 // Which rule fires is decided per request: the first rule whose `match` accepts the request, whose
 // `times` budget is not spent and whose `rate` draw (a seeded PRNG, so a run can be replayed)
 // succeeds. No rule fires: the request passes.
@@ -38,14 +43,33 @@ export const FAULT_MATCHES: readonly FaultMatch[] = [
   'blob-get',
 ];
 
-export type FaultStatus = 500 | 502 | 503 | 504 | 401 | 403 | 404;
-const STATUSES: readonly number[] = [500, 502, 503, 504, 401, 403, 404];
+export type FaultStatus = 500 | 502 | 503 | 504 | 401 | 403 | 404 | 429;
+const STATUSES: readonly number[] = [500, 502, 503, 504, 401, 403, 404, 429];
 
 export type FaultAction =
   /** forward (a rule that passes still stops the search: it shields a request from later rules) */
   | 'pass'
-  /** answer this status with a registry-style JSON error body; the request is not forwarded */
-  | { status: FaultStatus }
+  /**
+   * Answer this status with a registry-style JSON error body; the request is not forwarded. With
+   * 429 (body `TOOMANYREQUESTS`) a wait can be given: `retryAfter` (seconds) adds a `Retry-After`
+   * header to Docker Hub's body; `waitInText` (a Go duration such as `12.5ms`) answers GHCR's body,
+   * whose message carries the wait: `retry-after: 12.5ms, allowed: 2000/minute`.
+   */
+  | { status: FaultStatus; retryAfter?: number; waitInText?: string }
+  /** answer 403 with GHCR's secondary rate limit body (`DENIED`, "You have exceeded a secondary rate limit") */
+  | 'secondary-rate-limit'
+  /**
+   * Read-after-write lag (match `manifest-put`): the PUT is forwarded; once the registry accepted
+   * it (2xx) and when it named a tag, GET and HEAD of that tag answer 404 `MANIFEST_UNKNOWN` for
+   * `lagMs` milliseconds, then pass. A later `setRules` ends every lag.
+   */
+  | { lagMs: number }
+  /**
+   * ECR's immutable tags (match `manifest-put`): a PUT to a tag that already exists upstream (a
+   * HEAD first, with the client's headers) is answered 400 `TAG_INVALID`, whatever digest it
+   * carries, as ECR does; a PUT by digest, or to a new tag, is forwarded.
+   */
+  | 'immutable'
   /** answer 429 with Docker Hub's `TOOMANYREQUESTS` body; the request is not forwarded */
   | 'toomanyrequests'
   /**
@@ -75,13 +99,18 @@ export interface FaultLogEntry {
   path: string;
   /** index of the rule that fired, if any */
   rule?: number;
-  /** `pass`, `503`, `toomanyrequests`, `reset`, `stall 8000ms`, or `upstream error: ...` */
+  /**
+   * `pass`, `503`, `toomanyrequests`, `reset`, `stall 8000ms`, `429 retry-after 2s`,
+   * `429 wait 12.5ms in text`, `secondary-rate-limit`, `lag 3000ms` (the PUT),
+   * `lag 404` (a read answered during a lag), `immutable: refused`, `immutable: new tag`, or
+   * `upstream error: ...`
+   */
   action: string;
 }
 
 export interface FaultProxyStats {
   requests: number;
-  /** requests a rule with an action other than `pass` fired on */
+  /** requests answered other than by forwarding them as they came (a stall counts; a lag or immutable rule only when it refused) */
   faulted: number;
   /** how often each rule fired, by index in the current rules */
   byRule: number[];
@@ -115,7 +144,55 @@ export interface StartFaultProxyOptions {
 export const TOO_MANY_REQUESTS_BODY =
   '{"errors":[{"code":"TOOMANYREQUESTS","message":"toomanyrequests: You have reached your pull rate limit."}]}';
 
+/** The body GHCR answers a 429 with: the wait is in the message (there is no `Retry-After`). */
+export function ghcrTooManyRequestsBody(wait: string): string {
+  return JSON.stringify({
+    errors: [{ code: 'TOOMANYREQUESTS', message: `retry-after: ${wait}, allowed: 2000/minute` }],
+  });
+}
+
+/**
+ * The body GHCR answers its secondary rate limit with (a 403): GitHub's API message wrapped by
+ * GHCR's front as `permission_denied: Error from intermediary ...` under code `DENIED`.
+ */
+export const SECONDARY_RATE_LIMIT_BODY = JSON.stringify({
+  errors: [
+    {
+      code: 'DENIED',
+      message:
+        'permission_denied: Error from intermediary with HTTP status code 403 "Forbidden" - with-body: {\n' +
+        '  "message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try ' +
+        'again. If you reach out to GitHub Support for help, please include the request ID ' +
+        '0000:000000:000000:000000:00000000."\n}',
+    },
+  ],
+});
+
+/** ECR's answer to an overwrite of a tag in an IMMUTABLE repository. */
+export function tagInvalidBody(repo: string, tag: string): string {
+  const message =
+    `The image tag '${tag}' already exists in the '${repo}' repository and cannot be overwritten ` +
+    'because the repository is immutable.';
+  return JSON.stringify({ errors: [{ code: 'TAG_INVALID', message }] });
+}
+
 const MANIFEST_PATH = /^\/v2\/.+\/manifests\/[^/]+$/;
+const MANIFEST_PARTS = /^\/v2\/(.+)\/manifests\/([^/]+)$/;
+
+/** `{ repo, tag }` of a manifest path that names a tag (not a digest), else undefined. */
+export function manifestTag(pathAndQuery: string): { repo: string; tag: string } | undefined {
+  const m = MANIFEST_PARTS.exec(pathAndQuery.split('?')[0] ?? '');
+  if (!m || (m[2] as string).includes(':')) return undefined;
+  return { repo: m[1] as string, tag: m[2] as string };
+}
+
+/** Every manifest media type, for the proxy's own HEAD of a tag. */
+const ANY_MANIFEST = [
+  'application/vnd.oci.image.index.v1+json',
+  'application/vnd.oci.image.manifest.v1+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+  'application/vnd.docker.distribution.manifest.v2+json',
+].join(', ');
 const UPLOAD_PATH = /^\/v2\/.+\/blobs\/uploads(\/.*)?$/;
 const BLOB_PATH = /^\/v2\/.+\/blobs\/[^/]+$/;
 
@@ -153,24 +230,44 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
+const SIMPLE_ACTIONS: readonly unknown[] = [
+  'pass',
+  'toomanyrequests',
+  'reset',
+  'secondary-rate-limit',
+  'immutable',
+];
+const isMs = (n: unknown) => typeof n === 'number' && Number.isFinite(n) && n >= 0;
+
+function validAction(a: unknown): boolean {
+  if (SIMPLE_ACTIONS.includes(a)) return true;
+  if (typeof a !== 'object' || a === null) return false;
+  const o = a as {
+    status?: unknown;
+    retryAfter?: unknown;
+    waitInText?: unknown;
+    stall?: unknown;
+    lagMs?: unknown;
+  };
+  if ('stall' in o) return isMs(o.stall);
+  if ('lagMs' in o) return isMs(o.lagMs);
+  if (!('status' in o) || !STATUSES.includes(o.status as number)) return false;
+  if (o.retryAfter !== undefined && (o.status !== 429 || !isMs(o.retryAfter))) return false;
+  if (o.waitInText !== undefined) {
+    return (
+      o.status === 429 && typeof o.waitInText === 'string' && /^[0-9.]+(ns|us|µs|ms|s|m)$/.test(o.waitInText)
+    );
+  }
+  return true;
+}
+
 function validateRules(rules: FaultRule[]): FaultRule[] {
   return rules.map((rule, i) => {
     const where = `fault rule ${i}`;
     if (rule.match !== undefined && !FAULT_MATCHES.includes(rule.match)) {
       throw new Error(`${where}: unknown match "${String(rule.match)}"`);
     }
-    const a = rule.action as unknown;
-    const ok =
-      a === 'pass' ||
-      a === 'toomanyrequests' ||
-      a === 'reset' ||
-      (typeof a === 'object' &&
-        a !== null &&
-        (('status' in a && STATUSES.includes((a as { status: number }).status)) ||
-          ('stall' in a &&
-            Number.isFinite((a as { stall: number }).stall) &&
-            (a as { stall: number }).stall >= 0)));
-    if (!ok) throw new Error(`${where}: bad action ${JSON.stringify(a)}`);
+    if (!validAction(rule.action)) throw new Error(`${where}: bad action ${JSON.stringify(rule.action)}`);
     if (rule.rate !== undefined && !(rule.rate >= 0 && rule.rate <= 1)) {
       throw new Error(`${where}: rate must be within 0..1, got ${rule.rate}`);
     }
@@ -183,8 +280,11 @@ function validateRules(rules: FaultRule[]): FaultRule[] {
 
 function describeAction(action: FaultAction): string {
   if (typeof action === 'string') return action;
-  if ('status' in action) return String(action.status);
-  return `stall ${action.stall}ms`;
+  if ('lagMs' in action) return `lag ${action.lagMs}ms`;
+  if ('stall' in action) return `stall ${action.stall}ms`;
+  if (action.retryAfter !== undefined) return `${action.status} retry-after ${action.retryAfter}s`;
+  if (action.waitInText !== undefined) return `${action.status} wait ${action.waitInText} in text`;
+  return String(action.status);
 }
 
 const STATUS_ERRORS: Record<number, { code: string; message: string }> = {
@@ -195,6 +295,19 @@ const STATUS_ERRORS: Record<number, { code: string; message: string }> = {
   401: { code: 'UNAUTHORIZED', message: 'authentication required' },
   403: { code: 'DENIED', message: 'requested access to the resource is denied' },
 };
+
+/** Status, headers and body of an injected `{ status }` answer. */
+function statusAnswer(
+  action: { status: FaultStatus; retryAfter?: number; waitInText?: string },
+  pathOnly: string,
+): { headers: Record<string, string>; body: string } {
+  if (action.status !== 429) return { headers: {}, body: errorBody(action.status, pathOnly) };
+  if (action.waitInText !== undefined)
+    return { headers: {}, body: ghcrTooManyRequestsBody(action.waitInText) + '\n' };
+  const headers: Record<string, string> = {};
+  if (action.retryAfter !== undefined) headers['Retry-After'] = String(action.retryAfter);
+  return { headers, body: TOO_MANY_REQUESTS_BODY + '\n' };
+}
 
 /** A registry-style error body (`{"errors":[{code, message, detail}]}`) for an injected status. */
 function errorBody(status: number, pathOnly: string): string {
@@ -267,8 +380,11 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
   const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
   let stopped = false;
 
+  /** Tags (`repo:tag`) that read as unknown until a time, and the lag rule behind each. */
+  let lagging = new Map<string, { until: number; rule: number }>();
   const setRules = (next: FaultRule[]) => {
     rules = validateRules(next);
+    lagging = new Map();
     matched = rules.map(() => 0);
     byRule = rules.map(() => 0);
   };
@@ -293,19 +409,34 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
     return undefined;
   };
 
-  const sendError = (req: IncomingMessage, res: ServerResponse, status: number, body: string) => {
+  const sendError = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    status: number,
+    body: string,
+    extra: Record<string, string> = {},
+  ) => {
     const headers: Record<string, string | number> = {
       'Content-Type': 'application/json; charset=utf-8',
       'Content-Length': Buffer.byteLength(body),
       'Docker-Distribution-Api-Version': 'registry/2.0',
+      ...extra,
     };
+    // The request body (a refused PUT) is read and dropped, so the connection stays usable.
+    req.resume();
     if (status === 401) headers['Www-Authenticate'] = 'Basic realm="fault-proxy"';
     res.writeHead(status, headers);
     res.end(req.method === 'HEAD' ? undefined : body);
   };
 
   /** Forwards the request; with `cut`, resets the connection mid-way through the response body. */
-  const forward = (req: IncomingMessage, res: ServerResponse, cut: boolean, retried = false) => {
+  const forward = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    cut: boolean,
+    retried = false,
+    onStatus?: (status: number) => void,
+  ) => {
     const headers = endToEndHeaders(req.rawHeaders);
     const bodyless = !hasBody(req);
     const up = http.request({
@@ -325,6 +456,7 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
     up.on('response', (upRes) => {
       answered = true;
       const status = upRes.statusCode ?? 502;
+      onStatus?.(status);
       const outHeaders = endToEndHeaders(upRes.rawHeaders);
       if (!cut) {
         res.writeHead(status, upRes.statusMessage, outHeaders);
@@ -364,7 +496,7 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
       // A keep-alive connection the registry closed while idle: retry a bodiless request once.
       if (!answered && !retried && bodyless && up.reusedSocket && err.code === 'ECONNRESET') {
         res.off('close', clientGone);
-        forward(req, res, cut, true);
+        forward(req, res, cut, true, onStatus);
         return;
       }
       record({ method: req.method ?? '', path: req.url ?? '', action: `upstream error: ${err.message}` });
@@ -375,21 +507,88 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
     else req.pipe(up);
   };
 
+  /** A HEAD of `repo:tag` upstream with the client's credentials: its status, or 0 when it failed. */
+  const headUpstream = (req: IncomingMessage, repo: string, tag: string): Promise<number> =>
+    new Promise((resolve) => {
+      const headers: Record<string, string> = { accept: ANY_MANIFEST };
+      if (req.headers.authorization) headers.authorization = req.headers.authorization;
+      if (req.headers.host) headers.host = req.headers.host;
+      const up = http.request({
+        host: targetHost,
+        port: targetPort,
+        method: 'HEAD',
+        path: `/v2/${repo}/manifests/${tag}`,
+        headers,
+        agent,
+      });
+      up.on('response', (r) => {
+        r.resume();
+        resolve(r.statusCode ?? 0);
+      });
+      up.on('error', () => resolve(0));
+      up.end();
+    });
+
+  /** ECR's immutable tags: refuse a PUT to a tag that exists upstream, forward anything else. */
+  const immutable = async (req: IncomingMessage, res: ServerResponse, entry: FaultLogEntry) => {
+    const named = manifestTag(req.url ?? '');
+    const exists = named ? (await headUpstream(req, named.repo, named.tag)) === 200 : false;
+    if (stopped || res.destroyed) return;
+    if (!named || !exists) {
+      entry.action = named ? 'immutable: new tag' : 'immutable: by digest';
+      return forward(req, res, false);
+    }
+    faulted++;
+    entry.action = 'immutable: refused';
+    sendError(req, res, 400, tagInvalidBody(named.repo, named.tag) + '\n');
+  };
+
+  const lagKey = (pathAndQuery: string) => {
+    const named = manifestTag(pathAndQuery);
+    return named ? `${named.repo}:${named.tag}` : undefined;
+  };
+  /** The lag rule a GET or HEAD of a tag is held back by, if any. */
+  const lagOf = (method: string, url: string): number | undefined => {
+    if (method !== 'GET' && method !== 'HEAD') return undefined;
+    const key = lagKey(url);
+    const lag = key === undefined ? undefined : lagging.get(key);
+    if (!lag) return undefined;
+    if (Date.now() < lag.until) return lag.rule;
+    lagging.delete(key as string);
+    return undefined;
+  };
+  const startLag = (url: string, ms: number, rule: number) => (status: number) => {
+    const key = lagKey(url);
+    if (key !== undefined && status >= 200 && status < 300)
+      lagging.set(key, { until: Date.now() + ms, rule });
+  };
+
   const server = http.createServer((req, res) => {
     const method = req.method ?? 'GET';
     const url = req.url ?? '/';
     requests++;
+    const pathOnly = url.split('?')[0] ?? '';
+    const lagRule = lagOf(method, url);
+    if (lagRule !== undefined) {
+      faulted++;
+      record({ method, path: url, rule: lagRule, action: 'lag 404' });
+      return sendError(req, res, 404, errorBody(404, pathOnly));
+    }
     const fired = decide(method, url);
     const action: FaultAction = fired?.rule.action ?? 'pass';
     if (fired) {
       byRule[fired.index] = (byRule[fired.index] ?? 0) + 1;
-      if (action !== 'pass') faulted++;
+      if (action !== 'pass' && action !== 'immutable' && !(typeof action === 'object' && 'lagMs' in action)) {
+        faulted++;
+      }
     }
-    record({ method, path: url, rule: fired?.index, action: describeAction(action) });
-    const pathOnly = url.split('?')[0] ?? '';
+    const entry: FaultLogEntry = { method, path: url, rule: fired?.index, action: describeAction(action) };
+    record(entry);
 
     if (action === 'pass') return forward(req, res, false);
     if (action === 'toomanyrequests') return sendError(req, res, 429, TOO_MANY_REQUESTS_BODY + '\n');
+    if (action === 'secondary-rate-limit') return sendError(req, res, 403, SECONDARY_RATE_LIMIT_BODY + '\n');
+    if (action === 'immutable') return void immutable(req, res, entry);
     if (action === 'reset') {
       if (!UPLOAD_PATH.test(pathOnly)) return forward(req, res, true);
       // An upload: cut it while it comes in, and the registry never sees it.
@@ -398,7 +597,13 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
       req.once('end', () => resetSocket(req.socket));
       return;
     }
-    if ('status' in action) return sendError(req, res, action.status, errorBody(action.status, pathOnly));
+    if ('lagMs' in action) {
+      return forward(req, res, false, false, startLag(url, action.lagMs, fired?.index ?? 0));
+    }
+    if ('status' in action) {
+      const answer = statusAnswer(action, pathOnly);
+      return sendError(req, res, action.status, answer.body, answer.headers);
+    }
     const t = setTimeout(() => {
       timers.delete(t);
       if (!res.destroyed && !req.socket.destroyed) forward(req, res, false);
