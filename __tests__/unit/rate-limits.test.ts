@@ -1,10 +1,14 @@
 // Rate limits in buildx's output (the classifier's asked wait and GHCR's secondary rate limit) and
 // the wait the engine takes before the next attempt. Lines in the shapes registries answer with
 // and buildx prints them (GHCR's from public issue threads, quoted in README "Rate limits").
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
 import { describe, expect, it } from 'vitest';
 
 import { askedWaitMs, classifyOutput } from '../../src/buildx/classify.js';
 import { retryAfterMs, retryWait } from '../../src/util/retry.js';
+import { fixturesDir } from '../testbed/paths.js';
 
 const GHCR_429 = [
   'ERROR: failed commit on ref "index-sha256:5b0bcabd1ed22e9fb1310cf6c2dec7cdef19f0ad69efa1f392e94a4333501270": unexpected status from PUT request to https://ghcr.io/v2/acme/app/manifests/v1: 429 Too Many Requests',
@@ -97,6 +101,28 @@ describe('rate limits in the classifier', () => {
     ],
   ])('%s', (_name, output, cls, signature, waitMs) => {
     const c = classifyOutput(output);
+    expect(c.class).toBe(cls);
+    expect(c.signature).toBe(signature);
+    expect(c.waitMs).toBe(waitMs);
+  });
+});
+
+// What real buildx printed through the fault proxy (__tests__/fixtures/buildx-output): 0.13.1 prints
+// no body for a failed PUT (no wait, no GHCR words: a bare 403 stays permanent), but does for a GET.
+describe('the captured buildx output for rate limits', () => {
+  it.each([
+    ['v0.13.1-429-retry-after-header.log', 'transient', '429 Too Many Requests', undefined],
+    ['v0.29.1-429-retry-after-header.log', 'transient', '429 Too Many Requests', undefined],
+    ['v0.13.1-429-retry-after-in-text.log', 'transient', '429 Too Many Requests', undefined],
+    ['v0.29.1-429-retry-after-in-text.log', 'transient', '429 Too Many Requests', 13],
+    ['v0.13.1-429-retry-after-in-text-on-get.log', 'transient', '429 Too Many Requests', 13],
+    ['v0.29.1-429-retry-after-in-text-on-get.log', 'transient', '429 Too Many Requests', 13],
+    ['v0.13.1-403-secondary-rate-limit.log', 'permanent', '403 Forbidden', undefined],
+    ['v0.29.1-403-secondary-rate-limit.log', 'transient', 'secondary rate limit', undefined],
+    ['v0.13.1-403-secondary-rate-limit-on-get.log', 'transient', 'secondary rate limit', undefined],
+    ['v0.29.1-403-secondary-rate-limit-on-get.log', 'transient', 'secondary rate limit', undefined],
+  ])('%s is %s (%s), asking %s ms', (name, cls, signature, waitMs) => {
+    const c = classifyOutput(readFileSync(join(fixturesDir, name), 'utf8'));
     expect(c.class).toBe(cls);
     expect(c.signature).toBe(signature);
     expect(c.waitMs).toBe(waitMs);
