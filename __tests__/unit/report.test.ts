@@ -255,3 +255,32 @@ describe('a --dry-run that failed while the first push ran', () => {
     expect(alongsideNote({ ...result(attempt(2, 1, true)), digest: D })).toBe('');
   });
 });
+
+describe('a wait the registry asked for', () => {
+  const rateLimited = attempt(2, 1, false, {
+    class: 'transient',
+    signature: '429 Too Many Requests',
+    line: 'toomanyrequests: retry-after: 2s, allowed: 2000/minute',
+    waitMs: 2000,
+    askedWaitMs: 2000,
+  });
+  const r: MergeResult = {
+    ok: true,
+    digest: D,
+    attempts: [attempt(1, 'oracle', true), rateLimited, attempt(3, 1, true)],
+    tags: [{ tag: 'r/a:1', digest: D, verified: true }],
+    panics: 0,
+    recovered: true,
+  };
+  it('is shown beside the wait in the summary', () => {
+    const row = summaryMarkdown(r, BX, false)
+      .split('\n')
+      .find((l) => l.startsWith('| 2 |'));
+    expect(row).toMatch(/\| 2s \(registry asked 2s\) \|$/);
+  });
+  it('is askedWaitMs in the result JSON, absent where none was asked', () => {
+    const attempts = JSON.parse(stepOutputs(r, BX, false).result as string).attempts;
+    expect(attempts[1]).toMatchObject({ waitMs: 2000, askedWaitMs: 2000 });
+    expect(attempts[2]).not.toHaveProperty('askedWaitMs');
+  });
+});
