@@ -114,7 +114,7 @@ async function preflight(
 }
 
 function merge({ inputs, located }: Ready, controller: AbortController): Promise<MergeResult> {
-  const registry = new RegistryClient();
+  const registry = new RegistryClient({ maxDelayMs: inputs.retryMaxDelayMs });
   return runMerge(mergeOptions(inputs), {
     exec: makeExec(located, {
       attemptTimeoutMs: inputs.attemptTimeoutMs,

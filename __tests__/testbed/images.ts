@@ -1,4 +1,4 @@
-// Pushes small single-platform OCI images with the distribution API (no Docker engine needed).
+// Pushes small single-platform OCI (or Docker media type) images with the distribution API (no Docker engine needed).
 // Each image is a real one: a gzipped tar layer with one file, and a config whose diff_ids match.
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
@@ -7,12 +7,22 @@ import { authorizationValue, type RequestAuth } from './registry.ts';
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 export const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
 export const OCI_LAYER_GZIP = 'application/vnd.oci.image.layer.v1.tar+gzip';
+export const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
+export const DOCKER_CONFIG = 'application/vnd.docker.container.image.v1+json';
+export const DOCKER_LAYER_GZIP = 'application/vnd.docker.image.rootfs.diff.tar.gzip';
+
+const MEDIA_TYPES = {
+  oci: { manifest: OCI_MANIFEST, config: OCI_CONFIG, layer: OCI_LAYER_GZIP },
+  docker: { manifest: DOCKER_MANIFEST, config: DOCKER_CONFIG, layer: DOCKER_LAYER_GZIP },
+};
 
 export interface PushOptions {
   /** Credentials for an htpasswd registry (Basic auth), or a whole `Authorization` value (`Bearer ...`). */
   auth?: RequestAuth;
   /** Prepended to each platform's tag, e.g. `src-` gives `src-amd64`. */
   tagPrefix?: string;
+  /** OCI media types (default), or Docker's (what `docker build` and buildx without oci-mediatypes push). */
+  mediaTypes?: 'oci' | 'docker';
 }
 
 export interface PushedImage {
@@ -147,17 +157,18 @@ export async function pushPlatformImage(
     }),
   );
   const configDigest = await pushBlob(base, repo, config, opts.auth);
+  const types = MEDIA_TYPES[opts.mediaTypes ?? 'oci'];
   const manifest = Buffer.from(
     JSON.stringify({
       schemaVersion: 2,
-      mediaType: OCI_MANIFEST,
-      config: { mediaType: OCI_CONFIG, digest: configDigest, size: config.length },
-      layers: [{ mediaType: OCI_LAYER_GZIP, digest: layerDigest, size: layer.length }],
+      mediaType: types.manifest,
+      config: { mediaType: types.config, digest: configDigest, size: config.length },
+      layers: [{ mediaType: types.layer, digest: layerDigest, size: layer.length }],
     }),
   );
   const res = await call('PUT', `${base}/v2/${repo}/manifests/${tag}`, opts.auth, [201], {
     body: manifest,
-    headers: { 'content-type': OCI_MANIFEST },
+    headers: { 'content-type': types.manifest },
   });
   await res.arrayBuffer();
   const digest = sha256(manifest);

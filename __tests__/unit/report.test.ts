@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import type { AttemptRecord, MergeResult } from '../../src/merge/engine.js';
+import { stepOutputs } from '../../src/report/report.js';
 import {
   alongsideNote,
   failureAnnotation,
@@ -8,9 +9,8 @@ import {
   recoveryAnnotation,
   resultLine,
   SUMMARY_MAX_BYTES,
-  stepOutputs,
   summaryMarkdown,
-} from '../../src/report/report.js';
+} from '../../src/report/summary.js';
 
 const D = `sha256:${'a'.repeat(64)}`;
 const BX = { version: 'v0.36.1', path: '/opt/buildx', source: 'release', resolved: 'v0.36.1' };
@@ -292,5 +292,34 @@ describe('a --dry-run that failed while the first push ran', () => {
   it('says nothing when no push ran, or when the digest was known', () => {
     expect(alongsideNote({ ...result(attempt(2, 1, true)), attempts: [dry] })).toBe('');
     expect(alongsideNote({ ...result(attempt(2, 1, true)), digest: D })).toBe('');
+  });
+});
+
+describe('a wait the registry asked for', () => {
+  const rateLimited = attempt(2, 1, false, {
+    class: 'transient',
+    signature: '429 Too Many Requests',
+    line: 'toomanyrequests: retry-after: 2s, allowed: 2000/minute',
+    waitMs: 2000,
+    askedWaitMs: 2000,
+  });
+  const r: MergeResult = {
+    ok: true,
+    digest: D,
+    attempts: [attempt(1, 'oracle', true), rateLimited, attempt(3, 1, true)],
+    tags: [{ tag: 'r/a:1', digest: D, verified: true }],
+    panics: 0,
+    recovered: true,
+  };
+  it('is shown beside the wait in the summary', () => {
+    const row = summaryMarkdown(r, BX, false)
+      .split('\n')
+      .find((l) => l.startsWith('| 2 |'));
+    expect(row).toMatch(/\| 2s \(registry asked 2s\) \|$/);
+  });
+  it('is askedWaitMs in the result JSON, absent where none was asked', () => {
+    const attempts = JSON.parse(stepOutputs(r, BX, false).result as string).attempts;
+    expect(attempts[1]).toMatchObject({ waitMs: 2000, askedWaitMs: 2000 });
+    expect(attempts[2]).not.toHaveProperty('askedWaitMs');
   });
 });

@@ -6,7 +6,11 @@
 //              push: insufficient_scope), denied, invalid reference, bad flags
 //   transient  registry and network trouble: 5xx, 429, EOF, resets, timeouts; a 400 answer to a
 //              manifest PUT/HEAD (registries answer parallel pushes that way); and `not found`,
-//              which the engine retries on a short budget before it counts as permanent
+//              which the engine retries on a short budget before it counts as permanent; GHCR's
+//              secondary rate limit (a 403 `denied` whose text says so) is transient, not `denied`
+//
+// A wait the registry asked for in the text (GHCR: `retry-after: 12.5ms`; others `Retry-After: 30`,
+// in seconds) is kept as `waitMs`: the engine waits at least that long before the next attempt.
 //   timeout    killed by a watchdog (decided by the runner, not by the output)
 //   unknown    failed, and nothing above matched
 
@@ -27,6 +31,8 @@ export interface Classification {
   line: string;
   /** a `not found` family error, retried on a short budget only */
   notFound?: boolean;
+  /** the longest wait the registry asked for in the output (ms), when it asked */
+  waitMs?: number;
 }
 
 interface Rule {
@@ -95,6 +101,38 @@ const PERMANENT_RULES: Rule[] = [
   },
 ];
 
+// GHCR's secondary rate limit: a 403 (`denied: permission_denied: Error from intermediary with HTTP
+// status code 403 "Forbidden" - with-body: {`) whose body, on a following line, says `You have
+// exceeded a secondary rate limit. Please wait a few minutes ...`. It turns a 403 or `denied` of the
+// same attempt into a transient failure; no other permanent error.
+const SECONDARY_RATE_LIMIT = /\bsecondary rate limit\b/i;
+const RATE_LIMIT_OVERRIDES = new Set(['403 Forbidden', 'denied']);
+
+// `retry-after: 12.5ms` (a Go duration, GHCR) or `Retry-After: 30` (seconds, as the HTTP header).
+const ASKED_WAIT =
+  /\bretry-after:\s*((?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))+|\d+(?:\.\d+)?)(?![\w.]|\s+[a-zµ])/i;
+const GO_DURATION_PART = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g;
+const UNIT_MS: Record<string, number> = {
+  ns: 1e-6,
+  us: 1e-3,
+  µs: 1e-3,
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+};
+
+/** The wait a line asks for, in whole milliseconds (rounded up), or undefined. */
+export function askedWaitMs(line: string): number | undefined {
+  const m = ASKED_WAIT.exec(line);
+  if (!m) return undefined;
+  const text = m[1] as string;
+  if (/^\d+(?:\.\d+)?$/.test(text)) return Math.ceil(Number(text) * 1000);
+  let ms = 0;
+  for (const [, n, unit] of text.matchAll(GO_DURATION_PART)) ms += Number(n) * (UNIT_MS[unit as string] ?? 0);
+  return Math.ceil(ms);
+}
+
 const NOT_FOUND_RULES: Rule[] = [
   { re: /: not found\s*$|\bnot found: /i, signature: () => 'not found', notFound: true },
   {
@@ -115,6 +153,7 @@ const TRANSIENT_RULES: Rule[] = [
     re: /\b(5\d\d) (Internal Server Error|Bad Gateway|Service Unavailable|Gateway Timeout|[A-Z][A-Za-z]+(?: [A-Z][A-Za-z]+)*)/,
     signature: (m) => `${m[1]} ${m[2]}`,
   },
+  { re: SECONDARY_RATE_LIMIT, signature: () => 'secondary rate limit' },
   {
     re: /\b429 Too Many Requests\b|\btoomanyrequests\b|rate limit/i,
     signature: () => '429 Too Many Requests',
@@ -151,7 +190,7 @@ const TRANSIENT_RULES: Rule[] = [
  * regex test per chunk. Keep it a superset when a rule is added (a unit test checks the samples).
  */
 export const CHUNK_FILTER =
-  /fatal error|panic|\[signal|SIG[A-Z]{2,}|fault|goroutine|runtime:|error|fail|denied|unauthori|authenticat|credentials|forbidden|insufficient|not found|unknown|not supported|accepts \d|requires at least|invalid|timeout|refused|reset|EOF|(?<![.\d])\b[45]\d\d [A-Za-z]|toomanyrequests|rate limit|exceeded|no such|broken pipe|x509|certificate|HTTP response|unreachable|no route|stream|misbehaving/i;
+  /fatal error|panic|\[signal|SIG[A-Z]{2,}|fault|goroutine|runtime:|error|fail|denied|unauthori|authenticat|credentials|forbidden|insufficient|not found|unknown|not supported|accepts \d|requires at least|invalid|timeout|refused|reset|EOF|(?<![.\d])\b[45]\d\d [A-Za-z]|toomanyrequests|rate limit|retry-after|exceeded|no such|broken pipe|x509|certificate|HTTP response|unreachable|no route|stream|misbehaving/i;
 
 function shortPanic(text: string): string {
   if (/nil pointer dereference/.test(text)) return 'nil pointer dereference';
@@ -192,6 +231,8 @@ export class OutputClassifier {
   private notFound?: Classification;
   private transient?: Classification;
   private lastError?: string;
+  private secondaryRateLimit?: Classification;
+  private waitMs?: number;
   private readonly recent: string[] = [];
   private readonly context: string[] = [];
 
@@ -216,13 +257,14 @@ export class OutputClassifier {
     // Progress lines name references, and a reference may spell any word: they are never errors.
     if (PROGRESS_LINE.test(text)) return;
     if (
-      !/error|fail|denied|unauthorized|not found|unknown|timeout|refused|reset|EOF|\b[45]\d\d\b|toomanyrequests|exceeded|no such|broken pipe|x509/i.test(
+      !/error|fail|denied|unauthorized|not found|unknown|timeout|refused|reset|EOF|\b[45]\d\d\b|toomanyrequests|rate limit|retry-after|exceeded|no such|broken pipe|x509/i.test(
         text,
       )
     ) {
       return;
     }
     if (/^(ERROR|error)\b|\berror\b|failed/i.test(text)) this.lastError = bounded(text);
+    this.noteRateLimit(text);
     if (!this.permanent) {
       const r = match(PERMANENT_RULES, text);
       if (r) {
@@ -248,13 +290,29 @@ export class OutputClassifier {
     }
   }
 
+  /** Keeps a wait the registry asked for (the longest) and GHCR's secondary rate limit. */
+  private noteRateLimit(text: string): void {
+    const wait = /retry-after/i.test(text) ? askedWaitMs(text) : undefined;
+    if (wait !== undefined) this.waitMs = Math.max(this.waitMs ?? 0, wait);
+    if (!this.secondaryRateLimit && SECONDARY_RATE_LIMIT.test(text)) {
+      this.secondaryRateLimit = {
+        class: 'transient',
+        signature: 'secondary rate limit',
+        line: bounded(text),
+      };
+    }
+  }
+
   /** The verdict for an attempt that failed (non-zero exit or a signal). */
   result(): Classification {
     if (this.panic) return this.panic;
-    if (this.permanent) return this.permanent;
-    if (this.notFound) return this.notFound;
-    if (this.transient) return this.transient;
-    return { class: 'unknown', signature: 'unrecognised failure', line: this.lastError ?? '' };
+    const rateLimited = this.secondaryRateLimit;
+    if (this.permanent && !(rateLimited && RATE_LIMIT_OVERRIDES.has(this.permanent.signature))) {
+      return this.permanent;
+    }
+    const c = rateLimited ?? this.notFound ?? this.transient;
+    if (!c) return { class: 'unknown', signature: 'unrecognised failure', line: this.lastError ?? '' };
+    return this.waitMs === undefined || c.notFound ? c : { ...c, waitMs: this.waitMs };
   }
 
   /** For a crash: the lines just before it, the crash line and the start of the dump (bounded). */

@@ -11,6 +11,9 @@ import type { MergeRun } from './run.js';
 /** The tags of the push that may start alongside the --dry-run (none with --append or a dry run). */
 export function firstBatchOf(options: MergeOptions): ImageRef[] {
   if (options.dryRun || options.append || options.tags.length === 0) return [];
+  // With annotations the --dry-run's index is checked for them first (merge/annotations-check.ts):
+  // a push started alongside could land an index that dropped them before the check fails the run.
+  if (options.annotations.length > 0) return [];
   return nextBatch(options.tags, options.maxConcurrency);
 }
 

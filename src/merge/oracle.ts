@@ -7,6 +7,7 @@ import type { Classification } from '../buildx/classify.js';
 import { createArgs } from '../buildx/imagetools.js';
 import type { ExecOutcome } from '../exec/buildx.js';
 import { advice, adviceContext } from './advice.js';
+import { droppedAnnotations, droppedAnnotationsMessage } from './annotations-check.js';
 import { failureOf, oracleFailureMessage } from './messages.js';
 import { shouldRetry } from './retry.js';
 import { attemptOf, classOf, type MergeRun } from './run.js';
@@ -50,6 +51,23 @@ function oracleOf(out: ExecOutcome): Oracle | Classification {
   }
 }
 
+/**
+ * The index, or a Failure when it lacks annotations asked for: buildx would push it without them
+ * and exit 0. (No push has started: see startFirstPush.)
+ */
+function annotationsKept(oracle: Oracle, annotations: readonly string[], tags: string[]): Oracle | Failure {
+  if (annotations.length === 0) return oracle;
+  const dropped = droppedAnnotations(oracle.index, annotations);
+  if (dropped.length === 0) return oracle;
+  const { mediaType } = JSON.parse(oracle.index) as { mediaType?: string };
+  const cause = {
+    class: 'permanent' as const,
+    signature: 'annotations dropped by buildx',
+    line: `--dry-run printed a ${mediaType ?? 'index'} without ${dropped.map((r) => r.line).join('; ')}`,
+  };
+  return failureOf(cause, droppedAnnotationsMessage(dropped, mediaType), tags);
+}
+
 /** Runs the --dry-run, with its retries: the index, or the Failure it gave up on. */
 export async function runOracle(run: MergeRun): Promise<Oracle | Failure> {
   const { options, deps } = run;
@@ -67,7 +85,7 @@ export async function runOracle(run: MergeRun): Promise<Oracle | Failure> {
     const at = { invocation: 'oracle' as const, try: n, tags: [], sources: options.sources };
     if ('digest' in got) {
       run.record(attemptOf(at, out));
-      return got;
+      return annotationsKept(got, options.annotations, run.tagNames);
     }
     const c = got;
     const rec = run.record(attemptOf(at, out, c));

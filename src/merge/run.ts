@@ -6,7 +6,7 @@ import type { Classification } from '../buildx/classify.js';
 import type { ExecOutcome } from '../exec/buildx.js';
 import type { ImageRef } from '../registry/reference.js';
 import { formatDuration } from '../util/parse.js';
-import { backoffCeiling, backoffDelay } from '../util/retry.js';
+import { backoffCeiling, retryWait } from '../util/retry.js';
 import type { MergeOptions } from './options.js';
 import { nextBatch } from './plan.js';
 import type { Attempt, AttemptRecord, EngineDeps, Failure, MergeResult, TagResult } from './types.js';
@@ -37,12 +37,14 @@ export function attemptOf(
     killedBy: out.killedBy,
     durationMs: out.durationMs,
     landed: landed?.map((t) => t.original),
+    ...(failed?.waitMs !== undefined ? { askedWaitMs: failed.waitMs } : {}),
     tail: failed ? (out.evidence?.length ? out.evidence : out.tail.slice(-50)) : undefined,
   };
 }
 
 /** The waits between reads of a tag not showing the index yet: 250 ms, doubling, at most 4 s. */
 const READ_BACKOFF = { baseMs: 250, capMs: 4000 };
+const seconds = (ms: number): string => `${(ms / 1000).toFixed(ms > 0 && ms < 100 ? 3 : 1)}s`;
 
 export class MergeRun {
   readonly attempts: AttemptRecord[] = [];
@@ -88,8 +90,9 @@ export class MergeRun {
   }
 
   /**
-   * Waits the backoff after failed attempt `n` (kept on its record), saying why in the log; the
-   * time already spent waiting for its read-back (`waitedMs`) counts towards it.
+   * Waits the backoff after failed attempt `n` (kept on its record), saying why in the log: at
+   * least the wait the registry asked for (rec.askedWaitMs), within retry-max-delay; the time
+   * already spent waiting for its read-back (`waitedMs`) counts towards it.
    */
   async backOff(
     rec: AttemptRecord,
@@ -98,10 +101,12 @@ export class MergeRun {
     waitedMs = 0,
   ): Promise<void> {
     const { retryDelayMs: baseMs, retryMaxDelayMs: capMs } = this.options;
-    const backoff = backoffDelay(n, { baseMs, capMs }, this.deps.random ?? Math.random);
-    rec.waitMs = Math.max(backoff, waitedMs);
-    const left = Math.max(0, backoff - waitedMs);
-    this.deps.info(say(`${(left / 1000).toFixed(1)}s`));
+    const wait = retryWait(n, { baseMs, capMs }, this.deps.random ?? Math.random, rec.askedWaitMs);
+    rec.waitMs = Math.max(wait, waitedMs);
+    const left = Math.max(0, wait - waitedMs);
+    const asked =
+      rec.askedWaitMs === undefined ? '' : ` (the registry asked for ${seconds(rec.askedWaitMs)})`;
+    this.deps.info(say(`${seconds(left)}${asked}`));
     if (left > 0) await this.deps.sleep(left);
   }
 

@@ -38,6 +38,8 @@ export interface AttemptRecord {
   durationMs: number;
   /** the wait after this attempt, before the next one */
   waitMs: number;
+  /** the wait the registry asked for in its answer (Retry-After), when it asked: the least wait */
+  askedWaitMs?: number;
   /** tags that held the digest on read-back after this attempt failed */
   landed?: string[];
   /** the telling output lines of a failed attempt: around a crash, else the last ones (not in `result`) */

@@ -1,5 +1,6 @@
 // Reads tags back from a registry through the distribution API: one HEAD per tag (a GET when the
-// registry gives no digest header), retried on network errors, 5xx and 429, answering 401
+// registry gives no digest header), retried on network errors, 5xx and 429 (waiting at least the
+// `Retry-After` the registry sent, seconds or an HTTP date, up to the backoff cap), answering 401
 // challenges (Basic, or a Bearer token exchange) with the credentials of ./credentials.ts.
 // Credentials are never logged. HTTP goes through src/http/request.ts (node:http), never `fetch`:
 // see there why.
@@ -10,7 +11,7 @@ import { type Credentials, type CredentialsKnown, DockerCredentials } from './cr
 import { type HttpRequest, type HttpResponse, readAll, request } from '../http/request.js';
 import { DOCKER_HUB, type ImageRef } from './reference.js';
 import { isLoopbackAuthority } from '../util/loopback.js';
-import { withRetry } from '../util/retry.js';
+import { retryAfterMs, withRetry } from '../util/retry.js';
 
 export { configKeys, type Credentials, type CredentialsKnown } from './credentials.js';
 
@@ -27,12 +28,16 @@ export interface RegistryClientOptions {
   requestTimeoutMs?: number;
   /** attempts per read on network errors and 5xx */
   attempts?: number;
+  /** the longest wait between attempts, a Retry-After included (default 4 s) */
+  maxDelayMs?: number;
 }
 
 export class RegistryError extends Error {
   constructor(
     message: string,
     readonly status?: number,
+    /** the wait the registry asked for in `Retry-After` (ms) */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
     this.name = 'RegistryError';
@@ -74,11 +79,12 @@ export class RegistryClient {
     const url = `${registryBaseUrl(ref.domain)}/v2/${ref.path}/manifests/${reference}`;
     return withRetry(() => this.readDigest(ref, url), {
       attempts: this.attempts,
-      backoff: { baseMs: 250, capMs: 4000 },
+      backoff: { baseMs: 250, capMs: this.opts.maxDelayMs ?? 4000 },
       retryable: (err) => {
         const status = err instanceof RegistryError ? err.status : undefined;
         return status === undefined || status >= 500 || status === 429;
       },
+      askedWaitMs: (err) => (err instanceof RegistryError ? err.retryAfterMs : undefined),
     });
   }
 
@@ -92,11 +98,11 @@ export class RegistryClient {
       res = await this.request(ref, url, 'GET');
       if (!res.ok) res.discard();
       if (res.status === 404) return null;
-      if (!res.ok) throw new RegistryError(`GET ${url}: ${res.status} ${res.statusText}`, res.status);
+      if (!res.ok) throw statusError('GET', url, res);
       const body = await readAll(res);
       return `sha256:${createHash('sha256').update(body).digest('hex')}`;
     }
-    throw new RegistryError(`HEAD ${url}: ${res.status} ${res.statusText}`, res.status);
+    throw statusError('HEAD', url, res);
   }
 
   private async request(ref: ImageRef, url: string, method: 'HEAD' | 'GET'): Promise<HttpResponse> {
@@ -204,6 +210,13 @@ export class RegistryClient {
   credentialsKnown(domain: string): Promise<CredentialsKnown> {
     return this.credentials.credentialsKnown(domain);
   }
+}
+
+/** A refused read, with the wait the registry asked for (`Retry-After` on a 429 or 503). */
+function statusError(method: string, url: string, res: HttpResponse): RegistryError {
+  const asked = retryAfterMs(res.headers.get('retry-after'));
+  const wait = asked === undefined ? '' : ` (Retry-After ${(asked / 1000).toFixed(1)}s)`;
+  return new RegistryError(`${method} ${url}: ${res.status} ${res.statusText}${wait}`, res.status, asked);
 }
 
 function basicAuth(username: string, password: string): string {

@@ -9,14 +9,8 @@ import type { MergeResult } from '../merge/engine.js';
 import { advisoryForFailure, describeKnownFailure } from '../policy/advisories.js';
 import type { Annotator } from './annotate.js';
 import { Reported } from './guard.js';
-import {
-  type BuildxInfo,
-  failureAnnotation,
-  type PolicyInfo,
-  recoveryAnnotation,
-  stepOutputs,
-  summaryMarkdown,
-} from './report.js';
+import { type BuildxInfo, type PolicyInfo, stepOutputs } from './report.js';
+import { failureAnnotation, recoveryAnnotation, summaryMarkdown } from './summary.js';
 
 /** What the summary and the `result` output say about the installed buildx. */
 export function buildxInfo(located: Installed): BuildxInfo {

@@ -1,6 +1,7 @@
 // Exponential backoff with full jitter: the wait before retry n (n = 1 after the first failure)
-// is uniform in [0, min(cap, base * 2^(n-1))]; pure, the random source is a parameter. And a sleep
-// that a cancellation cuts short. Whether to retry at all is the merge stage's (merge/retry.ts).
+// is uniform in [0, min(cap, base * 2^(n-1))]; pure, the random source is a parameter. A wait the
+// registry asked for (Retry-After) is the least wait, within the same cap. And a sleep that a
+// cancellation cuts short. Whether to retry at all is the merge stage's (merge/retry.ts).
 
 export interface BackoffOptions {
   baseMs: number;
@@ -18,6 +19,34 @@ export function backoffDelay(
   random: () => number = Math.random,
 ): number {
   return Math.round(random() * backoffCeiling(retry, opts));
+}
+
+/**
+ * The wait before retry `retry`: the jittered backoff, or the wait the registry asked for when that
+ * is longer; never over the cap (retry-max-delay) nor over what is left of a budget.
+ */
+export function retryWait(
+  retry: number,
+  opts: BackoffOptions,
+  random: () => number,
+  askedMs?: number,
+  budgetMs = Infinity,
+): number {
+  const wait = Math.max(backoffDelay(retry, opts, random), askedMs ?? 0);
+  return Math.max(0, Math.min(wait, opts.capMs, budgetMs));
+}
+
+/** An HTTP `Retry-After` value in ms from `now`: delay-seconds or an HTTP date; undefined if neither. */
+export function retryAfterMs(
+  header: string | null | undefined,
+  now: number = Date.now(),
+): number | undefined {
+  const text = header?.trim();
+  if (!text) return undefined;
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  if (!/[A-Za-z]/.test(text)) return undefined;
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
 /** A sleep that a cancellation can cut short. */
@@ -44,6 +73,8 @@ export interface RetryOptions {
   random?: () => number;
   /** whether a failure is worth another attempt */
   retryable(err: unknown): boolean;
+  /** the wait a failure asked for (Retry-After), the least wait before the next attempt */
+  askedWaitMs?(err: unknown): number | undefined;
   /** called before the wait that precedes attempt `next` */
   onRetry?(err: unknown, next: number, waitMs: number): void;
   /** a cancellation ends the waiting (the wait rejects with its reason) and stops retrying */
@@ -63,7 +94,7 @@ export async function withRetry<T>(attempt: (n: number) => Promise<T>, opts: Ret
       return await attempt(n);
     } catch (err) {
       if (n >= opts.attempts || opts.signal?.aborted || !opts.retryable(err)) throw err;
-      const wait = backoffDelay(n, opts.backoff, opts.random ?? halfJitter);
+      const wait = retryWait(n, opts.backoff, opts.random ?? halfJitter, opts.askedWaitMs?.(err));
       opts.onRetry?.(err, n + 1, wait);
       await sleep(wait, opts.signal);
     }
