@@ -31613,7 +31613,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9290);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8797);
 // The bundle's entry point (dist/index.js, as action.yml runs it): runs the action.
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
@@ -31623,7 +31623,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 9290:
+/***/ 8797:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -34586,7 +34586,11 @@ function getIDToken(aud) {
 //              push: insufficient_scope), denied, invalid reference, bad flags
 //   transient  registry and network trouble: 5xx, 429, EOF, resets, timeouts; a 400 answer to a
 //              manifest PUT/HEAD (registries answer parallel pushes that way); and `not found`,
-//              which the engine retries on a short budget before it counts as permanent
+//              which the engine retries on a short budget before it counts as permanent; GHCR's
+//              secondary rate limit (a 403 `denied` whose text says so) is transient, not `denied`
+//
+// A wait the registry asked for in the text (GHCR: `retry-after: 12.5ms`; others `Retry-After: 30`,
+// in seconds) is kept as `waitMs`: the engine waits at least that long before the next attempt.
 //   timeout    killed by a watchdog (decided by the runner, not by the output)
 //   unknown    failed, and nothing above matched
 const FAILURE_CLASSES = [
@@ -34653,6 +34657,37 @@ const PERMANENT_RULES = [
         signature: () => 'manifest invalid',
     },
 ];
+// GHCR's secondary rate limit: a 403 (`denied: permission_denied: Error from intermediary with HTTP
+// status code 403 "Forbidden" - with-body: {`) whose body, on a following line, says `You have
+// exceeded a secondary rate limit. Please wait a few minutes ...`. It turns a 403 or `denied` of the
+// same attempt into a transient failure; no other permanent error.
+const SECONDARY_RATE_LIMIT = /\bsecondary rate limit\b/i;
+const RATE_LIMIT_OVERRIDES = new Set(['403 Forbidden', 'denied']);
+// `retry-after: 12.5ms` (a Go duration, GHCR) or `Retry-After: 30` (seconds, as the HTTP header).
+const ASKED_WAIT = /\bretry-after:\s*((?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))+|\d+(?:\.\d+)?)(?![\w.]|\s+[a-zµ])/i;
+const GO_DURATION_PART = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g;
+const UNIT_MS = {
+    ns: 1e-6,
+    us: 1e-3,
+    µs: 1e-3,
+    ms: 1,
+    s: 1000,
+    m: 60_000,
+    h: 3_600_000,
+};
+/** The wait a line asks for, in whole milliseconds (rounded up), or undefined. */
+function askedWaitMs(line) {
+    const m = ASKED_WAIT.exec(line);
+    if (!m)
+        return undefined;
+    const text = m[1];
+    if (/^\d+(?:\.\d+)?$/.test(text))
+        return Math.ceil(Number(text) * 1000);
+    let ms = 0;
+    for (const [, n, unit] of text.matchAll(GO_DURATION_PART))
+        ms += Number(n) * (UNIT_MS[unit] ?? 0);
+    return Math.ceil(ms);
+}
 const NOT_FOUND_RULES = [
     { re: /: not found\s*$|\bnot found: /i, signature: () => 'not found', notFound: true },
     {
@@ -34672,6 +34707,7 @@ const TRANSIENT_RULES = [
         re: /\b(5\d\d) (Internal Server Error|Bad Gateway|Service Unavailable|Gateway Timeout|[A-Z][A-Za-z]+(?: [A-Z][A-Za-z]+)*)/,
         signature: (m) => `${m[1]} ${m[2]}`,
     },
+    { re: SECONDARY_RATE_LIMIT, signature: () => 'secondary rate limit' },
     {
         re: /\b429 Too Many Requests\b|\btoomanyrequests\b|rate limit/i,
         signature: () => '429 Too Many Requests',
@@ -34706,7 +34742,7 @@ const TRANSIENT_RULES = [
  * a chunk it does not match cannot change the verdict, so a flood of progress lines costs one
  * regex test per chunk. Keep it a superset when a rule is added (a unit test checks the samples).
  */
-const CHUNK_FILTER = /fatal error|panic|\[signal|SIG[A-Z]{2,}|fault|goroutine|runtime:|error|fail|denied|unauthori|authenticat|credentials|forbidden|insufficient|not found|unknown|not supported|accepts \d|requires at least|invalid|timeout|refused|reset|EOF|(?<![.\d])\b[45]\d\d [A-Za-z]|toomanyrequests|rate limit|exceeded|no such|broken pipe|x509|certificate|HTTP response|unreachable|no route|stream|misbehaving/i;
+const CHUNK_FILTER = /fatal error|panic|\[signal|SIG[A-Z]{2,}|fault|goroutine|runtime:|error|fail|denied|unauthori|authenticat|credentials|forbidden|insufficient|not found|unknown|not supported|accepts \d|requires at least|invalid|timeout|refused|reset|EOF|(?<![.\d])\b[45]\d\d [A-Za-z]|toomanyrequests|rate limit|retry-after|exceeded|no such|broken pipe|x509|certificate|HTTP response|unreachable|no route|stream|misbehaving/i;
 function shortPanic(text) {
     if (/nil pointer dereference/.test(text))
         return 'nil pointer dereference';
@@ -34745,6 +34781,8 @@ class OutputClassifier {
     notFound;
     transient;
     lastError;
+    secondaryRateLimit;
+    waitMs;
     recent = [];
     context = [];
     push(rawLine) {
@@ -34771,11 +34809,12 @@ class OutputClassifier {
         // Progress lines name references, and a reference may spell any word: they are never errors.
         if (PROGRESS_LINE.test(text))
             return;
-        if (!/error|fail|denied|unauthorized|not found|unknown|timeout|refused|reset|EOF|\b[45]\d\d\b|toomanyrequests|exceeded|no such|broken pipe|x509/i.test(text)) {
+        if (!/error|fail|denied|unauthorized|not found|unknown|timeout|refused|reset|EOF|\b[45]\d\d\b|toomanyrequests|rate limit|retry-after|exceeded|no such|broken pipe|x509/i.test(text)) {
             return;
         }
         if (/^(ERROR|error)\b|\berror\b|failed/i.test(text))
             this.lastError = bounded(text);
+        this.noteRateLimit(text);
         if (!this.permanent) {
             const r = match(PERMANENT_RULES, text);
             if (r) {
@@ -34801,17 +34840,31 @@ class OutputClassifier {
                 this.transient = { class: 'transient', signature: r.rule.signature(r.m), line: bounded(text) };
         }
     }
+    /** Keeps a wait the registry asked for (the longest) and GHCR's secondary rate limit. */
+    noteRateLimit(text) {
+        const wait = /retry-after/i.test(text) ? askedWaitMs(text) : undefined;
+        if (wait !== undefined)
+            this.waitMs = Math.max(this.waitMs ?? 0, wait);
+        if (!this.secondaryRateLimit && SECONDARY_RATE_LIMIT.test(text)) {
+            this.secondaryRateLimit = {
+                class: 'transient',
+                signature: 'secondary rate limit',
+                line: bounded(text),
+            };
+        }
+    }
     /** The verdict for an attempt that failed (non-zero exit or a signal). */
     result() {
         if (this.panic)
             return this.panic;
-        if (this.permanent)
+        const rateLimited = this.secondaryRateLimit;
+        if (this.permanent && !(rateLimited && RATE_LIMIT_OVERRIDES.has(this.permanent.signature))) {
             return this.permanent;
-        if (this.notFound)
-            return this.notFound;
-        if (this.transient)
-            return this.transient;
-        return { class: 'unknown', signature: 'unrecognised failure', line: this.lastError ?? '' };
+        }
+        const c = rateLimited ?? this.notFound ?? this.transient;
+        if (!c)
+            return { class: 'unknown', signature: 'unrecognised failure', line: this.lastError ?? '' };
+        return this.waitMs === undefined || c.notFound ? c : { ...c, waitMs: this.waitMs };
     }
     /** For a crash: the lines just before it, the crash line and the start of the dump (bounded). */
     get evidence() {
@@ -35459,7 +35512,7 @@ function parseInteger(input, value, fallback, min, max) {
         throw new InputError(input, `expected a whole number from ${min} to ${max}, got ${n}`);
     return n;
 }
-const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const parse_UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 /** Parses `90` (seconds), `90s`, `15m`, `1h30m`, `500ms` into milliseconds. */
 function parseDurationMs(input, value, fallback, minMs, maxMs) {
     const v = value.trim().toLowerCase();
@@ -35472,7 +35525,7 @@ function parseDurationMs(input, value, fallback, minMs, maxMs) {
     else if (/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(v)) {
         ms = 0;
         for (const m of v.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g))
-            ms += Number(m[1]) * UNIT_MS[m[2]];
+            ms += Number(m[1]) * parse_UNIT_MS[m[2]];
     }
     else {
         throw new InputError(input, `expected a duration such as 90, 90s, 15m or 1h30m, got "${value}"`);
@@ -36243,6 +36296,7 @@ const DEFAULTS = {
     retryMaxDelayMs: 60_000,
     attemptTimeoutMs: 15 * 60_000,
     idleTimeoutMs: 5 * 60_000,
+    readTimeoutMs: 30_000,
 };
 const HOUR = 3_600_000;
 const RETRYABLE = FAILURE_CLASSES.filter((c) => c !== 'permanent');
@@ -36439,6 +36493,7 @@ function readTimeouts(get) {
     return {
         attemptTimeoutMs: parseDurationMs('attempt-timeout', get('attempt-timeout'), DEFAULTS.attemptTimeoutMs, 1000, 6 * HOUR),
         idleTimeoutMs: parseDurationMs('idle-timeout', get('idle-timeout'), DEFAULTS.idleTimeoutMs, 1000, 6 * HOUR),
+        readTimeoutMs: parseDurationMs('read-timeout', get('read-timeout'), DEFAULTS.readTimeoutMs, 0, HOUR),
     };
 }
 
@@ -37402,14 +37457,35 @@ async function readAll(res, limitBytes = 32 * 1024 * 1024) {
 
 ;// CONCATENATED MODULE: ./src/util/retry.ts
 // Exponential backoff with full jitter: the wait before retry n (n = 1 after the first failure)
-// is uniform in [0, min(cap, base * 2^(n-1))]; pure, the random source is a parameter. And a sleep
-// that a cancellation cuts short. Whether to retry at all is the merge stage's (merge/retry.ts).
+// is uniform in [0, min(cap, base * 2^(n-1))]; pure, the random source is a parameter. A wait the
+// registry asked for (Retry-After) is the least wait, within the same cap. And a sleep that a
+// cancellation cuts short. Whether to retry at all is the merge stage's (merge/retry.ts).
 function backoffCeiling(retry, { baseMs, capMs }) {
     const exp = baseMs * 2 ** Math.max(0, Math.min(retry - 1, 30));
     return Math.min(capMs, exp);
 }
 function backoffDelay(retry, opts, random = Math.random) {
     return Math.round(random() * backoffCeiling(retry, opts));
+}
+/**
+ * The wait before retry `retry`: the jittered backoff, or the wait the registry asked for when that
+ * is longer; never over the cap (retry-max-delay) nor over what is left of a budget.
+ */
+function retryWait(retry, opts, random, askedMs, budgetMs = Infinity) {
+    const wait = Math.max(backoffDelay(retry, opts, random), askedMs ?? 0);
+    return Math.max(0, Math.min(wait, opts.capMs, budgetMs));
+}
+/** An HTTP `Retry-After` value in ms from `now`: delay-seconds or an HTTP date; undefined if neither. */
+function retryAfterMs(header, now = Date.now()) {
+    const text = header?.trim();
+    if (!text)
+        return undefined;
+    if (/^\d+$/.test(text))
+        return Number(text) * 1000;
+    if (!/[A-Za-z]/.test(text))
+        return undefined;
+    const at = Date.parse(text);
+    return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 /** A sleep that a cancellation can cut short. */
 function sleep(ms, signal) {
@@ -37441,7 +37517,7 @@ async function withRetry(attempt, opts) {
         catch (err) {
             if (n >= opts.attempts || opts.signal?.aborted || !opts.retryable(err))
                 throw err;
-            const wait = backoffDelay(n, opts.backoff, opts.random ?? halfJitter);
+            const wait = retryWait(n, opts.backoff, opts.random ?? halfJitter, opts.askedWaitMs?.(err));
             opts.onRetry?.(err, n + 1, wait);
             await sleep(wait, opts.signal);
         }
@@ -38543,6 +38619,85 @@ async function pluginStep(wanted, located, info) {
             : 'there was no buildx plugin before'));
 }
 
+;// CONCATENATED MODULE: ./src/merge/plan.ts
+// The planner: the next invocation's tags (at most `max-concurrency`, one after a crash: the
+// engine's run state says how many), and each invocation's source: the user's sources while no
+// tag holds the index, then the index itself, `<repo>@<digest>` of a tag already holding it (a
+// manifest-only copy). Pure.
+
+/** The next batch of pending tags: at most `concurrency`, in the given order. */
+function nextBatch(pending, concurrency) {
+    return pending.slice(0, Math.max(1, concurrency));
+}
+/**
+ * Chooses where a batch is copied from. With no tag holding the index yet, the user's sources;
+ * else the index by digest, from a tag in the batch's own repository when there is one
+ * (no blobs to copy), or from the first tag holding it.
+ */
+function chooseSource(batch, holding, userSources, digest) {
+    if (holding.length === 0)
+        return { tags: [...batch], sources: [...userSources], fromSources: true };
+    const target = batch[0];
+    const sameRepo = target
+        ? holding.find((h) => h.domain === target.domain && h.path === target.path)
+        : undefined;
+    const from = sameRepo ?? holding[0];
+    return {
+        tags: [...batch],
+        sources: [formatReference({ domain: from.domain, path: from.path, digest })],
+        fromSources: false,
+    };
+}
+
+;// CONCATENATED MODULE: ./src/merge/already.ts
+// Re-runs: before the first push, what each tag holds. A tag already holding the expected index
+// is not pushed again, so re-running a merge pushes nothing (and a repository with immutable tags
+// is never asked to overwrite one). One request per tag, never asked again: a tag absent before
+// this run pushed anything is simply absent.
+
+/** The tags of the push that may start alongside the --dry-run (none with --append or a dry run). */
+function firstBatchOf(options) {
+    if (options.dryRun || options.append || options.tags.length === 0)
+        return [];
+    // With annotations the --dry-run's index is checked for them first (merge/annotations-check.ts):
+    // a push started alongside could land an index that dropped them before the check fails the run.
+    if (options.annotations.length > 0)
+        return [];
+    return nextBatch(options.tags, options.maxConcurrency);
+}
+/** Reads what `refs` hold now into `run.before` (up to 8 at once); a read that fails is `undefined`. */
+async function readBefore(run, refs) {
+    let next = 0;
+    const worker = async () => {
+        while (next < refs.length) {
+            const t = refs[next++];
+            try {
+                run.before.set(t.original, await run.deps.readDigest(t));
+            }
+            catch (err) {
+                run.before.set(t.original, undefined);
+                run.deps.info(`Could not read ${t.original} before pushing (${err.message}): it is pushed`);
+            }
+        }
+    };
+    await Promise.all(Array.from({ length: Math.min(8, refs.length) }, worker));
+}
+/** Once the digest is known: tags already holding it leave `pending` and can be copied from. */
+function takeAlready(run) {
+    for (const t of run.options.tags) {
+        if (run.before.get(t.original) !== run.digest)
+            continue;
+        run.already.add(t.original);
+        run.proven.add(t.original);
+        run.holding.push(t);
+    }
+    if (run.already.size === 0)
+        return;
+    run.pending = run.pending.filter((t) => !run.already.has(t.original));
+    const n = run.already.size;
+    run.deps.info(`${n} of ${run.options.tags.length} tags already hold ${run.digest}: not pushed again`);
+}
+
 ;// CONCATENATED MODULE: ./src/merge/advice.ts
 // What to say after a failure a retry cannot fix. After an authorization failure the words depend on
 // whether the Docker config holds credentials for the registry: "no credentials were found, log
@@ -38641,6 +38796,54 @@ function advice(c, ctx = { action: 'push', hosts: [] }) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/merge/annotations-check.ts
+// Whether the index `--dry-run` printed carries every annotation asked for, at the level asked:
+// buildx (0.13.1 to 0.29.1 at least) builds a Docker manifest list from sources in Docker media
+// types, and a manifest list has no annotations: it drops `index:` annotations without a word
+// (docker/buildx#2148, #3061). Pure: the index JSON and the `annotations` lines in, the lost out.
+const DOCKER_MANIFEST_LIST = 'application/vnd.docker.distribution.manifest.list.v2+json';
+/** A checked `annotations` line (one level, as inputs/annotations.ts leaves them); else undefined. */
+function requestedAnnotation(line) {
+    const m = /^(index|manifest-descriptor)(?:\[([^\]]+)\])?:([^=]+)=(.*)$/s.exec(line);
+    if (!m)
+        return undefined;
+    const level = m[1];
+    return { line, level, platform: m[2], key: m[3], value: m[4] };
+}
+const isAttestation = (d) => d.annotations?.['vnd.docker.reference.type'] === 'attestation-manifest' ||
+    (d.platform?.os === 'unknown' && d.platform.architecture === 'unknown');
+/** Whether a descriptor's platform is the one a level names (`os/arch`, `os/arch/variant`). */
+function platformIs(d, platform) {
+    const [os, arch, variant] = platform.split('/');
+    const p = d.platform ?? {};
+    return p.os === os && p.architecture === arch && (variant === undefined || p.variant === variant);
+}
+function carried(index, r) {
+    if (r.level === 'index')
+        return index.annotations?.[r.key] === r.value;
+    const images = (index.manifests ?? []).filter((d) => !isAttestation(d));
+    const targets = r.platform ? images.filter((d) => platformIs(d, r.platform)) : images;
+    return targets.length > 0 && targets.every((d) => d.annotations?.[r.key] === r.value);
+}
+/** The requested annotations the index lacks (at their level), in the order given. */
+function droppedAnnotations(indexJson, lines) {
+    const index = JSON.parse(indexJson);
+    return lines.map(requestedAnnotation).filter((r) => r !== undefined && !carried(index, r));
+}
+/** What the step says when annotations were dropped: which, why, and how to keep them. */
+function droppedAnnotationsMessage(dropped, mediaType) {
+    const which = dropped.map((r) => r.line).join('; ');
+    const n = dropped.length === 1 ? '1 requested annotation' : `${dropped.length} requested annotations`;
+    if (mediaType === DOCKER_MANIFEST_LIST) {
+        return (`buildx would drop ${n} without a word: ${which}. The sources are in Docker media types, so buildx ` +
+            'builds a Docker manifest list, and a manifest list cannot carry annotations (docker/buildx#2148). ' +
+            'Nothing was pushed. Build the sources with OCI media types: oci-mediatypes=true on the image exporter ' +
+            '(`--output type=image,oci-mediatypes=true`, or in docker/build-push-action `outputs: type=image,oci-mediatypes=true`), ' +
+            'or remove the annotations.');
+    }
+    return `buildx would drop ${n}: ${which} (the index it computed, ${mediaType ?? 'without a mediaType'}, lacks them at the level asked). Nothing was pushed.`;
+}
+
 ;// CONCATENATED MODULE: ./src/merge/messages.ts
 // What the engine says when it gives up: how an attempt failed in words, the message of a
 // --dry-run, a push or a verification that gave up, and the one constructor of a Failure. Pure.
@@ -38725,40 +38928,11 @@ function shouldRetry(cls, attempt, maxAttempts, retryOn, notFoundSeen = 0) {
     return { retry: true, reason: `${cls} failures are retried` };
 }
 
-;// CONCATENATED MODULE: ./src/merge/plan.ts
-// The planner: the next invocation's tags (at most `max-concurrency`, one after a crash: the
-// engine's run state says how many), and each invocation's source: the user's sources while no
-// tag holds the index, then the index itself, `<repo>@<digest>` of a tag already holding it (a
-// manifest-only copy). Pure.
-
-/** The next batch of pending tags: at most `concurrency`, in the given order. */
-function nextBatch(pending, concurrency) {
-    return pending.slice(0, Math.max(1, concurrency));
-}
-/**
- * Chooses where a batch is copied from. With no tag holding the index yet, the user's sources;
- * else the index by digest, from a tag in the batch's own repository when there is one
- * (no blobs to copy), or from the first tag holding it.
- */
-function chooseSource(batch, holding, userSources, digest) {
-    if (holding.length === 0)
-        return { tags: [...batch], sources: [...userSources], fromSources: true };
-    const target = batch[0];
-    const sameRepo = target
-        ? holding.find((h) => h.domain === target.domain && h.path === target.path)
-        : undefined;
-    const from = sameRepo ?? holding[0];
-    return {
-        tags: [...batch],
-        sources: [formatReference({ domain: from.domain, path: from.path, digest })],
-        fromSources: false,
-    };
-}
-
 ;// CONCATENATED MODULE: ./src/merge/run.ts
 // The state of one merge, in one object: the attempts so far, the index digest once known, which
 // tags hold it, which are still to push and how many per invocation, and the failure that stops
 // the run. The oracle, the pushes and the verification read and change it; nothing else is shared.
+
 
 
 /** The classification of a failed outcome (every failed outcome has one; this is the fallback). */
@@ -38781,9 +38955,13 @@ function attemptOf(at, out, failed, landed) {
         killedBy: out.killedBy,
         durationMs: out.durationMs,
         landed: landed?.map((t) => t.original),
+        ...(failed?.waitMs !== undefined ? { askedWaitMs: failed.waitMs } : {}),
         tail: failed ? (out.evidence?.length ? out.evidence : out.tail.slice(-50)) : undefined,
     };
 }
+/** The waits between reads of a tag not showing the index yet: 250 ms, doubling, at most 4 s. */
+const READ_BACKOFF = { baseMs: 250, capMs: 4000 };
+const seconds = (ms) => `${(ms / 1000).toFixed(ms > 0 && ms < 100 ? 3 : 1)}s`;
 class MergeRun {
     options;
     deps;
@@ -38795,6 +38973,10 @@ class MergeRun {
     holding = [];
     /** tags read back holding the index during the run: verification need not ask again */
     proven = new Set();
+    /** what each tag held before the first push (undefined: it could not be read) */
+    before = new Map();
+    /** tags that held the index before this run: not pushed */
+    already = new Set();
     /** tags no invocation has taken yet */
     pending;
     /** tags per invocation: max-concurrency, one after a crash */
@@ -38820,12 +39002,20 @@ class MergeRun {
         this.attempts.push(rec);
         return rec;
     }
-    /** Waits the backoff after failed attempt `n` (kept on its record), saying why in the log. */
-    async backOff(rec, n, say) {
+    /**
+     * Waits the backoff after failed attempt `n` (kept on its record), saying why in the log: at
+     * least the wait the registry asked for (rec.askedWaitMs), within retry-max-delay; the time
+     * already spent waiting for its read-back (`waitedMs`) counts towards it.
+     */
+    async backOff(rec, n, say, waitedMs = 0) {
         const { retryDelayMs: baseMs, retryMaxDelayMs: capMs } = this.options;
-        rec.waitMs = backoffDelay(n, { baseMs, capMs }, this.deps.random ?? Math.random);
-        this.deps.info(say(`${(rec.waitMs / 1000).toFixed(1)}s`));
-        await this.deps.sleep(rec.waitMs);
+        const wait = retryWait(n, { baseMs, capMs }, this.deps.random ?? Math.random, rec.askedWaitMs);
+        rec.waitMs = Math.max(wait, waitedMs);
+        const left = Math.max(0, wait - waitedMs);
+        const asked = rec.askedWaitMs === undefined ? '' : ` (the registry asked for ${seconds(rec.askedWaitMs)})`;
+        this.deps.info(say(`${seconds(left)}${asked}`));
+        if (left > 0)
+            await this.deps.sleep(left);
     }
     /** The next invocation's tags, taken off `pending`. */
     takeBatch() {
@@ -38840,17 +39030,41 @@ class MergeRun {
         else
             this.failure = f;
     }
-    /** Whether `ref` holds the index now (an error reading it is logged, and counts as no). */
-    async holds(ref) {
-        try {
-            const ok = (await this.deps.readDigest(ref)) === this.digest;
-            if (ok)
+    /**
+     * Whether `ref` holds the index, read back after this run wrote it (or may have: `wrote`). A
+     * registry can answer `not found` (or the old digest) for a moment after a write: then a miss is
+     * asked again with backoff, up to read-timeout of waiting, before it counts. A tag this run
+     * cannot have written is read once. Errors are logged and count as a miss.
+     */
+    async holds(ref, wrote) {
+        const got = await this.readWritten(ref, wrote ? this.options.readTimeoutMs : 0);
+        return { ok: got.digest === this.digest, waitedMs: got.waitedMs };
+    }
+    /** The read-back of a tag: what it holds once it holds the index, or after `limit` ms of waits. */
+    async readWritten(ref, limit = this.options.readTimeoutMs) {
+        let waited = 0;
+        for (let n = 1;; n++) {
+            let got;
+            try {
+                got = { digest: await this.deps.readDigest(ref) };
+            }
+            catch (err) {
+                got = { digest: null, error: err.message };
+                this.deps.info(`Could not read ${ref.original} back: ${got.error}`);
+            }
+            if (got.digest === this.digest) {
                 this.proven.add(ref.original);
-            return ok;
-        }
-        catch (err) {
-            this.deps.info(`Could not read ${ref.original} back: ${err.message}`);
-            return false;
+                return { ...got, waitedMs: waited };
+            }
+            const wait = Math.min(backoffCeiling(n, READ_BACKOFF), limit - waited);
+            if (wait <= 0)
+                return { ...got, waitedMs: waited };
+            if (n === 1) {
+                const seen = got.digest ?? 'nothing';
+                this.deps.info(`${ref.original} shows ${seen}, not ${this.digest} yet: asking again for up to ${formatDuration(limit)} (read-timeout)`);
+            }
+            waited += wait;
+            await this.deps.sleep(wait);
         }
     }
     /** The run's result: ok without `failure`; the tags unread (not pushed) unless given. */
@@ -38860,7 +39074,7 @@ class MergeRun {
             digest: this.digest || undefined,
             index: this.index,
             attempts: this.attempts,
-            tags: tags ?? this.tagNames.map((tag) => ({ tag, digest: null, verified: false })),
+            tags: (tags ?? this.tagNames.map((tag) => ({ tag, digest: null, verified: false }))).map((t) => this.already.has(t.tag) ? { ...t, state: 'already' } : t),
             panics: this.attempts.filter((a) => a.class === 'panic').length,
             recovered: failure === undefined && this.recovered,
             failure,
@@ -38871,6 +39085,7 @@ class MergeRun {
 ;// CONCATENATED MODULE: ./src/merge/oracle.ts
 // The oracle: `--dry-run` prints the index buildx will push, and its digest is the digest every
 // tag must hold. It pushes nothing; it is retried like a push (what it reads is the sources).
+
 
 
 
@@ -38907,6 +39122,24 @@ function oracleOf(out) {
         return { class: 'unknown', signature: 'no index from --dry-run', line: err.message };
     }
 }
+/**
+ * The index, or a Failure when it lacks annotations asked for: buildx would push it without them
+ * and exit 0. (No push has started: see startFirstPush.)
+ */
+function annotationsKept(oracle, annotations, tags) {
+    if (annotations.length === 0)
+        return oracle;
+    const dropped = droppedAnnotations(oracle.index, annotations);
+    if (dropped.length === 0)
+        return oracle;
+    const { mediaType } = JSON.parse(oracle.index);
+    const cause = {
+        class: 'permanent',
+        signature: 'annotations dropped by buildx',
+        line: `--dry-run printed a ${mediaType ?? 'index'} without ${dropped.map((r) => r.line).join('; ')}`,
+    };
+    return failureOf(cause, droppedAnnotationsMessage(dropped, mediaType), tags);
+}
 /** Runs the --dry-run, with its retries: the index, or the Failure it gave up on. */
 async function runOracle(run) {
     const { options, deps } = run;
@@ -38924,7 +39157,7 @@ async function runOracle(run) {
         const at = { invocation: 'oracle', try: n, tags: [], sources: options.sources };
         if ('digest' in got) {
             run.record(attemptOf(at, out));
-            return got;
+            return annotationsKept(got, options.annotations, run.tagNames);
         }
         const c = got;
         const rec = run.record(attemptOf(at, out, c));
@@ -38950,6 +39183,7 @@ async function runOracle(run) {
 
 
 
+
 function pushArgs(run, batch, inv) {
     return createArgs({
         sources: inv.sources,
@@ -38964,14 +39198,17 @@ function pushLabel(batch, invocation, n) {
 }
 /**
  * Starts the first push while the --dry-run runs, when that push cannot change what the
- * --dry-run reads (not with --append); its first attempt takes it up. The invocation, if started.
+ * --dry-run reads (not with --append) and cannot overwrite the index: only when its tags, read
+ * first, hold nothing. Its first attempt takes it up. The invocation, if started.
  */
-function startFirstPush(run) {
-    const { options } = run;
-    if (options.dryRun || options.append || options.tags.length === 0)
+async function startFirstPush(run) {
+    const batch = firstBatchOf(run.options);
+    if (batch.length === 0)
         return undefined;
-    const batch = nextBatch(options.tags, options.maxConcurrency);
-    const inv = chooseSource(batch, [], options.sources, '');
+    await readBefore(run, batch);
+    if (batch.some((t) => run.before.get(t.original) !== null))
+        return undefined; // after the --dry-run
+    const inv = chooseSource(batch, [], run.options.sources, '');
     run.firstPush = run.deps.exec(pushArgs(run, batch, inv), pushLabel(batch, 1, 1));
     run.firstPush.catch(() => undefined); // awaited later; never an unhandled rejection meanwhile
     return inv;
@@ -39008,6 +39245,23 @@ async function settle(attempt) {
         };
     }
 }
+/**
+ * Whether a failed attempt's output shows buildx pushing the index (`pushing <digest> to <tag>`,
+ * as 0.13.1 and 0.29.1 print it): then its tags may hold it, and a registry lagging behind the
+ * write must be waited out before they count as missing. Pure.
+ */
+function indexPushShown(out, digest) {
+    const shows = (l) => l.includes(`pushing ${digest} to `);
+    return out.tail.some(shows) || (out.evidence ?? []).some(shows);
+}
+/** Reads a batch back, its tags at once (waiting out lag when it `wrote`): those holding the index. */
+async function readBack(run, batch, wrote) {
+    const reads = await Promise.all(batch.map((t) => run.holds(t, wrote)));
+    return {
+        held: batch.filter((_, i) => reads[i].ok),
+        waitedMs: Math.max(0, ...reads.map((r) => r.waitedMs)),
+    };
+}
 /** One attempt at a batch: buildx (or the first push, already under way), then the read-back. */
 async function attempt(run, batch, inv, label) {
     const started = run.firstPush;
@@ -39016,27 +39270,23 @@ async function attempt(run, batch, inv, label) {
     if (out.ok) {
         // The first tag to hold the index becomes the source of the others: prove it holds it.
         const mustProve = run.holding.length === 0 && run.options.verify ? batch : [];
-        const wrong = [];
-        for (const t of mustProve)
-            if (!(await run.holds(t)))
-                wrong.push(t.original);
+        const { held, waitedMs } = await readBack(run, mustProve, true);
+        const wrong = mustProve.filter((t) => !held.includes(t)).map((t) => t.original);
         if (wrong.length === 0)
-            return { out, landed: [] };
+            return { out, landed: [], waitedMs };
         const line = `${wrong.join(', ')} do not resolve to ${run.digest} after buildx exited 0`;
         return {
             out,
             failed: { class: 'unknown', signature: 'pushed tag does not hold the expected index', line },
             landed: batch.filter((t) => !wrong.includes(t.original)),
+            waitedMs,
         };
     }
-    const landed = [];
-    if (out.classification?.class !== 'permanent') {
-        // Read back before deciding: a crash after the push landed leaves nothing to redo.
-        for (const t of batch)
-            if (await run.holds(t))
-                landed.push(t);
-    }
-    return { out, failed: classOf(out), landed };
+    // Read back before deciding: a crash after the push landed leaves nothing to redo.
+    const { held, waitedMs } = out.classification?.class === 'permanent'
+        ? { held: [], waitedMs: 0 }
+        : await readBack(run, batch, indexPushShown(out, run.digest));
+    return { out, failed: classOf(out), landed: held, waitedMs };
 }
 /** One invocation with its retries; returns a Failure when it gives up. */
 async function runInvocation(run, first, invocation) {
@@ -39046,7 +39296,7 @@ async function runInvocation(run, first, invocation) {
     for (let n = 1;; n++) {
         const inv = chooseSource(batch, run.holding, options.sources, run.digest);
         const names = batch.map((t) => t.original);
-        const { out, failed, landed } = await attempt(run, batch, inv, pushLabel(batch, invocation, n));
+        const { out, failed, landed, waitedMs } = await attempt(run, batch, inv, pushLabel(batch, invocation, n));
         const at = { invocation, try: n, tags: names, sources: inv.sources };
         const rec = run.record(attemptOf(at, out, failed, failed && landed));
         if (!failed) {
@@ -39080,7 +39330,7 @@ async function runInvocation(run, first, invocation) {
             batch = batch.slice(0, run.concurrency);
         }
         const why = `${failed.class} (${failed.signature}), ${decision.reason}`;
-        await run.backOff(rec, n, (s) => `Retrying in ${s}: ${why}`);
+        await run.backOff(rec, n, (s) => `Retrying in ${s}: ${why}`, waitedMs);
     }
 }
 /**
@@ -39110,13 +39360,15 @@ async function copies(run) {
 
 ;// CONCATENATED MODULE: ./src/merge/verify.ts
 // The read-back: every tag, read from the registry, must hold the expected digest. Tags already
-// read back holding it during the run are not asked again.
+// read back holding it during the run are not asked again; the others, pushed by this run, are
+// asked again up to read-timeout (a registry can lag behind its own writes).
 
 /**
- * Reads every tag back (one request each, up to 8 at once); tags proven during the run are not
- * asked again, and only the tags in `only` are read when it is given.
+ * Reads every tag back (up to 8 at once); tags proven during the run are not asked again, and
+ * only the tags in `only` are read when it is given. One request each, unless `written`: then a
+ * tag not showing the index is asked again up to read-timeout.
  */
-async function verify_readAll(run, only) {
+async function verify_readAll(run, only, written = false) {
     const { tags } = run.options;
     const { digest, proven } = run;
     const results = new Array(tags.length);
@@ -39133,24 +39385,31 @@ async function verify_readAll(run, only) {
                 results[i] = { tag: t.original, digest: null, verified: false };
                 continue;
             }
-            try {
-                const d = await run.deps.readDigest(t);
-                results[i] = { tag: t.original, digest: d, verified: d === digest };
-            }
-            catch (err) {
-                results[i] = { tag: t.original, digest: null, verified: false, error: err.message };
-            }
+            results[i] = { tag: t.original, ...(await readOne(run, t, written)), verified: false };
+            results[i].verified = results[i].digest === digest;
         }
     };
     await Promise.all(Array.from({ length: Math.min(8, tags.length) }, worker));
     return results;
+}
+async function readOne(run, t, written) {
+    if (written) {
+        const { digest, error } = await run.readWritten(t);
+        return error === undefined ? { digest } : { digest, error };
+    }
+    try {
+        return { digest: await run.deps.readDigest(t) };
+    }
+    catch (err) {
+        return { digest: null, error: err.message };
+    }
 }
 /** The end state: every tag read back (with verify off, buildx's exit 0 is trusted, nothing is read). */
 async function verification(run) {
     const { digest } = run;
     if (!run.options.verify)
         return { tags: run.tagNames.map((tag) => ({ tag, digest, verified: false })) };
-    const tags = await verify_readAll(run);
+    const tags = await verify_readAll(run, undefined, true);
     const wrong = tags.filter((t) => !t.verified);
     return { tags, failure: wrong.length > 0 ? verifyFailure(wrong, tags.length, digest) : undefined };
 }
@@ -39170,13 +39429,15 @@ function mergeOptions(inputs) {
         retryOn: inputs.retryOn,
         retryDelayMs: inputs.retryDelayMs,
         retryMaxDelayMs: inputs.retryMaxDelayMs,
+        readTimeoutMs: inputs.readTimeoutMs,
         verify: inputs.verify,
     };
 }
 
 ;// CONCATENATED MODULE: ./src/merge/engine.ts
-// The engine: the oracle (--dry-run) gives the index digest while the first push runs alongside;
-// then the tags are pushed, the first invocation from the sources, the others copied by digest,
+// The engine: the oracle (--dry-run) gives the index digest while every tag is read and the first
+// push runs alongside (when its tags hold nothing); tags already holding the index are not pushed;
+// then the other tags are pushed, the first invocation from the sources, the others copied by digest,
 // each failure classified and retried when a retry fixes it; then every tag is read back.
 // The state of the run is one MergeRun; I/O comes in through `EngineDeps`.
 
@@ -39184,12 +39445,19 @@ function mergeOptions(inputs) {
 
 
 
+
 async function runMerge(options, deps) {
     const run = new MergeRun(options, deps);
-    // 1. The oracle; the first push starts alongside it (when it cannot change what the oracle reads).
+    // 1. The oracle; alongside it, every tag is read, and the first push starts when its tags hold
+    // nothing (when it cannot change what the oracle reads).
     const oracleRun = runOracle(run);
-    const first = startFirstPush(run);
+    const firstRun = startFirstPush(run);
+    const firstTags = new Set(firstBatchOf(options).map((t) => t.original));
+    const others = options.dryRun ? [] : options.tags.filter((t) => !firstTags.has(t.original));
+    const reads = readBefore(run, others);
     const oracle = await oracleRun;
+    const first = await firstRun;
+    await reads;
     if (!('digest' in oracle)) {
         if (!first)
             return run.result(oracle);
@@ -39205,6 +39473,7 @@ async function runMerge(options, deps) {
     deps.info(`Expected index digest: ${oracle.digest}`);
     if (options.dryRun)
         return run.result(undefined, []);
+    takeAlready(run);
     // 2. Push: the first invocation from the sources, then the copies.
     await pushAll(run);
     if (run.failure) {
@@ -39363,7 +39632,8 @@ function askCredentialHelper(helper, server, timeoutMs = 10_000) {
 
 ;// CONCATENATED MODULE: ./src/registry/client.ts
 // Reads tags back from a registry through the distribution API: one HEAD per tag (a GET when the
-// registry gives no digest header), retried on network errors, 5xx and 429, answering 401
+// registry gives no digest header), retried on network errors, 5xx and 429 (waiting at least the
+// `Retry-After` the registry sent, seconds or an HTTP date, up to the backoff cap), answering 401
 // challenges (Basic, or a Bearer token exchange) with the credentials of ./credentials.ts.
 // Credentials are never logged. HTTP goes through src/http/request.ts (node:http), never `fetch`:
 // see there why.
@@ -39382,9 +39652,13 @@ const MANIFEST_ACCEPT = [
 ].join(', ');
 class RegistryError extends Error {
     status;
-    constructor(message, status) {
+    retryAfterMs;
+    constructor(message, status, 
+    /** the wait the registry asked for in `Retry-After` (ms) */
+    retryAfterMs) {
         super(message);
         this.status = status;
+        this.retryAfterMs = retryAfterMs;
         this.name = 'RegistryError';
     }
 }
@@ -39422,11 +39696,12 @@ class RegistryClient {
         const url = `${registryBaseUrl(ref.domain)}/v2/${ref.path}/manifests/${reference}`;
         return withRetry(() => this.readDigest(ref, url), {
             attempts: this.attempts,
-            backoff: { baseMs: 250, capMs: 4000 },
+            backoff: { baseMs: 250, capMs: this.opts.maxDelayMs ?? 4000 },
             retryable: (err) => {
                 const status = err instanceof RegistryError ? err.status : undefined;
                 return status === undefined || status >= 500 || status === 429;
             },
+            askedWaitMs: (err) => (err instanceof RegistryError ? err.retryAfterMs : undefined),
         });
     }
     async readDigest(ref, url) {
@@ -39444,11 +39719,11 @@ class RegistryClient {
             if (res.status === 404)
                 return null;
             if (!res.ok)
-                throw new RegistryError(`GET ${url}: ${res.status} ${res.statusText}`, res.status);
+                throw statusError('GET', url, res);
             const body = await readAll(res);
             return `sha256:${(0,external_node_crypto_.createHash)('sha256').update(body).digest('hex')}`;
         }
-        throw new RegistryError(`HEAD ${url}: ${res.status} ${res.statusText}`, res.status);
+        throw statusError('HEAD', url, res);
     }
     async request(ref, url, method) {
         const scopeKey = `${ref.domain}/${ref.path}`;
@@ -39544,6 +39819,12 @@ class RegistryClient {
     credentialsKnown(domain) {
         return this.credentials.credentialsKnown(domain);
     }
+}
+/** A refused read, with the wait the registry asked for (`Retry-After` on a 429 or 503). */
+function statusError(method, url, res) {
+    const asked = retryAfterMs(res.headers.get('retry-after'));
+    const wait = asked === undefined ? '' : ` (Retry-After ${(asked / 1000).toFixed(1)}s)`;
+    return new RegistryError(`${method} ${url}: ${res.status} ${res.statusText}${wait}`, res.status, asked);
 }
 function basicAuth(username, password) {
     return `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
@@ -40017,15 +40298,14 @@ class PolicyGate {
 }
 
 ;// CONCATENATED MODULE: ./src/report/report.ts
-// What the step reports, as pure builders: the step outputs (with the `result` JSON), the Markdown
-// job summary, and the words of the final annotation. report/publish.ts writes them.
-
+// The step's outputs, as pure builders: `result` (JSON), `attempts`, `digest` and the rest.
+// report/summary.ts words the job summary and the final annotation; report/publish.ts writes them.
 function resultJson(r, buildx, policy) {
     return {
         digest: r.digest ?? null,
         ok: r.ok,
         buildx,
-        tags: r.tags.map(({ tag, digest, verified }) => ({ tag, digest, verified })),
+        tags: r.tags.map(({ tag, digest, verified, state }) => state ? { tag, digest, verified, state } : { tag, digest, verified }),
         attempts: r.attempts.map((a) => ({
             number: a.number,
             invocation: a.invocation,
@@ -40037,6 +40317,7 @@ function resultJson(r, buildx, policy) {
             signal: a.signal,
             durationMs: a.durationMs,
             waitMs: a.waitMs,
+            ...(a.askedWaitMs !== undefined ? { askedWaitMs: a.askedWaitMs } : {}),
             ...(a.landed && a.landed.length > 0 ? { landed: a.landed } : {}),
         })),
         ...(r.failure
@@ -40068,6 +40349,12 @@ function stepOutputs(r, buildx, dryRun, policy) {
         result: JSON.stringify(resultJson(r, buildx, policy)),
     };
 }
+
+;// CONCATENATED MODULE: ./src/report/summary.ts
+// What the step says, as pure builders: the Markdown job summary and the words of the final
+// annotation (a failure, or a recovery). report/publish.ts writes them.
+
+
 const esc = (s) => s.replace(/[|\\`*_<>[\]]/g, (c) => `\\${c}`).replace(/\r?\n/g, ' ');
 const clip = (s, n) => (s.length > n ? `${s.slice(0, n - 3)}...` : s);
 const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -40166,7 +40453,8 @@ function attemptRow(a) {
     const how = a.signal ? a.signal : String(a.exitCode);
     const cls = a.ok ? 'ok' : `${a.class}: ${esc(a.signature ?? '')}`;
     const line = a.ok || !a.line ? '' : `\`${esc(clip(a.line, 160)).replace(/`/g, "'")}\``;
-    const wait = a.waitMs > 0 ? formatDuration(a.waitMs) : '';
+    const asked = a.askedWaitMs !== undefined ? ` (registry asked ${formatDuration(a.askedWaitMs)})` : '';
+    const wait = a.waitMs > 0 ? `${formatDuration(a.waitMs)}${asked}` : '';
     return `| ${a.number} | ${what} | ${cls} | ${line} | ${how} | ${formatDuration(a.durationMs)} | ${wait} |`;
 }
 /** The policy's verdict in one line. */
@@ -40183,11 +40471,20 @@ function policyVerdict(p) {
             .join(', ');
     return `${what}: ${verdict}`;
 }
+/** How many tags were pushed, and how many already held the index (not pushed again). */
+function pushedWhat(r) {
+    const already = r.tags.filter((t) => t.state === 'already').length;
+    if (already === 0)
+        return `Pushed ${plural(r.tags.length, 'tag')}`;
+    if (already === r.tags.length)
+        return `Nothing pushed: ${plural(already, 'tag')} already held it`;
+    return `Pushed ${r.tags.length - already} of ${plural(r.tags.length, 'tag')} (${already} already held it)`;
+}
 /** The one-line result at the top of the summary. */
 function resultLine(r, dryRun) {
     const n = countAttempts(r, dryRun);
     if (r.ok) {
-        const what = dryRun ? 'Dry run' : `Pushed ${plural(r.tags.length, 'tag')}`;
+        const what = dryRun ? 'Dry run' : pushedWhat(r);
         const classes = [...new Set(r.attempts.filter((a) => !a.ok).map((a) => a.class))].join(', ');
         return `${what}, \`${r.digest}\`, ${plural(n, 'attempt')}, ${r.recovered ? `recovered from ${classes}` : 'no retry needed'}`;
     }
@@ -40207,7 +40504,8 @@ function summaryMarkdown(r, buildx, dryRun, policy, known) {
     if (r.tags.length > 0) {
         lines.push('', '| tag | digest | verified |', '| --- | --- | --- |');
         for (const t of r.tags.slice(0, 200)) {
-            lines.push(`| \`${t.tag}\` | \`${t.digest ?? '-'}\` | ${t.verified ? 'yes' : 'no'} |`);
+            const verified = t.state === 'already' ? 'yes, held it already: not pushed' : t.verified ? 'yes' : 'no';
+            lines.push(`| \`${t.tag}\` | \`${t.digest ?? '-'}\` | ${verified} |`);
         }
         if (r.tags.length > 200)
             lines.push(`| ... ${r.tags.length - 200} more | | |`);
@@ -40266,6 +40564,7 @@ function summaryMarkdown(r, buildx, dryRun, policy, known) {
 // Publishes a finished run: the step outputs, the job summary, and the final annotation (a
 // warning when a retry recovered, the error when the run failed). The buildx-* outputs are set as
 // soon as buildx is installed, so that a run the policy stops still has them.
+
 
 
 
@@ -40407,7 +40706,7 @@ async function preflight(workspace, signal, annotator, progress) {
     return { inputs, located, buildx: buildxInfo(located), dryRun: inputs.dryRun, policy: gate.info };
 }
 function merge({ inputs, located }, controller) {
-    const registry = new RegistryClient();
+    const registry = new RegistryClient({ maxDelayMs: inputs.retryMaxDelayMs });
     return runMerge(mergeOptions(inputs), {
         exec: makeExec(located, {
             attemptTimeoutMs: inputs.attemptTimeoutMs,
