@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { pushPlatformImages } from '../testbed/images.js';
-import { buildxPath } from '../testbed/paths.js';
+import { buildxPath, realBuildxes } from '../testbed/paths.js';
 import { listTags, readManifest, type Registry, startRegistry } from '../testbed/registry.js';
 import { type ActionRun, runAction, type WorkflowCommand } from '../testbed/runner.js';
 
@@ -62,14 +62,14 @@ function workspace(): string {
   return ws;
 }
 
-async function run(annotations: string) {
+async function run(annotations: string, buildx = buildxPath()) {
   const repo = `annotations${++n}/app`;
   const r = await runAction({
     inputs: {
       sources: sources.join('\n'),
       tags: `${reg.host}/${repo}:v1\n${reg.host}/${repo}:latest`,
       annotations,
-      'buildx-version': buildxPath(),
+      'buildx-version': buildx,
       'retry-delay': '100ms',
     },
     env: { GITHUB_WORKSPACE: workspace(), GITHUB_ACTION: 'merge' },
@@ -106,35 +106,45 @@ describe('docker/metadata-action output', () => {
     expect(errors[0]?.message).toMatch(/DOCKER_METADATA_ANNOTATIONS_LEVELS: index/);
   });
 
-  it('levels manifest,index: the index gets the index: lines; the manifest: lines are skipped with one notice', async () => {
-    const { r, repo } = await run(metadataAction('manifest,index'));
-    expect(r.code, r.stdout.slice(-3000)).toBe(0);
-    const index = await readManifest(reg, repo, 'latest');
-    expect(index?.digest).toBe(r.outputs.digest);
-    expect((index?.json as unknown as Index).annotations).toEqual(Object.fromEntries(META));
-    const notices = of(r, 'notice');
-    expect(notices).toHaveLength(1);
-    expect(notices[0]?.props).toMatchObject({ file: FILE, line: String(ANNOTATIONS_LINE) });
-    expect(notices[0]?.message).toMatch(/^Skipped 8 manifest: annotations \(.*\) and wrote the other 8\.$/);
-    expect(of(r, 'error')).toEqual([]);
-  });
+  it.each(realBuildxes())(
+    'levels manifest,index, buildx $version: the index gets the index: lines; the manifest: lines are skipped with one notice',
+    async ({ path }) => {
+      const { r, repo } = await run(metadataAction('manifest,index'), path);
+      expect(r.code, r.stdout.slice(-3000)).toBe(0);
+      const index = await readManifest(reg, repo, 'latest');
+      expect(index?.digest).toBe(r.outputs.digest);
+      expect((index?.json as unknown as Index).annotations).toEqual(Object.fromEntries(META));
+      const notices = of(r, 'notice');
+      expect(notices).toHaveLength(1);
+      expect(notices[0]?.props).toMatchObject({ file: FILE, line: String(ANNOTATIONS_LINE) });
+      expect(notices[0]?.message).toMatch(/^Skipped 8 manifest: annotations \(.*\) and wrote the other 8\.$/);
+      expect(of(r, 'error')).toEqual([]);
+    },
+  );
 
-  it('levels index,manifest-descriptor, and one line naming two levels with a platform: buildx 0.13.1 writes them all', async () => {
-    const { r, repo } = await run(
-      `${metadataAction('index,manifest-descriptor')}\n` +
-        'index,manifest-descriptor[linux/amd64]:org.example.merged-by=safe-imagetools',
-    );
-    expect(r.code, r.stdout.slice(-3000)).toBe(0);
-    const index = (await readManifest(reg, repo, 'v1'))?.json as unknown as Index;
-    expect(index.annotations).toEqual({
-      ...Object.fromEntries(META),
-      'org.example.merged-by': 'safe-imagetools',
-    });
-    const byArch = Object.fromEntries(index.manifests.map((m) => [m.platform.architecture, m.annotations]));
-    expect(byArch.amd64).toEqual({ ...Object.fromEntries(META), 'org.example.merged-by': 'safe-imagetools' });
-    expect(byArch.arm64).toEqual(Object.fromEntries(META));
-    expect(of(r, 'notice')).toEqual([]);
-  });
+  it.each(realBuildxes())(
+    'levels index,manifest-descriptor, and one line naming two levels with a platform: buildx $version writes them all',
+    async ({ path }) => {
+      const { r, repo } = await run(
+        `${metadataAction('index,manifest-descriptor')}\n` +
+          'index,manifest-descriptor[linux/amd64]:org.example.merged-by=safe-imagetools',
+        path,
+      );
+      expect(r.code, r.stdout.slice(-3000)).toBe(0);
+      const index = (await readManifest(reg, repo, 'v1'))?.json as unknown as Index;
+      expect(index.annotations).toEqual({
+        ...Object.fromEntries(META),
+        'org.example.merged-by': 'safe-imagetools',
+      });
+      const byArch = Object.fromEntries(index.manifests.map((m) => [m.platform.architecture, m.annotations]));
+      expect(byArch.amd64).toEqual({
+        ...Object.fromEntries(META),
+        'org.example.merged-by': 'safe-imagetools',
+      });
+      expect(byArch.arm64).toEqual(Object.fromEntries(META));
+      expect(of(r, 'notice')).toEqual([]);
+    },
+  );
 });
 
 describe('lines buildx imagetools create refuses', () => {
@@ -154,16 +164,22 @@ describe('lines buildx imagetools create refuses', () => {
     expect(e?.message).toMatch(/"index-descriptor:org\.example\.a=b": index-descriptor annotations/);
   });
 
-  it('a platform buildx does not know: the failure says what buildx said, not that it could not read the sources', async () => {
-    const { r, repo } = await run('manifest-descriptor[bogus]:org.example.a=b');
-    expect(r.code).toBe(1);
-    expect(await listTags(reg, repo)).toEqual([]);
-    const errors = of(r, 'error');
-    expect(errors).toHaveLength(1);
-    expect(errors[0]?.message).not.toMatch(/could not read the sources/);
-    expect(errors[0]?.message).toMatch(/^the --dry-run that computes the index failed: /);
-    expect(errors[0]?.message).toMatch(/buildx said: ERROR: invalid platform "bogus"/);
-    expect(errors[0]?.message).toMatch(/annotations/);
-    expect(errors[0]?.props.title).toMatch(/permanent error: invalid platform/);
-  });
+  it.each(realBuildxes())(
+    'a platform buildx $version does not know: the failure says what buildx said, not that it could not read the sources',
+    async ({ path }) => {
+      const { r, repo } = await run('manifest-descriptor[bogus]:org.example.a=b', path);
+      expect(r.code).toBe(1);
+      expect(await listTags(reg, repo)).toEqual([]);
+      const errors = of(r, 'error');
+      expect(errors).toHaveLength(1);
+      expect(errors[0]?.message).not.toMatch(/could not read the sources/);
+      expect(errors[0]?.message).toMatch(/^the --dry-run that computes the index failed: /);
+      // 0.29.1 words it "ERROR: failed to parse annotations: invalid platform ..."
+      expect(errors[0]?.message).toMatch(
+        /buildx said: ERROR: (failed to parse annotations: )?invalid platform "bogus"/,
+      );
+      expect(errors[0]?.message).toMatch(/annotations/);
+      expect(errors[0]?.props.title).toMatch(/permanent error: invalid platform/);
+    },
+  );
 });
