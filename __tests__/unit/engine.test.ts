@@ -9,7 +9,7 @@ import type { FailureClass } from '../../src/buildx/classify.js';
 import { type EngineDeps, type MergeOptions, mergeOptions, runMerge } from '../../src/merge/engine.js';
 import { oracleFailureMessage } from '../../src/merge/messages.js';
 import { indexDigest } from '../../src/merge/oracle.js';
-import { indexPushShown } from '../../src/merge/push.js';
+import { indexPushShown, refusedIndexPuts } from '../../src/merge/push.js';
 import { readInputs } from '../../src/inputs/inputs.js';
 import { parseTag } from '../../src/registry/reference.js';
 
@@ -26,6 +26,7 @@ type Step =
   | 'crash-after-push'
   | 'crash-after-push-shown'
   | '503'
+  | '503-index-put'
   | '401'
   | 'not-found'
   | 'hang'
@@ -114,6 +115,14 @@ function harness(steps: Step[], world: World = {}) {
           return out(false, 'fatal error: concurrent map writes');
         case '503':
           return out(false, 'ERROR: unexpected status: 503 Service Unavailable');
+        case '503-index-put': {
+          const [, repo, tag] = /^[^/]+\/(.+):([^:]+)$/.exec(tags[0]!)!;
+          return out(
+            false,
+            `#1 0.041 pushing ${DIGEST} to ${tags[0]}\n#1 ERROR: failed commit on ref "index-${DIGEST}": ` +
+              `unexpected status from PUT request to http://r/v2/${repo}/manifests/${tag}: 503 Service Unavailable`,
+          );
+        }
         case '401':
           return out(false, 'ERROR: failed to authorize: 401 Unauthorized');
         case 'not-found':
@@ -363,6 +372,13 @@ describe('re-runs and read-after-write lag: what the registry holds -> pushes, w
       { result: { ok: true, recovered: true }, pushes: [A1], waits: [250, 500, 1000], landed: A1 },
     ],
     [
+      'the registry answered the index PUT with 503: nothing was written, so no lag is waited out',
+      { lagReads: 100 },
+      ['503-index-put', 'pass'],
+      options(A1, { readTimeoutMs: 1000, retryDelayMs: 4000, maxAttempts: 2, verify: false }),
+      { result: { ok: true, recovered: true }, pushes: [A1, A1], waits: [2000] },
+    ],
+    [
       'a crash after the index push, read missing up to read-timeout: that wait counts towards the backoff',
       { lagReads: 100 },
       ['crash-after-push-shown', 'pass'],
@@ -401,6 +417,35 @@ describe('indexPushShown: whether a failed attempt may have written its tags', (
     [['ERROR: unexpected status: 503 Service Unavailable'], undefined, false],
   ])('%j %j -> %s', (tail, evidence, shown) => {
     expect(indexPushShown({ tail, evidence }, D)).toBe(shown);
+  });
+});
+
+describe('refusedIndexPuts: the tags whose index PUT the registry answered with an error', () => {
+  const D = `sha256:${'a'.repeat(64)}`;
+  const put = (ref: string, tag: string, status: string) =>
+    `#1 ERROR: failed commit on ref "${ref}": unexpected status from PUT request to http://r:5000/v2/x/app/manifests/${tag}: ${status}`;
+  it.each([
+    ['a 503 on the index PUT of t1', [put(`index-${D}`, 't1', '503 Service Unavailable')], ['t1']],
+    ['a 400 (as immutable tags answer)', [put(`index-${D}`, 'v1', '400 Bad Request')], ['v1']],
+    [
+      'a child manifest refused: the index was not the one refused',
+      [put(`manifest-${D}`, 't1', '503 Service Unavailable')],
+      [],
+    ],
+    [
+      'another index (another digest)',
+      [put(`index-sha256:${'b'.repeat(64)}`, 't1', '503 Service Unavailable')],
+      [],
+    ],
+    [
+      'a reset: no status, the PUT may have landed',
+      [
+        `#1 ERROR: failed commit on ref "index-${D}": failed to do request: Put "http://r:5000/v2/x/app/manifests/t1": EOF`,
+      ],
+      [],
+    ],
+  ])('%s', (_, tail, tags) => {
+    expect([...refusedIndexPuts({ tail }, D)]).toEqual(tags);
   });
 });
 

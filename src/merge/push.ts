@@ -96,17 +96,40 @@ export function indexPushShown(out: Pick<ExecOutcome, 'tail' | 'evidence'>, dige
   return out.tail.some(shows) || (out.evidence ?? []).some(shows);
 }
 
-/** Reads a batch back, its tags at once (waiting out lag when it `wrote`): those holding the index. */
+/**
+ * The tags whose index PUT the registry answered with an error status (`failed commit on ref
+ * "index-<digest>": unexpected status from PUT request to .../manifests/<tag>: 503 ...`): the
+ * registry refused the write, so there is no lag to wait out for them. Pure.
+ */
+export function refusedIndexPuts(out: Pick<ExecOutcome, 'tail' | 'evidence'>, digest: string): Set<string> {
+  const refused = new Set<string>();
+  const marker = `"index-${digest}"`;
+  for (const line of [...out.tail, ...(out.evidence ?? [])]) {
+    if (!line.includes(marker)) continue;
+    const m = /unexpected status from PUT request to \S+\/manifests\/([^/\s:]+): [1-5]\d\d\b/.exec(line);
+    if (m) refused.add(m[1]!);
+  }
+  return refused;
+}
+
+/** Reads a batch back, its tags at once (waiting out lag for those it may have written). */
 async function readBack(
   run: MergeRun,
   batch: ImageRef[],
-  wrote: boolean,
+  mayHaveWritten: (t: ImageRef) => boolean,
 ): Promise<{ held: ImageRef[]; waitedMs: number }> {
-  const reads = await Promise.all(batch.map((t) => run.holds(t, wrote)));
+  const reads = await Promise.all(batch.map((t) => run.holds(t, mayHaveWritten(t))));
   return {
     held: batch.filter((_, i) => reads[i]!.ok),
     waitedMs: Math.max(0, ...reads.map((r) => r.waitedMs)),
   };
+}
+
+/** Which tags a failed attempt may have written: the index push was shown, and not refused for them. */
+function writtenBy(out: ExecOutcome, digest: string): (t: ImageRef) => boolean {
+  if (!indexPushShown(out, digest)) return () => false;
+  const refused = refusedIndexPuts(out, digest);
+  return (t) => !(t.tag !== undefined && refused.has(t.tag));
 }
 
 /** One attempt at a batch: buildx (or the first push, already under way), then the read-back. */
@@ -117,7 +140,7 @@ async function attempt(run: MergeRun, batch: ImageRef[], inv: Invocation, label:
   if (out.ok) {
     // The first tag to hold the index becomes the source of the others: prove it holds it.
     const mustProve = run.holding.length === 0 && run.options.verify ? batch : [];
-    const { held, waitedMs } = await readBack(run, mustProve, true);
+    const { held, waitedMs } = await readBack(run, mustProve, () => true);
     const wrong = mustProve.filter((t) => !held.includes(t)).map((t) => t.original);
     if (wrong.length === 0) return { out, landed: [], waitedMs };
     const line = `${wrong.join(', ')} do not resolve to ${run.digest} after buildx exited 0`;
@@ -132,7 +155,7 @@ async function attempt(run: MergeRun, batch: ImageRef[], inv: Invocation, label:
   const { held, waitedMs } =
     out.classification?.class === 'permanent'
       ? { held: [], waitedMs: 0 }
-      : await readBack(run, batch, indexPushShown(out, run.digest));
+      : await readBack(run, batch, writtenBy(out, run.digest));
   return { out, failed: classOf(out), landed: held, waitedMs };
 }
 
