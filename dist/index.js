@@ -39254,13 +39254,37 @@ function indexPushShown(out, digest) {
     const shows = (l) => l.includes(`pushing ${digest} to `);
     return out.tail.some(shows) || (out.evidence ?? []).some(shows);
 }
-/** Reads a batch back, its tags at once (waiting out lag when it `wrote`): those holding the index. */
-async function readBack(run, batch, wrote) {
-    const reads = await Promise.all(batch.map((t) => run.holds(t, wrote)));
+/**
+ * The tags whose index PUT the registry answered with an error status (`failed commit on ref
+ * "index-<digest>": unexpected status from PUT request to .../manifests/<tag>: 503 ...`): the
+ * registry refused the write, so there is no lag to wait out for them. Pure.
+ */
+function refusedIndexPuts(out, digest) {
+    const refused = new Set();
+    const marker = `"index-${digest}"`;
+    for (const line of [...out.tail, ...(out.evidence ?? [])]) {
+        if (!line.includes(marker))
+            continue;
+        const m = /unexpected status from PUT request to \S+\/manifests\/([^/\s:]+): [1-5]\d\d\b/.exec(line);
+        if (m)
+            refused.add(m[1]);
+    }
+    return refused;
+}
+/** Reads a batch back, its tags at once (waiting out lag for those it may have written). */
+async function readBack(run, batch, mayHaveWritten) {
+    const reads = await Promise.all(batch.map((t) => run.holds(t, mayHaveWritten(t))));
     return {
         held: batch.filter((_, i) => reads[i].ok),
         waitedMs: Math.max(0, ...reads.map((r) => r.waitedMs)),
     };
+}
+/** Which tags a failed attempt may have written: the index push was shown, and not refused for them. */
+function writtenBy(out, digest) {
+    if (!indexPushShown(out, digest))
+        return () => false;
+    const refused = refusedIndexPuts(out, digest);
+    return (t) => !(t.tag !== undefined && refused.has(t.tag));
 }
 /** One attempt at a batch: buildx (or the first push, already under way), then the read-back. */
 async function attempt(run, batch, inv, label) {
@@ -39270,7 +39294,7 @@ async function attempt(run, batch, inv, label) {
     if (out.ok) {
         // The first tag to hold the index becomes the source of the others: prove it holds it.
         const mustProve = run.holding.length === 0 && run.options.verify ? batch : [];
-        const { held, waitedMs } = await readBack(run, mustProve, true);
+        const { held, waitedMs } = await readBack(run, mustProve, () => true);
         const wrong = mustProve.filter((t) => !held.includes(t)).map((t) => t.original);
         if (wrong.length === 0)
             return { out, landed: [], waitedMs };
@@ -39285,7 +39309,7 @@ async function attempt(run, batch, inv, label) {
     // Read back before deciding: a crash after the push landed leaves nothing to redo.
     const { held, waitedMs } = out.classification?.class === 'permanent'
         ? { held: [], waitedMs: 0 }
-        : await readBack(run, batch, indexPushShown(out, run.digest));
+        : await readBack(run, batch, writtenBy(out, run.digest));
     return { out, failed: classOf(out), landed: held, waitedMs };
 }
 /** One invocation with its retries; returns a Failure when it gives up. */
