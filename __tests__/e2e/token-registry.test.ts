@@ -2,7 +2,7 @@
 // hosted registries do: a real registry 2.8 with `auth: token`, the test bed's token server
 // (RS256 JWTs it verifies against the server's certificate), Debian's real buildx 0.13.1, and the
 // bundled action run the way the runner runs it.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -12,56 +12,19 @@ import { parseReference } from '../../src/registry/reference.js';
 import { RegistryClient } from '../../src/registry/client.js';
 import { pushPlatformImages, pushPlatformImagesDetailed } from '../testbed/images.js';
 import { buildxPath } from '../testbed/paths.js';
-import { readDigest, type Registry, startRegistry } from '../testbed/registry.js';
+import { readDigest } from '../testbed/registry.js';
 import { type ActionRun, runAction } from '../testbed/runner.js';
-import { startTokenServer, type TokenServer, type TokenServerOptions } from '../testbed/token-server.js';
+import {
+  basic,
+  bearer,
+  dockerConfig,
+  removeTemps,
+  startTokenRegistry,
+  type TokenRegistry,
+} from '../testbed/token-registry.js';
+import type { TokenServerOptions } from '../testbed/token-server.js';
 
-const USERS: TokenServerOptions['users'] = {
-  ci: { password: 'ci-s3cret', actions: ['pull', 'push'], identityTokens: ['idt-ci-0123456789'] },
-  reader: { password: 'reader-s3cret', actions: ['pull'] },
-};
-
-interface TokenRegistry {
-  ts: TokenServer;
-  reg: Registry;
-  stop(): Promise<void>;
-}
-
-async function startTokenRegistry(opts: TokenServerOptions = {}): Promise<TokenRegistry> {
-  const ts = await startTokenServer({ users: USERS, ...opts });
-  const reg = await startRegistry({
-    token: { realm: ts.realm, service: ts.service, issuer: ts.issuer, certFile: ts.certFile },
-  }).catch(async (err: unknown) => {
-    await ts.stop();
-    throw err;
-  });
-  return {
-    ts,
-    reg,
-    async stop() {
-      await reg.stop();
-      await ts.stop();
-    },
-  };
-}
-
-const bearer = (ts: TokenServer, repo: string): string =>
-  `Bearer ${ts.issue('testbed', [{ type: 'repository', name: repo, actions: ['pull', 'push'] }])}`;
-
-const temps: string[] = [];
-/** A DOCKER_CONFIG folder holding this config.json. */
-function dockerConfig(config: object): string {
-  const dir = mkdtempSync(join(tmpdir(), 'sit-dc-'));
-  temps.push(dir);
-  writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
-  return dir;
-}
-const basic = (user: string, password: string): string =>
-  Buffer.from(`${user}:${password}`).toString('base64');
-
-afterAll(() => {
-  for (const d of temps) rmSync(d, { recursive: true, force: true });
-});
+afterAll(() => removeTemps());
 
 describe('the read-back client and an identity token', () => {
   it.each<[string, TokenServerOptions['refuse']]>([

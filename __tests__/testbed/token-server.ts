@@ -36,7 +36,11 @@ export interface TokenServerOptions {
   anonymous?: string[];
   /** methods answered with this status instead of a token (GCR answers POST with 404). */
   refuse?: Partial<Record<'GET' | 'POST', 404 | 405>>;
-  /** token lifetime. Default 300 s. */
+  /**
+   * How long the registry takes a token (`expires_in`). Default 300 s. Registry 2.8 accepts a
+   * token for 60 s past its `exp` (clock skew leeway), so `exp` is set that much earlier: a token
+   * is refused (401 `invalid_token`) once ttlSeconds have passed, not a minute later.
+   */
   ttlSeconds?: number;
 }
 
@@ -48,6 +52,8 @@ export interface TokenRequest {
   user?: string;
   scopes: string[];
   status: number;
+  /** the caller's User-Agent ('' without one): tells buildx's requests from the action's */
+  userAgent: string;
 }
 
 export interface Access {
@@ -71,6 +77,9 @@ export interface TokenServer {
   issue(subject: string, access: Access[]): string;
   stop(): Promise<void>;
 }
+
+/** The clock skew registry 2.8 allows on a token's `exp` and `nbf` (measured: 60 s). */
+const REGISTRY_LEEWAY_SECONDS = 60;
 
 const b64url = (data: Buffer | string): string => Buffer.from(data).toString('base64url');
 
@@ -152,13 +161,14 @@ export async function startTokenServer(opts: TokenServerOptions = {}): Promise<T
 
   const issue = (subject: string, access: Access[]): string => {
     const now = Math.floor(Date.now() / 1000);
+    const exp = now + ttl - REGISTRY_LEEWAY_SECONDS;
     const header = { typ: 'JWT', alg: 'RS256', x5c: [der] };
     const claims = {
       iss: issuer,
       sub: subject,
       aud: service,
-      exp: now + ttl,
-      nbf: now - 10,
+      exp,
+      nbf: Math.min(now - 10, exp),
       iat: now,
       jti: randomBytes(12).toString('hex'),
       access,
@@ -186,7 +196,14 @@ export async function startTokenServer(opts: TokenServerOptions = {}): Promise<T
     const url = new URL(req.url ?? '/', 'http://token.invalid');
     const method = req.method ?? 'GET';
     const record = (grantType: string, scopes: string[], status: number, user?: string): void => {
-      requests.push({ method, grant: grantType, user, scopes, status });
+      requests.push({
+        method,
+        grant: grantType,
+        user,
+        scopes,
+        status,
+        userAgent: req.headers['user-agent'] ?? '',
+      });
     };
     if (url.pathname !== '/token' || (method !== 'GET' && method !== 'POST')) {
       res.writeHead(404).end();
