@@ -39658,7 +39658,9 @@ function askCredentialHelper(helper, server, timeoutMs = 10_000) {
 // Reads tags back from a registry through the distribution API: one HEAD per tag (a GET when the
 // registry gives no digest header), retried on network errors, 5xx and 429 (waiting at least the
 // `Retry-After` the registry sent, seconds or an HTTP date, up to the backoff cap), answering 401
-// challenges (Basic, or a Bearer token exchange) with the credentials of ./credentials.ts.
+// challenges (Basic, or a Bearer token exchange) with the credentials of ./credentials.ts. One
+// token per repository, asked once however many reads run at once, and asked again when the
+// registry refuses it (it expired).
 // Credentials are never logged. HTTP goes through src/http/request.ts (node:http), never `fetch`:
 // see there why.
 
@@ -39704,7 +39706,8 @@ function parseChallenge(header) {
 }
 class RegistryClient {
     opts;
-    tokens = new Map();
+    /** Per repository (`host/path`): its authorization (`Bearer <token>` or Basic), or the request for it. */
+    auths = new Map();
     credentials;
     timeoutMs;
     attempts;
@@ -39749,10 +39752,16 @@ class RegistryClient {
         }
         throw statusError('HEAD', url, res);
     }
+    /**
+     * One request with the repository's authorization, if any. A 401 (none yet, or the token
+     * expired) is answered once: a new authorization, shared by every read of the repository that
+     * got the same 401 meanwhile, and the request sent again with it.
+     */
     async request(ref, url, method) {
         const scopeKey = `${ref.domain}/${ref.path}`;
         const headers = { Accept: MANIFEST_ACCEPT };
-        const token = this.tokens.get(scopeKey);
+        const sent = this.auths.get(scopeKey);
+        const token = sent && (await sent.catch(() => undefined));
         if (token)
             headers.Authorization = token;
         let res = await this.fetch(url, { method, headers });
@@ -39761,13 +39770,28 @@ class RegistryClient {
             res.discard();
             if (!challenge)
                 return res;
-            const auth = await this.authorize(ref, challenge);
+            const auth = await this.reauthorize(ref, scopeKey, challenge, sent);
             if (!auth)
                 return res;
-            this.tokens.set(scopeKey, auth);
             res = await this.fetch(url, { method, headers: { ...headers, Authorization: auth } });
         }
         return res;
+    }
+    /**
+     * The repository's new authorization after a 401 to a request sent with `sent`: the one another
+     * read already asked for since, or a new one (dropped again if it fails, so a retry asks anew).
+     */
+    reauthorize(ref, scopeKey, challenge, sent) {
+        const current = this.auths.get(scopeKey);
+        if (current && current !== sent)
+            return current;
+        const next = this.authorize(ref, challenge);
+        this.auths.set(scopeKey, next);
+        next.catch(() => {
+            if (this.auths.get(scopeKey) === next)
+                this.auths.delete(scopeKey);
+        });
+        return next;
     }
     async fetch(url, init) {
         try {
