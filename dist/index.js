@@ -39255,22 +39255,25 @@ function indexPushShown(out, digest) {
     return out.tail.some(shows) || (out.evidence ?? []).some(shows);
 }
 /**
- * The tags whose index PUT the registry answered with an error status (`failed commit on ref
- * "index-<digest>": unexpected status from PUT request to .../manifests/<tag>: 503 ...`): the
- * registry refused the write, so there is no lag to wait out for them. Pure.
+ * The tags the registry refused before the index was written to them: their index PUT answered
+ * with an error status (`failed commit on ref "index-<digest>": unexpected status from PUT request
+ * to .../manifests/<tag>: 503 ...`), or the HEAD buildx sends before that PUT answered with one
+ * (`unexpected status from HEAD request to .../manifests/<tag>: 504 ...`). There is no lag to wait
+ * out for them. Pure.
  */
 function refusedIndexPuts(out, digest) {
     const refused = new Set();
     const marker = `"index-${digest}"`;
     for (const line of [...out.tail, ...(out.evidence ?? [])]) {
-        if (!line.includes(marker))
-            continue;
-        const m = /unexpected status from PUT request to \S+\/manifests\/([^/\s:]+): [1-5]\d\d\b/.exec(line);
+        const put = line.includes(marker) ? REFUSED_PUT.exec(line) : null;
+        const m = put ?? REFUSED_HEAD.exec(line);
         if (m)
             refused.add(m[1]);
     }
     return refused;
 }
+const REFUSED_PUT = /unexpected status from PUT request to \S+\/manifests\/([^/\s:]+): [1-5]\d\d\b/;
+const REFUSED_HEAD = /unexpected status from HEAD request to \S+\/manifests\/([^/\s:@]+): [1-5]\d\d\b/;
 /** Reads a batch back, its tags at once (waiting out lag for those it may have written). */
 async function readBack(run, batch, mayHaveWritten) {
     const reads = await Promise.all(batch.map((t) => run.holds(t, mayHaveWritten(t))));

@@ -438,6 +438,20 @@ describe('refusedIndexPuts: the tags whose index PUT the registry answered with 
       [],
     ],
     [
+      'the HEAD before the PUT of t2 answered 504: t2 was not written',
+      [
+        'ERROR: unexpected status from HEAD request to http://r:5000/v2/x/app/manifests/t2: 504 Gateway Timeout',
+      ],
+      ['t2'],
+    ],
+    [
+      'a HEAD of a platform manifest by digest: no tag named',
+      [
+        `ERROR: unexpected status from HEAD request to http://r:5000/v2/src/app/manifests/sha256:${'c'.repeat(64)}: 504 Gateway Timeout`,
+      ],
+      [],
+    ],
+    [
       'a reset: no status, the PUT may have landed',
       [
         `#1 ERROR: failed commit on ref "index-${D}": failed to do request: Put "http://r:5000/v2/x/app/manifests/t1": EOF`,

@@ -97,20 +97,24 @@ export function indexPushShown(out: Pick<ExecOutcome, 'tail' | 'evidence'>, dige
 }
 
 /**
- * The tags whose index PUT the registry answered with an error status (`failed commit on ref
- * "index-<digest>": unexpected status from PUT request to .../manifests/<tag>: 503 ...`): the
- * registry refused the write, so there is no lag to wait out for them. Pure.
+ * The tags the registry refused before the index was written to them: their index PUT answered
+ * with an error status (`failed commit on ref "index-<digest>": unexpected status from PUT request
+ * to .../manifests/<tag>: 503 ...`), or the HEAD buildx sends before that PUT answered with one
+ * (`unexpected status from HEAD request to .../manifests/<tag>: 504 ...`). There is no lag to wait
+ * out for them. Pure.
  */
 export function refusedIndexPuts(out: Pick<ExecOutcome, 'tail' | 'evidence'>, digest: string): Set<string> {
   const refused = new Set<string>();
   const marker = `"index-${digest}"`;
   for (const line of [...out.tail, ...(out.evidence ?? [])]) {
-    if (!line.includes(marker)) continue;
-    const m = /unexpected status from PUT request to \S+\/manifests\/([^/\s:]+): [1-5]\d\d\b/.exec(line);
+    const put = line.includes(marker) ? REFUSED_PUT.exec(line) : null;
+    const m = put ?? REFUSED_HEAD.exec(line);
     if (m) refused.add(m[1]!);
   }
   return refused;
 }
+const REFUSED_PUT = /unexpected status from PUT request to \S+\/manifests\/([^/\s:]+): [1-5]\d\d\b/;
+const REFUSED_HEAD = /unexpected status from HEAD request to \S+\/manifests\/([^/\s:@]+): [1-5]\d\d\b/;
 
 /** Reads a batch back, its tags at once (waiting out lag for those it may have written). */
 async function readBack(
