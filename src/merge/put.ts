@@ -10,6 +10,7 @@ import type { ImageRef } from '../registry/reference.js';
 import { retryWait } from '../util/retry.js';
 import { shouldRetry } from './retry.js';
 import type { MergeRun } from './run.js';
+import type { Failure } from './types.js';
 
 const repoOf = (t: ImageRef): string => `${t.domain}/${t.path}`;
 
@@ -79,8 +80,10 @@ interface PutError {
   message: string;
 }
 
-/** One tag by PUT with its retries: 'ok', 'fallback' (the registry refused it), or a failure line. */
-async function putOne(run: MergeRun, t: ImageRef, body: Buffer, type: string): Promise<string> {
+type PutOutcome = 'ok' | { fallback: string } | { failed: string; cls: FailureClass };
+
+/** One tag by PUT with its retries: done, refused (fall back to buildx), or how it failed. */
+async function putOne(run: MergeRun, t: ImageRef, body: Buffer, type: string): Promise<PutOutcome> {
   const { options, deps } = run;
   for (let n = 1; ; n++) {
     let verdict: PutVerdict;
@@ -92,12 +95,17 @@ async function putOne(run: MergeRun, t: ImageRef, body: Buffer, type: string): P
       verdict = putVerdict(err.status, undefined, run.digest);
     }
     if (verdict.kind === 'ok') return 'ok';
-    if (verdict.kind === 'fail') return `manifest PUT of ${t.original}: ${verdict.line}`;
+    if (verdict.kind === 'fail')
+      return { failed: `manifest PUT of ${t.original}: ${verdict.line}`, cls: 'unknown' };
     const answer = err?.message ?? '';
-    if (verdict.kind === 'fallback') return `fallback:${answer}`;
+    if (verdict.kind === 'fallback') return { fallback: answer };
     const decision = shouldRetry(verdict.cls, n, options.maxAttempts, options.retryOn);
-    if (!decision.retry || run.failure)
-      return `manifest PUT of ${t.original} failed: ${answer} (${decision.reason})`;
+    if (!decision.retry || run.failure) {
+      // A reset after the registry took the PUT leaves the tag written: read it once before giving up.
+      if ((await run.holds(t, false)).ok) return 'ok';
+      const failed = `manifest PUT of ${t.original} failed: ${answer} (${decision.reason})`;
+      return { failed, cls: verdict.cls };
+    }
     const { retryDelayMs: baseMs, retryMaxDelayMs: capMs } = options;
     const wait = retryWait(n, { baseMs, capMs }, deps.random ?? Math.random, err?.retryAfterMs);
     const asked = err?.retryAfterMs === undefined ? '' : ` (the registry asked for ${err.retryAfterMs} ms)`;
@@ -122,9 +130,9 @@ export async function putAll(run: MergeRun, tags: ImageRef[]): Promise<void> {
       if (got === 'ok') {
         run.holding.push(t);
         run.put.add(t.original);
-      } else if (got.startsWith('fallback:')) {
+      } else if ('fallback' in got) {
         run.pending.unshift(t);
-        refuse(run, got.slice('fallback:'.length));
+        refuse(run, got.fallback);
       } else {
         run.gaveUp(putFailure(got, t.original));
       }
@@ -141,6 +149,6 @@ function refuse(run: MergeRun, answer: string): void {
   run.deps.info(run.putRefused);
 }
 
-function putFailure(line: string, tag: string) {
-  return { class: 'unknown' as const, signature: 'manifest PUT failed', line, message: line, tags: [tag] };
+function putFailure({ failed, cls }: { failed: string; cls: FailureClass }, tag: string): Failure {
+  return { class: cls, signature: 'manifest PUT failed', line: failed, message: failed, tags: [tag] };
 }
