@@ -125,6 +125,16 @@ describe.each(realBuildxes())('tags by manifest PUT, buildx $version', ({ path }
     expect(run.stdout).toMatch(/Retrying the manifest PUT of \S+ in \d+ ms: PUT \S+: 503/);
   });
 
+  it('every PUT reset after the registry took it: the attempts spent, the tag read once, and it holds the index', async () => {
+    const p = await proxy([{ match: 'manifest-put', from: 'action', action: 'reset' }]);
+    const { run, r } = await merge(path, p, tagsIn(`put${++n}/app`, 3), {
+      'retry-delay': '10ms',
+      'max-attempts': '2',
+    });
+    expect(byPut(r)).toBe(2);
+    expect(run.stdout).toMatch(/Retrying the manifest PUT of \S+ in \d+ ms: PUT \S+: ECONNRESET/);
+  });
+
   it('a 429 with Retry-After on a PUT: the wait the registry asked for is waited', async () => {
     const p = await proxy([
       { match: 'manifest-put', from: 'action', action: { status: 429, retryAfter: 2 }, times: 1 },
