@@ -121,6 +121,29 @@ const FAULTS: Fault[] = [
     rawCapMs: 60_000,
     short: true,
   },
+  // The action's own manifest PUTs (tag-method put), faulted alone (buildx's requests pass): the
+  // manifest-put-* rules above hit both.
+  {
+    id: 'action-put-503',
+    label: "the action's manifest PUT → 503",
+    kind: 'proxy',
+    rules: [{ match: 'manifest-put', from: 'action', action: { status: 503 }, rate: 0.4 }],
+    rawCapMs: 60_000,
+  },
+  {
+    id: 'action-put-429-retry-after',
+    label: "the action's manifest PUT → 429 with `Retry-After: 1`",
+    kind: 'proxy',
+    rules: [{ match: 'manifest-put', from: 'action', action: { status: 429, retryAfter: 1 }, rate: 0.4 }],
+    rawCapMs: 60_000,
+  },
+  {
+    id: 'action-put-reset',
+    label: "the action's manifest PUT → reset mid-response (the PUT lands)",
+    kind: 'proxy',
+    rules: [{ match: 'manifest-put', from: 'action', action: 'reset', rate: 0.4 }],
+    rawCapMs: 60_000,
+  },
   {
     id: 'manifest-put-stall',
     label: 'manifest PUT → stall 8 s (action: `idle-timeout: 3s`)',

@@ -123,6 +123,7 @@ function merge({ inputs, located }: Ready, controller: AbortController): Promise
       killGraceMs: KILL_GRACE_MS,
     }),
     readDigest: (ref) => registry.digestOf(ref),
+    putManifest: (ref, body, mediaType) => registry.putManifest(ref, body, mediaType),
     credentialsFor: (host) => registry.credentialsKnown(host),
     sleep: (ms) => sleep(ms, controller.signal),
     info: core.info,

@@ -81,6 +81,7 @@ describe('buildx output during the concurrent first push', () => {
         steps: [{ mode: 'pass', print: hostile('push 1'), printTo: 'stderr' }, 'pass'],
       },
       tags(r, 2),
+      { 'tag-method': 'buildx' }, // the second tag by a second buildx invocation, with its own group
     );
     expect(run.code, run.stdout.slice(-3000)).toBe(0);
     expect(run.commands.filter((c) => c.command === 'error')).toEqual([]);

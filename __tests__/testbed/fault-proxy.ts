@@ -43,8 +43,8 @@ export const FAULT_MATCHES: readonly FaultMatch[] = [
   'blob-get',
 ];
 
-export type FaultStatus = 500 | 502 | 503 | 504 | 401 | 403 | 404 | 429;
-const STATUSES: readonly number[] = [500, 502, 503, 504, 401, 403, 404, 429];
+export type FaultStatus = 500 | 502 | 503 | 504 | 400 | 401 | 403 | 404 | 405 | 415 | 429;
+const STATUSES: readonly number[] = [500, 502, 503, 504, 400, 401, 403, 404, 405, 415, 429];
 
 export type FaultAction =
   /** forward (a rule that passes still stops the search: it shields a request from later rules) */
@@ -91,6 +91,11 @@ export interface FaultRule {
   rate?: number;
   /** only the first N matching requests can fire the rule (counted whether or not they fired) */
   times?: number;
+  /**
+   * only requests of this client: `action` sends no User-Agent (its registry client), `buildx`
+   * always sends one; default both
+   */
+  from?: 'action' | 'buildx';
 }
 
 export interface FaultLogEntry {
@@ -294,6 +299,9 @@ const STATUS_ERRORS: Record<number, { code: string; message: string }> = {
   504: { code: 'UNKNOWN', message: 'gateway timeout' },
   401: { code: 'UNAUTHORIZED', message: 'authentication required' },
   403: { code: 'DENIED', message: 'requested access to the resource is denied' },
+  400: { code: 'MANIFEST_INVALID', message: 'manifest invalid' },
+  405: { code: 'UNSUPPORTED', message: 'The operation is unsupported.' },
+  415: { code: 'MANIFEST_INVALID', message: 'unsupported media type' },
 };
 
 /** Status, headers and body of an injected `{ status }` answer. */
@@ -396,10 +404,15 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
   };
 
   /** The rule that fires on this request, if any (counts matches for `times`). */
-  const decide = (method: string, url: string): { index: number; rule: FaultRule } | undefined => {
+  const decide = (
+    method: string,
+    url: string,
+    userAgent?: string,
+  ): { index: number; rule: FaultRule } | undefined => {
     for (let i = 0; i < rules.length; i++) {
       const rule = rules[i] as FaultRule;
       if (!requestMatches(rule.match ?? 'any', method, url)) continue;
+      if (rule.from !== undefined && rule.from !== (userAgent ? 'buildx' : 'action')) continue;
       const n = (matched[i] = (matched[i] ?? 0) + 1);
       if (rule.times !== undefined && n > rule.times) continue;
       const rate = rule.rate ?? 1;
@@ -589,7 +602,7 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
       record({ method, path: url, rule: lagRule, action: 'lag 404' });
       return sendError(req, res, 404, errorBody(404, pathOnly));
     }
-    const fired = decide(method, url);
+    const fired = decide(method, url, req.headers['user-agent']);
     const action: FaultAction = fired?.rule.action ?? 'pass';
     if (fired) {
       byRule[fired.index] = (byRule[fired.index] ?? 0) + 1;

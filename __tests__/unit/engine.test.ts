@@ -42,6 +42,8 @@ const options = (tags: string[], over: Partial<MergeOptions> = {}): MergeOptions
   dryRun: false,
   maxConcurrency: 1,
   parallelCopies: 1,
+  tagMethod: 'buildx',
+  putConcurrency: 4,
   maxAttempts: 5,
   retryOn: new Set<FailureClass>(['panic', 'transient', 'timeout']),
   retryDelayMs: 2000,

@@ -40,6 +40,10 @@ export interface Inputs {
   maxConcurrency: number;
   /** buildx invocations copying the index to further tags at once */
   parallelCopies: number;
+  /** further tags by manifest PUT (`put`) or by buildx copies only (`buildx`) */
+  tagMethod: 'put' | 'buildx';
+  /** manifest PUTs at once */
+  putConcurrency: number;
   maxAttempts: number;
   retryOn: ReadonlySet<FailureClass>;
   retryDelayMs: number;
@@ -57,6 +61,7 @@ export type InputReader = (name: string) => string;
 export const DEFAULTS = {
   maxConcurrency: 1,
   parallelCopies: 1,
+  putConcurrency: 4,
   maxAttempts: 5,
   retryOn: 'panic,transient,timeout',
   retryDelayMs: 2_000,
@@ -78,6 +83,14 @@ function checkReference(input: string, text: string, parse: (t: string) => Image
     }
     throw err;
   }
+}
+
+/** The `tag-method` input: `put` (the default) or `buildx`. */
+export function parseTagMethod(value: string): 'put' | 'buildx' {
+  const v = value.trim().toLowerCase();
+  if (v === '' || v === 'put') return 'put';
+  if (v === 'buildx') return 'buildx';
+  throw new InputError('tag-method', `expected "put" or "buildx", got "${value.trim()}"`);
 }
 
 export function parseRetryOn(value: string): Set<FailureClass> {
@@ -151,6 +164,8 @@ export function readInputs(get: InputReader, workspace = process.cwd()): Inputs 
     policy: loadPolicy(get('policy'), workspace),
     maxConcurrency: parseInteger('max-concurrency', get('max-concurrency'), DEFAULTS.maxConcurrency, 1, 100),
     parallelCopies: parseInteger('parallel-copies', get('parallel-copies'), DEFAULTS.parallelCopies, 1, 16),
+    tagMethod: parseTagMethod(get('tag-method')),
+    putConcurrency: parseInteger('put-concurrency', get('put-concurrency'), DEFAULTS.putConcurrency, 1, 32),
     maxAttempts: parseInteger('max-attempts', get('max-attempts'), DEFAULTS.maxAttempts, 1, 20),
     retryOn: parseRetryOn(get('retry-on')),
     ...delays,

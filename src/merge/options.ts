@@ -12,6 +12,10 @@ export interface MergeOptions {
   dryRun: boolean;
   maxConcurrency: number;
   parallelCopies: number;
+  /** `put`: further tags by manifest PUT; `buildx`: by buildx copies only */
+  tagMethod: 'put' | 'buildx';
+  /** manifest PUTs at once */
+  putConcurrency: number;
   maxAttempts: number;
   retryOn: ReadonlySet<FailureClass>;
   retryDelayMs: number;
@@ -30,6 +34,8 @@ export function mergeOptions(inputs: Inputs): MergeOptions {
     dryRun: inputs.dryRun,
     maxConcurrency: inputs.maxConcurrency,
     parallelCopies: inputs.parallelCopies,
+    tagMethod: inputs.tagMethod,
+    putConcurrency: inputs.putConcurrency,
     maxAttempts: inputs.maxAttempts,
     retryOn: inputs.retryOn,
     retryDelayMs: inputs.retryDelayMs,

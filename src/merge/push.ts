@@ -10,6 +10,7 @@ import { advice, adviceContext } from './advice.js';
 import { failureOf, pushFailureMessage } from './messages.js';
 import { firstBatchOf, readBefore } from './already.js';
 import { chooseSource, type Invocation } from './plan.js';
+import { planPuts, putAll } from './put.js';
 import { shouldRetry } from './retry.js';
 import { attemptOf, classOf, type MergeRun } from './run.js';
 import type { Failure } from './types.js';
@@ -222,9 +223,35 @@ export async function pushAll(run: MergeRun): Promise<void> {
     const f = await runInvocation(run, run.takeBatch(), ++run.invocations);
     if (f) return run.gaveUp(f);
   }
+  if (run.options.tagMethod === 'put' && run.deps.putManifest && run.index) await fanOut(run);
+  if (run.failure) return;
   const { parallelCopies } = run.options;
   const workers = run.holding.length > 0 ? Math.max(1, Math.min(parallelCopies, run.pending.length)) : 1;
   await Promise.all(Array.from({ length: workers }, () => copies(run)));
+}
+
+/**
+ * Tags by manifest PUT (merge/put.ts): the tags of repositories holding the index; one buildx
+ * copy into each other repository (single-tag invocations, up to parallel-copies at once), then
+ * their tags by PUT too. Stops at a refusal (the copies workers take the rest) or a failure.
+ */
+async function fanOut(run: MergeRun): Promise<void> {
+  while (run.pending.length > 0 && !run.failure && run.putRefused === undefined) {
+    const plan = planPuts(run.pending, run.holding);
+    run.pending = [...plan.seeds, ...plan.later];
+    await putAll(run, plan.byPut);
+    if (run.failure || run.putRefused !== undefined || plan.seeds.length === 0) return;
+    run.pending = plan.later;
+    const seeds = plan.seeds.map((t) => [t]);
+    const worker = async (): Promise<void> => {
+      for (let s = seeds.shift(); s && !run.failure; s = seeds.shift()) {
+        const f = await runInvocation(run, s, ++run.invocations);
+        if (f) run.gaveUp(f);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(run.options.parallelCopies, seeds.length) }, worker));
+    (run.failure as Failure | undefined)?.tags.push(...seeds.flat().map((t) => t.original));
+  }
 }
 
 /** A copies worker: takes batches until none is left or an invocation gave up. */

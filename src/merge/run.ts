@@ -68,6 +68,10 @@ export class MergeRun {
   failure?: Failure;
   /** an invocation needed more than one attempt, or its tags were found already pushed */
   recovered = false;
+  /** tags written by manifest PUT */
+  readonly put = new Set<string>();
+  /** why manifest PUTs stopped (the registry refused one): buildx copies the rest */
+  putRefused?: string;
   /** the first push, started while the --dry-run runs; its first attempt takes it */
   firstPush?: Promise<ExecOutcome>;
 
@@ -173,8 +177,13 @@ export class MergeRun {
       index: this.index,
       attempts: this.attempts,
       tags: (tags ?? this.tagNames.map((tag) => ({ tag, digest: null, verified: false }))).map((t) =>
-        this.already.has(t.tag) ? { ...t, state: 'already' as const } : t,
+        this.already.has(t.tag)
+          ? { ...t, state: 'already' as const }
+          : this.put.has(t.tag)
+            ? { ...t, state: 'put' as const }
+            : t,
       ),
+      ...(this.putRefused !== undefined ? { warning: this.putRefused } : {}),
       panics: this.attempts.filter((a) => a.class === 'panic').length,
       recovered: failure === undefined && this.recovered,
       failure,

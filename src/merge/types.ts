@@ -15,6 +15,11 @@ export interface EngineDeps {
   random?: () => number;
   /** a line for the log (retries, read-back errors, the drop to one tag per invocation) */
   info(message: string): void;
+  /**
+   * writes manifest bytes to a tag by PUT (push scope), returns the registry's
+   * Docker-Content-Digest (null when none); throws with `status` and `retryAfterMs` when refused
+   */
+  putManifest?(ref: ImageRef, body: Buffer, mediaType: string): Promise<string | null>;
   /** whether the Docker config holds credentials for a registry host (asked after an authorization failure only) */
   credentialsFor?(host: string): Promise<CredentialsKnown>;
 }
@@ -53,8 +58,11 @@ export interface TagResult {
   tag: string;
   digest: string | null;
   verified: boolean;
-  /** `already`: the tag held the expected index before this run, and was not pushed */
-  state?: 'already';
+  /**
+   * `already`: the tag held the expected index before this run, and was not pushed; `put`: written
+   * by manifest PUT (no buildx invocation, not in `attempts`)
+   */
+  state?: 'already' | 'put';
   error?: string;
 }
 
@@ -78,5 +86,7 @@ export interface MergeResult {
   tags: TagResult[];
   panics: number;
   recovered: boolean;
+  /** the run fell back from manifest PUTs to buildx copies: why (the registry's answer) */
+  warning?: string;
   failure?: Failure;
 }

@@ -113,22 +113,52 @@ export class RegistryClient {
    * expired) is answered once: a new authorization, shared by every read of the repository that
    * got the same 401 meanwhile, and the request sent again with it.
    */
-  private async request(ref: ImageRef, url: string, method: 'HEAD' | 'GET'): Promise<HttpResponse> {
-    const scopeKey = `${ref.domain}/${ref.path}`;
-    const headers: Record<string, string> = { Accept: MANIFEST_ACCEPT };
+  private async request(
+    ref: ImageRef,
+    url: string,
+    method: 'HEAD' | 'GET' | 'PUT',
+    put?: { body: Buffer; mediaType: string },
+  ): Promise<HttpResponse> {
+    // A PUT needs the push scope: its token is the repository's push token, kept apart.
+    const scopeKey = `${ref.domain}/${ref.path}${put ? ' push' : ''}`;
+    const headers: Record<string, string> = put
+      ? { 'Content-Type': put.mediaType, 'Content-Length': String(put.body.length) }
+      : { Accept: MANIFEST_ACCEPT };
     const sent = this.auths.get(scopeKey);
     const token = sent && (await sent.catch(() => undefined));
     if (token) headers.Authorization = token;
-    let res = await this.fetch(url, { method, headers });
+    let res = await this.fetch(url, { method, headers, body: put?.body });
     if (res.status === 401) {
       const challenge = res.headers.get('www-authenticate');
       res.discard();
       if (!challenge) return res;
-      const auth = await this.reauthorize(ref, scopeKey, challenge, sent);
+      const auth = await this.reauthorize(ref, scopeKey, challenge, sent, put !== undefined);
       if (!auth) return res;
-      res = await this.fetch(url, { method, headers: { ...headers, Authorization: auth } });
+      res = await this.fetch(url, { method, headers: { ...headers, Authorization: auth }, body: put?.body });
     }
     return res;
+  }
+
+  /**
+   * Writes manifest bytes to a tag (`PUT /v2/<name>/manifests/<tag>`, one try: the caller retries)
+   * with a push-scope token, and returns the digest the registry answered in
+   * `Docker-Content-Digest` (null when it sent none). A refusal throws a RegistryError with the
+   * status, the Retry-After asked for, and the start of the registry's answer.
+   */
+  async putManifest(ref: ImageRef, body: Buffer, mediaType: string): Promise<string | null> {
+    const url = `${registryBaseUrl(ref.domain)}/v2/${ref.path}/manifests/${ref.tag ?? 'latest'}`;
+    const res = await this.request(ref, url, 'PUT', { body, mediaType });
+    if (!res.ok) {
+      const text = (await readAll(res).catch(() => Buffer.alloc(0))).toString('utf8').slice(0, 300);
+      const err = statusError('PUT', url, res);
+      throw new RegistryError(
+        `${err.message}${text ? `: ${text.trim()}` : ''}`,
+        res.status,
+        err.retryAfterMs,
+      );
+    }
+    res.discard();
+    return res.headers.get('docker-content-digest');
   }
 
   /**
@@ -140,10 +170,11 @@ export class RegistryClient {
     scopeKey: string,
     challenge: string,
     sent: Promise<string | undefined> | undefined,
+    push = false,
   ): Promise<string | undefined> {
     const current = this.auths.get(scopeKey);
     if (current && current !== sent) return current;
-    const next = this.authorize(ref, challenge);
+    const next = this.authorize(ref, challenge, push);
     this.auths.set(scopeKey, next);
     next.catch(() => {
       if (this.auths.get(scopeKey) === next) this.auths.delete(scopeKey);
@@ -161,7 +192,7 @@ export class RegistryClient {
   }
 
   /** Answers a 401 challenge: Basic with the stored credentials, or a Bearer token exchange. */
-  private async authorize(ref: ImageRef, challenge: string): Promise<string | undefined> {
+  private async authorize(ref: ImageRef, challenge: string, push = false): Promise<string | undefined> {
     const { scheme, params } = parseChallenge(challenge);
     const creds = await this.credentialsFor(ref.domain);
     if (scheme === 'basic') {
@@ -170,7 +201,12 @@ export class RegistryClient {
     }
     if (scheme !== 'bearer' || !params.realm) return undefined;
     const realm = new URL(params.realm);
-    const res = await this.fetchToken(realm, params.service ?? '', `repository:${ref.path}:pull`, creds);
+    const res = await this.fetchToken(
+      realm,
+      params.service ?? '',
+      `repository:${ref.path}:${push ? 'pull,push' : 'pull'}`,
+      creds,
+    );
     if (!res.ok) res.discard();
     if (!res.ok)
       throw new RegistryError(`token request to ${realm.host}: ${res.status} ${res.statusText}`, res.status);

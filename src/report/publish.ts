@@ -60,9 +60,13 @@ export async function publish(result: MergeResult, run: Published, annotator: An
   await core.summary.addRaw(summaryMarkdown(result, run.buildx, run.dryRun, run.policy, known)).write();
 
   if (result.ok) {
+    // One warning at most: the recovery, with the fall-back from manifest PUTs in it when both.
     if (result.recovered) {
       const a = recoveryAnnotation(result, known);
-      annotator.warning(a.message, { title: a.title });
+      const message = result.warning ? `${a.message}\n${result.warning}` : a.message;
+      annotator.warning(message, { title: a.title });
+    } else if (result.warning) {
+      annotator.warning(result.warning, { title: 'manifest PUT refused: tags copied by buildx' });
     }
     core.info(`Done: ${result.tags.length} tag(s) hold ${result.digest}`);
   } else {

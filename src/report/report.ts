@@ -27,8 +27,8 @@ export interface ResultJson {
   digest: string | null;
   ok: boolean;
   buildx: BuildxInfo;
-  /** `state: 'already'`: the tag held the index before the run and was not pushed */
-  tags: { tag: string; digest: string | null; verified: boolean; state?: 'already' }[];
+  /** `state`: 'already' (held the index before the run, not pushed) or 'put' (written by manifest PUT) */
+  tags: { tag: string; digest: string | null; verified: boolean; state?: 'already' | 'put' }[];
   attempts: {
     number: number;
     invocation: number | 'oracle';

@@ -140,7 +140,9 @@ export function policyVerdict(p: PolicyInfo): string {
 /** How many tags were pushed, and how many already held the index (not pushed again). */
 function pushedWhat(r: MergeResult): string {
   const already = r.tags.filter((t) => t.state === 'already').length;
-  if (already === 0) return `Pushed ${plural(r.tags.length, 'tag')}`;
+  const put = r.tags.filter((t) => t.state === 'put').length;
+  const byPut = put > 0 ? ` (${put} written by manifest PUT)` : '';
+  if (already === 0) return `Pushed ${plural(r.tags.length, 'tag')}${byPut}`;
   if (already === r.tags.length) return `Nothing pushed: ${plural(already, 'tag')} already held it`;
   return `Pushed ${r.tags.length - already} of ${plural(r.tags.length, 'tag')} (${already} already held it)`;
 }
@@ -173,7 +175,10 @@ export function summaryMarkdown(
   if (r.tags.length > 0) {
     lines.push('', '| tag | digest | verified |', '| --- | --- | --- |');
     for (const t of r.tags.slice(0, 200)) {
-      const verified = t.state === 'already' ? 'yes, held it already: not pushed' : t.verified ? 'yes' : 'no';
+      const verified =
+        t.state === 'already'
+          ? 'yes, held it already: not pushed'
+          : `${t.verified ? 'yes' : 'no'}${t.state === 'put' ? ', written by manifest PUT' : ''}`;
       lines.push(`| \`${t.tag}\` | \`${t.digest ?? '-'}\` | ${verified} |`);
     }
     if (r.tags.length > 200) lines.push(`| ... ${r.tags.length - 200} more | | |`);

@@ -1,0 +1,77 @@
+// Throwaway measurement (not part of the bench): 40 tags x 6 platforms on loopback, the action
+// before (the base bundle) and after (tag-method buildx, and put with put-concurrency 1, 4, 8),
+// and the create-then-retag loop, with each real buildx. Median of RUNS.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { pushPlatformImages } from '../__tests__/testbed/images.ts';
+import { realBuildxes } from '../__tests__/testbed/paths.ts';
+import { readDigest, startRegistry } from '../__tests__/testbed/registry.ts';
+import { runAction } from '../__tests__/testbed/runner.ts';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const K = Number(process.env.BENCH_TAGS ?? 40);
+const BASE = process.env.BASE_ENTRY;
+const AFTER = process.env.AFTER_ENTRY;
+const SIX = ['linux/amd64', 'linux/arm64', 'linux/arm/v7', 'linux/s390x', 'linux/ppc64le', 'linux/386'];
+const env = { ...process.env, DOCKER_CONFIG: mkdtempSync(join(tmpdir(), 'pm-dc-')) };
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+const reg = await startRegistry();
+let n = 0;
+const tagsOf = (repo: string) => Array.from({ length: K }, (_, i) => `${reg.host}/${repo}:t${i + 1}`);
+try {
+  const src = await pushPlatformImages(reg, 'pm-src/app', SIX);
+  for (const bx of realBuildxes()) {
+    const retag = (): number => {
+      const tags = tagsOf(`pm${++n}/app`);
+      const t0 = performance.now();
+      spawnSync(bx.path, ['imagetools', 'create', '--tag', tags[0]!, ...src], { env, stdio: 'ignore' });
+      for (const t of tags.slice(1)) {
+        spawnSync(bx.path, ['imagetools', 'create', '--tag', t, tags[0]!], { env, stdio: 'ignore' });
+      }
+      return performance.now() - t0;
+    };
+    const act = async (inputs: Record<string, string>, entry?: string): Promise<number> => {
+      const repo = `pm${++n}/app`;
+      const run = await runAction({
+        inputs: {
+          sources: src.join('\n'),
+          tags: tagsOf(repo).join('\n'),
+          'buildx-version': bx.path,
+          ...inputs,
+        },
+        ...((entry ?? AFTER) ? { entry: entry ?? AFTER } : {}),
+      });
+      if (run.code !== 0) throw new Error(run.stdout.slice(-2000));
+      const digest = run.outputs.digest!;
+      for (let i = 1; i <= K; i++)
+        if ((await readDigest(reg, repo, `t${i}`)) !== digest) throw new Error('lost');
+      return run.durationMs;
+    };
+    const cases: [string, () => Promise<number>][] = [
+      ['create-then-retag loop', async () => retag()],
+      ...(BASE
+        ? [['action before (base bundle)', () => act({}, BASE)] as [string, () => Promise<number>]]
+        : []),
+      ['action tag-method buildx', () => act({ 'tag-method': 'buildx' })],
+      ['action put, put-concurrency 1', () => act({ 'put-concurrency': '1' })],
+      ['action put, put-concurrency 4', () => act({ 'put-concurrency': '4' })],
+      ['action put, put-concurrency 8', () => act({ 'put-concurrency': '8' })],
+    ];
+    await act({}); // warm
+    const times = new Map<string, number[]>(cases.map(([name]) => [name, []]));
+    for (let r = 0; r < RUNS; r++) for (const [name, f] of cases) times.get(name)!.push(await f());
+    const loop = median(times.get('create-then-retag loop')!);
+    for (const [name, xs] of times) {
+      const m = median(xs);
+      console.log(
+        `buildx ${bx.version} | ${K} tags | ${name} | ${(m / 1000).toFixed(2)} s | ${(m / loop).toFixed(2)}x loop | runs ${xs.map((x) => Math.round(x)).join(', ')} ms`,
+      );
+    }
+  }
+} finally {
+  await reg.stop();
+}

@@ -1,0 +1,154 @@
+// Tags by manifest PUT: once a repository holds the index (buildx created or copied it there),
+// every other tag in that repository gets the same bytes, the --dry-run's index, by
+// `PUT /v2/<name>/manifests/<tag>` through the registry client, up to put-concurrency at once.
+// A repository that holds no tag yet gets one buildx copy first (it moves the blobs and child
+// manifests). A registry that refuses such a PUT with an unexpected 4xx makes the rest of the run
+// use buildx copies, with one warning. The planning and the decisions are pure.
+
+import type { FailureClass } from '../buildx/classify.js';
+import type { ImageRef } from '../registry/reference.js';
+import { retryWait } from '../util/retry.js';
+import { shouldRetry } from './retry.js';
+import type { MergeRun } from './run.js';
+import type { Failure } from './types.js';
+
+const repoOf = (t: ImageRef): string => `${t.domain}/${t.path}`;
+
+export interface PutPlan {
+  /** tags in a repository that holds the index: written by PUT */
+  byPut: ImageRef[];
+  /** one tag per repository holding no tag yet: copied there by buildx first */
+  seeds: ImageRef[];
+  /** the other tags of those repositories: by PUT once their seed holds the index */
+  later: ImageRef[];
+}
+
+/** Which pending tags are PUT now, which repositories need a buildx copy first. Pure. */
+export function planPuts(pending: readonly ImageRef[], holding: readonly ImageRef[]): PutPlan {
+  const held = new Set(holding.map(repoOf));
+  const seeded = new Set<string>();
+  const plan: PutPlan = { byPut: [], seeds: [], later: [] };
+  for (const t of pending) {
+    const repo = repoOf(t);
+    if (held.has(repo)) plan.byPut.push(t);
+    else if (seeded.has(repo)) plan.later.push(t);
+    else {
+      seeded.add(repo);
+      plan.seeds.push(t);
+    }
+  }
+  return plan;
+}
+
+/** What a PUT's answer means: done, retried (with its class), fall back to buildx, or a failure. */
+export type PutVerdict =
+  | { kind: 'ok' }
+  | { kind: 'retry'; cls: FailureClass }
+  | { kind: 'fallback' }
+  | { kind: 'fail'; line: string };
+
+/**
+ * Decides on one PUT: no status (a network error, a reset), 5xx, 408 and 429 are transient; any
+ * other 4xx (400, 405, 415: the registry does not take this PUT; 401, 403, 404 too: buildx, which
+ * authenticates its own way, gives the answer that counts) falls back to buildx; a 2xx whose
+ * Docker-Content-Digest names another digest is a failure, never retried. Pure.
+ */
+export function putVerdict(
+  status: number | undefined,
+  answered: string | null | undefined,
+  digest: string,
+): PutVerdict {
+  if (status === undefined || status >= 500 || status === 408 || status === 429) {
+    return { kind: 'retry', cls: 'transient' };
+  }
+  if (status >= 400) return { kind: 'fallback' };
+  if (answered && answered !== digest) {
+    return { kind: 'fail', line: `the registry stored ${answered}, not ${digest}` };
+  }
+  return { kind: 'ok' };
+}
+
+/** The media type of the index bytes (from its JSON). */
+export function mediaTypeOf(index: string): string {
+  const { mediaType } = JSON.parse(index) as { mediaType?: string };
+  return mediaType ?? 'application/vnd.oci.image.index.v1+json';
+}
+
+interface PutError {
+  status?: number;
+  retryAfterMs?: number;
+  message: string;
+}
+
+type PutOutcome = 'ok' | { fallback: string } | { failed: string; cls: FailureClass };
+
+/** One tag by PUT with its retries: done, refused (fall back to buildx), or how it failed. */
+async function putOne(run: MergeRun, t: ImageRef, body: Buffer, type: string): Promise<PutOutcome> {
+  const { options, deps } = run;
+  for (let n = 1; ; n++) {
+    let verdict: PutVerdict;
+    let err: PutError | undefined;
+    try {
+      verdict = putVerdict(200, await deps.putManifest!(t, body, type), run.digest);
+    } catch (e) {
+      err = e as PutError;
+      verdict = putVerdict(err.status, undefined, run.digest);
+    }
+    if (verdict.kind === 'ok') return 'ok';
+    if (verdict.kind === 'fail')
+      return { failed: `manifest PUT of ${t.original}: ${verdict.line}`, cls: 'unknown' };
+    const answer = err?.message ?? '';
+    if (verdict.kind === 'fallback') return { fallback: answer };
+    const decision = shouldRetry(verdict.cls, n, options.maxAttempts, options.retryOn);
+    if (!decision.retry || run.failure) {
+      // A reset after the registry took the PUT leaves the tag written: read it once before giving up.
+      if ((await run.holds(t, false)).ok) return 'ok';
+      const failed = `manifest PUT of ${t.original} failed: ${answer} (${decision.reason})`;
+      return { failed, cls: verdict.cls };
+    }
+    const { retryDelayMs: baseMs, retryMaxDelayMs: capMs } = options;
+    const wait = retryWait(n, { baseMs, capMs }, deps.random ?? Math.random, err?.retryAfterMs);
+    const asked = err?.retryAfterMs === undefined ? '' : ` (the registry asked for ${err.retryAfterMs} ms)`;
+    deps.info(`Retrying the manifest PUT of ${t.original} in ${wait} ms${asked}: ${answer}`);
+    await deps.sleep(wait);
+  }
+}
+
+/**
+ * Writes `tags` by PUT, up to put-concurrency at once. Tags written join `run.holding` and
+ * `run.put`; on a refusal the run falls back to buildx (`run.putRefused`) and the tags not written
+ * go back to `pending`; a failure gives the run up.
+ */
+export async function putAll(run: MergeRun, tags: ImageRef[]): Promise<void> {
+  const body = Buffer.from(run.index!, 'utf8');
+  const type = mediaTypeOf(run.index!);
+  const queue = [...tags];
+  const worker = async (): Promise<void> => {
+    while (queue.length > 0 && !run.failure && run.putRefused === undefined) {
+      const t = queue.shift()!;
+      const got = await putOne(run, t, body, type);
+      if (got === 'ok') {
+        run.holding.push(t);
+        run.put.add(t.original);
+      } else if ('fallback' in got) {
+        run.pending.unshift(t);
+        refuse(run, got.fallback);
+      } else {
+        run.gaveUp(putFailure(got, t.original));
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(run.options.putConcurrency, tags.length) }, worker));
+  if (run.putRefused !== undefined) run.pending.unshift(...queue);
+  else if (run.failure) run.failure.tags.push(...queue.map((t) => t.original));
+}
+
+function refuse(run: MergeRun, answer: string): void {
+  if (run.putRefused !== undefined) return;
+  run.putRefused = `The registry refused a manifest PUT (${answer}): the other tags are copied by buildx (tag-method: buildx keeps this way)`;
+  run.deps.info(run.putRefused);
+}
+
+function putFailure({ failed, cls }: { failed: string; cls: FailureClass }, tag: string): Failure {
+  return { class: cls, signature: 'manifest PUT failed', line: failed, message: failed, tags: [tag] };
+}
