@@ -31613,7 +31613,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8797);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5178);
 // The bundle's entry point (dist/index.js, as action.yml runs it): runs the action.
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
@@ -31623,7 +31623,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 8797:
+/***/ 5178:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -36290,6 +36290,7 @@ function isDigest(text) {
 const DEFAULTS = {
     maxConcurrency: 1,
     parallelCopies: 1,
+    putConcurrency: 4,
     maxAttempts: 5,
     retryOn: 'panic,transient,timeout',
     retryDelayMs: 2_000,
@@ -36310,6 +36311,15 @@ function checkReference(input, text, parse) {
         }
         throw err;
     }
+}
+/** The `tag-method` input: `put` (the default) or `buildx`. */
+function parseTagMethod(value) {
+    const v = value.trim().toLowerCase();
+    if (v === '' || v === 'put')
+        return 'put';
+    if (v === 'buildx')
+        return 'buildx';
+    throw new InputError('tag-method', `expected "put" or "buildx", got "${value.trim()}"`);
 }
 function parseRetryOn(value) {
     const items = parseList(value.trim() === '' ? DEFAULTS.retryOn : value).map((s) => s.toLowerCase());
@@ -36379,6 +36389,8 @@ function readInputs(get, workspace = process.cwd()) {
         policy: loadPolicy(get('policy'), workspace),
         maxConcurrency: parseInteger('max-concurrency', get('max-concurrency'), DEFAULTS.maxConcurrency, 1, 100),
         parallelCopies: parseInteger('parallel-copies', get('parallel-copies'), DEFAULTS.parallelCopies, 1, 16),
+        tagMethod: parseTagMethod(get('tag-method')),
+        putConcurrency: parseInteger('put-concurrency', get('put-concurrency'), DEFAULTS.putConcurrency, 1, 32),
         maxAttempts: parseInteger('max-attempts', get('max-attempts'), DEFAULTS.maxAttempts, 1, 20),
         retryOn: parseRetryOn(get('retry-on')),
         ...delays,
@@ -38986,6 +38998,10 @@ class MergeRun {
     failure;
     /** an invocation needed more than one attempt, or its tags were found already pushed */
     recovered = false;
+    /** tags written by manifest PUT */
+    put = new Set();
+    /** why manifest PUTs stopped (the registry refused one): buildx copies the rest */
+    putRefused;
     /** the first push, started while the --dry-run runs; its first attempt takes it */
     firstPush;
     constructor(options, deps) {
@@ -39074,7 +39090,12 @@ class MergeRun {
             digest: this.digest || undefined,
             index: this.index,
             attempts: this.attempts,
-            tags: (tags ?? this.tagNames.map((tag) => ({ tag, digest: null, verified: false }))).map((t) => this.already.has(t.tag) ? { ...t, state: 'already' } : t),
+            tags: (tags ?? this.tagNames.map((tag) => ({ tag, digest: null, verified: false }))).map((t) => this.already.has(t.tag)
+                ? { ...t, state: 'already' }
+                : this.put.has(t.tag)
+                    ? { ...t, state: 'put' }
+                    : t),
+            ...(this.putRefused !== undefined ? { warning: this.putRefused } : {}),
             panics: this.attempts.filter((a) => a.class === 'panic').length,
             recovered: failure === undefined && this.recovered,
             failure,
@@ -39172,10 +39193,138 @@ async function runOracle(run) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/merge/put.ts
+// Tags by manifest PUT: once a repository holds the index (buildx created or copied it there),
+// every other tag in that repository gets the same bytes, the --dry-run's index, by
+// `PUT /v2/<name>/manifests/<tag>` through the registry client, up to put-concurrency at once.
+// A repository that holds no tag yet gets one buildx copy first (it moves the blobs and child
+// manifests). A registry that refuses such a PUT with an unexpected 4xx makes the rest of the run
+// use buildx copies, with one warning. The planning and the decisions are pure.
+
+
+const repoOf = (t) => `${t.domain}/${t.path}`;
+/** Which pending tags are PUT now, which repositories need a buildx copy first. Pure. */
+function planPuts(pending, holding) {
+    const held = new Set(holding.map(repoOf));
+    const seeded = new Set();
+    const plan = { byPut: [], seeds: [], later: [] };
+    for (const t of pending) {
+        const repo = repoOf(t);
+        if (held.has(repo))
+            plan.byPut.push(t);
+        else if (seeded.has(repo))
+            plan.later.push(t);
+        else {
+            seeded.add(repo);
+            plan.seeds.push(t);
+        }
+    }
+    return plan;
+}
+/**
+ * Decides on one PUT: no status (a network error, a reset), 5xx, 408 and 429 are transient; any
+ * other 4xx (400, 405, 415: the registry does not take this PUT; 401, 403, 404 too: buildx, which
+ * authenticates its own way, gives the answer that counts) falls back to buildx; a 2xx whose
+ * Docker-Content-Digest names another digest is a failure, never retried. Pure.
+ */
+function putVerdict(status, answered, digest) {
+    if (status === undefined || status >= 500 || status === 408 || status === 429) {
+        return { kind: 'retry', cls: 'transient' };
+    }
+    if (status >= 400)
+        return { kind: 'fallback' };
+    if (answered && answered !== digest) {
+        return { kind: 'fail', line: `the registry stored ${answered}, not ${digest}` };
+    }
+    return { kind: 'ok' };
+}
+/** The media type of the index bytes (from its JSON). */
+function mediaTypeOf(index) {
+    const { mediaType } = JSON.parse(index);
+    return mediaType ?? 'application/vnd.oci.image.index.v1+json';
+}
+/** One tag by PUT with its retries: done, refused (fall back to buildx), or how it failed. */
+async function putOne(run, t, body, type) {
+    const { options, deps } = run;
+    for (let n = 1;; n++) {
+        let verdict;
+        let err;
+        try {
+            verdict = putVerdict(200, await deps.putManifest(t, body, type), run.digest);
+        }
+        catch (e) {
+            err = e;
+            verdict = putVerdict(err.status, undefined, run.digest);
+        }
+        if (verdict.kind === 'ok')
+            return 'ok';
+        if (verdict.kind === 'fail')
+            return { failed: `manifest PUT of ${t.original}: ${verdict.line}`, cls: 'unknown' };
+        const answer = err?.message ?? '';
+        if (verdict.kind === 'fallback')
+            return { fallback: answer };
+        const decision = shouldRetry(verdict.cls, n, options.maxAttempts, options.retryOn);
+        if (!decision.retry || run.failure) {
+            // A reset after the registry took the PUT leaves the tag written: read it once before giving up.
+            if ((await run.holds(t, false)).ok)
+                return 'ok';
+            const failed = `manifest PUT of ${t.original} failed: ${answer} (${decision.reason})`;
+            return { failed, cls: verdict.cls };
+        }
+        const { retryDelayMs: baseMs, retryMaxDelayMs: capMs } = options;
+        const wait = retryWait(n, { baseMs, capMs }, deps.random ?? Math.random, err?.retryAfterMs);
+        const asked = err?.retryAfterMs === undefined ? '' : ` (the registry asked for ${err.retryAfterMs} ms)`;
+        deps.info(`Retrying the manifest PUT of ${t.original} in ${wait} ms${asked}: ${answer}`);
+        await deps.sleep(wait);
+    }
+}
+/**
+ * Writes `tags` by PUT, up to put-concurrency at once. Tags written join `run.holding` and
+ * `run.put`; on a refusal the run falls back to buildx (`run.putRefused`) and the tags not written
+ * go back to `pending`; a failure gives the run up.
+ */
+async function putAll(run, tags) {
+    const body = Buffer.from(run.index, 'utf8');
+    const type = mediaTypeOf(run.index);
+    const queue = [...tags];
+    const worker = async () => {
+        while (queue.length > 0 && !run.failure && run.putRefused === undefined) {
+            const t = queue.shift();
+            const got = await putOne(run, t, body, type);
+            if (got === 'ok') {
+                run.holding.push(t);
+                run.put.add(t.original);
+            }
+            else if ('fallback' in got) {
+                run.pending.unshift(t);
+                refuse(run, got.fallback);
+            }
+            else {
+                run.gaveUp(putFailure(got, t.original));
+            }
+        }
+    };
+    await Promise.all(Array.from({ length: Math.min(run.options.putConcurrency, tags.length) }, worker));
+    if (run.putRefused !== undefined)
+        run.pending.unshift(...queue);
+    else if (run.failure)
+        run.failure.tags.push(...queue.map((t) => t.original));
+}
+function refuse(run, answer) {
+    if (run.putRefused !== undefined)
+        return;
+    run.putRefused = `The registry refused a manifest PUT (${answer}): the other tags are copied by buildx (tag-method: buildx keeps this way)`;
+    run.deps.info(run.putRefused);
+}
+function putFailure({ failed, cls }, tag) {
+    return { class: cls, signature: 'manifest PUT failed', line: failed, message: failed, tags: [tag] };
+}
+
 ;// CONCATENATED MODULE: ./src/merge/push.ts
 // The pushes: one invocation with its retries (reading its tags back after a failure, so only what
 // is missing is pushed again, and proving the first tag holds the index), the first push started
 // alongside the --dry-run, and the copies to further tags by digest, up to parallel-copies at once.
+
 
 
 
@@ -39372,9 +39521,38 @@ async function pushAll(run) {
         if (f)
             return run.gaveUp(f);
     }
+    if (run.options.tagMethod === 'put' && run.deps.putManifest && run.index)
+        await fanOut(run);
+    if (run.failure)
+        return;
     const { parallelCopies } = run.options;
     const workers = run.holding.length > 0 ? Math.max(1, Math.min(parallelCopies, run.pending.length)) : 1;
     await Promise.all(Array.from({ length: workers }, () => copies(run)));
+}
+/**
+ * Tags by manifest PUT (merge/put.ts): the tags of repositories holding the index; one buildx
+ * copy into each other repository (single-tag invocations, up to parallel-copies at once), then
+ * their tags by PUT too. Stops at a refusal (the copies workers take the rest) or a failure.
+ */
+async function fanOut(run) {
+    while (run.pending.length > 0 && !run.failure && run.putRefused === undefined) {
+        const plan = planPuts(run.pending, run.holding);
+        run.pending = [...plan.seeds, ...plan.later];
+        await putAll(run, plan.byPut);
+        if (run.failure || run.putRefused !== undefined || plan.seeds.length === 0)
+            return;
+        run.pending = plan.later;
+        const seeds = plan.seeds.map((t) => [t]);
+        const worker = async () => {
+            for (let s = seeds.shift(); s && !run.failure; s = seeds.shift()) {
+                const f = await runInvocation(run, s, ++run.invocations);
+                if (f)
+                    run.gaveUp(f);
+            }
+        };
+        await Promise.all(Array.from({ length: Math.min(run.options.parallelCopies, seeds.length) }, worker));
+        run.failure?.tags.push(...seeds.flat().map((t) => t.original));
+    }
 }
 /** A copies worker: takes batches until none is left or an invocation gave up. */
 async function copies(run) {
@@ -39452,6 +39630,8 @@ function mergeOptions(inputs) {
         dryRun: inputs.dryRun,
         maxConcurrency: inputs.maxConcurrency,
         parallelCopies: inputs.parallelCopies,
+        tagMethod: inputs.tagMethod,
+        putConcurrency: inputs.putConcurrency,
         maxAttempts: inputs.maxAttempts,
         retryOn: inputs.retryOn,
         retryDelayMs: inputs.retryDelayMs,
@@ -39760,35 +39940,55 @@ class RegistryClient {
      * expired) is answered once: a new authorization, shared by every read of the repository that
      * got the same 401 meanwhile, and the request sent again with it.
      */
-    async request(ref, url, method) {
-        const scopeKey = `${ref.domain}/${ref.path}`;
-        const headers = { Accept: MANIFEST_ACCEPT };
+    async request(ref, url, method, put) {
+        // A PUT needs the push scope: its token is the repository's push token, kept apart.
+        const scopeKey = `${ref.domain}/${ref.path}${put ? ' push' : ''}`;
+        const headers = put
+            ? { 'Content-Type': put.mediaType, 'Content-Length': String(put.body.length) }
+            : { Accept: MANIFEST_ACCEPT };
         const sent = this.auths.get(scopeKey);
         const token = sent && (await sent.catch(() => undefined));
         if (token)
             headers.Authorization = token;
-        let res = await this.fetch(url, { method, headers });
+        let res = await this.fetch(url, { method, headers, body: put?.body });
         if (res.status === 401) {
             const challenge = res.headers.get('www-authenticate');
             res.discard();
             if (!challenge)
                 return res;
-            const auth = await this.reauthorize(ref, scopeKey, challenge, sent);
+            const auth = await this.reauthorize(ref, scopeKey, challenge, sent, put !== undefined);
             if (!auth)
                 return res;
-            res = await this.fetch(url, { method, headers: { ...headers, Authorization: auth } });
+            res = await this.fetch(url, { method, headers: { ...headers, Authorization: auth }, body: put?.body });
         }
         return res;
+    }
+    /**
+     * Writes manifest bytes to a tag (`PUT /v2/<name>/manifests/<tag>`, one try: the caller retries)
+     * with a push-scope token, and returns the digest the registry answered in
+     * `Docker-Content-Digest` (null when it sent none). A refusal throws a RegistryError with the
+     * status, the Retry-After asked for, and the start of the registry's answer.
+     */
+    async putManifest(ref, body, mediaType) {
+        const url = `${registryBaseUrl(ref.domain)}/v2/${ref.path}/manifests/${ref.tag ?? 'latest'}`;
+        const res = await this.request(ref, url, 'PUT', { body, mediaType });
+        if (!res.ok) {
+            const text = (await readAll(res).catch(() => Buffer.alloc(0))).toString('utf8').slice(0, 300);
+            const err = statusError('PUT', url, res);
+            throw new RegistryError(`${err.message}${text ? `: ${text.trim()}` : ''}`, res.status, err.retryAfterMs);
+        }
+        res.discard();
+        return res.headers.get('docker-content-digest');
     }
     /**
      * The repository's new authorization after a 401 to a request sent with `sent`: the one another
      * read already asked for since, or a new one (dropped again if it fails, so a retry asks anew).
      */
-    reauthorize(ref, scopeKey, challenge, sent) {
+    reauthorize(ref, scopeKey, challenge, sent, push = false) {
         const current = this.auths.get(scopeKey);
         if (current && current !== sent)
             return current;
-        const next = this.authorize(ref, challenge);
+        const next = this.authorize(ref, challenge, push);
         this.auths.set(scopeKey, next);
         next.catch(() => {
             if (this.auths.get(scopeKey) === next)
@@ -39806,7 +40006,7 @@ class RegistryClient {
         }
     }
     /** Answers a 401 challenge: Basic with the stored credentials, or a Bearer token exchange. */
-    async authorize(ref, challenge) {
+    async authorize(ref, challenge, push = false) {
         const { scheme, params } = parseChallenge(challenge);
         const creds = await this.credentialsFor(ref.domain);
         if (scheme === 'basic') {
@@ -39817,7 +40017,7 @@ class RegistryClient {
         if (scheme !== 'bearer' || !params.realm)
             return undefined;
         const realm = new URL(params.realm);
-        const res = await this.fetchToken(realm, params.service ?? '', `repository:${ref.path}:pull`, creds);
+        const res = await this.fetchToken(realm, params.service ?? '', `repository:${ref.path}:${push ? 'pull,push' : 'pull'}`, creds);
         if (!res.ok)
             res.discard();
         if (!res.ok)
@@ -40525,8 +40725,10 @@ function policyVerdict(p) {
 /** How many tags were pushed, and how many already held the index (not pushed again). */
 function pushedWhat(r) {
     const already = r.tags.filter((t) => t.state === 'already').length;
+    const put = r.tags.filter((t) => t.state === 'put').length;
+    const byPut = put > 0 ? ` (${put} written by manifest PUT)` : '';
     if (already === 0)
-        return `Pushed ${plural(r.tags.length, 'tag')}`;
+        return `Pushed ${plural(r.tags.length, 'tag')}${byPut}`;
     if (already === r.tags.length)
         return `Nothing pushed: ${plural(already, 'tag')} already held it`;
     return `Pushed ${r.tags.length - already} of ${plural(r.tags.length, 'tag')} (${already} already held it)`;
@@ -40555,7 +40757,9 @@ function summaryMarkdown(r, buildx, dryRun, policy, known) {
     if (r.tags.length > 0) {
         lines.push('', '| tag | digest | verified |', '| --- | --- | --- |');
         for (const t of r.tags.slice(0, 200)) {
-            const verified = t.state === 'already' ? 'yes, held it already: not pushed' : t.verified ? 'yes' : 'no';
+            const verified = t.state === 'already'
+                ? 'yes, held it already: not pushed'
+                : `${t.verified ? 'yes' : 'no'}${t.state === 'put' ? ', written by manifest PUT' : ''}`;
             lines.push(`| \`${t.tag}\` | \`${t.digest ?? '-'}\` | ${verified} |`);
         }
         if (r.tags.length > 200)
@@ -40659,9 +40863,14 @@ async function publish(result, run, annotator) {
     }
     await summary.addRaw(summaryMarkdown(result, run.buildx, run.dryRun, run.policy, known)).write();
     if (result.ok) {
+        // One warning at most: the recovery, with the fall-back from manifest PUTs in it when both.
         if (result.recovered) {
             const a = recoveryAnnotation(result, known);
-            annotator.warning(a.message, { title: a.title });
+            const message = result.warning ? `${a.message}\n${result.warning}` : a.message;
+            annotator.warning(message, { title: a.title });
+        }
+        else if (result.warning) {
+            annotator.warning(result.warning, { title: 'manifest PUT refused: tags copied by buildx' });
         }
         info(`Done: ${result.tags.length} tag(s) hold ${result.digest}`);
     }
@@ -40766,6 +40975,7 @@ function merge({ inputs, located }, controller) {
             killGraceMs: KILL_GRACE_MS,
         }),
         readDigest: (ref) => registry.digestOf(ref),
+        putManifest: (ref, body, mediaType) => registry.putManifest(ref, body, mediaType),
         credentialsFor: (host) => registry.credentialsKnown(host),
         sleep: (ms) => sleep(ms, controller.signal),
         info: info,
