@@ -39621,24 +39621,25 @@ async function verification(run) {
 
 ;// CONCATENATED MODULE: ./src/merge/options.ts
 // The inputs the merge stage reads, and nothing else (no token, no policy, no install settings).
+const MERGE_KEYS = [
+    'sources',
+    'tags',
+    'annotations',
+    'append',
+    'dryRun',
+    'maxConcurrency',
+    'parallelCopies',
+    'tagMethod',
+    'putConcurrency',
+    'maxAttempts',
+    'retryOn',
+    'retryDelayMs',
+    'retryMaxDelayMs',
+    'readTimeoutMs',
+    'verify',
+];
 function mergeOptions(inputs) {
-    return {
-        sources: inputs.sources,
-        tags: inputs.tags,
-        annotations: inputs.annotations,
-        append: inputs.append,
-        dryRun: inputs.dryRun,
-        maxConcurrency: inputs.maxConcurrency,
-        parallelCopies: inputs.parallelCopies,
-        tagMethod: inputs.tagMethod,
-        putConcurrency: inputs.putConcurrency,
-        maxAttempts: inputs.maxAttempts,
-        retryOn: inputs.retryOn,
-        retryDelayMs: inputs.retryDelayMs,
-        retryMaxDelayMs: inputs.retryMaxDelayMs,
-        readTimeoutMs: inputs.readTimeoutMs,
-        verify: inputs.verify,
-    };
+    return Object.fromEntries(MERGE_KEYS.map((k) => [k, inputs[k]]));
 }
 
 ;// CONCATENATED MODULE: ./src/merge/engine.ts
