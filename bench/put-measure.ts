@@ -1,11 +1,14 @@
-// Throwaway measurement (not part of the bench): 40 tags x 6 platforms on loopback, the action
-// before (the base bundle) and after (tag-method buildx, and put with put-concurrency 1, 4, 8),
-// and the create-then-retag loop, with each real buildx. Median of RUNS.
+// Measurement behind the put-concurrency default (not part of `npm run bench`): 40 tags x 6
+// platforms, the action before (the base bundle, BASE_ENTRY) and after (tag-method buildx, and put
+// with put-concurrency 1, 4, 8, 16), and the create-then-retag loop, with each real buildx.
+// Median of BENCH_RUNS. BENCH_DELAY_MS puts the test bed's delay proxy (every request and every
+// response held that long) between everything and the registry: a registry far away.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { startDelayProxy } from '../__tests__/testbed/delay-proxy.ts';
 import { pushPlatformImages } from '../__tests__/testbed/images.ts';
 import { realBuildxes } from '../__tests__/testbed/paths.ts';
 import { readDigest, startRegistry } from '../__tests__/testbed/registry.ts';
@@ -14,16 +17,19 @@ import { runAction } from '../__tests__/testbed/runner.ts';
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const K = Number(process.env.BENCH_TAGS ?? 40);
 const BASE = process.env.BASE_ENTRY;
+const DELAY_MS = Number(process.env.BENCH_DELAY_MS ?? 0);
 const AFTER = process.env.AFTER_ENTRY;
 const SIX = ['linux/amd64', 'linux/arm64', 'linux/arm/v7', 'linux/s390x', 'linux/ppc64le', 'linux/386'];
 const env = { ...process.env, DOCKER_CONFIG: mkdtempSync(join(tmpdir(), 'pm-dc-')) };
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 const reg = await startRegistry();
+const proxy = DELAY_MS > 0 ? await startDelayProxy({ target: reg.url, delayMs: DELAY_MS }) : undefined;
+const host = proxy?.host ?? reg.host;
 let n = 0;
-const tagsOf = (repo: string) => Array.from({ length: K }, (_, i) => `${reg.host}/${repo}:t${i + 1}`);
+const tagsOf = (repo: string) => Array.from({ length: K }, (_, i) => `${host}/${repo}:t${i + 1}`);
 try {
-  const src = await pushPlatformImages(reg, 'pm-src/app', SIX);
+  const src = (await pushPlatformImages(reg, 'pm-src/app', SIX)).map((r) => r.replace(reg.host, host));
   for (const bx of realBuildxes()) {
     const retag = (): number => {
       const tags = tagsOf(`pm${++n}/app`);
@@ -37,6 +43,7 @@ try {
     const act = async (inputs: Record<string, string>, entry?: string): Promise<number> => {
       const repo = `pm${++n}/app`;
       const run = await runAction({
+        timeoutMs: 600_000,
         inputs: {
           sources: src.join('\n'),
           tags: tagsOf(repo).join('\n'),
@@ -60,6 +67,7 @@ try {
       ['action put, put-concurrency 1', () => act({ 'put-concurrency': '1' })],
       ['action put, put-concurrency 4', () => act({ 'put-concurrency': '4' })],
       ['action put, put-concurrency 8', () => act({ 'put-concurrency': '8' })],
+      ['action put, put-concurrency 16', () => act({ 'put-concurrency': '16' })],
     ];
     await act({}); // warm
     const times = new Map<string, number[]>(cases.map(([name]) => [name, []]));
@@ -68,10 +76,11 @@ try {
     for (const [name, xs] of times) {
       const m = median(xs);
       console.log(
-        `buildx ${bx.version} | ${K} tags | ${name} | ${(m / 1000).toFixed(2)} s | ${(m / loop).toFixed(2)}x loop | runs ${xs.map((x) => Math.round(x)).join(', ')} ms`,
+        `${DELAY_MS} ms away | buildx ${bx.version} | ${K} tags | ${name} | ${(m / 1000).toFixed(2)} s | ${(m / loop).toFixed(2)}x loop | runs ${xs.map((x) => Math.round(x)).join(', ')} ms`,
       );
     }
   }
 } finally {
+  await proxy?.stop();
   await reg.stop();
 }

@@ -38996,10 +38996,16 @@ class MergeRun {
     invocations = 0;
     /** the first invocation that gave up; the run starts no more */
     failure;
-    /** an invocation needed more than one attempt, or its tags were found already pushed */
+    /** an invocation needed more than one attempt, its tags were found already pushed, or a PUT was retried */
     recovered = false;
     /** tags written by manifest PUT */
     put = new Set();
+    /** manifest PUTs that failed and were tried again */
+    putRetries = [];
+    /** tags PUT (or tried) at least once */
+    putTried = 0;
+    /** tags whose read-back after a write waited for the registry to show it: how long */
+    lagWaits = new Map();
     /** why manifest PUTs stopped (the registry refused one): buildx copies the rest */
     putRefused;
     /** the first push, started while the --dry-run runs; its first attempt takes it */
@@ -39070,6 +39076,8 @@ class MergeRun {
             }
             if (got.digest === this.digest) {
                 this.proven.add(ref.original);
+                if (waited > 0)
+                    this.lagWaits.set(ref.original, waited);
                 return { ...got, waitedMs: waited };
             }
             const wait = Math.min(backoffCeiling(n, READ_BACKOFF), limit - waited);
@@ -39083,6 +39091,16 @@ class MergeRun {
             await this.deps.sleep(wait);
         }
     }
+    /** A tag's result with what the run knows of it: held it already, written by PUT, waited out lag. */
+    tagResult(t) {
+        const lag = this.lagWaits.get(t.tag);
+        const withLag = lag !== undefined && t.verified ? { ...t, lagWaitMs: lag } : t;
+        if (this.already.has(t.tag))
+            return { ...withLag, state: 'already' };
+        if (this.put.has(t.tag))
+            return { ...withLag, state: 'put' };
+        return withLag;
+    }
     /** The run's result: ok without `failure`; the tags unread (not pushed) unless given. */
     result(failure, tags) {
         return {
@@ -39090,11 +39108,16 @@ class MergeRun {
             digest: this.digest || undefined,
             index: this.index,
             attempts: this.attempts,
-            tags: (tags ?? this.tagNames.map((tag) => ({ tag, digest: null, verified: false }))).map((t) => this.already.has(t.tag)
-                ? { ...t, state: 'already' }
-                : this.put.has(t.tag)
-                    ? { ...t, state: 'put' }
-                    : t),
+            tags: (tags ?? this.tagNames.map((tag) => ({ tag, digest: null, verified: false }))).map((t) => this.tagResult(t)),
+            ...(this.putTried > 0
+                ? {
+                    puts: {
+                        written: this.put.size,
+                        concurrency: Math.min(this.options.putConcurrency, this.putTried),
+                        retries: this.putRetries,
+                    },
+                }
+                : {}),
             ...(this.putRefused !== undefined ? { warning: this.putRefused } : {}),
             panics: this.attempts.filter((a) => a.class === 'panic').length,
             recovered: failure === undefined && this.recovered,
@@ -39273,6 +39296,14 @@ async function putOne(run, t, body, type) {
         }
         const { retryDelayMs: baseMs, retryMaxDelayMs: capMs } = options;
         const wait = retryWait(n, { baseMs, capMs }, deps.random ?? Math.random, err?.retryAfterMs);
+        run.putRetries.push({
+            tag: t.original,
+            class: verdict.cls,
+            answer,
+            waitMs: wait,
+            ...(err?.retryAfterMs !== undefined ? { askedWaitMs: err.retryAfterMs } : {}),
+        });
+        run.recovered = true;
         const asked = err?.retryAfterMs === undefined ? '' : ` (the registry asked for ${err.retryAfterMs} ms)`;
         deps.info(`Retrying the manifest PUT of ${t.original} in ${wait} ms${asked}: ${answer}`);
         await deps.sleep(wait);
@@ -39287,6 +39318,7 @@ async function putAll(run, tags) {
     const body = Buffer.from(run.index, 'utf8');
     const type = mediaTypeOf(run.index);
     const queue = [...tags];
+    run.putTried += tags.length;
     const worker = async () => {
         while (queue.length > 0 && !run.failure && run.putRefused === undefined) {
             const t = queue.shift();
@@ -40557,7 +40589,14 @@ function resultJson(r, buildx, policy) {
         digest: r.digest ?? null,
         ok: r.ok,
         buildx,
-        tags: r.tags.map(({ tag, digest, verified, state }) => state ? { tag, digest, verified, state } : { tag, digest, verified }),
+        tags: r.tags.map(({ tag, digest, verified, state, lagWaitMs }) => ({
+            tag,
+            digest,
+            verified,
+            ...(state ? { state } : {}),
+            ...(lagWaitMs !== undefined ? { lagWaitMs } : {}),
+        })),
+        ...(r.puts ? { puts: r.puts } : {}),
         attempts: r.attempts.map((a) => ({
             number: a.number,
             invocation: a.invocation,
@@ -40621,12 +40660,22 @@ const HEADLINE = {
     verify: 'verification failed',
     oracle: 'buildx failed',
 };
+/** A retried manifest PUT's signature: the status and reason, or the network error's code. */
+function putSignature(answer) {
+    return (/: (\d{3}(?: [A-Za-z][\w -]*)?)/.exec(answer)?.[1]?.trim() ??
+        /\b(E[A-Z]+)\b/.exec(answer)?.[1] ??
+        'failed');
+}
 function absorbed(r) {
     const counts = new Map();
     for (const a of r.attempts) {
         if (a.ok)
             continue;
         const key = `${a.class} (${a.signature})`;
+        counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+    for (const p of r.puts?.retries ?? []) {
+        const key = `manifest PUT ${p.class} (${putSignature(p.answer)})`;
         counts.set(key, (counts.get(key) ?? 0) + 1);
     }
     return [...counts].map(([k, n]) => `${n} × ${k}`).join(', ');
@@ -40686,8 +40735,13 @@ function failureAnnotation(r, dryRun, known) {
 /** The one warning annotation of a run that succeeded only after retries. */
 function recoveryAnnotation(r, known) {
     const failures = r.attempts.filter((a) => !a.ok);
-    const classes = [...new Set(failures.map((a) => a.class))].join(', ');
-    const sig = failures.find((a) => a.class === 'panic')?.signature ?? failures[0]?.signature ?? '';
+    const putRetries = r.puts?.retries ?? [];
+    const classes = [
+        ...new Set([...failures.map((a) => a.class), ...putRetries.map((p) => `manifest PUT ${p.class}`)]),
+    ].join(', ');
+    const sig = failures.find((a) => a.class === 'panic')?.signature ??
+        failures[0]?.signature ??
+        (putRetries[0] ? `manifest PUT ${putSignature(putRetries[0].answer)}` : '');
     const pushes = r.attempts.filter((a) => a.invocation !== 'oracle').length;
     const title = clip(`recovered from ${classes}: ${sig} (${plural(pushes, 'attempt')})`, 120);
     const message = [
@@ -40739,7 +40793,12 @@ function resultLine(r, dryRun) {
     const n = countAttempts(r, dryRun);
     if (r.ok) {
         const what = dryRun ? 'Dry run' : pushedWhat(r);
-        const classes = [...new Set(r.attempts.filter((a) => !a.ok).map((a) => a.class))].join(', ');
+        const classes = [
+            ...new Set([
+                ...r.attempts.filter((a) => !a.ok).map((a) => a.class),
+                ...(r.puts?.retries ?? []).map((p) => `manifest PUT ${p.class}`),
+            ]),
+        ].join(', ');
         return `${what}, \`${r.digest}\`, ${plural(n, 'attempt')}, ${r.recovered ? `recovered from ${classes}` : 'no retry needed'}`;
     }
     const when = n === 0 ? 'before any push' : `after ${plural(n, 'attempt')}`;

@@ -23,6 +23,11 @@ interface ResultJson {
   digest: string;
   tags: { tag: string; verified: boolean; state?: string }[];
   attempts: { invocation: number | 'oracle' }[];
+  puts?: {
+    written: number;
+    concurrency: number;
+    retries: { tag: string; class: string; answer: string; waitMs: number; askedWaitMs?: number }[];
+  };
 }
 
 const result = (run: ActionRun): ResultJson => JSON.parse(run.outputs.result as string) as ResultJson;
@@ -123,6 +128,14 @@ describe.each(realBuildxes())('tags by manifest PUT, buildx $version', ({ path }
     expect(byPut(r)).toBe(3);
     expect(invocations(r)).toBe(1);
     expect(run.stdout).toMatch(/Retrying the manifest PUT of \S+ in \d+ ms: PUT \S+: 503/);
+    // the retry is in the record, and the run counts as recovered: one warning says so
+    expect(r.puts).toMatchObject({ written: 3, concurrency: 3 });
+    expect(r.puts?.retries).toHaveLength(1);
+    expect(r.puts?.retries[0]).toMatchObject({ class: 'transient', answer: expect.stringContaining('503') });
+    expect(run.outputs.recovered).toBe('true');
+    expect(warnings(run).map((w) => w.props.title)).toEqual([
+      expect.stringMatching(/^recovered from manifest PUT transient: manifest PUT 503 Service Unavailable/),
+    ]);
   });
 
   it('every PUT reset after the registry took it: the attempts spent, the tag read once, and it holds the index', async () => {
@@ -146,6 +159,7 @@ describe.each(realBuildxes())('tags by manifest PUT, buildx $version', ({ path }
     });
     expect(byPut(r)).toBe(2);
     expect(run.stdout).toContain('(the registry asked for 2000 ms)');
+    expect(r.puts?.retries).toEqual([expect.objectContaining({ askedWaitMs: 2000, class: 'transient' })]);
     expect(Date.now() - started).toBeGreaterThanOrEqual(2000);
   });
 });

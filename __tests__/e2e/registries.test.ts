@@ -31,6 +31,7 @@ interface TagState {
   digest: string | null;
   verified: boolean;
   state?: string;
+  lagWaitMs?: number;
 }
 
 /** Runs the action on the real buildx `path` (through the pass-through shim) to `tags` behind the proxy. */
@@ -118,9 +119,11 @@ describe.each(realBuildxes())('buildx $version', ({ version, path }) => {
     for (const t of ['t2', 't3'])
       expect(r.manifestPuts.filter((q) => q.path.endsWith(`/manifests/${t}`))).toHaveLength(1);
     const digest = r.run.outputs.digest as string;
-    expect(r.tags).toEqual(
+    // each tag's read-back waited out the lag, and the result says how long
+    expect(r.tags.map(({ lagWaitMs: _, ...t }) => t)).toEqual(
       tags.map((tag, i) => ({ tag, digest, verified: true, ...(i > 0 ? { state: 'put' } : {}) })),
     );
+    for (const t of r.tags) expect(t.lagWaitMs).toBeGreaterThan(0);
     expect(r.run.outputs.recovered).toBe('false');
   });
 });

@@ -19,7 +19,8 @@ export const fixturesDir = path.join(repoRoot, '__tests__', 'fixtures', 'buildx-
 export const faultShimPath = path.join(here, 'fault-shim.mjs');
 
 /** The bundled action the runner emulator runs. */
-export const actionEntry = path.join(repoRoot, 'dist', 'index.js');
+/** The bundle the e2e tests run; ACTION_ENTRY runs them against another (say, main's, to show a test fails there). */
+export const actionEntry = process.env.ACTION_ENTRY || path.join(repoRoot, 'dist', 'index.js');
 
 function missing(what: string, file: string, envName: string): Error {
   return new Error(

@@ -6,6 +6,7 @@ import {
   alongsideNote,
   failureAnnotation,
   policyVerdict,
+  putSignature,
   recoveryAnnotation,
   resultLine,
   SUMMARY_MAX_BYTES,
@@ -321,5 +322,19 @@ describe('a wait the registry asked for', () => {
     const attempts = JSON.parse(stepOutputs(r, BX, false).result as string).attempts;
     expect(attempts[1]).toMatchObject({ waitMs: 2000, askedWaitMs: 2000 });
     expect(attempts[2]).not.toHaveProperty('askedWaitMs');
+  });
+});
+
+describe('putSignature', () => {
+  it.each([
+    ['PUT http://127.0.0.1:5000/v2/r/a/manifests/t2: 503 Service Unavailable', '503 Service Unavailable'],
+    [
+      'PUT https://ghcr.io/v2/o/a/manifests/1: 429 Too Many Requests (toomanyrequests)',
+      '429 Too Many Requests',
+    ],
+    ['PUT http://127.0.0.1:5000/v2/r/a/manifests/t2: read ECONNRESET', 'ECONNRESET'],
+    ['socket hang up', 'failed'],
+  ])('%s -> %s', (answer, sig) => {
+    expect(putSignature(answer)).toBe(sig);
   });
 });

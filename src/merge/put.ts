@@ -108,6 +108,14 @@ async function putOne(run: MergeRun, t: ImageRef, body: Buffer, type: string): P
     }
     const { retryDelayMs: baseMs, retryMaxDelayMs: capMs } = options;
     const wait = retryWait(n, { baseMs, capMs }, deps.random ?? Math.random, err?.retryAfterMs);
+    run.putRetries.push({
+      tag: t.original,
+      class: verdict.cls,
+      answer,
+      waitMs: wait,
+      ...(err?.retryAfterMs !== undefined ? { askedWaitMs: err.retryAfterMs } : {}),
+    });
+    run.recovered = true;
     const asked = err?.retryAfterMs === undefined ? '' : ` (the registry asked for ${err.retryAfterMs} ms)`;
     deps.info(`Retrying the manifest PUT of ${t.original} in ${wait} ms${asked}: ${answer}`);
     await deps.sleep(wait);
@@ -123,6 +131,7 @@ export async function putAll(run: MergeRun, tags: ImageRef[]): Promise<void> {
   const body = Buffer.from(run.index!, 'utf8');
   const type = mediaTypeOf(run.index!);
   const queue = [...tags];
+  run.putTried += tags.length;
   const worker = async (): Promise<void> => {
     while (queue.length > 0 && !run.failure && run.putRefused === undefined) {
       const t = queue.shift()!;

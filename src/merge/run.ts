@@ -9,7 +9,15 @@ import { formatDuration } from '../util/parse.js';
 import { backoffCeiling, retryWait } from '../util/retry.js';
 import type { MergeOptions } from './options.js';
 import { nextBatch } from './plan.js';
-import type { Attempt, AttemptRecord, EngineDeps, Failure, MergeResult, TagResult } from './types.js';
+import type {
+  Attempt,
+  AttemptRecord,
+  EngineDeps,
+  Failure,
+  MergeResult,
+  PutRetry,
+  TagResult,
+} from './types.js';
 
 /** The classification of a failed outcome (every failed outcome has one; this is the fallback). */
 export function classOf(out: ExecOutcome): Classification {
@@ -66,10 +74,16 @@ export class MergeRun {
   invocations = 0;
   /** the first invocation that gave up; the run starts no more */
   failure?: Failure;
-  /** an invocation needed more than one attempt, or its tags were found already pushed */
+  /** an invocation needed more than one attempt, its tags were found already pushed, or a PUT was retried */
   recovered = false;
   /** tags written by manifest PUT */
   readonly put = new Set<string>();
+  /** manifest PUTs that failed and were tried again */
+  readonly putRetries: PutRetry[] = [];
+  /** tags PUT (or tried) at least once */
+  putTried = 0;
+  /** tags whose read-back after a write waited for the registry to show it: how long */
+  readonly lagWaits = new Map<string, number>();
   /** why manifest PUTs stopped (the registry refused one): buildx copies the rest */
   putRefused?: string;
   /** the first push, started while the --dry-run runs; its first attempt takes it */
@@ -154,6 +168,7 @@ export class MergeRun {
       }
       if (got.digest === this.digest) {
         this.proven.add(ref.original);
+        if (waited > 0) this.lagWaits.set(ref.original, waited);
         return { ...got, waitedMs: waited };
       }
       const wait = Math.min(backoffCeiling(n, READ_BACKOFF), limit - waited);
@@ -169,6 +184,15 @@ export class MergeRun {
     }
   }
 
+  /** A tag's result with what the run knows of it: held it already, written by PUT, waited out lag. */
+  private tagResult(t: TagResult): TagResult {
+    const lag = this.lagWaits.get(t.tag);
+    const withLag = lag !== undefined && t.verified ? { ...t, lagWaitMs: lag } : t;
+    if (this.already.has(t.tag)) return { ...withLag, state: 'already' };
+    if (this.put.has(t.tag)) return { ...withLag, state: 'put' };
+    return withLag;
+  }
+
   /** The run's result: ok without `failure`; the tags unread (not pushed) unless given. */
   result(failure: Failure | undefined, tags?: TagResult[]): MergeResult {
     return {
@@ -177,12 +201,17 @@ export class MergeRun {
       index: this.index,
       attempts: this.attempts,
       tags: (tags ?? this.tagNames.map((tag) => ({ tag, digest: null, verified: false }))).map((t) =>
-        this.already.has(t.tag)
-          ? { ...t, state: 'already' as const }
-          : this.put.has(t.tag)
-            ? { ...t, state: 'put' as const }
-            : t,
+        this.tagResult(t),
       ),
+      ...(this.putTried > 0
+        ? {
+            puts: {
+              written: this.put.size,
+              concurrency: Math.min(this.options.putConcurrency, this.putTried),
+              retries: this.putRetries,
+            },
+          }
+        : {}),
       ...(this.putRefused !== undefined ? { warning: this.putRefused } : {}),
       panics: this.attempts.filter((a) => a.class === 'panic').length,
       recovered: failure === undefined && this.recovered,

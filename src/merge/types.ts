@@ -63,7 +63,28 @@ export interface TagResult {
    * by manifest PUT (no buildx invocation, not in `attempts`)
    */
   state?: 'already' | 'put';
+  /** how long its read-back waited for the registry to show what was just written (read-after-write lag) */
+  lagWaitMs?: number;
   error?: string;
+}
+
+/** A manifest PUT that failed and was tried again. */
+export interface PutRetry {
+  tag: string;
+  class: FailureClass;
+  /** the registry's answer, or the network error */
+  answer: string;
+  /** the wait before the next try */
+  waitMs: number;
+  /** the wait the registry asked for (Retry-After), when it asked */
+  askedWaitMs?: number;
+}
+
+/** The tags written by manifest PUT: how many, at most how many at once, what was retried. */
+export interface PutSummary {
+  written: number;
+  concurrency: number;
+  retries: PutRetry[];
 }
 
 export interface Failure {
@@ -86,6 +107,8 @@ export interface MergeResult {
   tags: TagResult[];
   panics: number;
   recovered: boolean;
+  /** present when tags were written (or tried) by manifest PUT */
+  puts?: PutSummary;
   /** the run fell back from manifest PUTs to buildx copies: why (the registry's answer) */
   warning?: string;
   failure?: Failure;

@@ -28,7 +28,16 @@ export interface ResultJson {
   ok: boolean;
   buildx: BuildxInfo;
   /** `state`: 'already' (held the index before the run, not pushed) or 'put' (written by manifest PUT) */
-  tags: { tag: string; digest: string | null; verified: boolean; state?: 'already' | 'put' }[];
+  tags: {
+    tag: string;
+    digest: string | null;
+    verified: boolean;
+    state?: 'already' | 'put';
+    /** the read-back waited this long for the registry to show the write (read-after-write lag) */
+    lagWaitMs?: number;
+  }[];
+  /** tags written by manifest PUT: how many, at most how many at once, each PUT retried */
+  puts?: MergeResult['puts'];
   attempts: {
     number: number;
     invocation: number | 'oracle';
@@ -53,9 +62,14 @@ export function resultJson(r: MergeResult, buildx: BuildxInfo, policy?: PolicyIn
     digest: r.digest ?? null,
     ok: r.ok,
     buildx,
-    tags: r.tags.map(({ tag, digest, verified, state }) =>
-      state ? { tag, digest, verified, state } : { tag, digest, verified },
-    ),
+    tags: r.tags.map(({ tag, digest, verified, state, lagWaitMs }) => ({
+      tag,
+      digest,
+      verified,
+      ...(state ? { state } : {}),
+      ...(lagWaitMs !== undefined ? { lagWaitMs } : {}),
+    })),
+    ...(r.puts ? { puts: r.puts } : {}),
     attempts: r.attempts.map((a) => ({
       number: a.number,
       invocation: a.invocation,

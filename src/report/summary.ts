@@ -27,11 +27,24 @@ const HEADLINE: Record<string, string> = {
   oracle: 'buildx failed',
 };
 
+/** A retried manifest PUT's signature: the status and reason, or the network error's code. */
+export function putSignature(answer: string): string {
+  return (
+    /: (\d{3}(?: [A-Za-z][\w -]*)?)/.exec(answer)?.[1]?.trim() ??
+    /\b(E[A-Z]+)\b/.exec(answer)?.[1] ??
+    'failed'
+  );
+}
+
 function absorbed(r: MergeResult): string {
   const counts = new Map<string, number>();
   for (const a of r.attempts) {
     if (a.ok) continue;
     const key = `${a.class} (${a.signature})`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  for (const p of r.puts?.retries ?? []) {
+    const key = `manifest PUT ${p.class} (${putSignature(p.answer)})`;
     counts.set(key, (counts.get(key) ?? 0) + 1);
   }
   return [...counts].map(([k, n]) => `${n} × ${k}`).join(', ');
@@ -94,8 +107,14 @@ export function failureAnnotation(r: MergeResult, dryRun: boolean, known?: strin
 /** The one warning annotation of a run that succeeded only after retries. */
 export function recoveryAnnotation(r: MergeResult, known?: string): Annotation {
   const failures = r.attempts.filter((a) => !a.ok);
-  const classes = [...new Set(failures.map((a) => a.class))].join(', ');
-  const sig = failures.find((a) => a.class === 'panic')?.signature ?? failures[0]?.signature ?? '';
+  const putRetries = r.puts?.retries ?? [];
+  const classes = [
+    ...new Set([...failures.map((a) => a.class), ...putRetries.map((p) => `manifest PUT ${p.class}`)]),
+  ].join(', ');
+  const sig =
+    failures.find((a) => a.class === 'panic')?.signature ??
+    failures[0]?.signature ??
+    (putRetries[0] ? `manifest PUT ${putSignature(putRetries[0].answer)}` : '');
   const pushes = r.attempts.filter((a) => a.invocation !== 'oracle').length;
   const title = clip(`recovered from ${classes}: ${sig} (${plural(pushes, 'attempt')})`, 120);
   const message = [
@@ -152,7 +171,12 @@ export function resultLine(r: MergeResult, dryRun: boolean): string {
   const n = countAttempts(r, dryRun);
   if (r.ok) {
     const what = dryRun ? 'Dry run' : pushedWhat(r);
-    const classes = [...new Set(r.attempts.filter((a) => !a.ok).map((a) => a.class))].join(', ');
+    const classes = [
+      ...new Set([
+        ...r.attempts.filter((a) => !a.ok).map((a) => a.class),
+        ...(r.puts?.retries ?? []).map((p) => `manifest PUT ${p.class}`),
+      ]),
+    ].join(', ');
     return `${what}, \`${r.digest}\`, ${plural(n, 'attempt')}, ${r.recovered ? `recovered from ${classes}` : 'no retry needed'}`;
   }
   const when = n === 0 ? 'before any push' : `after ${plural(n, 'attempt')}`;
