@@ -9,7 +9,15 @@ import { formatDuration } from '../util/parse.js';
 import { backoffCeiling, retryWait } from '../util/retry.js';
 import type { MergeOptions } from './options.js';
 import { nextBatch } from './plan.js';
-import type { Attempt, AttemptRecord, EngineDeps, Failure, MergeResult, TagResult } from './types.js';
+import type {
+  Attempt,
+  AttemptRecord,
+  EngineDeps,
+  Failure,
+  MergeResult,
+  PutStats,
+  TagResult,
+} from './types.js';
 
 /** The classification of a failed outcome (every failed outcome has one; this is the fallback). */
 export function classOf(out: ExecOutcome): Classification {
@@ -72,6 +80,12 @@ export class MergeRun {
   readonly put = new Set<string>();
   /** why manifest PUTs stopped (the registry refused one): buildx copies the rest */
   putRefused?: string;
+  /** the manifest PUTs sent, once one was */
+  putStats?: PutStats;
+  /** how long the read-back of a tag waited out registry lag before it showed the index */
+  readonly lagWaits = new Map<string, number>();
+  /** `annotations` lines the --dry-run's index was checked to carry */
+  annotationsChecked = 0;
   /** the first push, started while the --dry-run runs; its first attempt takes it */
   firstPush?: Promise<ExecOutcome>;
 
@@ -154,6 +168,7 @@ export class MergeRun {
       }
       if (got.digest === this.digest) {
         this.proven.add(ref.original);
+        if (waited > 0) this.lagWaits.set(ref.original, waited);
         return { ...got, waitedMs: waited };
       }
       const wait = Math.min(backoffCeiling(n, READ_BACKOFF), limit - waited);
@@ -169,6 +184,13 @@ export class MergeRun {
     }
   }
 
+  /** A tag's read-back with what the run knows of it: held the index already, written by PUT, lag waited out. */
+  private tagResult(t: TagResult): TagResult {
+    const state = this.already.has(t.tag) ? 'already' : this.put.has(t.tag) ? 'put' : undefined;
+    const lag = t.verified ? this.lagWaits.get(t.tag) : undefined;
+    return { ...t, ...(state ? { state } : {}), ...(lag ? { lagWaitMs: lag } : {}) };
+  }
+
   /** The run's result: ok without `failure`; the tags unread (not pushed) unless given. */
   result(failure: Failure | undefined, tags?: TagResult[]): MergeResult {
     return {
@@ -177,12 +199,10 @@ export class MergeRun {
       index: this.index,
       attempts: this.attempts,
       tags: (tags ?? this.tagNames.map((tag) => ({ tag, digest: null, verified: false }))).map((t) =>
-        this.already.has(t.tag)
-          ? { ...t, state: 'already' as const }
-          : this.put.has(t.tag)
-            ? { ...t, state: 'put' as const }
-            : t,
+        this.tagResult(t),
       ),
+      ...(this.putStats ? { puts: this.putStats } : {}),
+      ...(this.annotationsChecked > 0 ? { annotations: this.annotationsChecked } : {}),
       ...(this.putRefused !== undefined ? { warning: this.putRefused } : {}),
       panics: this.attempts.filter((a) => a.class === 'panic').length,
       recovered: failure === undefined && this.recovered,

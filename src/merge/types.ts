@@ -63,6 +63,8 @@ export interface TagResult {
    * by manifest PUT (no buildx invocation, not in `attempts`)
    */
   state?: 'already' | 'put';
+  /** how long its read-back waited for the registry to show the index it was written (registry lag), when it waited */
+  lagWaitMs?: number;
   error?: string;
 }
 
@@ -72,6 +74,18 @@ export interface Failure {
   line: string;
   message: string;
   tags: string[];
+  /** what to do about it, when there is something to say (the end of `message` too) */
+  advice?: string;
+}
+
+/** Tags written by manifest PUT: how many at once, and the retries (their count is `TagResult.state`). */
+export interface PutStats {
+  /** the most PUTs in flight at once */
+  atOnce: number;
+  /** PUTs sent again after a transient answer */
+  retries: number;
+  /** the longest wait a registry asked for (Retry-After) before a retried PUT */
+  askedWaitMs?: number;
 }
 
 /** What a Failure is built from: a classification, or the engine's own finding (`verify`). */
@@ -86,6 +100,10 @@ export interface MergeResult {
   tags: TagResult[];
   panics: number;
   recovered: boolean;
+  /** present when a manifest PUT was sent */
+  puts?: PutStats;
+  /** how many `annotations` lines the --dry-run's index was checked to carry (the index every tag is verified against) */
+  annotations?: number;
   /** the run fell back from manifest PUTs to buildx copies: why (the registry's answer) */
   warning?: string;
   failure?: Failure;
