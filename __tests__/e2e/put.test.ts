@@ -83,7 +83,9 @@ describe.each(realBuildxes())('tags by manifest PUT, buildx $version', ({ path }
     expect(invocations(r)).toBe(1);
     expect(byPut(r)).toBe(9);
     expect(run.outputs.attempts).toBe('1'); // the one push: PUTs are not attempts
-    expect(run.summary).toContain('9 written by manifest PUT');
+    // the PUTs summed up in one sentence, each tag's state in the tag table
+    expect(run.summary).toMatch(/\n9 tags written by manifest PUT, at most [1-4] at once, no retry\.\n/);
+    expect(run.summary.match(/^\| `[^`]+` \| written by PUT \| verified \|$/gm)).toHaveLength(9);
     expect(warnings(run)).toEqual([]);
   });
 
@@ -146,6 +148,10 @@ describe.each(realBuildxes())('tags by manifest PUT, buildx $version', ({ path }
     });
     expect(byPut(r)).toBe(2);
     expect(run.stdout).toContain('(the registry asked for 2000 ms)');
+    // the summary sums the PUTs up: the retry and the wait the registry asked for
+    expect(run.summary).toContain(
+      '\n2 tags written by manifest PUT, at most 1 at once, 1 retry (the registry asked for 2s).\n',
+    );
     expect(Date.now() - started).toBeGreaterThanOrEqual(2000);
   });
 });
