@@ -381,6 +381,28 @@ describe('what ran: no column that is empty in every row', () => {
       );
     }
   });
+  it.each<[string, string[], string[]]>([
+    ['one repository: the tag only', [T0, TAGS[1]!], ['`:1.4.2`', '`:1.4`']],
+    [
+      'two repositories: in full',
+      [T0, 'docker.io/my-org/app:1.4'],
+      [`\`${T0}\``, '`docker.io/my-org/app:1.4`'],
+    ],
+  ])('the attempts name their tag briefly, the tag table in full: %s', (_name, tags, what) => {
+    const r: MergeResult = {
+      ...base,
+      attempts: numbered([dry(), push(), { ...copy(tags[1]!) }]),
+      tags: tags.map((t) => verified(t)),
+    };
+    expect(
+      table(summaryMarkdown(r, BX, false), '#')!
+        .rows.slice(1)
+        .map((row) => row[1]),
+    ).toEqual(what);
+    expect(table(summaryMarkdown(r, BX, false), 'tag')!.rows.map((row) => row[0])).toEqual(
+      tags.map((t) => `\`${t}\``),
+    );
+  });
   it('a wait the registry asked for is beside the wait', () => {
     const row = table(md('put, asked waits'), '#')!.rows[1]!;
     expect(row.at(-1)).toBe('2s (registry asked 2s)');
@@ -703,7 +725,7 @@ describe('a --dry-run that failed while the first push ran', () => {
     expect(text).toContain('Ran 1 --dry-run and 1 push attempt');
     expect(table(text, '#')!.rows[1]!.slice(0, 3)).toEqual([
       '2',
-      `\`${T0}\``,
+      '`:1.4.2`', // the tag table names it in full
       first.ok ? 'ok' : 'permanent: 401 Unauthorized',
     ]);
     expect(table(text, 'tag')!.rows[0]!.slice(1)).toEqual(state);

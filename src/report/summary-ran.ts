@@ -51,12 +51,25 @@ interface Cells {
   wait: string;
 }
 
-function cells(a: AttemptRecord): Cells {
+/** The one repository every tag of the run is in (`ghcr.io/o/app`), if they share one. */
+export function sharedRepository(r: MergeResult): string | undefined {
+  const repos = new Set(
+    [...r.tags.map((t) => t.tag), ...r.attempts.flatMap((a) => a.tags)].map((t) => {
+      const colon = t.lastIndexOf(':');
+      return colon > t.lastIndexOf('/') ? t.slice(0, colon) : t;
+    }),
+  );
+  return repos.size === 1 ? [...repos][0] : undefined;
+}
+
+function cells(a: AttemptRecord, repo?: string): Cells {
+  // the tag table above names the tags in full: here `:1.4.2` when they share one repository
+  const tag = (t: string) => (repo && t.startsWith(`${repo}:`) ? t.slice(repo.length) : t);
   const what =
     a.invocation === 'oracle'
       ? '--dry-run'
       : a.tags.length === 1
-        ? `\`${a.tags[0]}\``
+        ? `\`${tag(a.tags[0]!)}\``
         : `${a.tags.length} tags`;
   const asked = a.askedWaitMs !== undefined ? ` (registry asked ${formatDuration(a.askedWaitMs)})` : '';
   return {
@@ -82,7 +95,8 @@ const COLUMNS: [keyof Cells, string][] = [
 
 /** The attempts table, without a column that is empty in every row. */
 export function attemptsTable(r: MergeResult): string[] {
-  const rows = r.attempts.slice(0, ATTEMPT_ROWS).map(cells);
+  const repo = sharedRepository(r);
+  const rows = r.attempts.slice(0, ATTEMPT_ROWS).map((a) => cells(a, repo));
   const shown = COLUMNS.filter(([key]) => rows.some((c) => c[key] !== ''));
   const line = (values: string[]) => `| ${values.join(' | ')} |`;
   const out = [line(shown.map(([, title]) => title)), line(shown.map(() => '---'))];
