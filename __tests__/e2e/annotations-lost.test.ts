@@ -65,5 +65,7 @@ describe.each(realBuildxes())('buildx $version', ({ path }) => {
     expect(json.mediaType).toBe('application/vnd.oci.image.index.v1+json');
     expect(json.annotations).toEqual({ 'org.opencontainers.image.description': 'merged by safe-imagetools' });
     expect((await readManifest(reg, repo, 'latest'))?.digest).toBe(r.outputs.digest);
+    // the summary says the index carries what was asked, on the one line with its digest
+    expect(r.summary).toContain(`\n\nIndex \`${r.outputs.digest}\`, with the 1 annotation asked for\n\n`);
   });
 });

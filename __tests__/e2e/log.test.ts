@@ -184,8 +184,10 @@ describe('a --dry-run that fails while the first push runs', () => {
     expect(run.outputs.attempts).toBe('1');
     expect(result.failure.tags).toEqual([`${reg.host}/${r}:t2`]); // t1 was pushed
     expect(run.summary).not.toContain('before any push');
-    expect(run.summary).toContain('after 1 attempt');
-    expect(run.summary).toContain(`| 2 | \`${t1}\` | ok |`);
+    // the push is counted in the sentence above the attempts table, the --dry-run apart
+    expect(run.summary).toContain('Ran 1 --dry-run and 1 push attempt');
+    expect(run.summary).toContain('| 2 | `:t1` | ok |'); // the tag table names it in full
+    expect(run.summary).toContain(`| \`${t1}\` | pushed | not verified (no expected digest): sha256:`);
     const errors = run.commands.filter((c) => c.command === 'error');
     expect(errors).toHaveLength(1);
     expect(errors[0]!.props.title).toMatch(/\(1 attempt\)/);
@@ -211,7 +213,10 @@ describe('a --dry-run that fails while the first push runs', () => {
       expect.objectContaining({ invocation: 1, try: 1, tags: [`${reg.host}/${r}:t1`], ok: false }),
     ]);
     expect(run.outputs.attempts).toBe('1');
-    expect(run.summary).toContain('after 1 attempt');
+    // the --dry-runs (retried: not found) apart from the one push attempt, as the table's rows
+    expect(run.summary).toMatch(/\nRan 3 --dry-runs and 1 push attempt: 4 × transient \(not found\)/);
+    expect(run.summary.match(/^\| \d+ \| --dry-run \|/gm)).toHaveLength(3);
+    expect(run.summary).not.toContain('before any push');
     const errors = run.commands.filter((c) => c.command === 'error');
     expect(errors).toHaveLength(1);
     expect(errors[0]!.props.title).toMatch(/\(1 attempt\)/);

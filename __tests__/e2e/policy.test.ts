@@ -206,8 +206,18 @@ describe('the advisory database', () => {
     }
     // the advisories that flag 0.13.1 (advisories.json): a crash and a wrong result
     expect(Object.fromEntries(perIssue)).toEqual({ 'docker/buildx#2232': 1, 'docker/buildx#2955': 1 });
-    const listed = r.summary.split('\n').filter((l) => /^- warning: .*is affected by/.test(l));
-    expect(listed).toHaveLength(2);
+    // each advisory once in the summary, one short line: the issue linked, what happens, the fix
+    const listed = r.summary.split('\n').filter((l) => /^- warning: \[docker\/buildx#\d+\]\(https:/.test(l));
+    expect(listed).toEqual([
+      expect.stringMatching(/^- warning: \[docker\/buildx#2232\]\(\S+\) crash: .*; fixed in 0\.20\.0$/),
+      expect.stringMatching(/^- warning: \[docker\/buildx#2955\]\(\S+\) .*; fixed in 0\.22\.0$/),
+    ]);
+    for (const issue of ['2232', '2955']) expect(r.summary.split(`docker/buildx#${issue}`)).toHaveLength(2);
+    expect(r.summary).not.toContain('is affected by');
+    // and what to do first, in bold
+    expect(r.summary.split('\n\n')[2]).toBe(
+      '**Use buildx 0.22.0 or later (buildx-version).** buildx 0.13.1+ds1 has 2 known issues, listed below.',
+    );
     expect(r.summary).toMatch(/Policy: no policy \(advisories warn\): 2 warnings/);
     const policyJson = JSON.parse(r.outputs.result as string).policy;
     expect(policyJson.findings.map((f: { rule: string }) => f.rule)).toEqual(['advisory', 'advisory']);
@@ -235,10 +245,14 @@ describe('the advisory database', () => {
       { ...shim.env, GITHUB_WORKSPACE: workspace() },
     );
     expect(r.code).toBe(1);
-    expect(of(r, 'error')[0]?.message).toMatch(
-      /buildx v0\.30\.0 is known to crash this way: docker\/buildx#3503, fixed in 0\.30\.1/,
+    // the thing to do first, in the annotation and in the summary
+    expect(of(r, 'error')[0]?.message.split('\n')[0]).toBe(
+      'Use buildx 0.30.1 or later (buildx-version). buildx v0.30.0 is known to crash this way: docker/buildx#3503.',
     );
-    expect(r.summary).toMatch(/known to crash this way: docker\/buildx#3503/);
+    expect(r.summary.split('\n\n')[2]).toBe(
+      '**Use buildx 0.30.1 or later (buildx-version).** buildx v0.30.0 is known to crash this way: ' +
+        '[docker/buildx#3503](https://github.com/docker/buildx/issues/3503).',
+    );
     shim.remove();
   });
 });

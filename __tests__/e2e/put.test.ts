@@ -24,8 +24,7 @@ interface ResultJson {
   tags: { tag: string; verified: boolean; state?: string }[];
   attempts: { invocation: number | 'oracle' }[];
   puts?: {
-    written: number;
-    concurrency: number;
+    atOnce: number;
     retries: { tag: string; class: string; answer: string; waitMs: number; askedWaitMs?: number }[];
   };
 }
@@ -88,7 +87,9 @@ describe.each(realBuildxes())('tags by manifest PUT, buildx $version', ({ path }
     expect(invocations(r)).toBe(1);
     expect(byPut(r)).toBe(9);
     expect(run.outputs.attempts).toBe('1'); // the one push: PUTs are not attempts
-    expect(run.summary).toContain('9 written by manifest PUT');
+    // the PUTs summed up in one sentence, each tag's state in the tag table
+    expect(run.summary).toMatch(/\n9 tags written by manifest PUT, at most [1-4] at once, no retry\.\n/);
+    expect(run.summary.match(/^\| `[^`]+` \| written by PUT \| verified \|$/gm)).toHaveLength(9);
     expect(warnings(run)).toEqual([]);
   });
 
@@ -129,7 +130,7 @@ describe.each(realBuildxes())('tags by manifest PUT, buildx $version', ({ path }
     expect(invocations(r)).toBe(1);
     expect(run.stdout).toMatch(/Retrying the manifest PUT of \S+ in \d+ ms: PUT \S+: 503/);
     // the retry is in the record, and the run counts as recovered: one warning says so
-    expect(r.puts).toMatchObject({ written: 3, concurrency: 3 });
+    expect(r.puts).toMatchObject({ atOnce: 3 });
     expect(r.puts?.retries).toHaveLength(1);
     expect(r.puts?.retries[0]).toMatchObject({ class: 'transient', answer: expect.stringContaining('503') });
     expect(run.outputs.recovered).toBe('true');
@@ -160,6 +161,10 @@ describe.each(realBuildxes())('tags by manifest PUT, buildx $version', ({ path }
     expect(byPut(r)).toBe(2);
     expect(run.stdout).toContain('(the registry asked for 2000 ms)');
     expect(r.puts?.retries).toEqual([expect.objectContaining({ askedWaitMs: 2000, class: 'transient' })]);
+    // the summary sums the PUTs up: the retry and the wait the registry asked for
+    expect(run.summary).toContain(
+      '\n2 tags written by manifest PUT, at most 1 at once, 1 retry (the registry asked for 2s).\n',
+    );
     expect(Date.now() - started).toBeGreaterThanOrEqual(2000);
   });
 });

@@ -97,6 +97,13 @@ describe.each(realBuildxes())('buildx $version', ({ version, path }) => {
       expect(r.stdout).toMatch(
         /Retrying in 2\.0s \(the registry asked for 2\.0s\): transient \(429 Too Many Requests\)/,
       );
+      // the summary counts the asked waits in the sentence above the attempts, and shows each beside its wait
+      expect(r.summary).toMatch(
+        new RegExp(
+          `\\nRan 1 --dry-run and ${pushes.length} push attempts: .*\\(${failed.length} asked for by the registry\\)\\.\\n`,
+        ),
+      );
+      expect(r.summary.match(/ \(registry asked 2s\) \|$/gm)).toHaveLength(failed.length);
     }
   });
 

@@ -52,6 +52,18 @@ async function merge(path: string, tags: string[], extra: Record<string, string>
 
 const tagsIn = (repo: string, names: string[]) => names.map((t) => `${proxy.host}/${repo}:${t}`);
 
+/**
+ * The end of the log: the heading line, then one line per tag (`<tag>  <state>  <digest short>`),
+ * plain lines of the action's own (no workflow command), as a person scrolling the raw log sees them.
+ */
+function tagLines(stdout: string, count: number): { heading: string; lines: string[] } {
+  const all = stdout.split('\n');
+  const at = all.findLastIndex((l) => l.startsWith('safe-imagetools: '));
+  expect(at, stdout.slice(-2000)).toBeGreaterThan(-1);
+  return { heading: all[at]!, lines: all.slice(at + 1, at + 1 + count) };
+}
+const short = (digest: string) => digest.slice(0, 'sha256:'.length + 12);
+
 describe.each(realBuildxes())('buildx $version', ({ version, path }) => {
   const repo = (what: string) => `rr-${what}-${version.replace(/\./g, '-')}/app`;
 
@@ -69,7 +81,14 @@ describe.each(realBuildxes())('buildx $version', ({ version, path }) => {
     expect(again.run.outputs.digest).toBe(digest);
     expect(again.run.outputs.attempts).toBe('0');
     expect(again.tags).toEqual(tags.map((tag) => ({ tag, digest, verified: true, state: 'already' })));
-    expect(again.run.summary).toContain('Nothing pushed: 3 tags already held it');
+    expect(again.run.summary).toContain('Nothing pushed: 3 tags already held the index');
+    expect(again.run.summary.split(digest)).toHaveLength(2); // the digest once, on the index line
+    for (const tag of tags) expect(again.run.summary).toContain(`| \`${tag}\` | already there | verified |`);
+    // the log ends with the same answer, one line per tag
+    const log = tagLines(again.run.stdout, 3);
+    expect(log.heading).toBe('safe-imagetools: Nothing pushed: 3 tags already held the index');
+    expect(log.lines).toEqual(tags.map((tag) => `${tag}  already there, verified  ${short(digest)}`));
+    expect(log.lines.filter((l) => l.startsWith('::'))).toEqual([]); // no workflow command
     for (const t of ['t1', 't2', 't3']) expect(await readDigest(reg, repo('rerun'), t)).toBe(digest);
   });
 
@@ -125,5 +144,20 @@ describe.each(realBuildxes())('buildx $version', ({ version, path }) => {
     );
     for (const t of r.tags) expect(t.lagWaitMs).toBeGreaterThan(0);
     expect(r.run.outputs.recovered).toBe('false');
+    // the summary and the log say which read-backs waited out the lag, and for how long
+    const how = (i: number) => (i === 0 ? 'pushed' : 'written by PUT');
+    const rows = tags.map((tag) => r.run.summary.split('\n').find((l) => l.startsWith(`| \`${tag}\` |`)));
+    rows.forEach((row, i) =>
+      expect(row).toMatch(
+        new RegExp(`^\\| \`[^\`]+\` \\| ${how(i)} \\| verified( after \\S+ of registry lag)? \\|$`),
+      ),
+    );
+    expect(rows.some((row) => / after \S+ of registry lag/.test(row ?? ''))).toBe(true);
+    const log = tagLines(r.run.stdout, 3);
+    expect(log.heading).toBe('safe-imagetools: Pushed 3 tags, every one verified');
+    log.lines.forEach((line, i) => {
+      const state = rows[i]!.split(' | ')[1] + ', ' + rows[i]!.split(' | ')[2]!.replace(/ \|$/, '');
+      expect(line).toMatch(new RegExp(`^${tags[i]}\\s+${state}\\s+${short(digest)}$`));
+    });
   });
 });

@@ -129,9 +129,11 @@ describe('annotations on the workflow line', () => {
     expect(warnings[0]?.message).toMatch(
       /Pushed 1 tag holding sha256:[0-9a-f]{64}, every one verified, after absorbing 2 × panic \(concurrent map writes\)/,
     );
+    // the heading says what happened; the digest once, under it; the attempts counted above their rows
     expect(r.summary).toMatch(
-      /^### safe-imagetools: Pushed 1 tag, `sha256:[0-9a-f]{64}`, 3 attempts, recovered from panic/,
+      /^### safe-imagetools: Pushed 1 tag, every one verified, after 2 crashes\n\nIndex `sha256:[0-9a-f]{64}`\n/,
     );
+    expect(r.summary).toContain('\nRan 1 --dry-run and 3 push attempts: 2 × panic (concurrent map writes); ');
     const rows = r.summary.split('\n').filter((l) => /^\| \d+ \| `/.test(l));
     expect(rows).toHaveLength(3);
     expect(
@@ -237,6 +239,7 @@ describe('finding the step', () => {
     expect(r.code).toBe(1);
     expect([...of(r, 'error'), ...of(r, 'warning'), ...of(r, 'notice')]).toEqual([]);
     expect(r.stdout).toMatch(/^error: buildx crashed: concurrent map writes \(2 attempts\): /m);
-    expect(r.summary).toMatch(/Failed after 2 attempts: panic \(concurrent map writes\)/);
+    expect(r.summary).toMatch(/^### safe-imagetools: Failed: buildx crashed \(concurrent map writes\)\n/);
+    expect(r.summary).toContain('\nRan 1 --dry-run and 2 push attempts: 2 × panic (concurrent map writes)');
   });
 });

@@ -10,6 +10,7 @@ interface Advisory {
   affected: string;
   fixed: string | null;
   summary: string;
+  short: string;
   signature: string | null;
   class: string;
   retryHelps: boolean;
@@ -55,6 +56,8 @@ describe('the advisories data file', () => {
     expect(a.signature === null || (typeof a.signature === 'string' && a.signature.length > 0)).toBe(true);
     if (a.class === 'silent') expect(a.signature).toBeNull();
     expect(a.summary.length).toBeGreaterThan(0);
+    expect(a.short.length, `short: ${a.short}`).toBeGreaterThan(0);
+    expect(a.short.length, `short: ${a.short}`).toBeLessThanOrEqual(60);
     expect(a.sources.length).toBeGreaterThan(0);
     for (const s of a.sources) expect(s.trim().length).toBeGreaterThan(0);
   });

@@ -37,6 +37,7 @@ const adv = (
   affected,
   fixed,
   summary: `problem ${id}`,
+  short: `problem ${id}`,
   signature,
   class: 'panic',
   retryHelps: true,

@@ -4,14 +4,18 @@
 import type { Classification } from '../buildx/classify.js';
 import type { Failure, FailureCause, TagResult } from './types.js';
 
-/** The one way a Failure is built: a `not found` that gave up is permanent. */
-export function failureOf(cause: FailureCause, message: string, tags: string[]): Failure {
+/**
+ * The one way a Failure is built: a `not found` that gave up is permanent. `advice`, what to do
+ * (already at the end of `message`), is kept apart too, so a report can put it first.
+ */
+export function failureOf(cause: FailureCause, message: string, tags: string[], advice = ''): Failure {
   return {
     class: cause.notFound ? 'permanent' : cause.class,
     signature: cause.signature,
     line: cause.line,
     message,
     tags,
+    ...(advice.trim() ? { advice: advice.trim() } : {}),
   };
 }
 

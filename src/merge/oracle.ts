@@ -85,15 +85,18 @@ export async function runOracle(run: MergeRun): Promise<Oracle | Failure> {
     const at = { invocation: 'oracle' as const, try: n, tags: [], sources: options.sources };
     if ('digest' in got) {
       run.record(attemptOf(at, out));
-      return annotationsKept(got, options.annotations, run.tagNames);
+      const kept = annotationsKept(got, options.annotations, run.tagNames);
+      if ('digest' in kept) run.annotationsChecked = options.annotations.length;
+      return kept;
     }
     const c = got;
     const rec = run.record(attemptOf(at, out, c));
     if (c.notFound) notFound++;
     const decision = shouldRetry(c.class, n, options.maxAttempts, options.retryOn, notFound);
     if (!decision.retry) {
-      const context = await adviceContext(c, 'pull', options.sources, deps.credentialsFor);
-      return failureOf(c, oracleFailureMessage(c, decision.reason, advice(c, context)), run.tagNames);
+      const adviceText = advice(c, await adviceContext(c, 'pull', options.sources, deps.credentialsFor));
+      const message = oracleFailureMessage(c, decision.reason, adviceText);
+      return failureOf(c, message, run.tagNames, adviceText);
     }
     await run.backOff(rec, n, (s) => `Retrying --dry-run in ${s} (${decision.reason})`);
   }

@@ -201,7 +201,7 @@ async function runInvocation(
       const reason = run.failure ? 'another invocation failed' : decision.reason;
       const adviceText = advice(failed, await adviceContext(failed, 'push', names, deps.credentialsFor));
       const left = batch.map((t) => t.original);
-      return failureOf(failed, pushFailureMessage(failed, names, reason, adviceText), left);
+      return failureOf(failed, pushFailureMessage(failed, names, reason, adviceText), left, adviceText);
     }
     if (batch.length > run.concurrency) {
       run.pending = [...batch.slice(run.concurrency), ...run.pending];

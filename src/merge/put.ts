@@ -10,7 +10,7 @@ import type { ImageRef } from '../registry/reference.js';
 import { retryWait } from '../util/retry.js';
 import { shouldRetry } from './retry.js';
 import type { MergeRun } from './run.js';
-import type { Failure } from './types.js';
+import type { Failure, PutRetry } from './types.js';
 
 const repoOf = (t: ImageRef): string => `${t.domain}/${t.path}`;
 
@@ -108,14 +108,13 @@ async function putOne(run: MergeRun, t: ImageRef, body: Buffer, type: string): P
     }
     const { retryDelayMs: baseMs, retryMaxDelayMs: capMs } = options;
     const wait = retryWait(n, { baseMs, capMs }, deps.random ?? Math.random, err?.retryAfterMs);
-    run.putRetries.push({
+    countRetry(run, {
       tag: t.original,
       class: verdict.cls,
       answer,
       waitMs: wait,
       ...(err?.retryAfterMs !== undefined ? { askedWaitMs: err.retryAfterMs } : {}),
     });
-    run.recovered = true;
     const asked = err?.retryAfterMs === undefined ? '' : ` (the registry asked for ${err.retryAfterMs} ms)`;
     deps.info(`Retrying the manifest PUT of ${t.original} in ${wait} ms${asked}: ${answer}`);
     await deps.sleep(wait);
@@ -128,14 +127,17 @@ async function putOne(run: MergeRun, t: ImageRef, body: Buffer, type: string): P
  * go back to `pending`; a failure gives the run up.
  */
 export async function putAll(run: MergeRun, tags: ImageRef[]): Promise<void> {
+  if (tags.length === 0) return;
   const body = Buffer.from(run.index!, 'utf8');
   const type = mediaTypeOf(run.index!);
   const queue = [...tags];
-  run.putTried += tags.length;
+  const stats = (run.putStats ??= { atOnce: 0, retries: [] });
+  let inFlight = 0;
   const worker = async (): Promise<void> => {
     while (queue.length > 0 && !run.failure && run.putRefused === undefined) {
       const t = queue.shift()!;
-      const got = await putOne(run, t, body, type);
+      stats.atOnce = Math.max(stats.atOnce, ++inFlight);
+      const got = await putOne(run, t, body, type).finally(() => inFlight--);
       if (got === 'ok') {
         run.holding.push(t);
         run.put.add(t.original);
@@ -150,6 +152,12 @@ export async function putAll(run: MergeRun, tags: ImageRef[]): Promise<void> {
   await Promise.all(Array.from({ length: Math.min(run.options.putConcurrency, tags.length) }, worker));
   if (run.putRefused !== undefined) run.pending.unshift(...queue);
   else if (run.failure) run.failure.tags.push(...queue.map((t) => t.original));
+}
+
+/** A PUT sent again, and the wait the registry asked for before it (the longest is kept). */
+function countRetry(run: MergeRun, retry: PutRetry): void {
+  run.putStats!.retries.push(retry);
+  run.recovered = true;
 }
 
 function refuse(run: MergeRun, answer: string): void {

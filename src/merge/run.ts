@@ -15,7 +15,7 @@ import type {
   EngineDeps,
   Failure,
   MergeResult,
-  PutRetry,
+  PutStats,
   TagResult,
 } from './types.js';
 
@@ -78,14 +78,14 @@ export class MergeRun {
   recovered = false;
   /** tags written by manifest PUT */
   readonly put = new Set<string>();
-  /** manifest PUTs that failed and were tried again */
-  readonly putRetries: PutRetry[] = [];
-  /** tags PUT (or tried) at least once */
-  putTried = 0;
-  /** tags whose read-back after a write waited for the registry to show it: how long */
-  readonly lagWaits = new Map<string, number>();
   /** why manifest PUTs stopped (the registry refused one): buildx copies the rest */
   putRefused?: string;
+  /** the manifest PUTs sent, once one was */
+  putStats?: PutStats;
+  /** how long the read-back of a tag waited out registry lag before it showed the index */
+  readonly lagWaits = new Map<string, number>();
+  /** `annotations` lines the --dry-run's index was checked to carry */
+  annotationsChecked = 0;
   /** the first push, started while the --dry-run runs; its first attempt takes it */
   firstPush?: Promise<ExecOutcome>;
 
@@ -184,13 +184,11 @@ export class MergeRun {
     }
   }
 
-  /** A tag's result with what the run knows of it: held it already, written by PUT, waited out lag. */
+  /** A tag's read-back with what the run knows of it: held the index already, written by PUT, lag waited out. */
   private tagResult(t: TagResult): TagResult {
-    const lag = this.lagWaits.get(t.tag);
-    const withLag = lag !== undefined && t.verified ? { ...t, lagWaitMs: lag } : t;
-    if (this.already.has(t.tag)) return { ...withLag, state: 'already' };
-    if (this.put.has(t.tag)) return { ...withLag, state: 'put' };
-    return withLag;
+    const state = this.already.has(t.tag) ? 'already' : this.put.has(t.tag) ? 'put' : undefined;
+    const lag = t.verified ? this.lagWaits.get(t.tag) : undefined;
+    return { ...t, ...(state ? { state } : {}), ...(lag ? { lagWaitMs: lag } : {}) };
   }
 
   /** The run's result: ok without `failure`; the tags unread (not pushed) unless given. */
@@ -203,15 +201,8 @@ export class MergeRun {
       tags: (tags ?? this.tagNames.map((tag) => ({ tag, digest: null, verified: false }))).map((t) =>
         this.tagResult(t),
       ),
-      ...(this.putTried > 0
-        ? {
-            puts: {
-              written: this.put.size,
-              concurrency: Math.min(this.options.putConcurrency, this.putTried),
-              retries: this.putRetries,
-            },
-          }
-        : {}),
+      ...(this.putStats ? { puts: this.putStats } : {}),
+      ...(this.annotationsChecked > 0 ? { annotations: this.annotationsChecked } : {}),
       ...(this.putRefused !== undefined ? { warning: this.putRefused } : {}),
       panics: this.attempts.filter((a) => a.class === 'panic').length,
       recovered: failure === undefined && this.recovered,

@@ -80,19 +80,22 @@ export interface PutRetry {
   askedWaitMs?: number;
 }
 
-/** The tags written by manifest PUT: how many, at most how many at once, what was retried. */
-export interface PutSummary {
-  written: number;
-  concurrency: number;
-  retries: PutRetry[];
-}
-
 export interface Failure {
   class: FailureClass | 'verify' | 'oracle';
   signature: string;
   line: string;
   message: string;
   tags: string[];
+  /** what to do about it, when there is something to say (the end of `message` too) */
+  advice?: string;
+}
+
+/** Tags written by manifest PUT: how many at once, and the retries (their count is `TagResult.state`). */
+export interface PutStats {
+  /** the most PUTs in flight at once */
+  atOnce: number;
+  /** each PUT sent again after a transient answer */
+  retries: PutRetry[];
 }
 
 /** What a Failure is built from: a classification, or the engine's own finding (`verify`). */
@@ -107,8 +110,10 @@ export interface MergeResult {
   tags: TagResult[];
   panics: number;
   recovered: boolean;
-  /** present when tags were written (or tried) by manifest PUT */
-  puts?: PutSummary;
+  /** present when a manifest PUT was sent: at most how many at once, each PUT retried */
+  puts?: PutStats;
+  /** how many `annotations` lines the --dry-run's index was checked to carry (the index every tag is verified against) */
+  annotations?: number;
   /** the run fell back from manifest PUTs to buildx copies: why (the registry's answer) */
   warning?: string;
   failure?: Failure;

@@ -13,6 +13,8 @@ export interface Advisory {
   affected: string;
   fixed: string | null;
   summary: string;
+  /** what happens, in a few words (at most 60 characters): the line a report shows */
+  short: string;
   /** the few words of the line it prints, as the classifier names it; null when nothing telling */
   signature: string | null;
   class: 'panic' | 'transient' | 'silent';

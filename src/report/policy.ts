@@ -20,7 +20,9 @@ export class PolicyGate {
   /** Reports the findings; throws Reported, with `stopped` for the log, when one of them blocks. */
   pass(findings: readonly Finding[], stopped: string): void {
     for (const f of findings) {
-      this.info.findings.push({ rule: f.rule, severity: f.severity, message: f.message });
+      const { rule, severity, message, advisory: a } = f;
+      const advisory = a ? { issue: a.issue, url: a.url, fixed: a.fixed, short: a.short } : undefined;
+      this.info.findings.push({ rule, severity, message, ...(advisory ? { advisory } : {}) });
       const title =
         f.rule === 'advisory' ? `known-bad buildx: ${f.advisory?.issue ?? ''}` : `buildx policy: ${f.rule}`;
       this.annotator.annotate(f.severity, f.message, { input: f.input, title });

@@ -6,11 +6,13 @@ import * as core from '@actions/core';
 
 import type { Installed } from '../install/install.js';
 import type { MergeResult } from '../merge/engine.js';
-import { advisoryForFailure, describeKnownFailure } from '../policy/advisories.js';
+import { advisoryForFailure } from '../policy/advisories.js';
 import type { Annotator } from './annotate.js';
 import { Reported } from './guard.js';
 import { type BuildxInfo, type PolicyInfo, stepOutputs } from './report.js';
 import { failureAnnotation, recoveryAnnotation, summaryMarkdown } from './summary.js';
+import { headline, type KnownFailure } from './summary-head.js';
+import { tagLogLines } from './summary-tags.js';
 
 /** What the summary and the `result` output say about the installed buildx. */
 export function buildxInfo(located: Installed): BuildxInfo {
@@ -34,12 +36,15 @@ export function publishBuildx(located: Installed): void {
   );
 }
 
-/** What the advisory database says about the way this run failed or was recovered, if anything. */
-export function knownFailure(result: MergeResult, version: string): string | undefined {
+/** The advisory of the running buildx whose signature a failed attempt printed, if any. */
+export function knownFailure(result: MergeResult, version: string): KnownFailure | undefined {
   for (const a of result.attempts) {
     if (a.ok || !a.signature) continue;
     const adv = advisoryForFailure(version, a.signature);
-    if (adv) return describeKnownFailure(version, adv);
+    if (adv) {
+      const { issue, url, fixed } = adv;
+      return { version, crash: adv.class === 'panic', issue, url, fixed };
+    }
   }
   return undefined;
 }
@@ -58,6 +63,9 @@ export async function publish(result: MergeResult, run: Published, annotator: An
     if (!name.startsWith('buildx-')) core.setOutput(name, value);
   }
   await core.summary.addRaw(summaryMarkdown(result, run.buildx, run.dryRun, run.policy, known)).write();
+  // The same answer at the end of the log: what happened, then one line per tag.
+  core.info(`safe-imagetools: ${headline(result, run.dryRun)}`);
+  for (const line of tagLogLines(result)) core.info(line);
 
   if (result.ok) {
     // One warning at most: the recovery, with the fall-back from manifest PUTs in it when both.
@@ -68,7 +76,6 @@ export async function publish(result: MergeResult, run: Published, annotator: An
     } else if (result.warning) {
       annotator.warning(result.warning, { title: 'manifest PUT refused: tags copied by buildx' });
     }
-    core.info(`Done: ${result.tags.length} tag(s) hold ${result.digest}`);
   } else {
     const a = failureAnnotation(result, run.dryRun, known);
     annotator.error(a.message, { title: a.title });

@@ -16,11 +16,27 @@ export interface BuildxInfo {
   installMs?: number;
 }
 
+/** An advisory a finding is about, as the summary names it: its id linked, what, fixed in. */
+export interface AdvisoryRef {
+  issue: string;
+  url: string;
+  fixed: string | null;
+  /** what happens, in a few words */
+  short: string;
+}
+
+export interface PolicyFinding {
+  rule: string;
+  severity: string;
+  message: string;
+  advisory?: AdvisoryRef;
+}
+
 export interface PolicyInfo {
   origin: string;
   mode: string;
   advisories: string;
-  findings: { rule: string; severity: string; message: string }[];
+  findings: PolicyFinding[];
 }
 
 export interface ResultJson {
