@@ -31613,7 +31613,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5178);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(138);
 // The bundle's entry point (dist/index.js, as action.yml runs it): runs the action.
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
@@ -31623,7 +31623,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 5178:
+/***/ 138:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -38403,7 +38403,7 @@ async function installBySpecKind(spec, opts) {
 }
 
 ;// CONCATENATED MODULE: ./src/policy/advisories.json
-const advisories_namespaceObject = /*#__PURE__*/JSON.parse('{"w":[{"id":"buildx-2229","issue":"docker/buildx#2229","url":"https://github.com/docker/buildx/issues/2229","affected":">=0.9.0-0 <0.13.0","fixed":"0.13.0","summary":"imagetools create crashes with fatal error: concurrent map writes when it pushes two or more tags and a source lives in another repository","signature":"concurrent map writes","class":"panic","retryHelps":true,"severity":"crash","verified":true,"sources":["docker/buildx#2229 (issue thread: reported with buildx v0.12.1; \'fatal error: concurrent map writes\' in util/imagetools.(*Resolver).Copy while pushing; the reporter later tied it to one invocation touching two repositories, dunglas/frankenphp and dunglas/frankenphp-dev)","docker/buildx#2230 (PR \'fix: avoid modifying source during resolver.Copy\', label needs-cherry-pick/v0.12); docker/buildx#2231 (alternative fix, closed in its favour: Copy is called from concurrent goroutines and wrote to an unprotected map)","v0.13.0 release notes (docs.docker.com Build release notes, 2024-03-06): \'Fix possible panic in the docker buildx imagetools create command. docker/buildx#2230\'","v0.9.0 release notes: \'imagetools create command can now create new multi-platform images even if the source subimages are located on different repositories or registries. docker/buildx#1137\' (the copy path where the race lives)","linkml/linkml#1977 (comment: there is no buildx release between v0.12.1 and v0.13.0)"],"note":"The lower bound is inferred, not reported: the racing code (one goroutine per tag, each copying every source from another repository and writing the distribution-source annotation into the shared source descriptor) arrived with cross-repository sources in 0.9.0; no report from 0.9-0.11 was found. Sources already in the target repository are not copied and cannot trigger it, and one tag per invocation avoids it. Pre-releases of 0.9.0 and 0.13.0 are counted as affected without having been checked."},{"id":"buildx-2232","issue":"docker/buildx#2232","url":"https://github.com/docker/buildx/issues/2232","affected":">=0.10.0-0 <0.20.0","fixed":"0.20.0","summary":"imagetools create randomly crashes with panic: runtime error: invalid memory address or nil pointer dereference inside OpenTelemetry HTTP tracing (otelhttptrace clientTracer.end); also reported as docker/buildx#1768","signature":"nil pointer dereference","class":"panic","retryHelps":true,"severity":"crash","verified":false,"sources":["docker/buildx#2232 (issue thread: \'panic: runtime error: invalid memory address or nil pointer dereference\' + \'[signal SIGSEGV: segmentation violation code=0x1 addr=0x18 ...]\' in go.opentelemetry.io/contrib/.../otelhttptrace.(*clientTracer).end via gotConn, otelhttptrace v0.45.0, buildx built from master 95bdecc; maintainer comment 2024-02-26: otel dependencies updated in docker/buildx#2281, which \'might fix\' it)","docker/buildx#1768 (issue thread, 2023-05-02: \'Random SIGSEGV: segmentation violation code when using docker buildx imagetools create\', same otelhttptrace clientTracer.end frame)","moby/buildkit#4377 (same panic in buildkitd)","open-telemetry/opentelemetry-go-contrib#5187 (tonistiigi: end() called without GetConn, refs buildx#2232, closed) and #5965 (merged follow-up adding the nil check in end())"],"note":"Not verified: no buildx release note names this fix, and I could not establish which buildx release first vendors an otelhttptrace that contains opentelemetry-go-contrib#5965; the range (0.10.x - 0.19.3) and the fix version (0.20.0) are the design\'s. It is random (HTTP/2 connection reuse), so a plain retry gets past it. Pre-releases of 0.20.0 are counted as affected."},{"id":"buildx-3446","issue":"docker/buildx#3446","url":"https://github.com/docker/buildx/issues/3446","affected":">=0.29.0-0 <0.29.1","fixed":"0.29.1","summary":"imagetools create from single-platform manifests can skip copying some of the child manifests, so pushing the index fails (and a registry that does not check references would get an index pointing at missing manifests)","signature":null,"class":"transient","retryHelps":false,"severity":"wrong-result","verified":true,"sources":["docker/buildx#3446 (issue: \'v0.29.0 fails to push to distribution v2.8.1 in some operations\'; imagetools create --tag <repo>:tag <repo>/x86_64/...:tag <repo>/aarch64/...:tag worked before 0.29.0)","docker/buildx#3447 (PR \'imagetools: fix possible broken chain copy on create\', fix #3446: \'When creating index from single-arch manifests it was possible for some of the internal manifests to not be copied and cause error on pushing the index\')","v0.29.1 release notes (docs.docker.com Build release notes, 2025-10-03): \'imagetools: Fix possible chain copy on create. docker/buildx#3447\'"],"note":"Upstream describes a failed index push, not a silently incomplete index: registries that check the index\'s references (distribution v2.8.1 in the report, like this project\'s test registry) reject it. The exact error line was not in the stored thread, so there is no signature; it surfaces as a registry error on the index push. Retrying the same invocation is not expected to help (the missing copies come from how the sources are walked). Pre-releases of 0.29.0 are counted as affected without having been checked."},{"id":"buildx-3503","issue":"docker/buildx#3503","url":"https://github.com/docker/buildx/issues/3503","affected":">=0.30.0-rc1 <0.30.1","fixed":"0.30.1","summary":"imagetools create crashes with fatal error: concurrent map writes in containerd\'s remotes.WithMediaTypeKeyPrefix when it copies sources in parallel","signature":"concurrent map writes","class":"panic","retryHelps":true,"severity":"crash","verified":true,"sources":["docker/buildx#3503 (issue opened 2025-11-06 from buildx CI: TestImagetoolsAnnotation crashed with \'fatal error: concurrent map writes\' in containerd/v2 core/remotes.WithMediaTypeKeyPrefix (handlers.go:52) under buildkit contentutil.copyChain, with containerd v2.2.0-rc.1 and buildkit v0.26.0-rc1; comment 2025-11-14: the same crash from released v0.30.0 (commit 124418cd) during imagetools create)","docker/buildx#3510 (PR \'imagetools: fix concurrent map write from containerd issue\', closes #3503: WithMediaTypeKeyPrefix called in parallel goroutines on contexts from the same base context)","docker/buildx#3524 (vendor containerd efd86f2b0bc2 from release/2.2, bringing containerd/containerd#12508 \'remotes: fix possible panic from WithMediaTypeKeyPrefix\'), backported to v0.30 in docker/buildx#3525","v0.30.1 release notes (2025-11-17): \'Fix concurrent map write panic. #3524\'; github.com/containerd/containerd/v2 v2.2.0 -> efd86f2b0bc2","__tests__/fixtures/buildx-output/v0.30.0-fatal-concurrent-map-writes.log and -2.log (the crash reproduced here with v0.30.0)"],"note":"That 0.30.0-rc1 and -rc2 are affected is inferred, not reported from an rc: the crash was first hit on master with the dependency versions of the 0.30.0 cycle (buildkit v0.26.0-rc1, containerd v2.2.0-rc.1), and the first release with the fix is 0.30.1. Fewer tags per invocation does not remove it entirely: the -2 fixture crashes among one tag\'s per-source copies; it is a race, so a retry gets past it. Later, docker/buildx#3580 vendored containerd v2.2.1, which carries the same containerd fix."},{"id":"buildx-2955","issue":"docker/buildx#2955","url":"https://github.com/docker/buildx/issues/2955","affected":"<0.22.0","fixed":"0.22.0","summary":"imagetools create pushes the copied child manifests by tag, so a tag briefly (or, if the run dies midway, permanently) points at an intermediate manifest instead of the new index","signature":null,"class":"silent","retryHelps":true,"severity":"wrong-result","verified":true,"sources":["docker/buildx#3024 (PR \'imagetools: avoid multiple tag pushes on create\', fix #2955: \'Ensure only the final manifest is pushed by tag and intermediate blobs are only pushed by digest to avoid tag temporarily pointing to wrong image\')","v0.22.0 release notes (docs.docker.com Build release notes, 2025-03-18): \'Fix multiple tags being pushed for imagetools create command. Now only the final manifest pushes by tag. docker/buildx#3024\'","buildx util/imagetools/create.go before the fix: Resolver.Copy made its pusher from reference.TagNameOnly(dest) (the tag); after it, from dest.Name() (\'push by digest\')"],"note":"The thread of #2955 itself was not in the stored corpus; the facts come from the fix and the code. Only sources copied from another repository go through Copy, so merges whose sources are all in the target repository are not exposed. The permanent case needs the process to stop between a child push and the final index push (for example a crash from buildx-2229, buildx-2232 or buildx-3503). Read-back of every tag catches it and a completed retry re-points the tag. Upstream gives no first affected version (Copy exists since 0.9.0), so the range is open below, as in the design; pre-releases of 0.22.0 are counted as affected."},{"id":"buildx-3722","issue":"docker/buildx#3722","url":"https://github.com/docker/buildx/issues/3722","affected":"<0.33.0-rc1","fixed":"0.33.0","summary":"imagetools create uploads the same content (for example a shared attestation manifest) to one repository from several goroutines at once, which some registries (distribution v3.0.0) answer with an error","signature":null,"class":"transient","retryHelps":true,"severity":"flaky","verified":true,"sources":["docker/buildx#3722 (issue \'Flaky Test: TestImagetoolsFile\', 2026-03-12: imagetools create failing intermittently in buildx CI)","docker/buildx#3731 (PR \'imagetools: share ingester across concurrent copies\', fix #3722: one ingester per target repository serializes same-digest pushes, \'to work around bug in Registry v3.0.0 (and possibly others)\'; registry-side fix distribution/distribution@78456caf, unreleased at the time)","v0.33.0-rc1 and v0.33.0 release notes: \'Fix issue where imagetools create could in some cases upload the same (attestation) manifest multiple times, possibly causing 400 error in some registries #3731\'"],"note":"The fix is already in 0.33.0-rc1, so the range ends there. Upstream names no first affected version (the design\'s \'<= 0.32.1\' has none either). The exact error line was not in the stored thread; the release notes say a 400 from the registry. It is a race: a retry, and fewer tags per invocation, get past it."},{"id":"buildx-3708","issue":"docker/buildx#3708","url":"https://github.com/docker/buildx/issues/3708","affected":">=0.31.1","fixed":null,"summary":"merging per-platform digests built on separate runners fails with ERROR: <repo>@sha256:...: not found since buildx 0.31.1 (reported; cause and status not confirmed)","signature":"not found","class":"transient","retryHelps":false,"severity":"flaky","verified":false,"sources":["docker/buildx#3708 (issue 2026-03-07: a workflow following Docker\'s \'distribute build across multiple runners\' guide fails in the merge step\'s imagetools create with \'ERROR: ghcr.io/...@sha256:...: not found\' since docker/setup-buildx-action started installing v0.31.1; v0.31.0 works)","pi-hole/docker-pi-hole#1987 (workaround: pin buildx v0.31.0)","v0.31.1 release notes: its only change is \'Fix excessive HTTP requests when using buildx imagetools create command #3632\'"],"note":"Not verified. The stored copy of #3708 shows the issue closed, but I found no maintainer comment, linked fix or release note saying why or in which version, so the design\'s \'open, 0.31.1 - current\' is kept; re-check upstream before relying on it. The reported workflow runs a second imagetools create whose sources are ghcr.io digests that were only pushed to Docker Hub, i.e. it depends on the first invocation having copied them to ghcr.io; that 0.31.1 changed this is my reading, not upstream\'s. \'not found\' also comes from ordinary mistakes (a wrong digest list), and it repeats on retry; severity is set to flaky (warn, do not block) because the entry is unverified and covers every current release."}]}');
+const advisories_namespaceObject = /*#__PURE__*/JSON.parse('{"w":[{"id":"buildx-2229","issue":"docker/buildx#2229","url":"https://github.com/docker/buildx/issues/2229","affected":">=0.9.0-0 <0.13.0","fixed":"0.13.0","summary":"imagetools create crashes with fatal error: concurrent map writes when it pushes two or more tags and a source lives in another repository","short":"crash: concurrent map writes, sources in another repository","signature":"concurrent map writes","class":"panic","retryHelps":true,"severity":"crash","verified":true,"sources":["docker/buildx#2229 (issue thread: reported with buildx v0.12.1; \'fatal error: concurrent map writes\' in util/imagetools.(*Resolver).Copy while pushing; the reporter later tied it to one invocation touching two repositories, dunglas/frankenphp and dunglas/frankenphp-dev)","docker/buildx#2230 (PR \'fix: avoid modifying source during resolver.Copy\', label needs-cherry-pick/v0.12); docker/buildx#2231 (alternative fix, closed in its favour: Copy is called from concurrent goroutines and wrote to an unprotected map)","v0.13.0 release notes (docs.docker.com Build release notes, 2024-03-06): \'Fix possible panic in the docker buildx imagetools create command. docker/buildx#2230\'","v0.9.0 release notes: \'imagetools create command can now create new multi-platform images even if the source subimages are located on different repositories or registries. docker/buildx#1137\' (the copy path where the race lives)","linkml/linkml#1977 (comment: there is no buildx release between v0.12.1 and v0.13.0)"],"note":"The lower bound is inferred, not reported: the racing code (one goroutine per tag, each copying every source from another repository and writing the distribution-source annotation into the shared source descriptor) arrived with cross-repository sources in 0.9.0; no report from 0.9-0.11 was found. Sources already in the target repository are not copied and cannot trigger it, and one tag per invocation avoids it. Pre-releases of 0.9.0 and 0.13.0 are counted as affected without having been checked."},{"id":"buildx-2232","issue":"docker/buildx#2232","url":"https://github.com/docker/buildx/issues/2232","affected":">=0.10.0-0 <0.20.0","fixed":"0.20.0","summary":"imagetools create randomly crashes with panic: runtime error: invalid memory address or nil pointer dereference inside OpenTelemetry HTTP tracing (otelhttptrace clientTracer.end); also reported as docker/buildx#1768","short":"crash: nil pointer dereference in HTTP tracing","signature":"nil pointer dereference","class":"panic","retryHelps":true,"severity":"crash","verified":false,"sources":["docker/buildx#2232 (issue thread: \'panic: runtime error: invalid memory address or nil pointer dereference\' + \'[signal SIGSEGV: segmentation violation code=0x1 addr=0x18 ...]\' in go.opentelemetry.io/contrib/.../otelhttptrace.(*clientTracer).end via gotConn, otelhttptrace v0.45.0, buildx built from master 95bdecc; maintainer comment 2024-02-26: otel dependencies updated in docker/buildx#2281, which \'might fix\' it)","docker/buildx#1768 (issue thread, 2023-05-02: \'Random SIGSEGV: segmentation violation code when using docker buildx imagetools create\', same otelhttptrace clientTracer.end frame)","moby/buildkit#4377 (same panic in buildkitd)","open-telemetry/opentelemetry-go-contrib#5187 (tonistiigi: end() called without GetConn, refs buildx#2232, closed) and #5965 (merged follow-up adding the nil check in end())"],"note":"Not verified: no buildx release note names this fix, and I could not establish which buildx release first vendors an otelhttptrace that contains opentelemetry-go-contrib#5965; the range (0.10.x - 0.19.3) and the fix version (0.20.0) are the design\'s. It is random (HTTP/2 connection reuse), so a plain retry gets past it. Pre-releases of 0.20.0 are counted as affected."},{"id":"buildx-3446","issue":"docker/buildx#3446","url":"https://github.com/docker/buildx/issues/3446","affected":">=0.29.0-0 <0.29.1","fixed":"0.29.1","summary":"imagetools create from single-platform manifests can skip copying some of the child manifests, so pushing the index fails (and a registry that does not check references would get an index pointing at missing manifests)","short":"skips child manifests of single-platform sources","signature":null,"class":"transient","retryHelps":false,"severity":"wrong-result","verified":true,"sources":["docker/buildx#3446 (issue: \'v0.29.0 fails to push to distribution v2.8.1 in some operations\'; imagetools create --tag <repo>:tag <repo>/x86_64/...:tag <repo>/aarch64/...:tag worked before 0.29.0)","docker/buildx#3447 (PR \'imagetools: fix possible broken chain copy on create\', fix #3446: \'When creating index from single-arch manifests it was possible for some of the internal manifests to not be copied and cause error on pushing the index\')","v0.29.1 release notes (docs.docker.com Build release notes, 2025-10-03): \'imagetools: Fix possible chain copy on create. docker/buildx#3447\'"],"note":"Upstream describes a failed index push, not a silently incomplete index: registries that check the index\'s references (distribution v2.8.1 in the report, like this project\'s test registry) reject it. The exact error line was not in the stored thread, so there is no signature; it surfaces as a registry error on the index push. Retrying the same invocation is not expected to help (the missing copies come from how the sources are walked). Pre-releases of 0.29.0 are counted as affected without having been checked."},{"id":"buildx-3503","issue":"docker/buildx#3503","url":"https://github.com/docker/buildx/issues/3503","affected":">=0.30.0-rc1 <0.30.1","fixed":"0.30.1","summary":"imagetools create crashes with fatal error: concurrent map writes in containerd\'s remotes.WithMediaTypeKeyPrefix when it copies sources in parallel","short":"crash: concurrent map writes while copying sources","signature":"concurrent map writes","class":"panic","retryHelps":true,"severity":"crash","verified":true,"sources":["docker/buildx#3503 (issue opened 2025-11-06 from buildx CI: TestImagetoolsAnnotation crashed with \'fatal error: concurrent map writes\' in containerd/v2 core/remotes.WithMediaTypeKeyPrefix (handlers.go:52) under buildkit contentutil.copyChain, with containerd v2.2.0-rc.1 and buildkit v0.26.0-rc1; comment 2025-11-14: the same crash from released v0.30.0 (commit 124418cd) during imagetools create)","docker/buildx#3510 (PR \'imagetools: fix concurrent map write from containerd issue\', closes #3503: WithMediaTypeKeyPrefix called in parallel goroutines on contexts from the same base context)","docker/buildx#3524 (vendor containerd efd86f2b0bc2 from release/2.2, bringing containerd/containerd#12508 \'remotes: fix possible panic from WithMediaTypeKeyPrefix\'), backported to v0.30 in docker/buildx#3525","v0.30.1 release notes (2025-11-17): \'Fix concurrent map write panic. #3524\'; github.com/containerd/containerd/v2 v2.2.0 -> efd86f2b0bc2","__tests__/fixtures/buildx-output/v0.30.0-fatal-concurrent-map-writes.log and -2.log (the crash reproduced here with v0.30.0)"],"note":"That 0.30.0-rc1 and -rc2 are affected is inferred, not reported from an rc: the crash was first hit on master with the dependency versions of the 0.30.0 cycle (buildkit v0.26.0-rc1, containerd v2.2.0-rc.1), and the first release with the fix is 0.30.1. Fewer tags per invocation does not remove it entirely: the -2 fixture crashes among one tag\'s per-source copies; it is a race, so a retry gets past it. Later, docker/buildx#3580 vendored containerd v2.2.1, which carries the same containerd fix."},{"id":"buildx-2955","issue":"docker/buildx#2955","url":"https://github.com/docker/buildx/issues/2955","affected":"<0.22.0","fixed":"0.22.0","summary":"imagetools create pushes the copied child manifests by tag, so a tag briefly (or, if the run dies midway, permanently) points at an intermediate manifest instead of the new index","short":"tags briefly point at a child manifest, not the index","signature":null,"class":"silent","retryHelps":true,"severity":"wrong-result","verified":true,"sources":["docker/buildx#3024 (PR \'imagetools: avoid multiple tag pushes on create\', fix #2955: \'Ensure only the final manifest is pushed by tag and intermediate blobs are only pushed by digest to avoid tag temporarily pointing to wrong image\')","v0.22.0 release notes (docs.docker.com Build release notes, 2025-03-18): \'Fix multiple tags being pushed for imagetools create command. Now only the final manifest pushes by tag. docker/buildx#3024\'","buildx util/imagetools/create.go before the fix: Resolver.Copy made its pusher from reference.TagNameOnly(dest) (the tag); after it, from dest.Name() (\'push by digest\')"],"note":"The thread of #2955 itself was not in the stored corpus; the facts come from the fix and the code. Only sources copied from another repository go through Copy, so merges whose sources are all in the target repository are not exposed. The permanent case needs the process to stop between a child push and the final index push (for example a crash from buildx-2229, buildx-2232 or buildx-3503). Read-back of every tag catches it and a completed retry re-points the tag. Upstream gives no first affected version (Copy exists since 0.9.0), so the range is open below, as in the design; pre-releases of 0.22.0 are counted as affected."},{"id":"buildx-3722","issue":"docker/buildx#3722","url":"https://github.com/docker/buildx/issues/3722","affected":"<0.33.0-rc1","fixed":"0.33.0","summary":"imagetools create uploads the same content (for example a shared attestation manifest) to one repository from several goroutines at once, which some registries (distribution v3.0.0) answer with an error","short":"parallel uploads of the same content fail on some registries","signature":null,"class":"transient","retryHelps":true,"severity":"flaky","verified":true,"sources":["docker/buildx#3722 (issue \'Flaky Test: TestImagetoolsFile\', 2026-03-12: imagetools create failing intermittently in buildx CI)","docker/buildx#3731 (PR \'imagetools: share ingester across concurrent copies\', fix #3722: one ingester per target repository serializes same-digest pushes, \'to work around bug in Registry v3.0.0 (and possibly others)\'; registry-side fix distribution/distribution@78456caf, unreleased at the time)","v0.33.0-rc1 and v0.33.0 release notes: \'Fix issue where imagetools create could in some cases upload the same (attestation) manifest multiple times, possibly causing 400 error in some registries #3731\'"],"note":"The fix is already in 0.33.0-rc1, so the range ends there. Upstream names no first affected version (the design\'s \'<= 0.32.1\' has none either). The exact error line was not in the stored thread; the release notes say a 400 from the registry. It is a race: a retry, and fewer tags per invocation, get past it."},{"id":"buildx-3708","issue":"docker/buildx#3708","url":"https://github.com/docker/buildx/issues/3708","affected":">=0.31.1","fixed":null,"summary":"merging per-platform digests built on separate runners fails with ERROR: <repo>@sha256:...: not found since buildx 0.31.1 (reported; cause and status not confirmed)","short":"merging per-platform digests fails: not found (unconfirmed)","signature":"not found","class":"transient","retryHelps":false,"severity":"flaky","verified":false,"sources":["docker/buildx#3708 (issue 2026-03-07: a workflow following Docker\'s \'distribute build across multiple runners\' guide fails in the merge step\'s imagetools create with \'ERROR: ghcr.io/...@sha256:...: not found\' since docker/setup-buildx-action started installing v0.31.1; v0.31.0 works)","pi-hole/docker-pi-hole#1987 (workaround: pin buildx v0.31.0)","v0.31.1 release notes: its only change is \'Fix excessive HTTP requests when using buildx imagetools create command #3632\'"],"note":"Not verified. The stored copy of #3708 shows the issue closed, but I found no maintainer comment, linked fix or release note saying why or in which version, so the design\'s \'open, 0.31.1 - current\' is kept; re-check upstream before relying on it. The reported workflow runs a second imagetools create whose sources are ghcr.io digests that were only pushed to Docker Hub, i.e. it depends on the first invocation having copied them to ghcr.io; that 0.31.1 changed this is my reading, not upstream\'s. \'not found\' also comes from ordinary mistakes (a wrong digest list), and it repeats on retry; severity is set to flaky (warn, do not block) because the entry is unverified and covers every current release."}]}');
 ;// CONCATENATED MODULE: ./src/policy/advisories.ts
 // The built-in database of known-bad buildx versions (advisories.json beside this file).
 
@@ -38859,14 +38859,18 @@ function droppedAnnotationsMessage(dropped, mediaType) {
 ;// CONCATENATED MODULE: ./src/merge/messages.ts
 // What the engine says when it gives up: how an attempt failed in words, the message of a
 // --dry-run, a push or a verification that gave up, and the one constructor of a Failure. Pure.
-/** The one way a Failure is built: a `not found` that gave up is permanent. */
-function failureOf(cause, message, tags) {
+/**
+ * The one way a Failure is built: a `not found` that gave up is permanent. `advice`, what to do
+ * (already at the end of `message`), is kept apart too, so a report can put it first.
+ */
+function failureOf(cause, message, tags, advice = '') {
     return {
         class: cause.notFound ? 'permanent' : cause.class,
         signature: cause.signature,
         line: cause.line,
         message,
         tags,
+        ...(advice.trim() ? { advice: advice.trim() } : {}),
     };
 }
 function describe(c) {
@@ -39000,14 +39004,14 @@ class MergeRun {
     recovered = false;
     /** tags written by manifest PUT */
     put = new Set();
-    /** manifest PUTs that failed and were tried again */
-    putRetries = [];
-    /** tags PUT (or tried) at least once */
-    putTried = 0;
-    /** tags whose read-back after a write waited for the registry to show it: how long */
-    lagWaits = new Map();
     /** why manifest PUTs stopped (the registry refused one): buildx copies the rest */
     putRefused;
+    /** the manifest PUTs sent, once one was */
+    putStats;
+    /** how long the read-back of a tag waited out registry lag before it showed the index */
+    lagWaits = new Map();
+    /** `annotations` lines the --dry-run's index was checked to carry */
+    annotationsChecked = 0;
     /** the first push, started while the --dry-run runs; its first attempt takes it */
     firstPush;
     constructor(options, deps) {
@@ -39091,15 +39095,11 @@ class MergeRun {
             await this.deps.sleep(wait);
         }
     }
-    /** A tag's result with what the run knows of it: held it already, written by PUT, waited out lag. */
+    /** A tag's read-back with what the run knows of it: held the index already, written by PUT, lag waited out. */
     tagResult(t) {
-        const lag = this.lagWaits.get(t.tag);
-        const withLag = lag !== undefined && t.verified ? { ...t, lagWaitMs: lag } : t;
-        if (this.already.has(t.tag))
-            return { ...withLag, state: 'already' };
-        if (this.put.has(t.tag))
-            return { ...withLag, state: 'put' };
-        return withLag;
+        const state = this.already.has(t.tag) ? 'already' : this.put.has(t.tag) ? 'put' : undefined;
+        const lag = t.verified ? this.lagWaits.get(t.tag) : undefined;
+        return { ...t, ...(state ? { state } : {}), ...(lag ? { lagWaitMs: lag } : {}) };
     }
     /** The run's result: ok without `failure`; the tags unread (not pushed) unless given. */
     result(failure, tags) {
@@ -39109,15 +39109,8 @@ class MergeRun {
             index: this.index,
             attempts: this.attempts,
             tags: (tags ?? this.tagNames.map((tag) => ({ tag, digest: null, verified: false }))).map((t) => this.tagResult(t)),
-            ...(this.putTried > 0
-                ? {
-                    puts: {
-                        written: this.put.size,
-                        concurrency: Math.min(this.options.putConcurrency, this.putTried),
-                        retries: this.putRetries,
-                    },
-                }
-                : {}),
+            ...(this.putStats ? { puts: this.putStats } : {}),
+            ...(this.annotationsChecked > 0 ? { annotations: this.annotationsChecked } : {}),
             ...(this.putRefused !== undefined ? { warning: this.putRefused } : {}),
             panics: this.attempts.filter((a) => a.class === 'panic').length,
             recovered: failure === undefined && this.recovered,
@@ -39201,7 +39194,10 @@ async function runOracle(run) {
         const at = { invocation: 'oracle', try: n, tags: [], sources: options.sources };
         if ('digest' in got) {
             run.record(attemptOf(at, out));
-            return annotationsKept(got, options.annotations, run.tagNames);
+            const kept = annotationsKept(got, options.annotations, run.tagNames);
+            if ('digest' in kept)
+                run.annotationsChecked = options.annotations.length;
+            return kept;
         }
         const c = got;
         const rec = run.record(attemptOf(at, out, c));
@@ -39209,8 +39205,9 @@ async function runOracle(run) {
             notFound++;
         const decision = shouldRetry(c.class, n, options.maxAttempts, options.retryOn, notFound);
         if (!decision.retry) {
-            const context = await adviceContext(c, 'pull', options.sources, deps.credentialsFor);
-            return failureOf(c, oracleFailureMessage(c, decision.reason, advice(c, context)), run.tagNames);
+            const adviceText = advice(c, await adviceContext(c, 'pull', options.sources, deps.credentialsFor));
+            const message = oracleFailureMessage(c, decision.reason, adviceText);
+            return failureOf(c, message, run.tagNames, adviceText);
         }
         await run.backOff(rec, n, (s) => `Retrying --dry-run in ${s} (${decision.reason})`);
     }
@@ -39296,14 +39293,13 @@ async function putOne(run, t, body, type) {
         }
         const { retryDelayMs: baseMs, retryMaxDelayMs: capMs } = options;
         const wait = retryWait(n, { baseMs, capMs }, deps.random ?? Math.random, err?.retryAfterMs);
-        run.putRetries.push({
+        countRetry(run, {
             tag: t.original,
             class: verdict.cls,
             answer,
             waitMs: wait,
             ...(err?.retryAfterMs !== undefined ? { askedWaitMs: err.retryAfterMs } : {}),
         });
-        run.recovered = true;
         const asked = err?.retryAfterMs === undefined ? '' : ` (the registry asked for ${err.retryAfterMs} ms)`;
         deps.info(`Retrying the manifest PUT of ${t.original} in ${wait} ms${asked}: ${answer}`);
         await deps.sleep(wait);
@@ -39315,14 +39311,18 @@ async function putOne(run, t, body, type) {
  * go back to `pending`; a failure gives the run up.
  */
 async function putAll(run, tags) {
+    if (tags.length === 0)
+        return;
     const body = Buffer.from(run.index, 'utf8');
     const type = mediaTypeOf(run.index);
     const queue = [...tags];
-    run.putTried += tags.length;
+    const stats = (run.putStats ??= { atOnce: 0, retries: [] });
+    let inFlight = 0;
     const worker = async () => {
         while (queue.length > 0 && !run.failure && run.putRefused === undefined) {
             const t = queue.shift();
-            const got = await putOne(run, t, body, type);
+            stats.atOnce = Math.max(stats.atOnce, ++inFlight);
+            const got = await putOne(run, t, body, type).finally(() => inFlight--);
             if (got === 'ok') {
                 run.holding.push(t);
                 run.put.add(t.original);
@@ -39341,6 +39341,11 @@ async function putAll(run, tags) {
         run.pending.unshift(...queue);
     else if (run.failure)
         run.failure.tags.push(...queue.map((t) => t.original));
+}
+/** A PUT sent again, and the wait the registry asked for before it (the longest is kept). */
+function countRetry(run, retry) {
+    run.putStats.retries.push(retry);
+    run.recovered = true;
 }
 function refuse(run, answer) {
     if (run.putRefused !== undefined)
@@ -39531,7 +39536,7 @@ async function runInvocation(run, first, invocation) {
             const reason = run.failure ? 'another invocation failed' : decision.reason;
             const adviceText = advice(failed, await adviceContext(failed, 'push', names, deps.credentialsFor));
             const left = batch.map((t) => t.original);
-            return failureOf(failed, pushFailureMessage(failed, names, reason, adviceText), left);
+            return failureOf(failed, pushFailureMessage(failed, names, reason, adviceText), left, adviceText);
         }
         if (batch.length > run.concurrency) {
             run.pending = [...batch.slice(run.concurrency), ...run.pending];
@@ -40572,7 +40577,9 @@ class PolicyGate {
     /** Reports the findings; throws Reported, with `stopped` for the log, when one of them blocks. */
     pass(findings, stopped) {
         for (const f of findings) {
-            this.info.findings.push({ rule: f.rule, severity: f.severity, message: f.message });
+            const { rule, severity, message, advisory: a } = f;
+            const advisory = a ? { issue: a.issue, url: a.url, fixed: a.fixed, short: a.short } : undefined;
+            this.info.findings.push({ rule, severity, message, ...(advisory ? { advisory } : {}) });
             const title = f.rule === 'advisory' ? `known-bad buildx: ${f.advisory?.issue ?? ''}` : `buildx policy: ${f.rule}`;
             this.annotator.annotate(f.severity, f.message, { input: f.input, title });
         }
@@ -40641,17 +40648,18 @@ function stepOutputs(r, buildx, dryRun, policy) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/report/summary.ts
-// What the step says, as pure builders: the Markdown job summary and the words of the final
-// annotation (a failure, or a recovery). report/publish.ts writes them.
-
-
+;// CONCATENATED MODULE: ./src/report/words.ts
+// The small words every report builder shares: Markdown escaping, clipping, counting, the short
+// form of a digest, and how a failure class is named. Pure.
+/** Escapes what would break a Markdown line or table cell; newlines become spaces. */
 const esc = (s) => s.replace(/[|\\`*_<>[\]]/g, (c) => `\\${c}`).replace(/\r?\n/g, ' ');
 const clip = (s, n) => (s.length > n ? `${s.slice(0, n - 3)}...` : s);
-const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
-/** The job summary stays well under GitHub's 1 MiB limit, whatever buildx printed. */
-const SUMMARY_MAX_BYTES = 512 * 1024;
-const HEADLINE = {
+/** `1 tag`, `2 tags`; `many` for the irregular ones (`retries`, `crashes`). */
+const plural = (n, word, many = `${word}s`) => `${n} ${n === 1 ? word : many}`;
+/** `sha256:e6b13d30f136`: enough to tell digests apart in a row or a log line. */
+const shortDigest = (d) => d.replace(/^(sha256:[0-9a-f]{12})[0-9a-f]{52}$/, '$1');
+/** How a run that gave up failed, by class (the title of the error annotation, the summary's heading). */
+const FAILED = {
     panic: 'buildx crashed',
     transient: 'registry or network error',
     permanent: 'permanent error',
@@ -40660,108 +40668,58 @@ const HEADLINE = {
     verify: 'verification failed',
     oracle: 'buildx failed',
 };
+/** A failed attempt of each class, counted: `2 crashes`, `1 registry error`. */
+const NOUN = {
+    panic: ['crash', 'crashes'],
+    transient: ['registry error', 'registry errors'],
+    timeout: ['hang', 'hangs'],
+    permanent: ['error', 'errors'],
+};
 /** A retried manifest PUT's signature: the status and reason, or the network error's code. */
 function putSignature(answer) {
     return (/: (\d{3}(?: [A-Za-z][\w -]*)?)/.exec(answer)?.[1]?.trim() ??
         /\b(E[A-Z]+)\b/.exec(answer)?.[1] ??
         'failed');
 }
-function absorbed(r) {
+/**
+ * What the failed attempts and retried manifest PUTs of a run were, counted per class and
+ * signature: `2 × panic (concurrent map writes), 1 × manifest PUT transient (503 Service Unavailable)`.
+ */
+function absorbed(r, withPuts = true) {
     const counts = new Map();
-    for (const a of r.attempts) {
-        if (a.ok)
-            continue;
-        const key = `${a.class} (${a.signature})`;
-        counts.set(key, (counts.get(key) ?? 0) + 1);
-    }
-    for (const p of r.puts?.retries ?? []) {
-        const key = `manifest PUT ${p.class} (${putSignature(p.answer)})`;
-        counts.set(key, (counts.get(key) ?? 0) + 1);
-    }
+    const count = (key) => counts.set(key, (counts.get(key) ?? 0) + 1);
+    for (const a of r.attempts)
+        if (!a.ok)
+            count(`${a.class} (${a.signature})`);
+    for (const p of withPuts ? (r.puts?.retries ?? []) : [])
+        count(`manifest PUT ${p.class} (${putSignature(p.answer)})`);
     return [...counts].map(([k, n]) => `${n} × ${k}`).join(', ');
 }
-/**
- * What became of the first push when the --dry-run failed while it ran alongside (empty when no
- * push ran that way): the run failed before the expected digest was known, yet buildx pushed.
- */
-function alongsideNote(r) {
-    if (r.ok || r.digest !== undefined)
-        return '';
-    const push = r.attempts.find((a) => a.invocation !== 'oracle');
-    if (!push)
-        return '';
-    const what = `The first push (${clip(push.tags.join(', '), 300)}) ran alongside the --dry-run and`;
-    return push.ok
-        ? `${what} succeeded: pushed, but not verified, as the expected digest is unknown.`
-        : `${what} failed: ${push.class} (${push.signature}).`;
+/** The failed attempts and retried PUTs in a few words, per class: `2 crashes and 1 registry error`. */
+function failedBriefly(r) {
+    const counts = new Map();
+    for (const a of r.attempts)
+        if (!a.ok)
+            counts.set(a.class ?? '', (counts.get(a.class ?? '') ?? 0) + 1);
+    // a retried manifest PUT is counted with the buildx attempts of its class (a registry error)
+    for (const p of r.puts?.retries ?? [])
+        counts.set(p.class, (counts.get(p.class) ?? 0) + 1);
+    return [...counts].map(([cls, n]) => plural(n, ...(NOUN[cls] ?? ['failure', 'failures']))).join(' and ');
 }
-/**
- * The one error annotation of a failed run: the class and signature in the title; in the message
- * what failed and on which tags, the output line that proves it, what was tried, what to do.
- * Never anything of a goroutine dump but its one telling line.
- */
-function failureAnnotation(r, dryRun, known) {
-    const f = r.failure;
-    const n = countAttempts(r, dryRun);
-    const cls = f?.class ?? 'unknown';
-    const tries = n === 0 ? 'before any push' : plural(n, 'attempt');
-    const title = clip(`${HEADLINE[cls] ?? 'failed'}: ${f?.signature ?? 'unknown'} (${tries})`, 120);
-    const parts = [f?.message ?? 'failed'];
-    const alongside = alongsideNote(r);
-    if (alongside)
-        parts.push(alongside);
-    if (f && f.tags.length > 0)
-        parts.push(`Not pushed: ${clip(f.tags.join(', '), 500)}.`);
-    if (f?.line)
-        parts.push(`buildx said: ${clip(f.line, 300)}`);
-    const failures = r.attempts.filter((a) => !a.ok);
-    if (failures.length > 1) {
-        const waited = r.attempts.reduce((t, a) => t + a.waitMs, 0);
-        parts.push(`Tried ${plural(r.attempts.length, 'buildx invocation')}, waiting ${formatDuration(waited)} in all: ${absorbed(r)}.`);
-    }
-    if (known)
-        parts.push(`${known}.`);
-    else if (cls === 'panic') {
-        parts.push('Pin a buildx release without this crash (buildx-version), or allow more attempts (max-attempts).');
-    }
-    else if (cls === 'transient') {
-        parts.push('The registry kept failing: check its status, or allow more attempts and a longer retry-max-delay.');
-    }
-    else if (cls === 'timeout') {
-        parts.push('buildx went silent or ran too long: check the registry, or raise idle-timeout / attempt-timeout.');
-    }
-    return { title, message: parts.join('\n') };
-}
-/** The one warning annotation of a run that succeeded only after retries. */
-function recoveryAnnotation(r, known) {
-    const failures = r.attempts.filter((a) => !a.ok);
-    const putRetries = r.puts?.retries ?? [];
-    const classes = [
-        ...new Set([...failures.map((a) => a.class), ...putRetries.map((p) => `manifest PUT ${p.class}`)]),
-    ].join(', ');
-    const sig = failures.find((a) => a.class === 'panic')?.signature ??
-        failures[0]?.signature ??
-        (putRetries[0] ? `manifest PUT ${putSignature(putRetries[0].answer)}` : '');
-    const pushes = r.attempts.filter((a) => a.invocation !== 'oracle').length;
-    const title = clip(`recovered from ${classes}: ${sig} (${plural(pushes, 'attempt')})`, 120);
-    const message = [
-        `Pushed ${plural(r.tags.length, 'tag')} holding ${r.digest}, every one verified, after absorbing ${absorbed(r)}.`,
-        ...(known ? [`${known}.`] : []),
-    ].join('\n');
-    return { title, message };
-}
-function attemptRow(a) {
-    const what = a.invocation === 'oracle'
-        ? '--dry-run'
-        : a.tags.length === 1
-            ? `\`${a.tags[0]}\``
-            : `${a.tags.length} tags`;
-    const how = a.signal ? a.signal : String(a.exitCode);
-    const cls = a.ok ? 'ok' : `${a.class}: ${esc(a.signature ?? '')}`;
-    const line = a.ok || !a.line ? '' : `\`${esc(clip(a.line, 160)).replace(/`/g, "'")}\``;
-    const asked = a.askedWaitMs !== undefined ? ` (registry asked ${formatDuration(a.askedWaitMs)})` : '';
-    const wait = a.waitMs > 0 ? `${formatDuration(a.waitMs)}${asked}` : '';
-    return `| ${a.number} | ${what} | ${cls} | ${line} | ${how} | ${formatDuration(a.durationMs)} | ${wait} |`;
+
+;// CONCATENATED MODULE: ./src/report/summary-buildx.ts
+// The buildx that ran and the policy's verdict, as pure builders: version, source, path, sha256;
+// then each finding once, an advisory as one short line (its issue linked, what happens, the fix).
+
+function buildxTable(buildx) {
+    return [
+        '| buildx | |',
+        '| --- | --- |',
+        `| version | \`${buildx.version}\` |`,
+        `| source | ${buildx.source}${buildx.resolved ? ` (${esc(buildx.resolved)})` : ''} |`,
+        `| path | \`${buildx.path}\` |`,
+        ...(buildx.checksum ? [`| sha256 | \`${buildx.checksum}\` |`] : []),
+    ];
 }
 /** The policy's verdict in one line. */
 function policyVerdict(p) {
@@ -40777,74 +40735,384 @@ function policyVerdict(p) {
             .join(', ');
     return `${what}: ${verdict}`;
 }
-/** How many tags were pushed, and how many already held the index (not pushed again). */
-function pushedWhat(r) {
-    const already = r.tags.filter((t) => t.state === 'already').length;
-    const put = r.tags.filter((t) => t.state === 'put').length;
-    const byPut = put > 0 ? ` (${put} written by manifest PUT)` : '';
-    if (already === 0)
-        return `Pushed ${plural(r.tags.length, 'tag')}${byPut}`;
-    if (already === r.tags.length)
-        return `Nothing pushed: ${plural(already, 'tag')} already held it`;
-    return `Pushed ${r.tags.length - already} of ${plural(r.tags.length, 'tag')} (${already} already held it)`;
+/** `[docker/buildx#3503](url) crash: concurrent map writes while copying sources; fixed in 0.30.1` */
+function advisoryLine(a) {
+    const fix = a.fixed ? `fixed in ${a.fixed}` : 'not fixed yet';
+    return `[${esc(a.issue)}](${a.url}) ${esc(a.short)}; ${fix}`;
 }
-/** The one-line result at the top of the summary. */
-function resultLine(r, dryRun) {
-    const n = countAttempts(r, dryRun);
-    if (r.ok) {
-        const what = dryRun ? 'Dry run' : pushedWhat(r);
-        const classes = [
-            ...new Set([
-                ...r.attempts.filter((a) => !a.ok).map((a) => a.class),
-                ...(r.puts?.retries ?? []).map((p) => `manifest PUT ${p.class}`),
-            ]),
-        ].join(', ');
-        return `${what}, \`${r.digest}\`, ${plural(n, 'attempt')}, ${r.recovered ? `recovered from ${classes}` : 'no retry needed'}`;
+const findingLine = (f) => `- ${f.severity}: ${f.advisory ? advisoryLine(f.advisory) : esc(f.message)}`;
+/** The verdict, then each finding once (at most 20). */
+function policyLines(p) {
+    return [`Policy: ${esc(policyVerdict(p))}`, ...p.findings.slice(0, 20).map(findingLine)];
+}
+
+;// CONCATENATED MODULE: ./src/report/summary-head.ts
+// The top of the job summary, as pure builders: the heading (what happened, in one short line),
+// the index digest (the one place it is printed), and what to do when something needs doing. The
+// final annotation (report/summary.ts) puts the same things to do first.
+
+
+
+/** The one-line heading: what happened, without the digest. */
+function headline(r, dryRun) {
+    if (!r.ok) {
+        const f = r.failure;
+        if (f?.class === 'verify') {
+            return `Failed: ${f.tags.length} of ${plural(r.tags.length, 'tag')} do not hold the index`;
+        }
+        const when = !dryRun && countAttempts(r, false) === 0 ? ' before any push' : '';
+        return `Failed${when}: ${FAILED[f?.class ?? 'unknown'] ?? 'failed'} (${f?.signature ?? 'unknown'})`;
     }
-    const when = n === 0 ? 'before any push' : `after ${plural(n, 'attempt')}`;
-    return `Failed ${when}: ${r.failure?.class ?? 'unknown'} (${esc(r.failure?.signature ?? '')})`;
+    if (dryRun)
+        return 'Dry run: nothing pushed';
+    const n = r.tags.length;
+    const already = r.tags.filter((t) => t.state === 'already').length;
+    if (already === n)
+        return `Nothing pushed: ${plural(n, 'tag')} already held the index`;
+    const what = already === 0
+        ? `Pushed ${plural(n, 'tag')}`
+        : `Pushed ${n - already} of ${plural(n, 'tag')} (${already} already held the index)`;
+    const read = r.tags.every((t) => t.verified) ? 'every one verified' : 'not read back (verify: false)';
+    return `${what}, ${read}${r.recovered ? `, after ${failedBriefly(r)}` : ''}`;
 }
-/** The Markdown job summary, bounded by SUMMARY_MAX_BYTES whatever the child printed. */
-function summaryMarkdown(r, buildx, dryRun, policy, known) {
-    const lines = [`### safe-imagetools: ${resultLine(r, dryRun)}`];
-    if (r.failure)
-        lines.push('', esc(r.failure.message));
+/** The index digest, printed once, and the annotations checked in it. */
+function indexLine(r) {
+    if (!r.digest)
+        return undefined;
+    const what = r.ok ? 'Index' : 'Expected index';
+    const kept = r.annotations ? `, with the ${plural(r.annotations, 'annotation')} asked for` : '';
+    return `${what} \`${r.digest}\`${kept}`;
+}
+const BY_CLASS = {
+    panic: {
+        action: 'Pin a buildx release without this crash (buildx-version), or allow more attempts (max-attempts)',
+    },
+    transient: {
+        action: "Check the registry's status, or allow more attempts (max-attempts) and a longer retry-max-delay",
+        why: 'The registry kept failing',
+    },
+    timeout: {
+        action: 'Check the registry, or raise idle-timeout or attempt-timeout',
+        why: 'buildx went silent or ran too long',
+    },
+    verify: {
+        action: 'Check what else writes these tags, or raise read-timeout if the registry is slow to show its writes',
+    },
+};
+/** The newer buildx to use: past every fix a known failure or a flagged advisory names. */
+function upgrade(version, known, flagged = []) {
+    const fixes = [known?.fixed, ...flagged.map((f) => f.advisory?.fixed)].filter((v) => typeof v === 'string' && semver_default().valid(v) !== null);
+    const others = flagged.filter((f) => f.advisory?.issue !== known?.issue).length;
+    const more = others > 0 ? `; ${plural(others, 'more known issue')} below` : '';
+    const why = known
+        ? `buildx ${known.version} is known to ${known.crash ? 'crash' : 'fail'} this way: ${known.issue}${more}`
+        : `buildx ${version} has ${plural(others, 'known issue')}, listed below`;
+    const link = known ? { text: known.issue, url: known.url } : undefined;
+    if (known && !known.fixed) {
+        return { action: 'Use a buildx release this does not affect (buildx-version)', why, link };
+    }
+    if (fixes.length === 0)
+        return undefined;
+    const target = fixes.sort((semver_default()).rcompare)[0];
+    return { action: `Use buildx ${target} or later (buildx-version)`, why, ...(link ? { link } : {}) };
+}
+/**
+ * What to do, most pressing first: the fix of a known failure, what the failure itself asks for
+ * (its advice, else by class), then a newer buildx when the policy flagged the running one.
+ */
+function toDo(r, known, policy, version = '') {
+    const flagged = (policy?.findings ?? []).filter((f) => f.advisory);
+    const out = [];
+    const up = known || flagged.length > 0 ? upgrade(known?.version ?? version, known, flagged) : undefined;
+    if (up && known)
+        out.push(up);
+    const f = r.failure;
+    if (f?.advice)
+        out.push({ action: f.advice.replace(/\.$/, '') });
+    else if (f && !(known && f.class === 'panic') && BY_CLASS[f.class])
+        out.push(BY_CLASS[f.class]);
+    if (up && !known)
+        out.push(up);
+    return out;
+}
+/** A thing to do in an annotation: plain text. */
+const toDoText = (t) => `${t.action}.${t.why ? ` ${t.why}.` : ''}`;
+/** A thing to do in the summary: the action in bold, the issue linked. */
+function toDoMarkdown(t) {
+    let why = t.why ? ` ${esc(t.why)}.` : '';
+    if (t.link)
+        why = why.replace(esc(t.link.text), `[${esc(t.link.text)}](${t.link.url})`);
+    return `**${esc(t.action)}.**${why}`;
+}
+
+;// CONCATENATED MODULE: ./src/report/summary-ran.ts
+// What ran, as pure builders: one sentence counting the --dry-runs and the push attempts (the
+// rows of the table below it), the manifest PUTs summed up, and the attempts table, whose evidence
+// columns (the line that shows it, exit, wait after) appear only when a row has something in them.
+
+
+/** Rows shown at most; the rest are counted in one more row. */
+const ATTEMPT_ROWS = 100;
+/** `Ran 1 --dry-run and 5 push attempts: ...`: the counts are the rows of the attempts table. */
+function ranLine(r) {
+    const dry = r.attempts.filter((a) => a.invocation === 'oracle').length;
+    const pushes = r.attempts.length - dry;
+    const what = `Ran ${plural(dry, '--dry-run')} and ${plural(pushes, 'push attempt')}`;
+    const failed = r.attempts.filter((a) => !a.ok);
+    if (failed.length === 0)
+        return `${what}${r.ok && pushes > 0 ? ', no retry needed' : ''}.`;
+    const waited = r.attempts.reduce((t, a) => t + a.waitMs, 0);
+    const asked = r.attempts.filter((a) => a.askedWaitMs !== undefined).length;
+    const waits = waited === 0
+        ? ''
+        : `; ${formatDuration(waited)} of waits${asked > 0 ? ` (${asked} asked for by the registry)` : ''}`;
+    return `${what}: ${esc(absorbed(r, false))}${waits}.`;
+}
+/** The manifest PUTs in one sentence (none when no PUT was sent), and why they stopped, if they did. */
+function putLine(r) {
+    const written = r.tags.filter((t) => t.state === 'put').length;
+    const parts = [];
+    if (r.puts && written > 0) {
+        const { atOnce, retries } = r.puts;
+        const asks = retries.flatMap((p) => (p.askedWaitMs === undefined ? [] : [p.askedWaitMs]));
+        const askedWaitMs = asks.length > 0 ? Math.max(...asks) : undefined;
+        const retried = retries.length > 0 ? plural(retries.length, 'retry', 'retries') : 'no retry';
+        const asked = askedWaitMs !== undefined ? ` (the registry asked for ${formatDuration(askedWaitMs)})` : '';
+        parts.push(`${plural(written, 'tag')} written by manifest PUT, at most ${atOnce} at once, ${retried}${asked}.`);
+    }
+    if (r.warning)
+        parts.push(`${esc(r.warning)}.`);
+    return parts.length > 0 ? parts.join(' ') : undefined;
+}
+/** The one repository every tag of the run is in (`ghcr.io/o/app`), if they share one. */
+function sharedRepository(r) {
+    const repos = new Set([...r.tags.map((t) => t.tag), ...r.attempts.flatMap((a) => a.tags)].map((t) => {
+        const colon = t.lastIndexOf(':');
+        return colon > t.lastIndexOf('/') ? t.slice(0, colon) : t;
+    }));
+    return repos.size === 1 ? [...repos][0] : undefined;
+}
+function cells(a, repo) {
+    // the tag table above names the tags in full: here `:1.4.2` when they share one repository
+    const tag = (t) => (repo && t.startsWith(`${repo}:`) ? t.slice(repo.length) : t);
+    const what = a.invocation === 'oracle'
+        ? '--dry-run'
+        : a.tags.length === 1
+            ? `\`${tag(a.tags[0])}\``
+            : `${a.tags.length} tags`;
+    const asked = a.askedWaitMs !== undefined ? ` (registry asked ${formatDuration(a.askedWaitMs)})` : '';
+    return {
+        n: String(a.number),
+        what,
+        result: a.ok ? 'ok' : `${a.class}: ${esc(a.signature ?? '')}`,
+        line: a.ok || !a.line ? '' : `\`${esc(clip(a.line, 160)).replace(/`/g, "'")}\``,
+        exit: a.ok ? '' : (a.signal ?? String(a.exitCode)),
+        took: formatDuration(a.durationMs),
+        wait: a.waitMs > 0 ? `${formatDuration(a.waitMs)}${asked}` : '',
+    };
+}
+const COLUMNS = [
+    ['n', '#'],
+    ['what', 'what'],
+    ['result', 'result'],
+    ['line', 'the line that shows it'],
+    ['exit', 'exit'],
+    ['took', 'took'],
+    ['wait', 'wait after'],
+];
+/** The attempts table, without a column that is empty in every row. */
+function attemptsTable(r) {
+    const repo = sharedRepository(r);
+    const rows = r.attempts.slice(0, ATTEMPT_ROWS).map((a) => cells(a, repo));
+    const shown = COLUMNS.filter(([key]) => rows.some((c) => c[key] !== ''));
+    const line = (values) => `| ${values.join(' | ')} |`;
+    const out = [line(shown.map(([, title]) => title)), line(shown.map(() => '---'))];
+    for (const c of rows)
+        out.push(line(shown.map(([key]) => c[key])));
+    if (r.attempts.length > ATTEMPT_ROWS) {
+        out.push(line(shown.map((_, i) => (i === 0 ? `... ${r.attempts.length - ATTEMPT_ROWS} more` : ''))));
+    }
+    return rows.length > 0 ? out : [];
+}
+
+;// CONCATENATED MODULE: ./src/report/summary-tags.ts
+// The tags, as pure builders: one short state per tag (how it came to hold the index, and what its
+// read-back found), as a table for the job summary and as one line each for the end of the log,
+// so both give the same answer. No digest in a row unless the tag holds something else.
+
+
+/** The push attempt after which a tag held the index: it exited 0, or the tag was found landed. */
+function landedBy(r, tag) {
+    return r.attempts.find((a) => a.invocation !== 'oracle' && ((a.ok && a.tags.includes(tag)) || a.landed?.includes(tag)));
+}
+function howOf(r, t) {
+    if (t.state === 'already')
+        return 'already there';
+    if (t.state === 'put')
+        return 'written by PUT';
+    const a = landedBy(r, t.tag);
+    if (!a)
+        return t.verified ? 'pushed' : 'not pushed';
+    // a copy takes the index by digest from a tag holding it; the first push takes the sources
+    return r.digest && a.sources.some((s) => s.endsWith(`@${r.digest}`)) ? 'copied' : 'pushed';
+}
+function readOf(r, t) {
+    if (t.verified) {
+        const lag = t.lagWaitMs ? ` after ${formatDuration(t.lagWaitMs)} of registry lag` : '';
+        return { read: `verified${lag}` };
+    }
+    if (r.ok)
+        return { read: 'not read back (verify: false)' };
+    if (t.digest && !r.digest)
+        return { read: 'not verified (no expected digest)', detail: shortDigest(t.digest) };
+    if (t.digest)
+        return { read: 'holds another index', detail: shortDigest(t.digest) };
+    if (t.error)
+        return { read: 'could not be read', detail: clip(t.error, 100) };
+    return { read: 'holds nothing' };
+}
+function tagState(r, t) {
+    return { how: howOf(r, t), ...readOf(r, t) };
+}
+/** Rows shown at most; the rest are counted in one more row. */
+const TAG_ROWS = 200;
+/** The tag table: tag, state, read back. */
+function tagTable(r) {
+    if (r.tags.length === 0)
+        return [];
+    const rows = r.tags.slice(0, TAG_ROWS).map((t) => {
+        const s = tagState(r, t);
+        const read = s.detail ? `${s.read}: ${esc(s.detail)}` : s.read;
+        return `| \`${t.tag}\` | ${s.how} | ${read} |`;
+    });
+    const more = r.tags.length > TAG_ROWS ? [`| ... ${r.tags.length - TAG_ROWS} more | | |`] : [];
+    return ['| tag | state | read back |', '| --- | --- | --- |', ...rows, ...more];
+}
+/**
+ * The end of the log, one line per tag: `<tag>  <state>  <what it holds, short>`, the tags padded
+ * to one column. Words of the action's own, no error text: nothing a registry said reaches them.
+ */
+function tagLogLines(r) {
+    const rows = r.tags.map((t) => {
+        const s = tagState(r, t);
+        const held = t.digest && (t.verified || s.detail) ? shortDigest(t.digest) : '-';
+        return [t.tag, `${s.how}, ${s.read}`, held];
+    });
+    const width = (i) => Math.min(80, Math.max(0, ...rows.map((row) => row[i].length)));
+    const [tagW, stateW] = [width(0), width(1)];
+    return rows.map(([tag, state, held]) => `${tag.padEnd(tagW)}  ${state.padEnd(stateW)}  ${held}`);
+}
+
+;// CONCATENATED MODULE: ./src/report/summary.ts
+// What the step says, as pure builders: the Markdown job summary, read top-down (what happened,
+// the index, what to do, the tags, what ran, buildx and the policy, then the collapsed output),
+// and the words of the final annotation (a failure, or a recovery), the things to do first.
+// report/publish.ts writes them; summary-*.ts build the parts.
+
+
+
+
+
+
+
+/** The job summary stays well under GitHub's 1 MiB limit, whatever buildx printed. */
+const SUMMARY_MAX_BYTES = 512 * 1024;
+/**
+ * What became of the first push when the --dry-run failed while it ran alongside (empty when no
+ * push ran that way): the run failed before the expected digest was known, yet buildx pushed.
+ */
+function alongsideNote(r) {
+    if (r.ok || r.digest !== undefined)
+        return '';
+    const push = r.attempts.find((a) => a.invocation !== 'oracle');
+    if (!push)
+        return '';
+    const what = `The first push (${clip(push.tags.join(', '), 300)}) ran alongside the --dry-run and`;
+    return push.ok
+        ? `${what} succeeded: pushed, but not verified, as the expected digest is unknown.`
+        : `${what} failed: ${push.class} (${push.signature}).`;
+}
+/** What the failure says happened, without its advice (said first, as a thing to do). */
+function whatFailed(r) {
+    const f = r.failure;
+    if (!f)
+        return '';
+    const { message, advice } = f;
+    return advice && message.endsWith(advice) ? message.slice(0, -advice.length).trimEnd() : message;
+}
+/**
+ * The one error annotation of a failed run: the class and signature in the title; in the message
+ * what to do first, then what failed and on which tags, the output line that proves it, what was
+ * tried. Never anything of a goroutine dump but its one telling line.
+ */
+function failureAnnotation(r, dryRun, known) {
+    const f = r.failure;
+    const n = countAttempts(r, dryRun);
+    const tries = n === 0 ? 'before any push' : plural(n, 'attempt');
+    const cls = FAILED[f?.class ?? 'unknown'] ?? 'failed';
+    const title = clip(`${cls}: ${f?.signature ?? 'unknown'} (${tries})`, 120);
+    const parts = [...toDo(r, known).map((t) => clip(toDoText(t), 600)), clip(whatFailed(r) || 'failed', 600)];
     const alongside = alongsideNote(r);
     if (alongside)
-        lines.push('', esc(alongside));
-    if (known)
-        lines.push('', `**${esc(known)}**`);
-    if (r.tags.length > 0) {
-        lines.push('', '| tag | digest | verified |', '| --- | --- | --- |');
-        for (const t of r.tags.slice(0, 200)) {
-            const verified = t.state === 'already'
-                ? 'yes, held it already: not pushed'
-                : `${t.verified ? 'yes' : 'no'}${t.state === 'put' ? ', written by manifest PUT' : ''}`;
-            lines.push(`| \`${t.tag}\` | \`${t.digest ?? '-'}\` | ${verified} |`);
-        }
-        if (r.tags.length > 200)
-            lines.push(`| ... ${r.tags.length - 200} more | | |`);
+        parts.push(alongside);
+    if (f && f.tags.length > 0)
+        parts.push(`Not pushed: ${clip(f.tags.join(', '), 500)}.`);
+    if (f?.line)
+        parts.push(`buildx said: ${clip(f.line, 300)}`);
+    if (r.attempts.filter((a) => !a.ok).length > 1) {
+        const waited = r.attempts.reduce((t, a) => t + a.waitMs, 0);
+        parts.push(`Tried ${plural(r.attempts.length, 'buildx invocation')}, waiting ${formatDuration(waited)} in all: ${absorbed(r)}.`);
     }
-    lines.push('', '| # | pushed | result | the line that shows it | exit | took | wait after |', '| --- | --- | --- | --- | --- | --- | --- |');
-    for (const a of r.attempts.slice(0, 100))
-        lines.push(attemptRow(a));
-    if (r.attempts.length > 100)
-        lines.push(`| ... ${r.attempts.length - 100} more | | | | | | |`);
-    lines.push('', '| buildx | |', '| --- | --- |', `| version | \`${buildx.version}\` |`, `| source | ${buildx.source}${buildx.resolved ? ` (${buildx.resolved})` : ''} |`, `| path | \`${buildx.path}\` |`);
-    if (buildx.checksum)
-        lines.push(`| sha256 | \`${buildx.checksum}\` |`);
-    if (policy) {
-        const advisories = policy.findings.filter((f) => f.rule === 'advisory');
-        if (advisories.length > 0)
-            lines.push(`| advisories | ${advisories.map((f) => esc(f.message)).join('<br>')} |`);
-        lines.push('', `Policy: ${esc(policyVerdict(policy))}`);
-        for (const f of policy.findings.slice(0, 20))
-            lines.push(`- ${f.severity}: ${esc(f.message)}`);
-    }
-    let text = `${lines.join('\n')}\n`;
-    // The last lines of each failed attempt, newest first, while they fit.
-    const blocks = [];
-    let used = Buffer.byteLength(text);
+    return { title, message: parts.join('\n') };
+}
+/** The one warning annotation of a run that succeeded only after retries: what to do first, if anything. */
+function recoveryAnnotation(r, known) {
+    const failures = r.attempts.filter((a) => !a.ok);
+    const putRetries = r.puts?.retries ?? [];
+    const classes = [
+        ...new Set([...failures.map((a) => a.class), ...putRetries.map((p) => `manifest PUT ${p.class}`)]),
+    ].join(', ');
+    const sig = failures.find((a) => a.class === 'panic')?.signature ??
+        failures[0]?.signature ??
+        (putRetries[0] ? `manifest PUT ${putSignature(putRetries[0].answer)}` : '');
+    const pushes = r.attempts.filter((a) => a.invocation !== 'oracle').length;
+    const title = clip(`recovered from ${classes}: ${sig} (${plural(pushes, 'attempt')})`, 120);
+    const message = [
+        ...toDo(r, known).map(toDoText),
+        `Pushed ${plural(r.tags.length, 'tag')} holding ${r.digest}, every one verified, after absorbing ${absorbed(r)}.`,
+    ].join('\n');
+    return { title, message };
+}
+/** Everything above the collapsed output, as Markdown blocks (paragraphs and tables). */
+function blocks(r, buildx, dryRun, policy, known) {
+    const out = [`### safe-imagetools: ${esc(headline(r, dryRun))}`];
+    const index = indexLine(r);
+    if (index)
+        out.push(index);
+    out.push(...toDo(r, known, policy, buildx.version).map(toDoMarkdown));
+    // the digest is on the index line: here it is "the index"
+    const said = [whatFailed(r), alongsideNote(r)].filter(Boolean).join(' ');
+    if (said)
+        out.push(esc(r.digest ? said.replaceAll(r.digest, 'the index') : said));
+    const tags = tagTable(r);
+    if (tags.length > 0)
+        out.push(tags.join('\n'));
+    out.push(ranLine(r));
+    const attempts = attemptsTable(r);
+    if (attempts.length > 0)
+        out.push(attempts.join('\n'));
+    const puts = putLine(r);
+    if (puts)
+        out.push(puts);
+    out.push(buildxTable(buildx).join('\n'));
+    if (policy)
+        out.push(policyLines(policy).join('\n'));
+    return out;
+}
+/** The telling lines of each failed attempt, collapsed, newest first while they fit in `room` bytes. */
+function details(r, room) {
+    const shown = [];
+    let used = 0;
     let skipped = 0;
     for (const a of [...r.attempts].reverse()) {
         if (a.ok || !a.tail || a.tail.length === 0)
@@ -40857,16 +41125,20 @@ function summaryMarkdown(r, buildx, dryRun, policy, known) {
         const block = `\n<details><summary>${a.class === 'panic' ? 'The crash' : 'Last lines'} of attempt ${a.number} (${a.class}: ${esc(a.signature ?? '')})</summary>\n\n` +
             `\`\`\`\n${tail}\n\`\`\`\n\n</details>\n`;
         const size = Buffer.byteLength(block);
-        if (used + size > SUMMARY_MAX_BYTES - 1024) {
+        if (used + size > room) {
             skipped++;
             continue;
         }
         used += size;
-        blocks.unshift(block);
+        shown.unshift(block);
     }
-    text += blocks.join('');
-    if (skipped > 0)
-        text += `\n(${plural(skipped, 'more failed attempt')} not shown here; the log has them.)\n`;
+    const more = skipped > 0 ? `\n(${plural(skipped, 'more failed attempt')} not shown here; the log has them.)\n` : '';
+    return shown.join('') + more;
+}
+/** The Markdown job summary, bounded by SUMMARY_MAX_BYTES whatever the child printed. */
+function summaryMarkdown(r, buildx, dryRun, policy, known) {
+    let text = `${blocks(r, buildx, dryRun, policy, known).join('\n\n')}\n`;
+    text += details(r, SUMMARY_MAX_BYTES - 1024 - Buffer.byteLength(text));
     if (Buffer.byteLength(text) > SUMMARY_MAX_BYTES) {
         text = `${Buffer.from(text)
             .subarray(0, SUMMARY_MAX_BYTES - 200)
@@ -40879,6 +41151,8 @@ function summaryMarkdown(r, buildx, dryRun, policy, known) {
 // Publishes a finished run: the step outputs, the job summary, and the final annotation (a
 // warning when a retry recovered, the error when the run failed). The buildx-* outputs are set as
 // soon as buildx is installed, so that a run the policy stops still has them.
+
+
 
 
 
@@ -40902,14 +41176,16 @@ function publishBuildx(located) {
     setOutput('buildx-source', located.source);
     info(`buildx ${located.version} (${located.source}: ${located.how}) at ${located.path}, in ${located.durationMs} ms`);
 }
-/** What the advisory database says about the way this run failed or was recovered, if anything. */
+/** The advisory of the running buildx whose signature a failed attempt printed, if any. */
 function knownFailure(result, version) {
     for (const a of result.attempts) {
         if (a.ok || !a.signature)
             continue;
         const adv = advisoryForFailure(version, a.signature);
-        if (adv)
-            return describeKnownFailure(version, adv);
+        if (adv) {
+            const { issue, url, fixed } = adv;
+            return { version, crash: adv.class === 'panic', issue, url, fixed };
+        }
     }
     return undefined;
 }
@@ -40922,6 +41198,10 @@ async function publish(result, run, annotator) {
             setOutput(name, value);
     }
     await summary.addRaw(summaryMarkdown(result, run.buildx, run.dryRun, run.policy, known)).write();
+    // The same answer at the end of the log: what happened, then one line per tag.
+    info(`safe-imagetools: ${headline(result, run.dryRun)}`);
+    for (const line of tagLogLines(result))
+        info(line);
     if (result.ok) {
         // One warning at most: the recovery, with the fall-back from manifest PUTs in it when both.
         if (result.recovered) {
@@ -40932,7 +41212,6 @@ async function publish(result, run, annotator) {
         else if (result.warning) {
             annotator.warning(result.warning, { title: 'manifest PUT refused: tags copied by buildx' });
         }
-        info(`Done: ${result.tags.length} tag(s) hold ${result.digest}`);
     }
     else {
         const a = failureAnnotation(result, run.dryRun, known);

@@ -5,6 +5,8 @@
 #     apt configuration (neither suite is added to the system's sources) and unpacked into
 #     .testbed/buildx/ -> .testbed/bin/buildx and .testbed/buildx-0.29.1/ -> .testbed/bin/buildx-0.29.1;
 #   - Node 24 from the npm package node-linux-<arch>@24 -> .testbed/bin/node24;
+#   - Debian's chromium (/usr/bin/chromium) and fonts-liberation, for the render test and the
+#     screenshots of the job summary (driven by playwright-core, never a browser download);
 #   - a Go toolchain for the installer's build-from-git tests: Debian's golang-go (Go 1.19 on
 #     bookworm), only when no `go` is on PATH (an existing Go, of any version, is kept); and git,
 #     when missing, for the test bed's throwaway buildx repositories.
@@ -63,7 +65,7 @@ has_candidate() {
 }
 
 missing=()
-for pkg in docker-registry apache2-utils; do
+for pkg in docker-registry apache2-utils chromium fonts-liberation; do
   installed "$pkg" || missing+=("$pkg")
 done
 # Go and git are wanted as commands, from whatever source: the packages only fill a gap.
@@ -165,5 +167,6 @@ printf 'buildx:   %s (.testbed/bin/buildx)\n' "$("$tb/bin/buildx" version)"
 printf 'buildx:   %s (.testbed/bin/buildx-%s)\n' "$("$tb/bin/buildx-$BUILDX2_UPSTREAM" version)" "$BUILDX2_UPSTREAM"
 printf 'node24:   %s (.testbed/bin/node24)\n' "$("$node_link" --version)"
 go_bin=$(command -v go) || die "no go on PATH after installing golang-go (it provides /usr/bin/go)"
+printf 'chromium: %s\n' "$(/usr/bin/chromium --version 2>/dev/null || echo missing)"
 printf 'go:       %s (%s)\n' "$(go version)" "$go_bin"
 printf 'git:      %s\n' "$(git --version)"
