@@ -649,11 +649,13 @@ describe('the log: one line per tag at the end, the same answer as the summary',
 
 describe('the collapsed output and its bound', () => {
   it('stays under its bound with a hundred failed attempts of huge lines', () => {
-    const tail = Array.from({ length: 200 }, (_, i) => `goroutine ${i} [running]: ${'x'.repeat(5000)}`);
+    // each dump its own (as real dumps differ: goroutine numbers, addresses)
+    const tail = (n: number) =>
+      Array.from({ length: 200 }, (_, i) => `goroutine ${i} [running] ${n}: ${'x'.repeat(5000)}`);
     const r: MergeResult = {
       ok: false,
       attempts: numbered(
-        Array.from({ length: 120 }, () => ({ ...crash(0), tail, line: 'y'.repeat(10_000) })),
+        Array.from({ length: 120 }, (_, n) => ({ ...crash(0), tail: tail(n), line: 'y'.repeat(10_000) })),
       ),
       tags: Array.from({ length: 300 }, (_, i) => ({ tag: `r/a:${i}`, digest: null, verified: false })),
       panics: 120,
@@ -763,5 +765,31 @@ describe('the result output keeps what it said', () => {
     expect(out.attempts[2]).not.toHaveProperty('askedWaitMs');
     const already = JSON.parse(stepOutputs(S.already!.r, BX, false).result) as { tags: object[] };
     expect(already.tags[0]).toEqual({ tag: T0, digest: D, verified: true, state: 'already' });
+  });
+});
+
+describe('the collapsed output of failed attempts', () => {
+  const dump = (n: number) => ['fatal error: concurrent map writes', `goroutine ${n} [running]:`];
+  it.each([
+    [
+      'the same lines three times: one block naming the three',
+      [1, 1, 1],
+      ['attempts 1, 2 and 3, the same lines each time '],
+    ],
+    ['different lines: one block each, in order', [1, 2], ['attempt 1 ', 'attempt 2 ']],
+    ['two alike, one not', [1, 2, 1], ['attempt 2 ', 'attempts 1 and 3, the same lines each time ']],
+  ])('%s', (_name, dumps, summaries) => {
+    const r: MergeResult = {
+      ok: false,
+      attempts: numbered(dumps.map((d) => ({ ...crash(0), tail: dump(d) }))),
+      tags: [{ tag: 'r/a:1', digest: null, verified: false }],
+      panics: dumps.length,
+      recovered: false,
+      failure: { class: 'panic', signature: 'concurrent map writes', line: 'l', message: 'm', tags: [] },
+    };
+    const got = [...summaryMarkdown(r, BX, false).matchAll(/<summary>The crash of (.*?)\(panic/g)].map(
+      (m) => m[1],
+    );
+    expect(got).toEqual(summaries);
   });
 });
