@@ -17,6 +17,7 @@ import { pluginStep, startInstall } from './install/setup.js';
 import { type MergeResult, mergeOptions, runMerge } from './merge/engine.js';
 import { checkSpec } from './policy/evaluate.js';
 import { RegistryClient } from './registry/client.js';
+import { acceptAlongside, acceptBuildx } from './report/accept.js';
 import { Annotator } from './report/annotate.js';
 import {
   installLastResort,
@@ -28,7 +29,7 @@ import {
 } from './report/guard.js';
 import { findStep } from './report/locate.js';
 import { PolicyGate } from './report/policy.js';
-import { buildxInfo, publish, publishBuildx } from './report/publish.js';
+import { buildxInfo, publish } from './report/publish.js';
 import type { PolicyInfo } from './report/report.js';
 import { InputError } from './util/parse.js';
 import { sleep } from './util/retry.js';
@@ -111,20 +112,15 @@ async function preflight(
     info: core.info,
     warning: (message) => annotator.warning(message, { input: 'buildx-version', title: 'buildx install' }),
   });
-  const accept = (located: Installed): Installed => {
-    publishBuildx(located);
-    gate.passVersion(located, specFindings);
-    return located;
-  };
   const ready = { inputs, buildx: started.buildx, checked: started.installed, policy: gate.info };
   if (started.alongside) {
-    const accepted = started.installed.then((located) => log.whenFree(() => accept(located)));
+    const accepted = acceptAlongside(started.installed, gate, specFindings, { annotator, log });
     accepted.catch(() => undefined); // awaited after the merge
     return { ...ready, accepted };
   }
   const located = await started.installed;
   progress.stage = 'policy';
-  accept(located);
+  acceptBuildx(located, gate, specFindings);
   progress.stage = 'install';
   await pluginStep(inputs.installPlugin, located, core.info);
   return { ...ready, accepted: started.installed };

@@ -29,9 +29,13 @@ export class PolicyGate {
     if (blocking(findings)) throw new Reported(stopped);
   }
 
-  /** The policy on the version that runs; what the spec check found (`found`) is not reported again. */
-  passVersion(located: Pick<Installed, 'version' | 'source'>, found: readonly Finding[]): void {
-    const findings = checkActual(this.policy, located.version, located.source, undefined, found);
+  /** The policy on the version that runs; what the spec check found (`found`) is not found again. */
+  onVersion(located: Pick<Installed, 'version' | 'source'>, found: readonly Finding[]): Finding[] {
+    return checkActual(this.policy, located.version, located.source, undefined, found);
+  }
+
+  /** Reports what onVersion found; throws Reported when one of them blocks. */
+  passVersion(located: Pick<Installed, 'version'>, findings: readonly Finding[]): void {
     this.pass(
       findings,
       `buildx ${located.version} violates the policy (${this.policy.origin}); nothing was pushed`,
