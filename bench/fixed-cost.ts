@@ -165,5 +165,16 @@ out.push(
     ([k, v]) => `| ${k} | ${ms(median(v.now))} |${BASE ? ` ${ms(median(v.base))} |` : ''}`,
   ),
 );
+const at = (k: keyof typeof MOMENTS | 'the action exits') => median(lines[k]?.now ?? []);
+const first = at('the first buildx starts (node start, bundle load, inputs, policy)');
+const pushStart = at('the push starts');
+const pushEnd = at('the push ends');
+out.push(
+  '',
+  `In short, this bundle: ${ms(first)} before its first buildx (Node's start alone: ${ms(median(nodeStart!))}; the rest is loading the bundle, then the inputs and the policy), ` +
+    `${ms(pushStart - first)} more until the push starts (\`buildx version\`, and the reads before it), ` +
+    `the push ${ms(pushEnd - pushStart)} (one raw create: ${ms(median(create!))}), ` +
+    `then ${ms(at('the action exits') - pushEnd)} (the read-back, outputs and summary, exit).`,
+);
 console.log(out.join('\n'));
 writeSection('fixed-cost', out.join('\n'));
