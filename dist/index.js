@@ -41109,12 +41109,12 @@ function blocks(r, buildx, dryRun, policy, known) {
         out.push(policyLines(policy).join('\n'));
     return out;
 }
-/** The telling lines of each failed attempt, collapsed, newest first while they fit in `room` bytes. */
-function details(r, room) {
-    const shown = [];
-    let used = 0;
-    let skipped = 0;
-    for (const a of [...r.attempts].reverse()) {
+/** `2`, `2 and 3`, `2, 3 and 4`. */
+const listed = (ns) => ns.length === 1 ? String(ns[0]) : `${ns.slice(0, -1).join(', ')} and ${ns[ns.length - 1]}`;
+/** The failed attempts with telling lines, grouped by identical lines (a crash repeated prints one block). */
+function tailGroups(r) {
+    const groups = new Map();
+    for (const a of r.attempts) {
         if (a.ok || !a.tail || a.tail.length === 0)
             continue;
         const tail = a.tail
@@ -41122,11 +41122,34 @@ function details(r, room) {
             .map((l) => clip(l, 300))
             .join('\n')
             .replace(/```/g, "'''");
-        const block = `\n<details><summary>${a.class === 'panic' ? 'The crash' : 'Last lines'} of attempt ${a.number} (${a.class}: ${esc(a.signature ?? '')})</summary>\n\n` +
-            `\`\`\`\n${tail}\n\`\`\`\n\n</details>\n`;
+        const head = `${a.class === 'panic' ? 'The crash' : 'Last lines'}`;
+        const why = `${a.class}: ${esc(a.signature ?? '')}`;
+        const key = `${why}\n${tail}`;
+        const g = groups.get(key) ?? { numbers: [], head: `${head}|${why}`, tail };
+        g.numbers.push(a.number);
+        groups.set(key, g);
+    }
+    return [...groups.values()];
+}
+/**
+ * The telling lines of each failed attempt, collapsed; attempts that printed the same lines share
+ * one block. Newest first while they fit in `room` bytes.
+ */
+function details(r, room) {
+    const shown = [];
+    let used = 0;
+    let skipped = 0;
+    const groups = tailGroups(r).sort((x, y) => y.numbers.at(-1) - x.numbers.at(-1));
+    for (const g of groups) {
+        const [head, why] = g.head.split('|');
+        const which = g.numbers.length === 1
+            ? `attempt ${g.numbers[0]}`
+            : `attempts ${listed(g.numbers)}, the same lines each time`;
+        const block = `\n<details><summary>${head} of ${which} (${why})</summary>\n\n` +
+            `\`\`\`\n${g.tail}\n\`\`\`\n\n</details>\n`;
         const size = Buffer.byteLength(block);
         if (used + size > room) {
-            skipped++;
+            skipped += g.numbers.length;
             continue;
         }
         used += size;

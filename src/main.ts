@@ -1,18 +1,23 @@
 // The action's entry point: preflight (inputs, the policy, buildx) -> merge (the engine) ->
 // publish (outputs, the summary, the final annotation), and the one error a failed step gets.
-// Every check that can stop the step runs in preflight, before the first push.
+// Every check that can stop the step runs before the first push: in preflight, or, for the
+// `version` check of a buildx on disk that no policy rule can stop on its answer, alongside the
+// --dry-run (the engine's pushes wait for it, and what it reports waits for the log to be free).
 
 import * as core from '@actions/core';
 
+import type { Buildx } from './buildx/spec.js';
 import { CancelledError, makeExec } from './exec/buildx.js';
+import { SerialLog } from './exec/log.js';
 import { killAllGroups } from './exec/process.js';
 import { type Inputs, readAnnotate, readInputs } from './inputs/inputs.js';
 import { PolicyError } from './inputs/policy-file.js';
 import { type Installed, InstallError } from './install/install.js';
-import { installForRun, pluginStep } from './install/setup.js';
+import { pluginStep, startInstall } from './install/setup.js';
 import { type MergeResult, mergeOptions, runMerge } from './merge/engine.js';
-import { checkActual, checkSpec } from './policy/evaluate.js';
+import { checkSpec } from './policy/evaluate.js';
 import { RegistryClient } from './registry/client.js';
+import { acceptAlongside, acceptBuildx } from './report/accept.js';
 import { Annotator } from './report/annotate.js';
 import {
   installLastResort,
@@ -24,7 +29,8 @@ import {
 } from './report/guard.js';
 import { findStep } from './report/locate.js';
 import { PolicyGate } from './report/policy.js';
-import { buildxInfo, publish, publishBuildx, type Published } from './report/publish.js';
+import { buildxInfo, publish } from './report/publish.js';
+import type { PolicyInfo } from './report/report.js';
 import { InputError } from './util/parse.js';
 import { sleep } from './util/retry.js';
 
@@ -36,9 +42,15 @@ const STAGE_INPUT: Partial<Record<Stage, string>> = { install: 'buildx-version',
 /** The step's one error: a second failure (say, while reporting the first) goes to the log. */
 type FailStep = (title: string | undefined, message: string, input?: string) => void;
 
-interface Ready extends Published {
+interface Ready {
   inputs: Inputs;
-  located: Installed;
+  /** the binary the merge runs */
+  buildx: Buildx;
+  /** the install, checked: pushes wait for it */
+  checked: Promise<Installed>;
+  /** the same, once reported (outputs, log line, the policy on its version) */
+  accepted: Promise<Installed>;
+  policy: PolicyInfo;
 }
 
 export async function run(): Promise<void> {
@@ -58,12 +70,15 @@ export async function run(): Promise<void> {
     progress,
     fail: (title, message) => failStep(title, message, STAGE_INPUT[progress.stage]),
   });
+  // One log for the action and every buildx it runs (see exec/log.ts).
+  const log = new SerialLog(process.stdout);
   try {
-    const ready = await preflight(workspace, controller.signal, annotator, progress);
+    const ready = await preflight(workspace, controller.signal, { annotator, progress, log });
     progress.stage = 'merge';
-    const result = await merge(ready, controller);
+    const result = await merge(ready, controller.signal, log);
+    const buildx = buildxInfo(await ready.accepted);
     progress.stage = 'report';
-    await publish(result, ready, annotator);
+    await publish(result, { buildx, dryRun: ready.inputs.dryRun, policy: ready.policy }, annotator);
   } catch (err) {
     fail(err, controller.signal.aborted, progress.stage, failStep);
   } finally {
@@ -75,8 +90,7 @@ export async function run(): Promise<void> {
 async function preflight(
   workspace: string,
   signal: AbortSignal,
-  annotator: Annotator,
-  progress: Progress,
+  { annotator, progress, log }: { annotator: Annotator; progress: Progress; log: SerialLog },
 ): Promise<Ready> {
   const inputs = readInputs((name) => core.getInput(name), workspace);
   if (inputs.annotationsNotice)
@@ -91,43 +105,55 @@ async function preflight(
   );
 
   progress.stage = 'install';
-  const located = await installForRun(inputs, policy, {
+  const started = await startInstall(inputs, policy, {
     workspace,
     signal,
     env: process.env,
     info: core.info,
     warning: (message) => annotator.warning(message, { input: 'buildx-version', title: 'buildx install' }),
   });
-  publishBuildx(located);
-
-  // What the spec check found is not reported again.
+  const ready = { inputs, buildx: started.buildx, checked: started.installed, policy: gate.info };
+  if (started.alongside) {
+    const accepted = acceptAlongside(started.installed, gate, specFindings, { annotator, log });
+    accepted.catch(() => undefined); // awaited after the merge
+    return { ...ready, accepted };
+  }
+  const located = await started.installed;
   progress.stage = 'policy';
-  const actualFindings = checkActual(policy, located.version, located.source, undefined, specFindings);
-  gate.pass(
-    actualFindings,
-    `buildx ${located.version} violates the policy (${policy.origin}); nothing was pushed`,
-  );
-
+  acceptBuildx(located, gate, specFindings);
   progress.stage = 'install';
   await pluginStep(inputs.installPlugin, located, core.info);
-  return { inputs, located, buildx: buildxInfo(located), dryRun: inputs.dryRun, policy: gate.info };
+  return { ...ready, accepted: started.installed };
 }
 
-function merge({ inputs, located }: Ready, controller: AbortController): Promise<MergeResult> {
+/** The engine. A buildx check failing alongside stops it (the --dry-run too), and is its error. */
+async function merge(ready: Ready, cancelled: AbortSignal, log: SerialLog): Promise<MergeResult> {
+  const { inputs } = ready;
+  const stop = new AbortController();
+  ready.checked.catch(() => stop.abort());
+  const signal = AbortSignal.any([cancelled, stop.signal]);
   const registry = new RegistryClient({ maxDelayMs: inputs.retryMaxDelayMs });
-  return runMerge(mergeOptions(inputs), {
-    exec: makeExec(located, {
-      attemptTimeoutMs: inputs.attemptTimeoutMs,
-      idleTimeoutMs: inputs.idleTimeoutMs,
-      signal: controller.signal,
-      killGraceMs: KILL_GRACE_MS,
-    }),
-    readDigest: (ref) => registry.digestOf(ref),
-    putManifest: (ref, body, mediaType) => registry.putManifest(ref, body, mediaType),
-    credentialsFor: (host) => registry.credentialsKnown(host),
-    sleep: (ms) => sleep(ms, controller.signal),
-    info: core.info,
+  const exec = makeExec(ready.buildx, {
+    attemptTimeoutMs: inputs.attemptTimeoutMs,
+    idleTimeoutMs: inputs.idleTimeoutMs,
+    signal,
+    killGraceMs: KILL_GRACE_MS,
+    log,
   });
+  try {
+    return await runMerge(mergeOptions(inputs), {
+      exec,
+      readDigest: (ref) => registry.digestOf(ref),
+      putManifest: (ref, body, mediaType) => registry.putManifest(ref, body, mediaType),
+      credentialsFor: (host) => registry.credentialsKnown(host),
+      sleep: (ms) => sleep(ms, signal),
+      info: core.info,
+      pushesAllowed: ready.checked,
+    });
+  } catch (err) {
+    await ready.checked; // its error, when it failed, is the one that stopped the run
+    throw err;
+  }
 }
 
 /** The step's error for what stopped the run, on the line of the input it is about. */

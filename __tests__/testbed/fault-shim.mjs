@@ -11,6 +11,9 @@
 //                     each push appends {n, step, argv, pid, time} as a JSON line to <state>.log
 //                     (--dry-run invocations scripted by "dryRunSteps": <state>.dry and <state>.dry.log)
 //   SHIM_FIXTURES     folder of crash texts (default: <repo>/__tests__/fixtures/buildx-output)
+//   SHIM_CALLS        every invocation appends {event: "start"|"end", argv, pid, at} JSON lines here
+//                     (`at`: ms since the epoch, fractional; "end" has the exit code, and is missing
+//                     when the shim died by a signal)
 //
 // The Nth push invocation runs step N; past the end the last step repeats. Steps are a mode name
 // or { "mode": ..., ...params }; every step also takes "print" (lines written to stdout first, or to
@@ -24,12 +27,14 @@
 //                     makes the shim itself survive SIGTERM
 //   registry-error    print buildx-style registry error lines (param "text" replaces them), exit 1
 //   flood             write "mb" (default 200) MiB of progress lines to stdout, then run the real buildx
-// "crash" and "registry-error" take "exitCode". A top-level "version" (a string) answers `version`.
+// "crash" and "registry-error" take "exitCode". A top-level "version" answers `version`: a string,
+// or { "text", "sleepMs" (answer after this long), "exitCode" (exit with it, printing nothing) }.
 // A top-level "dryRunSteps" scripts `imagetools create --dry-run` invocations the same way (the Nth
 // --dry-run runs its step N, the last repeating); without it they pass straight through.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 
 const SHIM = 'fault-shim';
@@ -125,13 +130,26 @@ function loadScript() {
   }
 }
 
+// --- the log of every invocation ------------------------------------------------------------
+function logCall(event, more = {}) {
+  const file = process.env.SHIM_CALLS;
+  if (!file) return;
+  const at = performance.timeOrigin + performance.now();
+  fs.appendFileSync(file, JSON.stringify({ event, argv, pid: process.pid, at, ...more }) + '\n');
+}
+logCall('start');
+process.on('exit', (code) => logCall('end', { code }));
+
 const loaded = loadScript();
 const script = loaded?.script ?? {};
 
 if (isVersion && script.version !== undefined) {
-  const text = typeof script.version === 'string' ? script.version : script.version?.text;
-  if (typeof text !== 'string') die('"version" must be a string or { "text": "..." }');
-  await writeAll(process.stdout, text.endsWith('\n') ? text : text + '\n');
+  const v = typeof script.version === 'string' ? { text: script.version } : script.version;
+  if (!v || typeof v !== 'object') die('"version" must be a string or { "text": "..." }');
+  if (v.sleepMs) await sleep(v.sleepMs);
+  if (v.exitCode !== undefined) process.exit(v.exitCode);
+  if (typeof v.text !== 'string') die('"version" must be a string or { "text": "..." }');
+  await writeAll(process.stdout, v.text.endsWith('\n') ? v.text : v.text + '\n');
   process.exit(0);
 }
 

@@ -31,10 +31,19 @@ export interface ShimStepObject {
 
 export type ShimStep = ShimMode | ShimStepObject;
 
+export interface ShimVersion {
+  /** the line `version` prints */
+  text?: string;
+  /** answer after this long */
+  sleepMs?: number;
+  /** exit with this status, printing nothing */
+  exitCode?: number;
+}
+
 export interface ShimScript {
   steps?: ShimStep[];
   /** What `buildx version` answers instead of the real buildx. */
-  version?: string;
+  version?: string | ShimVersion;
   /** Steps for `imagetools create --dry-run` invocations (without: they run the real buildx). */
   dryRunSteps?: ShimStep[];
 }
@@ -45,6 +54,16 @@ export interface ShimLogEntry {
   argv: string[];
   pid: number;
   time: string;
+}
+
+/** One invocation of the shim, whatever its command: when it started and, unless a signal ended it, ended. */
+export interface ShimCall {
+  argv: string[];
+  pid: number;
+  /** ms since the epoch */
+  start: number;
+  end?: number;
+  code?: number;
 }
 
 export interface Shim {
@@ -62,6 +81,8 @@ export interface Shim {
   log(): ShimLogEntry[];
   /** One entry per scripted --dry-run invocation, in order. */
   dryRunLog(): ShimLogEntry[];
+  /** Every invocation (`version` and --dry-run included), in the order they started. */
+  calls(): ShimCall[];
   /** Replaces the script (the push counter is kept). */
   setScript(script: ShimScript): void;
   /** Removes the shim's temp folder. */
@@ -104,12 +125,24 @@ function readLog(file: string): ShimLogEntry[] {
     .map((l) => JSON.parse(l) as ShimLogEntry);
 }
 
+function readCalls(file: string): ShimCall[] {
+  type Event = { event: string; argv: string[]; pid: number; at: number; code?: number };
+  const calls: ShimCall[] = [];
+  for (const e of readLog(file) as unknown as Event[]) {
+    if (e.event === 'start') calls.push({ argv: e.argv, pid: e.pid, start: e.at });
+    const c = calls.findLast((x) => x.pid === e.pid && x.end === undefined);
+    if (e.event === 'end' && c) Object.assign(c, { end: e.at, code: e.code });
+  }
+  return calls.sort((a, b) => a.start - b.start);
+}
+
 /** Writes a script for the fault shim and returns how to run it. */
 export function makeShim(script: ShimScript = {}, opts: MakeShimOptions = {}): Shim {
   const dir = opts.dir ?? tempShimDir();
   const scriptFile = path.join(dir, 'script.json');
   const stateFile = path.join(dir, 'script.json.state');
   const logFile = `${stateFile}.log`;
+  const callsFile = path.join(dir, 'calls.log');
   const write = (s: ShimScript) => writeFileSync(scriptFile, JSON.stringify(s, null, 2) + '\n');
   write(script);
   return {
@@ -123,6 +156,7 @@ export function makeShim(script: ShimScript = {}, opts: MakeShimOptions = {}): S
       SHIM_SCRIPT: scriptFile,
       SHIM_STATE: stateFile,
       SHIM_FIXTURES: fixturesDir,
+      SHIM_CALLS: callsFile,
     },
     pushes() {
       try {
@@ -133,6 +167,7 @@ export function makeShim(script: ShimScript = {}, opts: MakeShimOptions = {}): S
     },
     log: () => readLog(logFile),
     dryRunLog: () => readLog(`${stateFile}.dry.log`),
+    calls: () => readCalls(callsFile),
     setScript: write,
     remove() {
       madeDirs.delete(dir);

@@ -27,7 +27,10 @@ function tokens(): () => string {
   return () => `tok${++n}`;
 }
 
-/** Runs `open X`, `write X text`, `close X` events and returns what the log printed. */
+/**
+ * Runs `open X`, `write X text`, `close X` and `say X` (the action saying `said X` by whenFree)
+ * events and returns what the log printed.
+ */
 function play(events: string[]): string {
   const out = sink();
   const log = new SerialLog(out.stream, { token: tokens() });
@@ -36,6 +39,7 @@ function play(events: string[]): string {
     const [verb, name = '', ...rest] = e.split(' ');
     if (verb === 'open') open.set(name, log.open(name));
     else if (verb === 'write') open.get(name)?.write(Buffer.from(`${rest.join(' ')}\n`));
+    else if (verb === 'say') void log.whenFree(() => out.stream.write(`said ${name}\n`));
     else open.get(name)?.close(`${name} done`);
   }
   return out.text();
@@ -79,8 +83,39 @@ describe('SerialLog', () => {
       ['open A', 'close A', 'open B', 'write B b1', 'close B'],
       block('A', 'tok1', []) + block('B', 'tok2', ['b1']),
     ],
+    [
+      'what the action says when no section is live: at once',
+      ['say s', 'open A', 'write A a1', 'close A'],
+      'said s\n' + block('A', 'tok1', ['a1']),
+    ],
+    [
+      'what the action says while A holds the log: after A and what ended meanwhile, before B goes live',
+      ['open A', 'open B', 'open C', 'say s', 'close C', 'write B b1', 'close A', 'say t', 'close B'],
+      block('A', 'tok1', []) + block('C', 'tok3', []) + 'said s\n' + block('B', 'tok2', ['b1']) + 'said t\n',
+    ],
   ])('%s', (_name, events, expected) => {
     expect(play(events)).toBe(expected);
+  });
+
+  it('whenFree gives what its function returns, or its error', async () => {
+    const log = new SerialLog(sink().stream, { token: tokens() });
+    const a = log.open('A');
+    const got = log.whenFree(() => 42);
+    const failed = log.whenFree(() => {
+      throw new Error('no');
+    });
+    a.close();
+    await expect(got).resolves.toBe(42);
+    await expect(failed).rejects.toThrow('no');
+  });
+
+  it('the last resort frees the log: what waited for it is said after the block is closed', () => {
+    const out = sink();
+    const log = new SerialLog(out.stream, { token: tokens() });
+    log.open('A').write(Buffer.from('a1\n'));
+    void log.whenFree(() => out.stream.write('said s\n'));
+    log.interrupt();
+    expect(out.text()).toBe('::group::A\n::stop-commands::tok1\na1\n::tok1::\n::endgroup::\nsaid s\n');
   });
 
   it('a title with line breaks stays one line; a trailer too', () => {

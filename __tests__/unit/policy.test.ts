@@ -14,6 +14,7 @@ import {
   checkSpec,
   checkVersion,
   pinOf,
+  versionCanStop,
 } from '../../src/policy/evaluate.js';
 import {
   DEFAULT_POLICY,
@@ -283,6 +284,37 @@ describe('resolution and what actually runs', () => {
     ['latest', 'floating'],
     ['', 'floating'],
   ])('pinOf %j', (spec, pin) => expect(pinOf(parseBuildxSpec(spec), false)).toBe(pin));
+});
+
+describe('versionCanStop: whether the check of what runs must come before the --dry-run', () => {
+  const VERSIONS = [
+    'v0.12.1',
+    '0.13.1+ds1',
+    'v0.30.0',
+    '0.30.1',
+    'v0.31.1',
+    '0.40.0',
+    'v9.0.0',
+    'fix/branch',
+  ];
+  // [policy, can stop]: when it cannot, no version at all yields a blocking finding
+  it.each([
+    ['', false],
+    ['buildx: {}', false],
+    ['mode: warn\nbuildx: {versions: ">=0.31", deny: ["0.30.0"], advisories: warn}', false],
+    ['mode: enforce\nbuildx: {pin: exact, sources: [path], checksum: required}', false],
+    ['mode: enforce\nbuildx: {advisories: off}', false],
+    ['mode: enforce\nbuildx: {versions: ">=0.13"}', true],
+    ['mode: enforce\nbuildx: {deny: ["0.30.0"]}', true],
+    ['buildx: {advisories: enforce}', true],
+    ['mode: warn\nbuildx: {advisories: enforce}', true],
+  ])('%j: %s', (yaml, canStop) => {
+    const p = yaml === '' ? DEFAULT_POLICY : policy(yaml);
+    expect(versionCanStop(p)).toBe(canStop);
+    const stops = VERSIONS.filter((v) => blocking(checkActual(p, v, 'path', DB)));
+    if (!canStop) expect(stops).toEqual([]);
+    else expect(stops.length).toBeGreaterThan(0);
+  });
 });
 
 describe('advisories', () => {

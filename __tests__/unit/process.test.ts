@@ -1,4 +1,5 @@
 // The process runner against real child processes (node scripts), not mocks.
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,7 +7,7 @@ import { Writable } from 'node:stream';
 
 import { describe, expect, it } from 'vitest';
 
-import { liveProcessGroups, runProcess, succeeded } from '../../src/exec/process.js';
+import { groupAlive, liveProcessGroups, runProcess, succeeded } from '../../src/exec/process.js';
 
 const node = process.execPath;
 const script = (code: string) => ['-e', code];
@@ -159,5 +160,32 @@ describe('runProcess', () => {
 
   it('rejects when the file cannot be run', async () => {
     await expect(runProcess({ file: '/nonexistent/buildx', args: [] })).rejects.toThrow(/ENOENT/);
+  });
+});
+
+describe('groupAlive', () => {
+  const until = async (cond: () => boolean) => {
+    for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 25));
+    return cond();
+  };
+  it('true while the group has a live member (its leader, or a grandchild after the leader left), false once none is left', async () => {
+    // the leader starts a grandchild in its group, prints its pid and exits
+    const leader = spawn(
+      node,
+      script(
+        'const c = require("child_process").spawn(process.execPath, ["-e", "setTimeout(()=>{}, 30000)"], { stdio: "ignore" }); c.unref(); console.log(c.pid); setTimeout(() => process.exit(0), 300)',
+      ),
+      { detached: true, stdio: ['ignore', 'pipe', 'ignore'] },
+    );
+    const pgid = leader.pid!;
+    const grandchild = Number(
+      await new Promise<string>((r) => leader.stdout.once('data', (b) => r(String(b)))),
+    );
+    expect(groupAlive(pgid)).toBe(true);
+    await new Promise((r) => leader.once('exit', r));
+    expect(alive(pgid)).toBe(false);
+    expect(groupAlive(pgid)).toBe(true); // the grandchild is still in it
+    process.kill(grandchild, 'SIGKILL');
+    expect(await until(() => !groupAlive(pgid))).toBe(true);
   });
 });

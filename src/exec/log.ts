@@ -161,6 +161,8 @@ export function interruptLiveSections(): void {
 export class SerialLog {
   private owner: LogSection | undefined;
   private waiting: LogSection[] = [];
+  /** what waits for no section to print live (see whenFree) */
+  private idle: (() => void)[] = [];
   private readonly keepBytes: number;
   private readonly token: () => string;
 
@@ -180,6 +182,25 @@ export class SerialLog {
     return section;
   }
 
+  /**
+   * Runs `fn` when no section prints live: at once when none does, else as soon as the live one
+   * ends (before the next starts). What the action says from `fn` (a workflow command) is then
+   * outside every stop-commands block. Its result, or its error.
+   */
+  whenFree<T>(fn: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const run = (): void => {
+        try {
+          resolve(fn());
+        } catch (err) {
+          reject(err as Error);
+        }
+      };
+      if (this.owner) this.idle.push(run);
+      else run();
+    });
+  }
+
   /** The owner is done: print the sections that ended meanwhile, then hand the log on. */
   release(section: LogSection): void {
     if (this.owner !== section) return;
@@ -189,6 +210,7 @@ export class SerialLog {
       s.start();
       s.finish();
     }
+    this.runIdle();
     this.waiting = this.waiting.filter((w) => w.status === 'kept');
     const next = this.waiting.shift();
     if (next) this.own(next);
@@ -200,6 +222,13 @@ export class SerialLog {
     this.owner = undefined;
     this.waiting = [];
     liveLogs.delete(this);
+    this.runIdle();
+  }
+
+  private runIdle(): void {
+    const idle = this.idle;
+    this.idle = [];
+    for (const run of idle) run();
   }
 
   private own(section: LogSection): void {

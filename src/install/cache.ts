@@ -1,9 +1,11 @@
 // The runner's tool cache (RUNNER_TOOL_CACHE), through @actions/tool-cache: one folder per
 // version and architecture holding `buildx`. Keys: the release's semver, `0.0.0-git.<commit>`,
-// `0.0.0-sha256.<hash>` for URL installs.
+// `0.0.0-sha256.<hash>` for URL installs. Beside the binary: its sha256 (`buildx.sha256`), and the
+// version it reported with the file's stat when it did (`buildx.version.json`), so that a hit of
+// that very file need not run `version` again.
 
-import { existsSync } from 'node:fs';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync, type Stats } from 'node:fs';
+import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
 import * as tc from '@actions/tool-cache';
@@ -31,18 +33,22 @@ export function findCached(key: string, arch: string, os: string): string | unde
   return existsSync(file) ? file : undefined;
 }
 
-/** Puts a verified binary in the cache, with its sha256 beside it, and returns its cached path. */
+/**
+ * Puts a verified binary in the cache, with its sha256 and the version it reported beside it, and
+ * returns its cached path.
+ */
 export async function cacheBinary(
   file: string,
   key: string,
-  arch: string,
-  os: string,
-  sha256: string,
+  platform: { arch: string; os: string },
+  checked: { sha256: string; version: string },
 ): Promise<string> {
   if (!process.env.RUNNER_TOOL_CACHE) return file;
-  const dir = await tc.cacheFile(file, binaryName(os), TOOL, key, arch);
-  await writeFile(join(dir, `${binaryName(os)}.sha256`), `${sha256}\n`);
-  return join(dir, binaryName(os));
+  const name = binaryName(platform.os);
+  const dir = await tc.cacheFile(file, name, TOOL, key, platform.arch);
+  await writeFile(join(dir, `${name}.sha256`), `${checked.sha256}\n`);
+  await recordVersion(join(dir, name), checked.version);
+  return join(dir, name);
 }
 
 /** The sha256 recorded when a binary was cached, if any. */
@@ -52,6 +58,42 @@ export async function cachedSha256(cachedFile: string): Promise<string | undefin
     'utf8',
   ).catch(() => '');
   return /^[0-9a-f]{64}$/.test(text.trim()) ? text.trim() : undefined;
+}
+
+/**
+ * What identifies a file as the one that ran: size, inode, mode, modification and change times.
+ * Rewriting it, or putting its old mtime back afterwards, changes the ctime at least. Pure.
+ */
+export function statKey(st: Pick<Stats, 'size' | 'ino' | 'mode' | 'mtimeMs' | 'ctimeMs'>): string {
+  return [st.size, st.ino, st.mode, st.mtimeMs, st.ctimeMs].join(':');
+}
+
+const versionRecord = (cachedFile: string) => `${cachedFile}.version.json`;
+
+/** Records the version a cached binary reported, against the file as it is now. Best effort. */
+export async function recordVersion(cachedFile: string, version: string): Promise<void> {
+  const record = versionRecord(cachedFile);
+  const tmp = `${record}.${process.pid}`;
+  try {
+    const key = statKey(await stat(cachedFile));
+    await writeFile(tmp, `${JSON.stringify({ version, stat: key })}\n`);
+    await rename(tmp, record);
+  } catch {
+    await rm(tmp, { force: true }); // a read-only cache: `version` runs again next time
+  }
+}
+
+/** The version recorded for a cached binary, if the file is still the one that reported it. */
+export async function recordedVersion(cachedFile: string): Promise<string | undefined> {
+  try {
+    const [text, st] = await Promise.all([readFile(versionRecord(cachedFile), 'utf8'), stat(cachedFile)]);
+    const r = JSON.parse(text) as { version?: unknown; stat?: unknown };
+    return typeof r.version === 'string' && r.version !== '' && r.stat === statKey(st)
+      ? r.version
+      : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Removes a cache entry (a cached binary that no longer runs). */

@@ -32,7 +32,7 @@ export async function installGit(
     const built = await buildAtCommit(spec.url, spec.ref, commit, work, out, gitOpts);
     const version = await checkRuns(out, opts);
     const sha256 = await fileSha(out);
-    const cachedPath = await cacheBinary(out, gitKey(commit), opts.platform.arch, opts.platform.os, sha256);
+    const cachedPath = await cacheBinary(out, gitKey(commit), opts.platform, { sha256, version });
     const how = `built ${spec.ref} (${short}) with ${built === 'go' ? 'go build' : 'docker buildx build'}`;
     return installedAt(cachedPath, 'git', version, how, { resolved: commit, checksum: sha256 });
   } finally {

@@ -9,10 +9,10 @@
 // One module per way: ./local.ts, ./release.ts (also ranges and latest), ./url.ts, ./from-git.ts;
 // shared: ./installed.ts (options, result, checks), ./download.ts (download and verify).
 
-import type { BuildxSpec } from '../buildx/spec.js';
+import type { Buildx, BuildxSpec } from '../buildx/spec.js';
 import { installGit } from './from-git.js';
 import type { Installed, InstallOptions } from './installed.js';
-import { installLocal } from './local.js';
+import { installLocal, locateLocal } from './local.js';
 import { installRelease, resolveRelease } from './release.js';
 import { installUrl } from './url.js';
 
@@ -24,6 +24,33 @@ export async function installBuildx(opts: InstallOptions): Promise<Installed> {
   const started = Date.now();
   const installed = await installBySpecKind(opts.spec, opts);
   return { ...installed, durationMs: Date.now() - started };
+}
+
+/** A buildx being installed: the binary, and its install (with its checks) to wait for. */
+export interface Started {
+  /** the binary that runs, known before its check when it is on disk */
+  buildx: Buildx;
+  installed: Promise<Installed>;
+}
+
+/**
+ * Starts the install. A buildx on disk (the runner's, a path) is found at once (a bad path fails
+ * here) and its `version` check is left running; any other is installed before this returns.
+ */
+export async function startBuildx(opts: InstallOptions): Promise<Started> {
+  const spec = opts.spec;
+  if (spec.kind !== 'runner' && spec.kind !== 'path') {
+    const installed = await installBuildx(opts);
+    return { buildx: installed, installed: Promise.resolve(installed) };
+  }
+  const started = Date.now();
+  const buildx = locateLocal(spec, opts.workspace);
+  const installed = installLocal(spec, opts, buildx).then((i) => ({
+    ...i,
+    durationMs: Date.now() - started,
+  }));
+  installed.catch(() => undefined); // awaited by the caller; never an unhandled rejection meanwhile
+  return { buildx, installed };
 }
 
 /** Dispatches on the kind of the spec. */

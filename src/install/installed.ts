@@ -4,7 +4,7 @@
 import type { Buildx, BuildxSource, BuildxSpec } from '../buildx/spec.js';
 import type { Platform } from '../buildx/release.js';
 import { runProcess } from '../exec/process.js';
-import { evict, findCached } from './cache.js';
+import { evict, findCached, recordedVersion, recordVersion } from './cache.js';
 import { parseVersionOutput } from './locate.js';
 
 export interface InstallOptions {
@@ -91,15 +91,23 @@ export async function checkRuns(file: string, opts: InstallOptions): Promise<str
   return version;
 }
 
-/** A cache hit that still runs, or undefined (an entry that no longer runs is evicted). */
+/**
+ * A cache hit that runs, or undefined (an entry that no longer runs is evicted). The version the
+ * cache recorded for this very file is taken as is; else `version` runs, and its answer is recorded.
+ */
 export async function fromCache(
   key: string,
   opts: InstallOptions,
 ): Promise<{ file: string; version: string } | undefined> {
   const file = findCached(key, opts.platform.arch, opts.platform.os);
   if (!file) return undefined;
+  const recorded = await recordedVersion(file);
+  if (recorded) return { file, version: recorded };
   const version = await reportedVersion(file, [], opts.signal);
-  if (version) return { file, version };
+  if (version) {
+    await recordVersion(file, version);
+    return { file, version };
+  }
   opts.warning(`The cached buildx at ${file} no longer runs; removing it and installing again`);
   await evict(file);
   return undefined;

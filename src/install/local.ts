@@ -1,7 +1,9 @@
-// A buildx that needs no install: the runner's `docker buildx` or a binary on disk, checked to run
-// `version`, and hashed only when buildx-checksum asks for it.
+// A buildx that needs no install: the runner's `docker buildx` or a binary on disk, found at once
+// (a bad path fails there), then checked to run `version`, and hashed only when buildx-checksum
+// asks for it. The check may run alongside the --dry-run (see ./setup.ts).
 
-import { type BuildxSpec, sourceOf } from '../buildx/spec.js';
+import type { Buildx, BuildxSpec } from '../buildx/spec.js';
+import { sourceOf } from '../buildx/spec.js';
 import { fileSha } from './download.js';
 import {
   type Installed,
@@ -12,11 +14,19 @@ import {
 } from './installed.js';
 import { locateBuildx } from './locate.js';
 
+export type LocalSpec = Extract<BuildxSpec, { kind: 'runner' | 'path' }>;
+
+/** The binary a local spec names; an InputError for a path that is not an executable file. */
+export function locateLocal(spec: LocalSpec, workspace: string): Buildx {
+  return locateBuildx(spec.kind === 'runner' ? '' : spec.path, workspace);
+}
+
+/** The check of a located buildx: it reports a version, and has the sha256 buildx-checksum names. */
 export async function installLocal(
-  spec: Extract<BuildxSpec, { kind: 'runner' | 'path' }>,
+  spec: LocalSpec,
   opts: InstallOptions,
+  b: Buildx = locateLocal(spec, opts.workspace),
 ): Promise<Installed> {
-  const b = locateBuildx(spec.kind === 'runner' ? '' : spec.path, opts.workspace);
   const version = await reportedVersion(b.file, b.prefix, opts.signal);
   if (!version)
     throw new InstallError(`"${[b.file, ...b.prefix].join(' ')} version" did not report a buildx version`);

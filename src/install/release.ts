@@ -111,8 +111,8 @@ export async function installRelease(tag: string, opts: InstallOptions): Promise
         `the binary served as ${asset} reports version ${reported}, not ${tag}: the mirror ${safeUrl(opts.mirror)} serves the wrong file`,
       );
     }
-    const { arch, os } = opts.platform;
-    const cachedPath = await cacheBinary(file.path, version, arch, os, file.sha256);
+    const checked = { sha256: file.sha256, version: reported };
+    const cachedPath = await cacheBinary(file.path, version, opts.platform, checked);
     const how = `downloaded ${asset} from ${safeUrl(base)}${expected ? ', sha256 verified' : ''}`;
     return installedAt(cachedPath, 'release', reported, how, { resolved: tag, checksum: file.sha256 });
   } finally {

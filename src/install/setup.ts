@@ -1,13 +1,14 @@
-// The run's install stage: the `buildx-version` spec installed under the policy's limits, and the
-// `install-plugin` step for the buildx that passed the policy.
+// The run's install stage: the `buildx-version` spec installed under the policy's limits (for a
+// buildx on disk, its `version` check alongside the --dry-run when nothing depends on its answer
+// before the first push), and the `install-plugin` step for the buildx that passed the policy.
 
 import { tmpdir } from 'node:os';
 
 import { currentPlatform } from '../buildx/release.js';
 import type { Inputs } from '../inputs/inputs.js';
 import type { Policy } from '../inputs/policy-file.js';
-import { allowedRelease } from '../policy/evaluate.js';
-import { type Installed, installBuildx } from './install.js';
+import { allowedRelease, versionCanStop } from '../policy/evaluate.js';
+import { type Installed, type InstallOptions, type Started, startBuildx } from './install.js';
 import { installPlugin } from './plugin.js';
 
 export interface SetupContext {
@@ -20,10 +21,27 @@ export interface SetupContext {
   warning(message: string): void;
 }
 
-/** Installs buildx for this run: a range resolves to the highest release the policy allows and no advisory names. */
-export function installForRun(inputs: Inputs, policy: Policy, ctx: SetupContext): Promise<Installed> {
+export interface StartedRun extends Started {
+  /**
+   * The check of a buildx on disk may go on alongside the --dry-run (pushes wait for it): no
+   * policy rule can stop the push on the version it reports, and no plugin is to be installed.
+   */
+  alongside: boolean;
+}
+
+/**
+ * Starts installing buildx for this run: a range resolves to the highest release the policy allows
+ * and no advisory names.
+ */
+export async function startInstall(inputs: Inputs, policy: Policy, ctx: SetupContext): Promise<StartedRun> {
+  const local = inputs.buildx.kind === 'runner' || inputs.buildx.kind === 'path';
+  const started = await startBuildx(installOptions(inputs, policy, ctx));
+  return { ...started, alongside: local && !versionCanStop(policy) && !inputs.installPlugin };
+}
+
+function installOptions(inputs: Inputs, policy: Policy, ctx: SetupContext): InstallOptions {
   const githubServer = ctx.env.GITHUB_SERVER_URL || 'https://github.com';
-  return installBuildx({
+  return {
     spec: inputs.buildx,
     checksum: inputs.buildxChecksum,
     mirror: inputs.buildxMirror,
@@ -40,7 +58,7 @@ export function installForRun(inputs: Inputs, policy: Policy, ctx: SetupContext)
     requireChecksum: policy.checksum === 'required',
     info: ctx.info,
     warning: ctx.warning,
-  });
+  };
 }
 
 /** `install-plugin`: makes this buildx the docker CLI's `docker buildx`, and says what it replaced. */

@@ -24,8 +24,8 @@ export async function installUrl(url: string, opts: InstallOptions): Promise<Ins
   const file = await downloadVerified(url, opts.checksum, opts);
   try {
     const version = await checkRuns(file.path, opts);
-    const { arch, os } = opts.platform;
-    const cachedPath = await cacheBinary(file.path, urlKey(file.sha256), arch, os, file.sha256);
+    const checked = { sha256: file.sha256, version };
+    const cachedPath = await cacheBinary(file.path, urlKey(file.sha256), opts.platform, checked);
     const how = `downloaded ${safeUrl(url)}${opts.checksum ? ', sha256 verified' : ''}`;
     return installedAt(cachedPath, 'url', version, how, { checksum: file.sha256 });
   } finally {

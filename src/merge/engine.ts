@@ -39,6 +39,7 @@ export async function runMerge(options: MergeOptions, deps: EngineDeps): Promise
   run.index = oracle.index;
   deps.info(`Expected index digest: ${oracle.digest}`);
   if (options.dryRun) return run.result(undefined, []);
+  await deps.pushesAllowed; // throws the check's error: nothing is pushed
   takeAlready(run);
 
   // 2. Push: the first invocation from the sources, then the copies.

@@ -32,13 +32,19 @@ function pushLabel(batch: readonly ImageRef[], invocation: number, n: number): s
 /**
  * Starts the first push while the --dry-run runs, when that push cannot change what the
  * --dry-run reads (not with --append) and cannot overwrite the index: only when its tags, read
- * first, hold nothing. Its first attempt takes it up. The invocation, if started.
+ * first, hold nothing, and once pushes are allowed (not when the check of buildx failed). Its
+ * first attempt takes it up. The invocation, if started.
  */
 export async function startFirstPush(run: MergeRun): Promise<Invocation | undefined> {
   const batch = firstBatchOf(run.options);
   if (batch.length === 0) return undefined;
   await readBefore(run, batch);
   if (batch.some((t) => run.before.get(t.original) !== null)) return undefined; // after the --dry-run
+  const allowed = await run.deps.pushesAllowed?.then(
+    () => true,
+    () => false,
+  );
+  if (allowed === false) return undefined; // the engine stops with the check's error
   const inv = chooseSource(batch, [], run.options.sources, '');
   run.firstPush = run.deps.exec(pushArgs(run, batch, inv), pushLabel(batch, 1, 1));
   run.firstPush.catch(() => undefined); // awaited later; never an unhandled rejection meanwhile

@@ -22,6 +22,11 @@ export interface EngineDeps {
   putManifest?(ref: ImageRef, body: Buffer, mediaType: string): Promise<string | null>;
   /** whether the Docker config holds credentials for a registry host (asked after an authorization failure only) */
   credentialsFor?(host: string): Promise<CredentialsKnown>;
+  /**
+   * settles when pushes may start: the check of buildx still running alongside the --dry-run.
+   * Rejected, nothing is pushed and the run ends with its error.
+   */
+  pushesAllowed?: Promise<unknown>;
 }
 
 export interface AttemptRecord {

@@ -199,6 +199,16 @@ export function checkActual(
   return checkVersion(policy, reportedVersion, what, db).filter((f) => !known.has(f.key));
 }
 
+/**
+ * Whether a finding on the version `buildx version` reports can stop the step: a `versions` or
+ * `deny` rule under mode enforce, or advisories: enforce. When none can, the check of what runs
+ * may go alongside the --dry-run: its findings are warnings whatever the version.
+ */
+export function versionCanStop(policy: Policy): boolean {
+  const rules = policy.versions !== undefined || policy.deny.length > 0;
+  return (policy.mode === 'enforce' && rules) || policy.advisories === 'enforce';
+}
+
 /** True when any finding stops the step. */
 export function blocking(findings: readonly Finding[]): boolean {
   return findings.some((f) => f.severity === 'error');

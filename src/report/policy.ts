@@ -2,7 +2,8 @@
 // and kept for the summary and the `result` output; a blocking finding stops the run.
 
 import type { Policy } from '../inputs/policy-file.js';
-import { blocking, type Finding } from '../policy/evaluate.js';
+import type { Installed } from '../install/install.js';
+import { blocking, checkActual, type Finding } from '../policy/evaluate.js';
 import type { Annotator } from './annotate.js';
 import { Reported } from './guard.js';
 import type { PolicyInfo } from './report.js';
@@ -11,7 +12,7 @@ export class PolicyGate {
   readonly info: PolicyInfo;
 
   constructor(
-    policy: Policy,
+    private readonly policy: Policy,
     private readonly annotator: Annotator,
   ) {
     this.info = { origin: policy.origin, mode: policy.mode, advisories: policy.advisories, findings: [] };
@@ -28,5 +29,18 @@ export class PolicyGate {
       this.annotator.annotate(f.severity, f.message, { input: f.input, title });
     }
     if (blocking(findings)) throw new Reported(stopped);
+  }
+
+  /** The policy on the version that runs; what the spec check found (`found`) is not found again. */
+  onVersion(located: Pick<Installed, 'version' | 'source'>, found: readonly Finding[]): Finding[] {
+    return checkActual(this.policy, located.version, located.source, undefined, found);
+  }
+
+  /** Reports what onVersion found; throws Reported when one of them blocks. */
+  passVersion(located: Pick<Installed, 'version'>, findings: readonly Finding[]): void {
+    this.pass(
+      findings,
+      `buildx ${located.version} violates the policy (${this.policy.origin}); nothing was pushed`,
+    );
   }
 }
