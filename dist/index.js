@@ -31613,7 +31613,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(138);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4880);
 // The bundle's entry point (dist/index.js, as action.yml runs it): runs the action.
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
@@ -31623,7 +31623,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 138:
+/***/ 4880:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -35023,6 +35023,8 @@ class SerialLog {
     out;
     owner;
     waiting = [];
+    /** what waits for no section to print live (see whenFree) */
+    idle = [];
     keepBytes;
     token;
     constructor(out, opts = {}) {
@@ -35039,6 +35041,27 @@ class SerialLog {
             this.own(section);
         return section;
     }
+    /**
+     * Runs `fn` when no section prints live: at once when none does, else as soon as the live one
+     * ends (before the next starts). What the action says from `fn` (a workflow command) is then
+     * outside every stop-commands block. Its result, or its error.
+     */
+    whenFree(fn) {
+        return new Promise((resolve, reject) => {
+            const run = () => {
+                try {
+                    resolve(fn());
+                }
+                catch (err) {
+                    reject(err);
+                }
+            };
+            if (this.owner)
+                this.idle.push(run);
+            else
+                run();
+        });
+    }
     /** The owner is done: print the sections that ended meanwhile, then hand the log on. */
     release(section) {
         if (this.owner !== section)
@@ -35049,6 +35072,7 @@ class SerialLog {
             s.start();
             s.finish();
         }
+        this.runIdle();
         this.waiting = this.waiting.filter((w) => w.status === 'kept');
         const next = this.waiting.shift();
         if (next)
@@ -35060,6 +35084,13 @@ class SerialLog {
         this.owner = undefined;
         this.waiting = [];
         liveLogs.delete(this);
+        this.runIdle();
+    }
+    runIdle() {
+        const idle = this.idle;
+        this.idle = [];
+        for (const run of idle)
+            run();
     }
     own(section) {
         this.owner = section;
@@ -35114,16 +35145,20 @@ function signalGroup(child, sig) {
         }
     }
 }
-/** True while a process of the group is alive (zombies waiting to be reaped do not count). */
+/**
+ * True while a process of the group is alive (zombies waiting to be reaped do not count). A group
+ * with nothing left in it, not even a zombie (the usual case once the leader exited), is told by
+ * one signal 0; only a group that still has members costs a scan of /proc (5 ms or more of CPU).
+ */
 function groupAlive(pgid) {
-    if (process.platform !== 'linux') {
-        try {
-            process.kill(-pgid, 0);
+    try {
+        process.kill(-pgid, 0);
+        if (process.platform !== 'linux')
             return true;
-        }
-        catch {
+    }
+    catch (err) {
+        if (process.platform !== 'linux' || err.code === 'ESRCH')
             return false;
-        }
     }
     let entries;
     try {
@@ -37312,7 +37347,9 @@ function _unique(values) {
 ;// CONCATENATED MODULE: ./src/install/cache.ts
 // The runner's tool cache (RUNNER_TOOL_CACHE), through @actions/tool-cache: one folder per
 // version and architecture holding `buildx`. Keys: the release's semver, `0.0.0-git.<commit>`,
-// `0.0.0-sha256.<hash>` for URL installs.
+// `0.0.0-sha256.<hash>` for URL installs. Beside the binary: its sha256 (`buildx.sha256`), and the
+// version it reported with the file's stat when it did (`buildx.version.json`), so that a hit of
+// that very file need not run `version` again.
 
 
 
@@ -37337,18 +37374,57 @@ function findCached(key, arch, os) {
     const file = (0,external_node_path_namespaceObject.join)(dir, binaryName(os));
     return (0,external_node_fs_namespaceObject.existsSync)(file) ? file : undefined;
 }
-/** Puts a verified binary in the cache, with its sha256 beside it, and returns its cached path. */
-async function cacheBinary(file, key, arch, os, sha256) {
+/**
+ * Puts a verified binary in the cache, with its sha256 and the version it reported beside it, and
+ * returns its cached path.
+ */
+async function cacheBinary(file, key, platform, checked) {
     if (!process.env.RUNNER_TOOL_CACHE)
         return file;
-    const dir = await cacheFile(file, binaryName(os), TOOL, key, arch);
-    await (0,promises_namespaceObject.writeFile)((0,external_node_path_namespaceObject.join)(dir, `${binaryName(os)}.sha256`), `${sha256}\n`);
-    return (0,external_node_path_namespaceObject.join)(dir, binaryName(os));
+    const name = binaryName(platform.os);
+    const dir = await cacheFile(file, name, TOOL, key, platform.arch);
+    await (0,promises_namespaceObject.writeFile)((0,external_node_path_namespaceObject.join)(dir, `${name}.sha256`), `${checked.sha256}\n`);
+    await recordVersion((0,external_node_path_namespaceObject.join)(dir, name), checked.version);
+    return (0,external_node_path_namespaceObject.join)(dir, name);
 }
 /** The sha256 recorded when a binary was cached, if any. */
 async function cachedSha256(cachedFile) {
     const text = await (0,promises_namespaceObject.readFile)((0,external_node_path_namespaceObject.join)((0,external_node_path_namespaceObject.dirname)(cachedFile), `${cachedFile.split(/[\\/]/).pop()}.sha256`), 'utf8').catch(() => '');
     return /^[0-9a-f]{64}$/.test(text.trim()) ? text.trim() : undefined;
+}
+/**
+ * What identifies a file as the one that ran: size, inode, mode, modification and change times.
+ * Rewriting it, or putting its old mtime back afterwards, changes the ctime at least. Pure.
+ */
+function statKey(st) {
+    return [st.size, st.ino, st.mode, st.mtimeMs, st.ctimeMs].join(':');
+}
+const versionRecord = (cachedFile) => `${cachedFile}.version.json`;
+/** Records the version a cached binary reported, against the file as it is now. Best effort. */
+async function recordVersion(cachedFile, version) {
+    const record = versionRecord(cachedFile);
+    const tmp = `${record}.${process.pid}`;
+    try {
+        const key = statKey(await (0,promises_namespaceObject.stat)(cachedFile));
+        await (0,promises_namespaceObject.writeFile)(tmp, `${JSON.stringify({ version, stat: key })}\n`);
+        await (0,promises_namespaceObject.rename)(tmp, record);
+    }
+    catch {
+        await (0,promises_namespaceObject.rm)(tmp, { force: true }); // a read-only cache: `version` runs again next time
+    }
+}
+/** The version recorded for a cached binary, if the file is still the one that reported it. */
+async function recordedVersion(cachedFile) {
+    try {
+        const [text, st] = await Promise.all([(0,promises_namespaceObject.readFile)(versionRecord(cachedFile), 'utf8'), (0,promises_namespaceObject.stat)(cachedFile)]);
+        const r = JSON.parse(text);
+        return typeof r.version === 'string' && r.version !== '' && r.stat === statKey(st)
+            ? r.version
+            : undefined;
+    }
+    catch {
+        return undefined;
+    }
 }
 /** Removes a cache entry (a cached binary that no longer runs). */
 async function evict(cachedFile) {
@@ -37867,14 +37943,22 @@ async function checkRuns(file, opts) {
         throw new InstallError(`the binary at ${file} does not run "version"`);
     return version;
 }
-/** A cache hit that still runs, or undefined (an entry that no longer runs is evicted). */
+/**
+ * A cache hit that runs, or undefined (an entry that no longer runs is evicted). The version the
+ * cache recorded for this very file is taken as is; else `version` runs, and its answer is recorded.
+ */
 async function fromCache(key, opts) {
     const file = findCached(key, opts.platform.arch, opts.platform.os);
     if (!file)
         return undefined;
+    const recorded = await recordedVersion(file);
+    if (recorded)
+        return { file, version: recorded };
     const version = await reportedVersion(file, [], opts.signal);
-    if (version)
+    if (version) {
+        await recordVersion(file, version);
         return { file, version };
+    }
     opts.warning(`The cached buildx at ${file} no longer runs; removing it and installing again`);
     await evict(file);
     return undefined;
@@ -38195,7 +38279,7 @@ async function installGit(spec, opts) {
         const built = await buildAtCommit(spec.url, spec.ref, commit, work, out, gitOpts);
         const version = await checkRuns(out, opts);
         const sha256 = await fileSha(out);
-        const cachedPath = await cacheBinary(out, gitKey(commit), opts.platform.arch, opts.platform.os, sha256);
+        const cachedPath = await cacheBinary(out, gitKey(commit), opts.platform, { sha256, version });
         const how = `built ${spec.ref} (${short}) with ${built === 'go' ? 'go build' : 'docker buildx build'}`;
         return installedAt(cachedPath, 'git', version, how, { resolved: commit, checksum: sha256 });
     }
@@ -38205,14 +38289,19 @@ async function installGit(spec, opts) {
 }
 
 ;// CONCATENATED MODULE: ./src/install/local.ts
-// A buildx that needs no install: the runner's `docker buildx` or a binary on disk, checked to run
-// `version`, and hashed only when buildx-checksum asks for it.
+// A buildx that needs no install: the runner's `docker buildx` or a binary on disk, found at once
+// (a bad path fails there), then checked to run `version`, and hashed only when buildx-checksum
+// asks for it. The check may run alongside the --dry-run (see ./setup.ts).
 
 
 
 
-async function installLocal(spec, opts) {
-    const b = locateBuildx(spec.kind === 'runner' ? '' : spec.path, opts.workspace);
+/** The binary a local spec names; an InputError for a path that is not an executable file. */
+function locateLocal(spec, workspace) {
+    return locateBuildx(spec.kind === 'runner' ? '' : spec.path, workspace);
+}
+/** The check of a located buildx: it reports a version, and has the sha256 buildx-checksum names. */
+async function installLocal(spec, opts, b = locateLocal(spec, opts.workspace)) {
     const version = await reportedVersion(b.file, b.prefix, opts.signal);
     if (!version)
         throw new InstallError(`"${[b.file, ...b.prefix].join(' ')} version" did not report a buildx version`);
@@ -38318,8 +38407,8 @@ async function installRelease(tag, opts) {
         if (versionOf(reported) !== version) {
             throw new InstallError(`the binary served as ${asset} reports version ${reported}, not ${tag}: the mirror ${safeUrl(opts.mirror)} serves the wrong file`);
         }
-        const { arch, os } = opts.platform;
-        const cachedPath = await cacheBinary(file.path, version, arch, os, file.sha256);
+        const checked = { sha256: file.sha256, version: reported };
+        const cachedPath = await cacheBinary(file.path, version, opts.platform, checked);
         const how = `downloaded ${asset} from ${safeUrl(base)}${expected ? ', sha256 verified' : ''}`;
         return installedAt(cachedPath, 'release', reported, how, { resolved: tag, checksum: file.sha256 });
     }
@@ -38351,8 +38440,8 @@ async function installUrl(url, opts) {
     const file = await downloadVerified(url, opts.checksum, opts);
     try {
         const version = await checkRuns(file.path, opts);
-        const { arch, os } = opts.platform;
-        const cachedPath = await cacheBinary(file.path, urlKey(file.sha256), arch, os, file.sha256);
+        const checked = { sha256: file.sha256, version };
+        const cachedPath = await cacheBinary(file.path, urlKey(file.sha256), opts.platform, checked);
         const how = `downloaded ${safeUrl(url)}${opts.checksum ? ', sha256 verified' : ''}`;
         return installedAt(cachedPath, 'url', version, how, { checksum: file.sha256 });
     }
@@ -38383,6 +38472,25 @@ async function installBuildx(opts) {
     const started = Date.now();
     const installed = await installBySpecKind(opts.spec, opts);
     return { ...installed, durationMs: Date.now() - started };
+}
+/**
+ * Starts the install. A buildx on disk (the runner's, a path) is found at once (a bad path fails
+ * here) and its `version` check is left running; any other is installed before this returns.
+ */
+async function startBuildx(opts) {
+    const spec = opts.spec;
+    if (spec.kind !== 'runner' && spec.kind !== 'path') {
+        const installed = await installBuildx(opts);
+        return { buildx: installed, installed: Promise.resolve(installed) };
+    }
+    const started = Date.now();
+    const buildx = locateLocal(spec, opts.workspace);
+    const installed = installLocal(spec, opts, buildx).then((i) => ({
+        ...i,
+        durationMs: Date.now() - started,
+    }));
+    installed.catch(() => undefined); // awaited by the caller; never an unhandled rejection meanwhile
+    return { buildx, installed };
 }
 /** Dispatches on the kind of the spec. */
 async function installBySpecKind(spec, opts) {
@@ -38556,6 +38664,15 @@ function checkActual(policy, reportedVersion, source, db = ADVISORIES, found = [
     const known = new Set(found.map((f) => f.key));
     return checkVersion(policy, reportedVersion, what, db).filter((f) => !known.has(f.key));
 }
+/**
+ * Whether a finding on the version `buildx version` reports can stop the step: a `versions` or
+ * `deny` rule under mode enforce, or advisories: enforce. When none can, the check of what runs
+ * may go alongside the --dry-run: its findings are warnings whatever the version.
+ */
+function versionCanStop(policy) {
+    const rules = policy.versions !== undefined || policy.deny.length > 0;
+    return (policy.mode === 'enforce' && rules) || policy.advisories === 'enforce';
+}
 /** True when any finding stops the step. */
 function blocking(findings) {
     return findings.some((f) => f.severity === 'error');
@@ -38588,17 +38705,26 @@ async function installPlugin(binary, env = process.env) {
 }
 
 ;// CONCATENATED MODULE: ./src/install/setup.ts
-// The run's install stage: the `buildx-version` spec installed under the policy's limits, and the
-// `install-plugin` step for the buildx that passed the policy.
+// The run's install stage: the `buildx-version` spec installed under the policy's limits (for a
+// buildx on disk, its `version` check alongside the --dry-run when nothing depends on its answer
+// before the first push), and the `install-plugin` step for the buildx that passed the policy.
 
 
 
 
 
-/** Installs buildx for this run: a range resolves to the highest release the policy allows and no advisory names. */
-function installForRun(inputs, policy, ctx) {
+/**
+ * Starts installing buildx for this run: a range resolves to the highest release the policy allows
+ * and no advisory names.
+ */
+async function startInstall(inputs, policy, ctx) {
+    const local = inputs.buildx.kind === 'runner' || inputs.buildx.kind === 'path';
+    const started = await startBuildx(installOptions(inputs, policy, ctx));
+    return { ...started, alongside: local && !versionCanStop(policy) && !inputs.installPlugin };
+}
+function installOptions(inputs, policy, ctx) {
     const githubServer = ctx.env.GITHUB_SERVER_URL || 'https://github.com';
-    return installBuildx({
+    return {
         spec: inputs.buildx,
         checksum: inputs.buildxChecksum,
         mirror: inputs.buildxMirror,
@@ -38614,7 +38740,7 @@ function installForRun(inputs, policy, ctx) {
         requireChecksum: policy.checksum === 'required',
         info: ctx.info,
         warning: ctx.warning,
-    });
+    };
 }
 /** `install-plugin`: makes this buildx the docker CLI's `docker buildx`, and says what it replaced. */
 async function pluginStep(wanted, located, info) {
@@ -39385,7 +39511,8 @@ function pushLabel(batch, invocation, n) {
 /**
  * Starts the first push while the --dry-run runs, when that push cannot change what the
  * --dry-run reads (not with --append) and cannot overwrite the index: only when its tags, read
- * first, hold nothing. Its first attempt takes it up. The invocation, if started.
+ * first, hold nothing, and once pushes are allowed (not when the check of buildx failed). Its
+ * first attempt takes it up. The invocation, if started.
  */
 async function startFirstPush(run) {
     const batch = firstBatchOf(run.options);
@@ -39394,6 +39521,9 @@ async function startFirstPush(run) {
     await readBefore(run, batch);
     if (batch.some((t) => run.before.get(t.original) !== null))
         return undefined; // after the --dry-run
+    const allowed = await run.deps.pushesAllowed?.then(() => true, () => false);
+    if (allowed === false)
+        return undefined; // the engine stops with the check's error
     const inv = chooseSource(batch, [], run.options.sources, '');
     run.firstPush = run.deps.exec(pushArgs(run, batch, inv), pushLabel(batch, 1, 1));
     run.firstPush.catch(() => undefined); // awaited later; never an unhandled rejection meanwhile
@@ -39718,6 +39848,7 @@ async function runMerge(options, deps) {
     deps.info(`Expected index digest: ${oracle.digest}`);
     if (options.dryRun)
         return run.result(undefined, []);
+    await deps.pushesAllowed; // throws the check's error: nothing is pushed
     takeAlready(run);
     // 2. Push: the first invocation from the sources, then the copies.
     await pushAll(run);
@@ -40119,376 +40250,6 @@ function basicAuth(username, password) {
     return `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
 }
 
-;// CONCATENATED MODULE: ./src/report/locate.ts
-// Finds the workflow step that runs this action, with line numbers, so that annotations land on the
-// step's `uses:` line or on the line of the input they are about. The workflow is parsed with
-// positions (never scanned with patterns); when the step cannot be told apart from another, or the
-// workflow is not the one this job runs (reusable workflows), the answer is undefined and the caller
-// annotates without a location rather than at a wrong one.
-//
-// How the runner names a step (GITHUB_ACTION, `github.action`): the step's `id` when it has one; else a
-// generated context name, `__` followed by `owner/repo` of a `uses: owner/repo[/path]@ref`, `self` for
-// a local `uses: ./...`, the image of a `docker://` uses, and `run` otherwise. Characters other than
-// ASCII letters, digits, `_` and `-` become `_`, and a repeat in the same job gets `_2`, `_3`, ...
-// (names are unique case-insensitively, explicit ids reserved first, at most 100 characters). Inside a
-// composite action every nested step sees the composite step's (fully qualified) name instead, so a
-// name that points at a step not using this action means "we are inside something we cannot see".
-
-
-
-const WORKFLOWS_DIR = '.github/workflows/';
-/** the runner's limit on a context name's length */
-const MAX_NAME_LENGTH = 100;
-const MAX_SUFFIX = 1000;
-/** guards alias and merge-key chains */
-const MAX_DEPTH = 32;
-/** The workflow file's path relative to the repo root, from GITHUB_WORKFLOW_REF, or undefined (e.g. a reusable workflow of another repository). */
-function workflowPath(env) {
-    const ref = env.GITHUB_WORKFLOW_REF?.trim();
-    if (!ref)
-        return undefined;
-    const parts = ref.split('/');
-    if (parts.length < 3)
-        return undefined;
-    const [owner, repo] = parts;
-    const rest = parts.slice(2).join('/');
-    // `<path>@<ref>`: the ref is normally `refs/...`, and may itself hold an `@`
-    let at = rest.indexOf('@refs/');
-    if (at < 0)
-        at = rest.lastIndexOf('@');
-    const path = at < 0 ? rest : rest.slice(0, at);
-    const repository = env.GITHUB_REPOSITORY?.trim();
-    if (repository && repository.toLowerCase() !== `${owner}/${repo}`.toLowerCase())
-        return undefined;
-    if (!path.startsWith(WORKFLOWS_DIR) || path.length === WORKFLOWS_DIR.length)
-        return undefined;
-    if (path.includes('\\') || path.split('/').some((s) => s === '' || s === '.' || s === '..'))
-        return undefined;
-    return path;
-}
-/** Reads `<workspace>/<workflowPath>` and locates the step; undefined when the file is missing, unreadable or unparsable. Never throws. */
-function findStep(workspace, env) {
-    try {
-        const file = workflowPath(env);
-        if (!file)
-            return undefined;
-        const text = (0,external_node_fs_namespaceObject.readFileSync)((0,external_node_path_namespaceObject.join)(workspace, file), 'utf8');
-        return locateStep(text, file, env);
-    }
-    catch {
-        return undefined;
-    }
-}
-/** The line for an input: its `with:` key line if present, else the `uses:` line. */
-function lineFor(loc, input) {
-    if (input === undefined)
-        return loc.usesLine;
-    if (Object.hasOwn(loc.inputLines, input))
-        return loc.inputLines[input] ?? loc.usesLine;
-    // inputs are matched case-insensitively by the runner
-    const wanted = input.toLowerCase();
-    for (const [key, line] of Object.entries(loc.inputLines)) {
-        if (key.toLowerCase() === wanted)
-            return line;
-    }
-    return loc.usesLine;
-}
-/** Pure: finds this step in a workflow's text. Undefined when it cannot be found unambiguously. */
-function locateStep(text, file, env) {
-    try {
-        return locate(text, file, env);
-    }
-    catch {
-        return undefined;
-    }
-}
-function locate(text, file, env) {
-    // a workflow ref naming another repository: a reusable workflow we cannot see from here
-    if (env.GITHUB_WORKFLOW_REF?.trim() && workflowPath(env) === undefined)
-        return undefined;
-    const lines = new dist/* LineCounter */.HN();
-    const doc = (0,dist/* parseDocument */.Tp)(text, { lineCounter: lines, prettyErrors: false });
-    if (doc.errors.length > 0 || !aliasesResolve(doc))
-        return undefined;
-    const ctx = { doc, lines };
-    const jobs = entries(ctx, entries(ctx, doc.contents)?.get('jobs')?.value);
-    if (!jobs)
-        return undefined;
-    const selected = [];
-    const wantedJob = env.GITHUB_JOB?.trim();
-    if (wantedJob) {
-        const id = findJobId(jobs, wantedJob);
-        const job = id === undefined ? undefined : entries(ctx, jobs.get(id)?.value);
-        // a job calling a reusable workflow: the step is in the called workflow
-        if (id === undefined || !job || job.has('uses'))
-            return undefined;
-        selected.push([id, job]);
-    }
-    else {
-        for (const [id, entry] of jobs) {
-            const job = entries(ctx, entry.value);
-            if (job && !job.has('uses'))
-                selected.push([id, job]);
-        }
-    }
-    const steps = selected.flatMap(([id, job]) => jobSteps(ctx, id, job));
-    const action = env.GITHUB_ACTION?.trim();
-    if (action) {
-        const hits = steps.filter((s) => s.name === action);
-        if (hits.length !== 1)
-            return undefined;
-        const [hit] = hits;
-        // the named step does not use this action: we run inside a composite action it uses
-        return usesMatch(hit.uses, env) ? toLocation(hit, file) : undefined;
-    }
-    const ours = steps.filter((s) => usesMatch(s.uses, env) !== undefined);
-    const exact = ours.filter((s) => usesMatch(s.uses, env) === 'exact');
-    const pool = exact.length > 0 ? exact : ours;
-    return pool.length === 1 ? toLocation(pool[0], file) : undefined;
-}
-function toLocation(step, file) {
-    if (step.usesLine === undefined)
-        return undefined;
-    const loc = { file, usesLine: step.usesLine, inputLines: step.inputLines, job: step.job };
-    if (step.id !== undefined)
-        loc.stepId = step.id;
-    return loc;
-}
-function findJobId(jobs, wanted) {
-    if (jobs.has(wanted))
-        return wanted;
-    // job ids are case-insensitive
-    const hits = [...jobs.keys()].filter((k) => k.toLowerCase() === wanted.toLowerCase());
-    return hits.length === 1 ? hits[0] : undefined;
-}
-/** The steps of one job, each with the name the runner gives it. */
-function jobSteps(ctx, job, jobEntries) {
-    const seq = deref(ctx, jobEntries.get('steps')?.value);
-    if (!(0,dist/* isSeq */.oP)(seq))
-        return [];
-    const taken = new Set();
-    const records = [];
-    for (const item of seq.items) {
-        const step = entries(ctx, item);
-        if (!step)
-            continue;
-        const id = stringValue(ctx, step.get('id')?.value) || undefined;
-        const uses = stringValue(ctx, step.get('uses')?.value);
-        const kind = step.has('run')
-            ? 'run'
-            : uses !== undefined
-                ? 'uses'
-                : (['wait', 'wait-all', 'cancel'].find((k) => step.has(k)) ?? '');
-        // not a step the runner would accept; it gets no name
-        if (!kind)
-            continue;
-        if (id !== undefined)
-            taken.add(id.toLowerCase());
-        const withEntries = entries(ctx, step.get('with')?.value);
-        const inputLines = Object.fromEntries([...(withEntries ?? [])].map(([k, e]) => [k, e.line]));
-        records.push({
-            job,
-            kind,
-            name: id ?? '',
-            ...(id !== undefined && { id }),
-            ...(kind === 'uses' && { uses, usesLine: step.get('uses')?.line }),
-            inputLines,
-        });
-    }
-    for (const record of records) {
-        if (record.id === undefined)
-            record.name = generatedName(taken, baseName(record.kind, record.uses));
-    }
-    return records.map(({ kind: _kind, ...record }) => record);
-}
-/** The part of a generated name that comes from the step, before sanitising and numbering. */
-function baseName(kind, uses) {
-    if (kind !== 'uses' || uses === undefined)
-        return kind;
-    if (uses.startsWith('docker://'))
-        return uses.slice('docker://'.length) || 'run';
-    if (uses.startsWith('./') || uses.startsWith('.\\'))
-        return 'self';
-    const segments = uses.split('@');
-    if (segments.length !== 2)
-        return 'run';
-    const [path = '', ref = ''] = segments;
-    const names = path.split(/[\\/]/).filter((s) => s.length > 0);
-    if (names.length >= 2 && ref)
-        return `${names[0]}/${names[1]}`;
-    return 'run';
-}
-function generatedName(taken, base) {
-    let original = '';
-    for (const c of `__${base}`) {
-        // per UTF-16 unit, as the runner does
-        for (let i = 0; i < c.length; i++)
-            original += /[A-Za-z0-9_-]/.test(c[i] ?? '') ? c[i] : '_';
-    }
-    for (let attempt = 1; attempt < MAX_SUFFIX; attempt++) {
-        const suffix = attempt === 1 ? '' : `_${attempt}`;
-        const candidate = original.slice(0, MAX_NAME_LENGTH - suffix.length) + suffix;
-        if (!taken.has(candidate.toLowerCase())) {
-            taken.add(candidate.toLowerCase());
-            return candidate;
-        }
-    }
-    return '';
-}
-/** Whether a `uses:` value runs this action: with the same ref, or the same repository only. */
-function usesMatch(uses, env) {
-    const value = uses?.trim();
-    if (!value || value.startsWith('docker://') || value.includes('${{'))
-        return undefined;
-    const repository = env.GITHUB_ACTION_REPOSITORY?.trim();
-    if (!repository) {
-        // run as `uses: ./`: the action at the root of the workflow's own repository
-        if (!value.startsWith('./') && !value.startsWith('.\\') && value !== '.')
-            return undefined;
-        const rest = value.replace(/^\.[\\/]?/, '').replace(/[\\/]+$/, '');
-        return rest === '' || rest === '.' ? 'exact' : undefined;
-    }
-    if (value.startsWith('.'))
-        return undefined;
-    const segments = value.split('@');
-    if (segments.length !== 2)
-        return undefined;
-    const [path = '', ref = ''] = segments;
-    const names = path.split(/[\\/]/).filter((s) => s.length > 0);
-    if (names.length < 2 || `${names[0]}/${names[1]}`.toLowerCase() !== repository.toLowerCase())
-        return undefined;
-    const wantedRef = env.GITHUB_ACTION_REF?.trim();
-    return !wantedRef || ref === wantedRef ? 'exact' : 'repository';
-}
-/** Whether every alias names an anchor (the parser leaves `*nowhere` to fail later, when converted). */
-function aliasesResolve(doc) {
-    let ok = true;
-    (0,dist/* visit */.YR)(doc, {
-        Alias(_key, node) {
-            if (node.resolve(doc) === undefined) {
-                ok = false;
-                return dist/* visit */.YR.BREAK;
-            }
-            return undefined;
-        },
-    });
-    return ok;
-}
-/** Follows aliases to the node they name. */
-function deref(ctx, value) {
-    let node = value;
-    for (let i = 0; (0,dist/* isAlias */.Vj)(node) && i < MAX_DEPTH; i++)
-        node = node.resolve(ctx.doc);
-    return (0,dist/* isAlias */.Vj)(node) ? undefined : node;
-}
-function stringValue(ctx, value) {
-    const node = deref(ctx, value);
-    return (0,dist/* isScalar */.jn)(node) && typeof node.value === 'string' ? node.value : undefined;
-}
-/**
- * The keys of a mapping (through aliases), each with the line where it is written. Merge keys
- * (`<<: *anchor`, `<<: [*a, *b]`) bring in the keys of the merged maps, at their own lines; keys of the
- * map itself win over merged ones, and earlier merged maps over later ones.
- */
-function entries(ctx, value, depth = 0) {
-    const node = deref(ctx, value);
-    if (!(0,dist/* isMap */.jh)(node) || depth > MAX_DEPTH)
-        return undefined;
-    const own = new Map();
-    const merged = [];
-    for (const pair of node.items) {
-        const key = deref(ctx, pair.key);
-        // the line where the key is written, also for a key given by alias
-        const range = (0,dist/* isNode */.Ll)(pair.key) ? pair.key.range : undefined;
-        if (!(0,dist/* isScalar */.jn)(key) || !range)
-            continue;
-        if (key.value === '<<' && key.type === 'PLAIN' && !(0,dist/* isAlias */.Vj)(pair.key)) {
-            const source = deref(ctx, pair.value);
-            for (const item of (0,dist/* isSeq */.oP)(source) ? source.items : [source]) {
-                const map = entries(ctx, item, depth + 1);
-                if (map)
-                    merged.push(map);
-            }
-            continue;
-        }
-        if (typeof key.value !== 'string' && typeof key.value !== 'number' && typeof key.value !== 'boolean')
-            continue;
-        own.set(String(key.value), { line: ctx.lines.linePos(range[0]).line, value: pair.value });
-    }
-    for (const map of merged) {
-        for (const [k, e] of map)
-            if (!own.has(k))
-                own.set(k, e);
-    }
-    return own;
-}
-
-;// CONCATENATED MODULE: ./src/report/annotate.ts
-// Annotations placed on the workflow file: the line of the input concerned (`buildx-version:`,
-// `policy:`, ...) or of this step's `uses:`; without a location when the step cannot be found.
-// Deduplicated, and at most MAX_PER_KIND of each kind per step.
-
-
-const MAX_PER_KIND = 10;
-class Annotator {
-    locate;
-    enabled;
-    sink;
-    seen = new Set();
-    counts = { error: 0, warning: 0, notice: 0 };
-    location;
-    constructor(locate, 
-    /** `annotate: false`: messages go to the log instead */
-    enabled = true, sink = {
-        error: error,
-        warning: warning,
-        notice: notice,
-    }) {
-        this.locate = locate;
-        this.enabled = enabled;
-        this.sink = sink;
-    }
-    /** Where this step is in its workflow, found once. */
-    step() {
-        if (this.location === undefined)
-            this.location = this.locate() ?? null;
-        return this.location ?? undefined;
-    }
-    annotate(kind, message, opts = {}) {
-        const key = `${kind}\n${opts.title ?? ''}\n${message}`;
-        if (this.seen.has(key))
-            return;
-        this.seen.add(key);
-        if (!this.enabled) {
-            this.counts[kind]++;
-            info(`${kind}: ${opts.title ? `${opts.title}: ` : ''}${message}`);
-            return;
-        }
-        if (this.counts[kind] >= MAX_PER_KIND) {
-            info(`(${kind} annotation not shown, ${MAX_PER_KIND} already): ${message}`);
-            return;
-        }
-        this.counts[kind]++;
-        const loc = this.step();
-        const props = { title: opts.title };
-        if (loc) {
-            props.file = loc.file;
-            props.startLine = lineFor(loc, opts.input);
-        }
-        this.sink[kind](message, props);
-    }
-    /** How many messages of this kind were given (annotated, or logged with `annotate: false`). */
-    said(kind) {
-        return this.counts[kind];
-    }
-    error(message, opts) {
-        this.annotate('error', message, opts);
-    }
-    warning(message, opts) {
-        this.annotate('warning', message, opts);
-    }
-}
-
 ;// CONCATENATED MODULE: ./src/report/guard.ts
 // How the run ends when it does not end well. The last resort: whatever escapes the run (an
 // uncaught exception, an unhandled rejection, from any module) ends the step with one error that
@@ -40560,32 +40321,6 @@ function installLastResort({ progress, fail }) {
     };
     process.on('uncaughtException', handler('uncaught exception'));
     process.on('unhandledRejection', handler('unhandled rejection'));
-}
-
-;// CONCATENATED MODULE: ./src/report/policy.ts
-// The policy's findings as the step reports them: each one annotated (on the input it is about)
-// and kept for the summary and the `result` output; a blocking finding stops the run.
-
-
-class PolicyGate {
-    annotator;
-    info;
-    constructor(policy, annotator) {
-        this.annotator = annotator;
-        this.info = { origin: policy.origin, mode: policy.mode, advisories: policy.advisories, findings: [] };
-    }
-    /** Reports the findings; throws Reported, with `stopped` for the log, when one of them blocks. */
-    pass(findings, stopped) {
-        for (const f of findings) {
-            const { rule, severity, message, advisory: a } = f;
-            const advisory = a ? { issue: a.issue, url: a.url, fixed: a.fixed, short: a.short } : undefined;
-            this.info.findings.push({ rule, severity, message, ...(advisory ? { advisory } : {}) });
-            const title = f.rule === 'advisory' ? `known-bad buildx: ${f.advisory?.issue ?? ''}` : `buildx policy: ${f.rule}`;
-            this.annotator.annotate(f.severity, f.message, { input: f.input, title });
-        }
-        if (blocking(findings))
-            throw new Reported(stopped);
-    }
 }
 
 ;// CONCATENATED MODULE: ./src/report/report.ts
@@ -41243,10 +40978,448 @@ async function publish(result, run, annotator) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/report/accept.ts
+// The buildx of the run, accepted: its outputs and log line (./publish.ts) and the policy on the
+// version it reports (./policy.ts; a finding that blocks throws Reported). At once; or, for a
+// check that ran alongside the --dry-run (no finding can block then), in two steps: the findings
+// are worked out once the first push has started (semver's first use costs a few ms of CPU), and
+// said once the log is free of buildx sections (a workflow command inside one is not read).
+
+/** Accepts the buildx now; `found`: what the spec check found, not reported again. */
+function acceptBuildx(located, gate, found) {
+    publishBuildx(located);
+    gate.passVersion(located, gate.onVersion(located, found));
+    return located;
+}
+/** Accepts the buildx whose check runs alongside the --dry-run, once it passed. */
+async function acceptAlongside(installed, gate, found, { annotator, log }) {
+    const located = await installed;
+    // The engine's first push, waiting for this check, starts in the microtasks before this.
+    await new Promise((resolve) => setImmediate(resolve));
+    const findings = gate.onVersion(located, found);
+    if (findings.length > 0)
+        annotator.step(); // the workflow is read now, not when the log is free
+    return log.whenFree(() => {
+        publishBuildx(located);
+        gate.passVersion(located, findings);
+        return located;
+    });
+}
+
+;// CONCATENATED MODULE: ./src/report/locate.ts
+// Finds the workflow step that runs this action, with line numbers, so that annotations land on the
+// step's `uses:` line or on the line of the input they are about. The workflow is parsed with
+// positions (never scanned with patterns); when the step cannot be told apart from another, or the
+// workflow is not the one this job runs (reusable workflows), the answer is undefined and the caller
+// annotates without a location rather than at a wrong one.
+//
+// How the runner names a step (GITHUB_ACTION, `github.action`): the step's `id` when it has one; else a
+// generated context name, `__` followed by `owner/repo` of a `uses: owner/repo[/path]@ref`, `self` for
+// a local `uses: ./...`, the image of a `docker://` uses, and `run` otherwise. Characters other than
+// ASCII letters, digits, `_` and `-` become `_`, and a repeat in the same job gets `_2`, `_3`, ...
+// (names are unique case-insensitively, explicit ids reserved first, at most 100 characters). Inside a
+// composite action every nested step sees the composite step's (fully qualified) name instead, so a
+// name that points at a step not using this action means "we are inside something we cannot see".
+
+
+
+const WORKFLOWS_DIR = '.github/workflows/';
+/** the runner's limit on a context name's length */
+const MAX_NAME_LENGTH = 100;
+const MAX_SUFFIX = 1000;
+/** guards alias and merge-key chains */
+const MAX_DEPTH = 32;
+/** The workflow file's path relative to the repo root, from GITHUB_WORKFLOW_REF, or undefined (e.g. a reusable workflow of another repository). */
+function workflowPath(env) {
+    const ref = env.GITHUB_WORKFLOW_REF?.trim();
+    if (!ref)
+        return undefined;
+    const parts = ref.split('/');
+    if (parts.length < 3)
+        return undefined;
+    const [owner, repo] = parts;
+    const rest = parts.slice(2).join('/');
+    // `<path>@<ref>`: the ref is normally `refs/...`, and may itself hold an `@`
+    let at = rest.indexOf('@refs/');
+    if (at < 0)
+        at = rest.lastIndexOf('@');
+    const path = at < 0 ? rest : rest.slice(0, at);
+    const repository = env.GITHUB_REPOSITORY?.trim();
+    if (repository && repository.toLowerCase() !== `${owner}/${repo}`.toLowerCase())
+        return undefined;
+    if (!path.startsWith(WORKFLOWS_DIR) || path.length === WORKFLOWS_DIR.length)
+        return undefined;
+    if (path.includes('\\') || path.split('/').some((s) => s === '' || s === '.' || s === '..'))
+        return undefined;
+    return path;
+}
+/** Reads `<workspace>/<workflowPath>` and locates the step; undefined when the file is missing, unreadable or unparsable. Never throws. */
+function findStep(workspace, env) {
+    try {
+        const file = workflowPath(env);
+        if (!file)
+            return undefined;
+        const text = (0,external_node_fs_namespaceObject.readFileSync)((0,external_node_path_namespaceObject.join)(workspace, file), 'utf8');
+        return locateStep(text, file, env);
+    }
+    catch {
+        return undefined;
+    }
+}
+/** The line for an input: its `with:` key line if present, else the `uses:` line. */
+function lineFor(loc, input) {
+    if (input === undefined)
+        return loc.usesLine;
+    if (Object.hasOwn(loc.inputLines, input))
+        return loc.inputLines[input] ?? loc.usesLine;
+    // inputs are matched case-insensitively by the runner
+    const wanted = input.toLowerCase();
+    for (const [key, line] of Object.entries(loc.inputLines)) {
+        if (key.toLowerCase() === wanted)
+            return line;
+    }
+    return loc.usesLine;
+}
+/** Pure: finds this step in a workflow's text. Undefined when it cannot be found unambiguously. */
+function locateStep(text, file, env) {
+    try {
+        return locate(text, file, env);
+    }
+    catch {
+        return undefined;
+    }
+}
+function locate(text, file, env) {
+    // a workflow ref naming another repository: a reusable workflow we cannot see from here
+    if (env.GITHUB_WORKFLOW_REF?.trim() && workflowPath(env) === undefined)
+        return undefined;
+    const lines = new dist/* LineCounter */.HN();
+    const doc = (0,dist/* parseDocument */.Tp)(text, { lineCounter: lines, prettyErrors: false });
+    if (doc.errors.length > 0 || !aliasesResolve(doc))
+        return undefined;
+    const ctx = { doc, lines };
+    const jobs = entries(ctx, entries(ctx, doc.contents)?.get('jobs')?.value);
+    if (!jobs)
+        return undefined;
+    const selected = [];
+    const wantedJob = env.GITHUB_JOB?.trim();
+    if (wantedJob) {
+        const id = findJobId(jobs, wantedJob);
+        const job = id === undefined ? undefined : entries(ctx, jobs.get(id)?.value);
+        // a job calling a reusable workflow: the step is in the called workflow
+        if (id === undefined || !job || job.has('uses'))
+            return undefined;
+        selected.push([id, job]);
+    }
+    else {
+        for (const [id, entry] of jobs) {
+            const job = entries(ctx, entry.value);
+            if (job && !job.has('uses'))
+                selected.push([id, job]);
+        }
+    }
+    const steps = selected.flatMap(([id, job]) => jobSteps(ctx, id, job));
+    const action = env.GITHUB_ACTION?.trim();
+    if (action) {
+        const hits = steps.filter((s) => s.name === action);
+        if (hits.length !== 1)
+            return undefined;
+        const [hit] = hits;
+        // the named step does not use this action: we run inside a composite action it uses
+        return usesMatch(hit.uses, env) ? toLocation(hit, file) : undefined;
+    }
+    const ours = steps.filter((s) => usesMatch(s.uses, env) !== undefined);
+    const exact = ours.filter((s) => usesMatch(s.uses, env) === 'exact');
+    const pool = exact.length > 0 ? exact : ours;
+    return pool.length === 1 ? toLocation(pool[0], file) : undefined;
+}
+function toLocation(step, file) {
+    if (step.usesLine === undefined)
+        return undefined;
+    const loc = { file, usesLine: step.usesLine, inputLines: step.inputLines, job: step.job };
+    if (step.id !== undefined)
+        loc.stepId = step.id;
+    return loc;
+}
+function findJobId(jobs, wanted) {
+    if (jobs.has(wanted))
+        return wanted;
+    // job ids are case-insensitive
+    const hits = [...jobs.keys()].filter((k) => k.toLowerCase() === wanted.toLowerCase());
+    return hits.length === 1 ? hits[0] : undefined;
+}
+/** The steps of one job, each with the name the runner gives it. */
+function jobSteps(ctx, job, jobEntries) {
+    const seq = deref(ctx, jobEntries.get('steps')?.value);
+    if (!(0,dist/* isSeq */.oP)(seq))
+        return [];
+    const taken = new Set();
+    const records = [];
+    for (const item of seq.items) {
+        const step = entries(ctx, item);
+        if (!step)
+            continue;
+        const id = stringValue(ctx, step.get('id')?.value) || undefined;
+        const uses = stringValue(ctx, step.get('uses')?.value);
+        const kind = step.has('run')
+            ? 'run'
+            : uses !== undefined
+                ? 'uses'
+                : (['wait', 'wait-all', 'cancel'].find((k) => step.has(k)) ?? '');
+        // not a step the runner would accept; it gets no name
+        if (!kind)
+            continue;
+        if (id !== undefined)
+            taken.add(id.toLowerCase());
+        const withEntries = entries(ctx, step.get('with')?.value);
+        const inputLines = Object.fromEntries([...(withEntries ?? [])].map(([k, e]) => [k, e.line]));
+        records.push({
+            job,
+            kind,
+            name: id ?? '',
+            ...(id !== undefined && { id }),
+            ...(kind === 'uses' && { uses, usesLine: step.get('uses')?.line }),
+            inputLines,
+        });
+    }
+    for (const record of records) {
+        if (record.id === undefined)
+            record.name = generatedName(taken, baseName(record.kind, record.uses));
+    }
+    return records.map(({ kind: _kind, ...record }) => record);
+}
+/** The part of a generated name that comes from the step, before sanitising and numbering. */
+function baseName(kind, uses) {
+    if (kind !== 'uses' || uses === undefined)
+        return kind;
+    if (uses.startsWith('docker://'))
+        return uses.slice('docker://'.length) || 'run';
+    if (uses.startsWith('./') || uses.startsWith('.\\'))
+        return 'self';
+    const segments = uses.split('@');
+    if (segments.length !== 2)
+        return 'run';
+    const [path = '', ref = ''] = segments;
+    const names = path.split(/[\\/]/).filter((s) => s.length > 0);
+    if (names.length >= 2 && ref)
+        return `${names[0]}/${names[1]}`;
+    return 'run';
+}
+function generatedName(taken, base) {
+    let original = '';
+    for (const c of `__${base}`) {
+        // per UTF-16 unit, as the runner does
+        for (let i = 0; i < c.length; i++)
+            original += /[A-Za-z0-9_-]/.test(c[i] ?? '') ? c[i] : '_';
+    }
+    for (let attempt = 1; attempt < MAX_SUFFIX; attempt++) {
+        const suffix = attempt === 1 ? '' : `_${attempt}`;
+        const candidate = original.slice(0, MAX_NAME_LENGTH - suffix.length) + suffix;
+        if (!taken.has(candidate.toLowerCase())) {
+            taken.add(candidate.toLowerCase());
+            return candidate;
+        }
+    }
+    return '';
+}
+/** Whether a `uses:` value runs this action: with the same ref, or the same repository only. */
+function usesMatch(uses, env) {
+    const value = uses?.trim();
+    if (!value || value.startsWith('docker://') || value.includes('${{'))
+        return undefined;
+    const repository = env.GITHUB_ACTION_REPOSITORY?.trim();
+    if (!repository) {
+        // run as `uses: ./`: the action at the root of the workflow's own repository
+        if (!value.startsWith('./') && !value.startsWith('.\\') && value !== '.')
+            return undefined;
+        const rest = value.replace(/^\.[\\/]?/, '').replace(/[\\/]+$/, '');
+        return rest === '' || rest === '.' ? 'exact' : undefined;
+    }
+    if (value.startsWith('.'))
+        return undefined;
+    const segments = value.split('@');
+    if (segments.length !== 2)
+        return undefined;
+    const [path = '', ref = ''] = segments;
+    const names = path.split(/[\\/]/).filter((s) => s.length > 0);
+    if (names.length < 2 || `${names[0]}/${names[1]}`.toLowerCase() !== repository.toLowerCase())
+        return undefined;
+    const wantedRef = env.GITHUB_ACTION_REF?.trim();
+    return !wantedRef || ref === wantedRef ? 'exact' : 'repository';
+}
+/** Whether every alias names an anchor (the parser leaves `*nowhere` to fail later, when converted). */
+function aliasesResolve(doc) {
+    let ok = true;
+    (0,dist/* visit */.YR)(doc, {
+        Alias(_key, node) {
+            if (node.resolve(doc) === undefined) {
+                ok = false;
+                return dist/* visit */.YR.BREAK;
+            }
+            return undefined;
+        },
+    });
+    return ok;
+}
+/** Follows aliases to the node they name. */
+function deref(ctx, value) {
+    let node = value;
+    for (let i = 0; (0,dist/* isAlias */.Vj)(node) && i < MAX_DEPTH; i++)
+        node = node.resolve(ctx.doc);
+    return (0,dist/* isAlias */.Vj)(node) ? undefined : node;
+}
+function stringValue(ctx, value) {
+    const node = deref(ctx, value);
+    return (0,dist/* isScalar */.jn)(node) && typeof node.value === 'string' ? node.value : undefined;
+}
+/**
+ * The keys of a mapping (through aliases), each with the line where it is written. Merge keys
+ * (`<<: *anchor`, `<<: [*a, *b]`) bring in the keys of the merged maps, at their own lines; keys of the
+ * map itself win over merged ones, and earlier merged maps over later ones.
+ */
+function entries(ctx, value, depth = 0) {
+    const node = deref(ctx, value);
+    if (!(0,dist/* isMap */.jh)(node) || depth > MAX_DEPTH)
+        return undefined;
+    const own = new Map();
+    const merged = [];
+    for (const pair of node.items) {
+        const key = deref(ctx, pair.key);
+        // the line where the key is written, also for a key given by alias
+        const range = (0,dist/* isNode */.Ll)(pair.key) ? pair.key.range : undefined;
+        if (!(0,dist/* isScalar */.jn)(key) || !range)
+            continue;
+        if (key.value === '<<' && key.type === 'PLAIN' && !(0,dist/* isAlias */.Vj)(pair.key)) {
+            const source = deref(ctx, pair.value);
+            for (const item of (0,dist/* isSeq */.oP)(source) ? source.items : [source]) {
+                const map = entries(ctx, item, depth + 1);
+                if (map)
+                    merged.push(map);
+            }
+            continue;
+        }
+        if (typeof key.value !== 'string' && typeof key.value !== 'number' && typeof key.value !== 'boolean')
+            continue;
+        own.set(String(key.value), { line: ctx.lines.linePos(range[0]).line, value: pair.value });
+    }
+    for (const map of merged) {
+        for (const [k, e] of map)
+            if (!own.has(k))
+                own.set(k, e);
+    }
+    return own;
+}
+
+;// CONCATENATED MODULE: ./src/report/annotate.ts
+// Annotations placed on the workflow file: the line of the input concerned (`buildx-version:`,
+// `policy:`, ...) or of this step's `uses:`; without a location when the step cannot be found.
+// Deduplicated, and at most MAX_PER_KIND of each kind per step.
+
+
+const MAX_PER_KIND = 10;
+class Annotator {
+    locate;
+    enabled;
+    sink;
+    seen = new Set();
+    counts = { error: 0, warning: 0, notice: 0 };
+    location;
+    constructor(locate, 
+    /** `annotate: false`: messages go to the log instead */
+    enabled = true, sink = {
+        error: error,
+        warning: warning,
+        notice: notice,
+    }) {
+        this.locate = locate;
+        this.enabled = enabled;
+        this.sink = sink;
+    }
+    /** Where this step is in its workflow, found once. */
+    step() {
+        if (this.location === undefined)
+            this.location = this.locate() ?? null;
+        return this.location ?? undefined;
+    }
+    annotate(kind, message, opts = {}) {
+        const key = `${kind}\n${opts.title ?? ''}\n${message}`;
+        if (this.seen.has(key))
+            return;
+        this.seen.add(key);
+        if (!this.enabled) {
+            this.counts[kind]++;
+            info(`${kind}: ${opts.title ? `${opts.title}: ` : ''}${message}`);
+            return;
+        }
+        if (this.counts[kind] >= MAX_PER_KIND) {
+            info(`(${kind} annotation not shown, ${MAX_PER_KIND} already): ${message}`);
+            return;
+        }
+        this.counts[kind]++;
+        const loc = this.step();
+        const props = { title: opts.title };
+        if (loc) {
+            props.file = loc.file;
+            props.startLine = lineFor(loc, opts.input);
+        }
+        this.sink[kind](message, props);
+    }
+    /** How many messages of this kind were given (annotated, or logged with `annotate: false`). */
+    said(kind) {
+        return this.counts[kind];
+    }
+    error(message, opts) {
+        this.annotate('error', message, opts);
+    }
+    warning(message, opts) {
+        this.annotate('warning', message, opts);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/report/policy.ts
+// The policy's findings as the step reports them: each one annotated (on the input it is about)
+// and kept for the summary and the `result` output; a blocking finding stops the run.
+
+
+class PolicyGate {
+    policy;
+    annotator;
+    info;
+    constructor(policy, annotator) {
+        this.policy = policy;
+        this.annotator = annotator;
+        this.info = { origin: policy.origin, mode: policy.mode, advisories: policy.advisories, findings: [] };
+    }
+    /** Reports the findings; throws Reported, with `stopped` for the log, when one of them blocks. */
+    pass(findings, stopped) {
+        for (const f of findings) {
+            const { rule, severity, message, advisory: a } = f;
+            const advisory = a ? { issue: a.issue, url: a.url, fixed: a.fixed, short: a.short } : undefined;
+            this.info.findings.push({ rule, severity, message, ...(advisory ? { advisory } : {}) });
+            const title = f.rule === 'advisory' ? `known-bad buildx: ${f.advisory?.issue ?? ''}` : `buildx policy: ${f.rule}`;
+            this.annotator.annotate(f.severity, f.message, { input: f.input, title });
+        }
+        if (blocking(findings))
+            throw new Reported(stopped);
+    }
+    /** The policy on the version that runs; what the spec check found (`found`) is not found again. */
+    onVersion(located, found) {
+        return checkActual(this.policy, located.version, located.source, undefined, found);
+    }
+    /** Reports what onVersion found; throws Reported when one of them blocks. */
+    passVersion(located, findings) {
+        this.pass(findings, `buildx ${located.version} violates the policy (${this.policy.origin}); nothing was pushed`);
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/main.ts
 // The action's entry point: preflight (inputs, the policy, buildx) -> merge (the engine) ->
 // publish (outputs, the summary, the final annotation), and the one error a failed step gets.
-// Every check that can stop the step runs in preflight, before the first push.
+// Every check that can stop the step runs before the first push: in preflight, or, for the
+// `version` check of a buildx on disk that no policy rule can stop on its answer, alongside the
+// --dry-run (the engine's pushes wait for it, and what it reports waits for the log to be free).
+
+
 
 
 
@@ -41286,12 +41459,15 @@ async function run() {
         progress,
         fail: (title, message) => failStep(title, message, STAGE_INPUT[progress.stage]),
     });
+    // One log for the action and every buildx it runs (see exec/log.ts).
+    const log = new SerialLog(process.stdout);
     try {
-        const ready = await preflight(workspace, controller.signal, annotator, progress);
+        const ready = await preflight(workspace, controller.signal, { annotator, progress, log });
         progress.stage = 'merge';
-        const result = await merge(ready, controller);
+        const result = await merge(ready, controller.signal, log);
+        const buildx = buildxInfo(await ready.accepted);
         progress.stage = 'report';
-        await publish(result, ready, annotator);
+        await publish(result, { buildx, dryRun: ready.inputs.dryRun, policy: ready.policy }, annotator);
     }
     catch (err) {
         main_fail(err, controller.signal.aborted, progress.stage, failStep);
@@ -41301,7 +41477,7 @@ async function run() {
     }
 }
 /** Inputs, the policy on the spec, the install, the policy on what runs, the plugin: all before any push. */
-async function preflight(workspace, signal, annotator, progress) {
+async function preflight(workspace, signal, { annotator, progress, log }) {
     const inputs = readInputs((name) => getInput(name), workspace);
     if (inputs.annotationsNotice)
         annotator.annotate('notice', inputs.annotationsNotice, { input: 'annotations', title: 'annotations' });
@@ -41311,37 +41487,55 @@ async function preflight(workspace, signal, annotator, progress) {
     const specFindings = checkSpec(policy, inputs.buildx, inputs.buildxChecksum !== undefined);
     gate.pass(specFindings, `buildx-version violates the policy (${policy.origin}); nothing was downloaded or pushed`);
     progress.stage = 'install';
-    const located = await installForRun(inputs, policy, {
+    const started = await startInstall(inputs, policy, {
         workspace,
         signal,
         env: process.env,
         info: info,
         warning: (message) => annotator.warning(message, { input: 'buildx-version', title: 'buildx install' }),
     });
-    publishBuildx(located);
-    // What the spec check found is not reported again.
+    const ready = { inputs, buildx: started.buildx, checked: started.installed, policy: gate.info };
+    if (started.alongside) {
+        const accepted = acceptAlongside(started.installed, gate, specFindings, { annotator, log });
+        accepted.catch(() => undefined); // awaited after the merge
+        return { ...ready, accepted };
+    }
+    const located = await started.installed;
     progress.stage = 'policy';
-    const actualFindings = checkActual(policy, located.version, located.source, undefined, specFindings);
-    gate.pass(actualFindings, `buildx ${located.version} violates the policy (${policy.origin}); nothing was pushed`);
+    acceptBuildx(located, gate, specFindings);
     progress.stage = 'install';
     await pluginStep(inputs.installPlugin, located, info);
-    return { inputs, located, buildx: buildxInfo(located), dryRun: inputs.dryRun, policy: gate.info };
+    return { ...ready, accepted: started.installed };
 }
-function merge({ inputs, located }, controller) {
+/** The engine. A buildx check failing alongside stops it (the --dry-run too), and is its error. */
+async function merge(ready, cancelled, log) {
+    const { inputs } = ready;
+    const stop = new AbortController();
+    ready.checked.catch(() => stop.abort());
+    const signal = AbortSignal.any([cancelled, stop.signal]);
     const registry = new RegistryClient({ maxDelayMs: inputs.retryMaxDelayMs });
-    return runMerge(mergeOptions(inputs), {
-        exec: makeExec(located, {
-            attemptTimeoutMs: inputs.attemptTimeoutMs,
-            idleTimeoutMs: inputs.idleTimeoutMs,
-            signal: controller.signal,
-            killGraceMs: KILL_GRACE_MS,
-        }),
-        readDigest: (ref) => registry.digestOf(ref),
-        putManifest: (ref, body, mediaType) => registry.putManifest(ref, body, mediaType),
-        credentialsFor: (host) => registry.credentialsKnown(host),
-        sleep: (ms) => sleep(ms, controller.signal),
-        info: info,
+    const exec = makeExec(ready.buildx, {
+        attemptTimeoutMs: inputs.attemptTimeoutMs,
+        idleTimeoutMs: inputs.idleTimeoutMs,
+        signal,
+        killGraceMs: KILL_GRACE_MS,
+        log,
     });
+    try {
+        return await runMerge(mergeOptions(inputs), {
+            exec,
+            readDigest: (ref) => registry.digestOf(ref),
+            putManifest: (ref, body, mediaType) => registry.putManifest(ref, body, mediaType),
+            credentialsFor: (host) => registry.credentialsKnown(host),
+            sleep: (ms) => sleep(ms, signal),
+            info: info,
+            pushesAllowed: ready.checked,
+        });
+    }
+    catch (err) {
+        await ready.checked; // its error, when it failed, is the one that stopped the run
+        throw err;
+    }
 }
 /** The step's error for what stopped the run, on the line of the input it is about. */
 function main_fail(err, cancelled, stage, failStep) {
