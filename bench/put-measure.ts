@@ -3,7 +3,6 @@
 // with put-concurrency 1, 4, 8, 16), and the create-then-retag loop, with each real buildx.
 // Median of BENCH_RUNS. BENCH_DELAY_MS puts the test bed's delay proxy (every request and every
 // response held that long) between everything and the registry: a registry far away.
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +10,7 @@ import { join } from 'node:path';
 import { startDelayProxy } from '../__tests__/testbed/delay-proxy.ts';
 import { pushPlatformImages } from '../__tests__/testbed/images.ts';
 import { realBuildxes } from '../__tests__/testbed/paths.ts';
+import { runProcess } from '../__tests__/testbed/proc.ts';
 import { readDigest, startRegistry } from '../__tests__/testbed/registry.ts';
 import { runAction } from '../__tests__/testbed/runner.ts';
 
@@ -31,12 +31,13 @@ const tagsOf = (repo: string) => Array.from({ length: K }, (_, i) => `${host}/${
 try {
   const src = (await pushPlatformImages(reg, 'pm-src/app', SIX)).map((r) => r.replace(reg.host, host));
   for (const bx of realBuildxes()) {
-    const retag = (): number => {
+    // async: the delay proxy runs in this process, so a synchronous spawn would stall it
+    const retag = async (): Promise<number> => {
       const tags = tagsOf(`pm${++n}/app`);
       const t0 = performance.now();
-      spawnSync(bx.path, ['imagetools', 'create', '--tag', tags[0]!, ...src], { env, stdio: 'ignore' });
+      await runProcess(bx.path, ['imagetools', 'create', '--tag', tags[0]!, ...src], { env });
       for (const t of tags.slice(1)) {
-        spawnSync(bx.path, ['imagetools', 'create', '--tag', t, tags[0]!], { env, stdio: 'ignore' });
+        await runProcess(bx.path, ['imagetools', 'create', '--tag', t, tags[0]!], { env });
       }
       return performance.now() - t0;
     };
@@ -59,7 +60,7 @@ try {
       return run.durationMs;
     };
     const cases: [string, () => Promise<number>][] = [
-      ['create-then-retag loop', async () => retag()],
+      ['create-then-retag loop', retag],
       ...(BASE
         ? [['action before (base bundle)', () => act({}, BASE)] as [string, () => Promise<number>]]
         : []),
