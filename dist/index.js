@@ -40795,8 +40795,11 @@ function failureAnnotation(r, dryRun, known) {
     if (f?.line)
         parts.push(`buildx said: ${clip(f.line, 300)}`);
     if (r.attempts.filter((a) => !a.ok).length > 1) {
+        // the summary's counts: the --dry-run is not an attempt
         const waited = r.attempts.reduce((t, a) => t + a.waitMs, 0);
-        parts.push(`Tried ${plural(r.attempts.length, 'buildx invocation')}, waiting ${formatDuration(waited)} in all: ${absorbed(r)}.`);
+        const dry = r.attempts.filter((a) => a.invocation === 'oracle').length;
+        const ran = `Ran ${plural(dry, '--dry-run')} and ${plural(r.attempts.length - dry, 'push attempt')}`;
+        parts.push(`${ran}, waiting ${formatDuration(waited)} in all: ${absorbed(r)}.`);
     }
     return { title, message: parts.join('\n') };
 }

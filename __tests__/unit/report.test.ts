@@ -582,7 +582,7 @@ describe('the final annotations: what to do first', () => {
       'it failed',
       'Not pushed: r/a:1, r/a:2.',
       'buildx said: ERROR: the line',
-      'Tried 3 buildx invocations, waiting 3s in all: 2 × panic (concurrent map writes).',
+      'Ran 1 --dry-run and 2 push attempts, waiting 3s in all: 2 × panic (concurrent map writes).',
     ]);
   });
   it('a known failure: its fix first, instead of the generic advice', () => {
