@@ -173,7 +173,10 @@ describe('lines buildx imagetools create refuses', () => {
       const errors = of(r, 'error');
       expect(errors).toHaveLength(1);
       expect(errors[0]?.message).not.toMatch(/could not read the sources/);
-      expect(errors[0]?.message).toMatch(/^the --dry-run that computes the index failed: /);
+      // what to do first (issue 13), then what failed
+      const [todo, failed] = (errors[0]?.message ?? '').split('\n');
+      expect(todo).toMatch(/^Check the platforms named in the annotations input/);
+      expect(failed).toMatch(/^the --dry-run that computes the index failed: /);
       // 0.29.1 words it "ERROR: failed to parse annotations: invalid platform ..."
       expect(errors[0]?.message).toMatch(
         /buildx said: ERROR: (failed to parse annotations: )?invalid platform "bogus"/,
