@@ -8,16 +8,10 @@ import { parseReference } from '../../src/registry/reference.js';
 import { type FaultProxy, type FaultRule, startFaultProxy } from '../testbed/fault-proxy.js';
 import { pushPlatformImages } from '../testbed/images.js';
 import { realBuildxes } from '../testbed/paths.js';
+import { useTokenRegistry } from '../testbed/hooks.js';
 import { readDigest, type Registry, startRegistry } from '../testbed/registry.js';
 import { type ActionRun, runAction } from '../testbed/runner.js';
-import {
-  basic,
-  bearer,
-  dockerConfig,
-  removeTemps,
-  startTokenRegistry,
-  type TokenRegistry,
-} from '../testbed/token-registry.js';
+import { basic, bearer, dockerConfig, removeTemps } from '../testbed/token-registry.js';
 
 interface ResultJson {
   digest: string;
@@ -172,26 +166,16 @@ describe.each(realBuildxes())('tags by manifest PUT, buildx $version', ({ path }
 describe.each(realBuildxes())(
   'tags by manifest PUT against a token registry, buildx $version',
   ({ path }) => {
-    let tr: TokenRegistry;
-    let tokenSources: string[];
-    beforeAll(async () => {
-      tr = await startTokenRegistry();
-      tokenSources = await pushPlatformImages(tr.reg, 'src/app', ['linux/amd64', 'linux/arm64'], {
-        auth: bearer(tr.ts, 'src/app'),
-      });
-    });
-    afterAll(async () => {
-      await tr?.stop();
-    });
+    const bed = useTokenRegistry();
 
     it('10 tags in one repository: 1 buildx invocation, 9 PUTs with a push-scope token, all verified', async () => {
       const repo = `tok${++n}/app`;
-      const tags = tagsIn(repo, 10).map((t) => `${tr.reg.host}/${t}`);
-      const from = tr.ts.requests.length;
+      const tags = tagsIn(repo, 10).map((t) => `${bed.tr.reg.host}/${t}`);
+      const from = bed.tr.ts.requests.length;
       const run = await runAction({
-        inputs: { sources: tokenSources.join('\n'), tags: tags.join('\n'), 'buildx-version': path },
+        inputs: { sources: bed.sources.join('\n'), tags: tags.join('\n'), 'buildx-version': path },
         env: {
-          DOCKER_CONFIG: dockerConfig({ auths: { [tr.reg.host]: { auth: basic('ci', 'ci-s3cret') } } }),
+          DOCKER_CONFIG: dockerConfig({ auths: { [bed.tr.reg.host]: { auth: basic('ci', 'ci-s3cret') } } }),
         },
       });
       expect(run.code, run.stdout.slice(-4000)).toBe(0);
@@ -200,13 +184,13 @@ describe.each(realBuildxes())(
       expect(byPut(r)).toBe(9);
       expect(r.tags.every((t) => t.verified)).toBe(true);
       for (const t of tagsIn(repo, 10)) {
-        const ref = parseReference(`${tr.reg.host}/${t}`);
-        expect(await readDigest(tr.reg, ref.path, ref.tag!, bearer(tr.ts, ref.path))).toBe(
+        const ref = parseReference(`${bed.tr.reg.host}/${t}`);
+        expect(await readDigest(bed.tr.reg, ref.path, ref.tag!, bearer(bed.tr.ts, ref.path))).toBe(
           run.outputs.digest,
         );
       }
       // the action's own token requests (no User-Agent): pull for reads, pull,push for the PUTs, one each
-      const mine = tr.ts.requests.slice(from).filter((q) => q.userAgent === '');
+      const mine = bed.tr.ts.requests.slice(from).filter((q) => q.userAgent === '');
       expect(mine.map((q) => q.scopes.join(' ')).sort()).toEqual([
         `repository:${repo}:pull`,
         `repository:${repo}:pull,push`,

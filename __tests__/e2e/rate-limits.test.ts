@@ -7,18 +7,16 @@
 // - GHCR's 403 secondary rate limit: retried and succeeds where buildx prints the registry's words
 //   (0.29.1); 0.13.1 prints a bare `403 Forbidden`, which stays permanent like any plain 403;
 // - a plain 403: not retried.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { RegistryClient } from '../../src/registry/client.js';
 import { parseReference } from '../../src/registry/reference.js';
-import { type FaultProxy, type FaultRule, startFaultProxy } from '../testbed/fault-proxy.js';
-import { platformTag, pushPlatformImages } from '../testbed/images.js';
+import { useProxiedRegistry } from '../testbed/hooks.js';
+import { type FaultRule } from '../testbed/fault-proxy.js';
+import { platformTag } from '../testbed/images.js';
 import { realBuildxes } from '../testbed/paths.js';
-import { readDigest, type Registry, startRegistry } from '../testbed/registry.js';
+import { readDigest } from '../testbed/registry.js';
 import { runAction } from '../testbed/runner.js';
 
 const PLATFORMS = ['linux/amd64', 'linux/arm64'];
@@ -32,42 +30,27 @@ interface Attempt {
   askedWaitMs?: number;
 }
 
-let reg: Registry;
-let proxy: FaultProxy;
-let dockerConfig: string;
+const bed = useProxiedRegistry(PLATFORMS, 'rate-limits-');
 let n = 0;
-
-beforeAll(async () => {
-  reg = await startRegistry();
-  await pushPlatformImages(reg, 'src/app', PLATFORMS);
-  proxy = await startFaultProxy({ target: reg.url });
-  dockerConfig = mkdtempSync(join(tmpdir(), 'rate-limits-'));
-}, 120_000);
-afterEach(() => proxy.setRules([]));
-afterAll(async () => {
-  await proxy?.stop();
-  await reg?.stop();
-  rmSync(dockerConfig, { recursive: true, force: true });
-});
 
 /** The action merging the two sources into two tags, all through the proxy following `rules`. */
 async function merge(buildx: string, rules: FaultRule[]) {
   const repo = `rl${++n}/app`;
-  proxy.setRules(rules);
+  bed.proxy.setRules(rules);
   const started = Date.now();
   const r = await runAction({
     inputs: {
-      sources: PLATFORMS.map((p) => `${proxy.host}/src/app:${platformTag(p)}`).join('\n'),
-      tags: `${proxy.host}/${repo}:v1\n${proxy.host}/${repo}:latest`,
+      sources: PLATFORMS.map((p) => `${bed.proxy.host}/src/app:${platformTag(p)}`).join('\n'),
+      tags: `${bed.proxy.host}/${repo}:v1\n${bed.proxy.host}/${repo}:latest`,
       'buildx-version': buildx,
       'retry-delay': '100ms',
     },
-    env: { DOCKER_CONFIG: dockerConfig },
+    env: { DOCKER_CONFIG: bed.dockerConfig },
   });
   const elapsedMs = Date.now() - started;
   const result = r.outputs.result ? (JSON.parse(r.outputs.result) as { attempts: Attempt[] }) : undefined;
   const pushes = (result?.attempts ?? []).filter((a) => a.invocation !== 'oracle');
-  const held = [await readDigest(reg, repo, 'v1'), await readDigest(reg, repo, 'latest')];
+  const held = [await readDigest(bed.reg, repo, 'v1'), await readDigest(bed.reg, repo, 'latest')];
   return { r, pushes, held, elapsedMs };
 }
 
@@ -146,15 +129,15 @@ describe.each(realBuildxes())('buildx $version', ({ version, path }) => {
 
 describe("the action's own reads honour Retry-After", () => {
   it('a 429 with Retry-After: 2 on the read-back: one wait of at least 2 s, then the digest', async () => {
-    proxy.setRules([{ match: 'manifest-head', action: { status: 429, retryAfter: 2 }, times: 1 }]);
-    const client = new RegistryClient({ dockerConfigDir: dockerConfig });
-    const before = proxy.log.length;
+    bed.proxy.setRules([{ match: 'manifest-head', action: { status: 429, retryAfter: 2 }, times: 1 }]);
+    const client = new RegistryClient({ dockerConfigDir: bed.dockerConfig });
+    const before = bed.proxy.log.length;
     const started = Date.now();
-    const digest = await client.digestOf(parseReference(`${proxy.host}/src/app:amd64`));
+    const digest = await client.digestOf(parseReference(`${bed.proxy.host}/src/app:amd64`));
     expect(Date.now() - started).toBeGreaterThanOrEqual(2000);
-    expect(digest).toBe(await readDigest(reg, 'src/app', 'amd64'));
+    expect(digest).toBe(await readDigest(bed.reg, 'src/app', 'amd64'));
     expect(
-      proxy.log
+      bed.proxy.log
         .slice(before)
         .filter((e) => e.method === 'HEAD')
         .map((e) => e.action),

@@ -5,12 +5,13 @@
 import { realpathSync } from 'node:fs';
 import { delimiter } from 'node:path';
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 
 import { parseReference } from '../../src/registry/reference.js';
 import { RegistryClient } from '../../src/registry/client.js';
 import { pushPlatformImages, pushPlatformImagesDetailed } from '../testbed/images.js';
 import { node24Path, realBuildxes } from '../testbed/paths.js';
+import { useTokenRegistry } from '../testbed/hooks.js';
 import { readDigest } from '../testbed/registry.js';
 import { type ActionRun, runAction } from '../testbed/runner.js';
 import { makeShim } from '../testbed/shim.js';
@@ -105,18 +106,8 @@ function expectNoSecret(run: ActionRun): void {
 }
 
 describe.each(realBuildxes())('the action against a token registry, buildx $version', (bx) => {
-  let tr: TokenRegistry;
-  let sources: string[];
+  const bed = useTokenRegistry();
   let n = 0;
-  beforeAll(async () => {
-    tr = await startTokenRegistry();
-    sources = await pushPlatformImages(tr.reg, 'src/app', ['linux/amd64', 'linux/arm64'], {
-      auth: bearer(tr.ts, 'src/app'),
-    });
-  });
-  afterAll(async () => {
-    await tr?.stop();
-  });
 
   it.each([
     ['credsStore, a username and password', 'store', { Username: 'ci', Secret: 'ci-s3cret' }, 'GET basic'],
@@ -130,14 +121,14 @@ describe.each(realBuildxes())('the action against a token registry, buildx $vers
     '%s: the action and buildx log in through the helper; pushed and read back',
     async (_n, kind, answer, grant) => {
       const repo = `cred${++n}/app`;
-      const helper = writeCredentialHelper(`sit-${kind}`, { [tr.reg.host]: answer });
+      const helper = writeCredentialHelper(`sit-${kind}`, { [bed.tr.reg.host]: answer });
       const config =
-        kind === 'store' ? { credsStore: helper.name } : { credHelpers: { [tr.reg.host]: helper.name } };
-      const from = tr.ts.requests.length;
+        kind === 'store' ? { credsStore: helper.name } : { credHelpers: { [bed.tr.reg.host]: helper.name } };
+      const from = bed.tr.ts.requests.length;
       const run = await runAction({
         inputs: {
-          sources: sources.join('\n'),
-          tags: `${tr.reg.host}/${repo}:v1\n${tr.reg.host}/${repo}:v2`,
+          sources: bed.sources.join('\n'),
+          tags: `${bed.tr.reg.host}/${repo}:v1\n${bed.tr.reg.host}/${repo}:v2`,
           'buildx-version': bx.path,
         },
         env: { DOCKER_CONFIG: dockerConfig(config), PATH: `${helper.dir}${delimiter}${process.env.PATH}` },
@@ -149,13 +140,13 @@ describe.each(realBuildxes())('the action against a token registry, buildx $vers
         expect.objectContaining({ verified: true, digest: run.outputs.digest }),
       ]);
       for (const tag of ['v1', 'v2'])
-        expect(await readDigest(tr.reg, repo, tag, bearer(tr.ts, repo))).toBe(run.outputs.digest);
+        expect(await readDigest(bed.tr.reg, repo, tag, bearer(bed.tr.ts, repo))).toBe(run.outputs.digest);
       // asked by the action (node) and by buildx itself, for this host
-      expect(helper.calls().every((c) => c.startsWith(`get ${tr.reg.host} `))).toBe(true);
+      expect(helper.calls().every((c) => c.startsWith(`get ${bed.tr.reg.host} `))).toBe(true);
       const programs = new Set(helper.calls().map((c) => c.split(' ')[2]));
       expect(programs).toContain(realpathSync(node24Path()));
       expect(programs).toContain(realpathSync(bx.path));
-      const requests = tr.ts.requests.slice(from);
+      const requests = bed.tr.ts.requests.slice(from);
       // a pull token for the reads, a push token for v2's manifest PUT
       expect(
         byAction(requests)
@@ -207,12 +198,14 @@ describe.each(realBuildxes())('the action against a token registry, buildx $vers
   });
 
   it('tags in two repositories, sources in a third: one token scope each, every tag pushed and verified', async () => {
-    const from = tr.ts.requests.length;
+    const from = bed.tr.ts.requests.length;
     const repos = [`multi${++n}/one`, `multi${n}/two`];
-    const tags = repos.flatMap((r) => ['v1', 'v2', 'v3'].map((t) => `${tr.reg.host}/${r}:${t}`));
+    const tags = repos.flatMap((r) => ['v1', 'v2', 'v3'].map((t) => `${bed.tr.reg.host}/${r}:${t}`));
     const run = await runAction({
-      inputs: { sources: sources.join('\n'), tags: tags.join('\n'), 'buildx-version': bx.path },
-      env: { DOCKER_CONFIG: dockerConfig({ auths: { [tr.reg.host]: { auth: basic('ci', 'ci-s3cret') } } }) },
+      inputs: { sources: bed.sources.join('\n'), tags: tags.join('\n'), 'buildx-version': bx.path },
+      env: {
+        DOCKER_CONFIG: dockerConfig({ auths: { [bed.tr.reg.host]: { auth: basic('ci', 'ci-s3cret') } } }),
+      },
     });
     expect(run.code, run.stdout.slice(-3000)).toBe(0);
     const result = JSON.parse(run.outputs.result as string);
@@ -221,9 +214,11 @@ describe.each(realBuildxes())('the action against a token registry, buildx $vers
     );
     for (const t of tags) {
       const ref = parseReference(t);
-      expect(await readDigest(tr.reg, ref.path, ref.tag!, bearer(tr.ts, ref.path))).toBe(run.outputs.digest);
+      expect(await readDigest(bed.tr.reg, ref.path, ref.tag!, bearer(bed.tr.ts, ref.path))).toBe(
+        run.outputs.digest,
+      );
     }
-    const requests = tr.ts.requests.slice(from);
+    const requests = bed.tr.ts.requests.slice(from);
     // the action: one token per repository it reads (pull) and one per repository it writes tags
     // to by manifest PUT (pull,push); never the sources' repository
     expect(asked(byAction(requests))).toEqual(

@@ -6,22 +6,16 @@ import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 
 import { parseReference } from '../../src/registry/reference.js';
 import { RegistryClient } from '../../src/registry/client.js';
-import { pushPlatformImages, pushPlatformImagesDetailed } from '../testbed/images.js';
+import { pushPlatformImagesDetailed } from '../testbed/images.js';
 import { buildxPath } from '../testbed/paths.js';
+import { useTokenRegistry } from '../testbed/hooks.js';
 import { readDigest } from '../testbed/registry.js';
 import { type ActionRun, runAction } from '../testbed/runner.js';
-import {
-  basic,
-  bearer,
-  dockerConfig,
-  removeTemps,
-  startTokenRegistry,
-  type TokenRegistry,
-} from '../testbed/token-registry.js';
+import { basic, bearer, dockerConfig, removeTemps, startTokenRegistry } from '../testbed/token-registry.js';
 import type { TokenServerOptions } from '../testbed/token-server.js';
 
 afterAll(() => removeTemps());
@@ -73,18 +67,8 @@ describe('the read-back client and an identity token', () => {
 });
 
 describe('the action against a token registry: what it says when the push is refused', () => {
-  let tr: TokenRegistry;
-  let sources: string[];
+  const bed = useTokenRegistry();
   let n = 0;
-  beforeAll(async () => {
-    tr = await startTokenRegistry();
-    sources = await pushPlatformImages(tr.reg, 'src/app', ['linux/amd64', 'linux/arm64'], {
-      auth: bearer(tr.ts, 'src/app'),
-    });
-  });
-  afterAll(async () => {
-    await tr?.stop();
-  });
 
   const errors = (run: ActionRun): string =>
     run.commands
@@ -94,8 +78,8 @@ describe('the action against a token registry: what it says when the push is ref
   const merge = (config: object) =>
     runAction({
       inputs: {
-        sources: sources.join('\n'),
-        tags: `${tr.reg.host}/dst${++n}/app:v1`,
+        sources: bed.sources.join('\n'),
+        tags: `${bed.tr.reg.host}/dst${++n}/app:v1`,
         'buildx-version': buildxPath(),
       },
       env: { DOCKER_CONFIG: dockerConfig(config) },
@@ -108,44 +92,44 @@ describe('the action against a token registry: what it says when the push is ref
     expect(run.outputs.attempts).toBe('1');
     const text = errors(run);
     expect(text).toMatch(/insufficient_scope/);
-    expect(text).toContain(`no credentials for ${tr.reg.host} were found`);
-    expect(text).toContain(`docker/login-action with \`registry: ${tr.reg.host}\``);
+    expect(text).toContain(`no credentials for ${bed.tr.reg.host} were found`);
+    expect(text).toContain(`docker/login-action with \`registry: ${bed.tr.reg.host}\``);
     expect(text).not.toMatch(VALID);
     expect(text).not.toMatch(/lack push permission/);
   });
 
   it('a wrong password: the token server refused the credentials', async () => {
-    const run = await merge({ auths: { [tr.reg.host]: { auth: basic('ci', 'wrong-password') } } });
+    const run = await merge({ auths: { [bed.tr.reg.host]: { auth: basic('ci', 'wrong-password') } } });
     expect(run.code).toBe(1);
     // the --dry-run that reads the sources is refused first: permanent, never retried
     const result = JSON.parse(run.outputs.result as string);
     expect(result.failure).toMatchObject({ class: 'permanent', signature: 'oauth token 401' });
     expect(result.attempts.every((a: { try: number }) => a.try === 1)).toBe(true);
     const text = errors(run);
-    expect(text).toContain(`token server refused the credentials for ${tr.reg.host} (401)`);
+    expect(text).toContain(`token server refused the credentials for ${bed.tr.reg.host} (401)`);
     expect(text).not.toMatch(VALID);
     expect(text).not.toMatch(/no credentials/i);
     for (const t of [run.stdout, run.stderr, run.summary]) expect(t).not.toContain('wrong-password');
   });
 
   it('a user who may only pull: valid credentials that lack push permission', async () => {
-    const run = await merge({ auths: { [tr.reg.host]: { auth: basic('reader', 'reader-s3cret') } } });
+    const run = await merge({ auths: { [bed.tr.reg.host]: { auth: basic('reader', 'reader-s3cret') } } });
     expect(run.code).toBe(1);
     const text = errors(run);
     expect(text).toMatch(
       new RegExp(
-        `credentials for ${tr.reg.host.replace(/\./g, '\\.')} were accepted but lack push permission`,
+        `credentials for ${bed.tr.reg.host.replace(/\./g, '\\.')} were accepted but lack push permission`,
       ),
     );
     expect(text).not.toMatch(/no credentials/i);
   });
 
   it('a user who may push: pushed, and read back through the token flow', async () => {
-    const run = await merge({ auths: { [tr.reg.host]: { auth: basic('ci', 'ci-s3cret') } } });
+    const run = await merge({ auths: { [bed.tr.reg.host]: { auth: basic('ci', 'ci-s3cret') } } });
     expect(run.code, run.stdout.slice(-2000)).toBe(0);
     const result = JSON.parse(run.outputs.result as string);
     expect(result.tags[0]).toMatchObject({ verified: true, digest: run.outputs.digest });
-    expect(await readDigest(tr.reg, `dst${n}/app`, 'v1', bearer(tr.ts, `dst${n}/app`))).toBe(
+    expect(await readDigest(bed.tr.reg, `dst${n}/app`, 'v1', bearer(bed.tr.ts, `dst${n}/app`))).toBe(
       run.outputs.digest,
     );
     for (const t of [run.stdout, run.stderr, run.summary]) expect(t).not.toContain('ci-s3cret');

@@ -6,7 +6,13 @@ import type { ExecOutcome } from '../../src/exec/buildx.js';
 import { advice } from '../../src/merge/advice.js';
 import { classifyOutput } from '../../src/buildx/classify.js';
 import type { FailureClass } from '../../src/buildx/classify.js';
-import { type EngineDeps, type MergeOptions, mergeOptions, runMerge } from '../../src/merge/engine.js';
+import {
+  type EngineDeps,
+  type MergeOptions,
+  type MergeResult,
+  mergeOptions,
+  runMerge,
+} from '../../src/merge/engine.js';
 import { oracleFailureMessage } from '../../src/merge/messages.js';
 import { indexDigest } from '../../src/merge/oracle.js';
 import { indexPushShown, refusedIndexPuts } from '../../src/merge/push.js';
@@ -174,6 +180,22 @@ interface Expected {
   landed?: string[];
 }
 
+/** Checks a run of the harness against a row's expectations. */
+function expectRun(
+  h: ReturnType<typeof harness>,
+  r: MergeResult,
+  want: Expected & { events?: unknown[] },
+): void {
+  expect(r).toMatchObject(want.result);
+  const pushes = pushCalls(h.calls);
+  expect(pushes.map(tagsOf)).toEqual(want.pushes);
+  if (want.from) expect(pushes.map((c, i) => c.slice(-want.from![i]!.length))).toEqual(want.from);
+  if (want.waits) expect(h.waits).toEqual(want.waits);
+  if (want.tags) expect(r.tags).toEqual(want.tags);
+  if (want.events) expect(h.events).toEqual(want.events);
+  if (want.landed) expect(r.attempts.find((a) => a.class === 'panic')?.landed).toEqual(want.landed);
+}
+
 const A1 = ['r/a:1'];
 const VERIFIED = [{ tag: 'r/a:1', digest: DIGEST, verified: true }];
 const NOT_HELD = expect.stringMatching(/does not hold the expected index/);
@@ -282,14 +304,7 @@ describe('runMerge: scripted buildx outcomes -> attempts, classes, outputs', () 
     ],
   ])('%s', async (_, steps, opts, want) => {
     const h = harness(steps);
-    const r = await h.run(opts);
-    expect(r).toMatchObject(want.result);
-    const pushes = pushCalls(h.calls);
-    expect(pushes.map(tagsOf)).toEqual(want.pushes);
-    if (want.from) expect(pushes.map((c, i) => c.slice(-want.from![i]!.length))).toEqual(want.from);
-    if (want.waits) expect(h.waits).toEqual(want.waits);
-    if (want.tags) expect(r.tags).toEqual(want.tags);
-    if (want.landed) expect(r.attempts.find((a) => a.class === 'panic')?.landed).toEqual(want.landed);
+    expectRun(h, await h.run(opts), want);
   });
 });
 
@@ -397,15 +412,7 @@ describe('re-runs and read-after-write lag: what the registry holds -> pushes, w
     ],
   ])('%s', async (_, world, steps, opts, want) => {
     const h = harness(steps, world);
-    const r = await h.run(opts);
-    expect(r).toMatchObject(want.result);
-    const pushes = pushCalls(h.calls);
-    expect(pushes.map(tagsOf)).toEqual(want.pushes);
-    if (want.from) expect(pushes.map((c, i) => c.slice(-want.from![i]!.length))).toEqual(want.from);
-    if (want.waits) expect(h.waits).toEqual(want.waits);
-    if (want.tags) expect(r.tags).toEqual(want.tags);
-    if (want.events) expect(h.events).toEqual(want.events);
-    if (want.landed) expect(r.attempts.find((a) => a.class === 'panic')?.landed).toEqual(want.landed);
+    expectRun(h, await h.run(opts), want);
   });
 });
 
