@@ -31613,7 +31613,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4880);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9926);
 // The bundle's entry point (dist/index.js, as action.yml runs it): runs the action.
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
@@ -31623,7 +31623,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 4880:
+/***/ 9926:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -38836,6 +38836,148 @@ function takeAlready(run) {
     run.deps.info(`${n} of ${run.options.tags.length} tags already hold ${run.digest}: not pushed again`);
 }
 
+;// CONCATENATED MODULE: ./src/merge/content.ts
+// Content: whether a target repository already holds every manifest the index lists. Where it
+// does, no buildx push is needed: the action writes the index to every tag by manifest PUT.
+// Known without a request when every source is in that repository (a digest, a tag, the
+// digests-dir's image); otherwise one HEAD per listed manifest there decides. Before the --dry-run
+// has printed the index, the sources' own digests, looked up in the target repository, tell
+// whether the first push should start alongside it (one missing: content must be moved).
+// The decisions are pure; the reads go through the engine's `readDigest`.
+
+
+/** How many reads run at once. */
+const AT_ONCE = 8;
+/** The repositories the sources are in (with --append, the first tag's too: its index is a source). Pure. */
+function sourceRepositories(options) {
+    const repos = new Set();
+    for (const s of options.sources) {
+        try {
+            repos.add(repositoryOf(parseReference(s)));
+        }
+        catch {
+            repos.add(`? ${s}`); // a source the reference grammar refuses is nowhere known
+        }
+    }
+    const first = options.tags[0];
+    if (options.append && first)
+        repos.add(repositoryOf(first));
+    return repos;
+}
+/** The one repository every source is in, if there is one. Pure. */
+function repositoryOfSources(options) {
+    const repos = sourceRepositories(options);
+    return repos.size === 1 ? [...repos][0] : undefined;
+}
+/** The digests of the manifests an index lists, attestation manifests included. Pure. */
+function listedManifests(index) {
+    const { manifests } = JSON.parse(index);
+    return (manifests ?? []).flatMap((m) => (typeof m.digest === 'string' ? [m.digest] : []));
+}
+/** The distinct repositories of some tags, in order. Pure. */
+function repositoriesOf(tags) {
+    const seen = new Map();
+    for (const t of tags)
+        if (!seen.has(repositoryOf(t)))
+            seen.set(repositoryOf(t), t);
+    return [...seen.values()];
+}
+/** Runs `fn` over `items`, at most AT_ONCE at a time; true when every call is. */
+async function everyAtOnce(items, fn) {
+    let next = 0;
+    let all = true;
+    const worker = async () => {
+        while (all && next < items.length)
+            if (!(await fn(items[next++])))
+                all = false;
+    };
+    await Promise.all(Array.from({ length: Math.min(AT_ONCE, items.length) }, worker));
+    return all;
+}
+/** Whether `repo` (a tag of it) holds a manifest: a read that fails counts as missing. */
+async function holdsManifest(deps, repo, digest) {
+    const ref = { domain: repo.domain, path: repo.path, digest, original: `${repositoryOf(repo)}@${digest}` };
+    try {
+        return (await deps.readDigest(ref)) === digest;
+    }
+    catch {
+        return false;
+    }
+}
+/** Whether the repository of `repo` holds every listed manifest: one HEAD each. */
+function holdsAll(deps, repo, digests) {
+    return everyAtOnce(digests, (d) => holdsManifest(deps, repo, d));
+}
+/**
+ * Before the index is known: whether every source's manifest may be in the repository of `repo`
+ * already: a source there is; a source by digest elsewhere is when that digest answers a HEAD
+ * there. A source by tag elsewhere is taken as missing (its repository is not read: moving its
+ * content is the likely need). False as soon as one is missing; then buildx may start at once.
+ */
+async function sourcesPresent(deps, repo, sources) {
+    const refs = [];
+    for (const s of sources) {
+        let ref;
+        try {
+            ref = parseReference(s);
+        }
+        catch {
+            return false;
+        }
+        if (repositoryOf(ref) === repositoryOf(repo))
+            continue;
+        if (ref.digest === undefined)
+            return false;
+        refs.push(ref);
+    }
+    return everyAtOnce(refs, (ref) => holdsManifest(deps, repo, ref.digest));
+}
+/**
+ * Which of `repos` hold every manifest of the index now: known from the sources when they are all
+ * in it, else by one HEAD per listed manifest (`found`, or `how` when given: after a failed push).
+ */
+async function contentOf(deps, options, index, repos, how = 'found') {
+    const fromSources = repositoryOfSources(options);
+    const digests = listedManifests(index);
+    const found = await Promise.all(repos.map(async (r) => {
+        const repository = repositoryOf(r);
+        if (repository === fromSources)
+            return { repository, content: 'sources' };
+        return (await holdsAll(deps, r, digests)) ? { repository, content: how } : undefined;
+    }));
+    return found.filter((c) => c !== undefined);
+}
+/** The repositories of the first push's tags, when it started alongside the --dry-run. */
+function startedRepositories(run) {
+    return new Set(run.firstPush ? firstBatchOf(run.options).map(repositoryOf) : []);
+}
+/**
+ * Once the index is known, with tags by PUT: which repositories of the pending tags hold its
+ * content already (the repository the first push, under way, moves it into is not asked).
+ */
+async function findContent(run) {
+    if (!run.byPut || !run.index || run.pending.length === 0)
+        return;
+    const started = startedRepositories(run);
+    const repos = repositoriesOf(run.pending).filter((r) => !started.has(repositoryOf(r)));
+    run.noteContent(await contentOf(run.deps, run.options, run.index, repos));
+    for (const c of run.content.values()) {
+        const why = c.content === 'sources' ? 'the sources are there' : 'each answered a HEAD there';
+        run.deps.info(`${c.repository} holds every manifest the index lists (${why}): no buildx push, its tags are written by manifest PUT`);
+    }
+}
+/**
+ * After a failed buildx push, with tags by PUT: the tags of `batch` whose repository holds every
+ * listed manifest now (buildx moved it before it failed). They are completed by PUT, not pushed.
+ */
+async function contentAfterFailure(run, batch) {
+    if (!run.byPut || !run.index || run.putRefused !== undefined)
+        return [];
+    const repos = repositoriesOf(batch).filter((r) => !run.hasContent(r));
+    run.noteContent(await contentOf(run.deps, run.options, run.index, repos, 'after-failure'));
+    return batch.filter((t) => run.hasContent(t));
+}
+
 ;// CONCATENATED MODULE: ./src/merge/advice.ts
 // What to say after a failure a retry cannot fix. After an authorization failure the words depend on
 // whether the Docker config holds credentials for the registry: "no credentials were found, log
@@ -39070,10 +39212,31 @@ function shouldRetry(cls, attempt, maxAttempts, retryOn, notFoundSeen = 0) {
     return { retry: true, reason: `${cls} failures are retried` };
 }
 
+;// CONCATENATED MODULE: ./src/util/limit.ts
+// At most `n` tasks at once: a task given while `n` run waits for one of them to end.
+function limit(n) {
+    let running = 0;
+    const waiting = [];
+    return async (task) => {
+        if (running >= n)
+            await new Promise((go) => waiting.push(go));
+        running++;
+        try {
+            return await task();
+        }
+        finally {
+            running--;
+            waiting.shift()?.();
+        }
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/merge/run.ts
 // The state of one merge, in one object: the attempts so far, the index digest once known, which
 // tags hold it, which are still to push and how many per invocation, and the failure that stops
 // the run. The oracle, the pushes and the verification read and change it; nothing else is shared.
+
+
 
 
 
@@ -39101,6 +39264,8 @@ function attemptOf(at, out, failed, landed) {
         tail: failed ? (out.evidence?.length ? out.evidence : out.tail.slice(-50)) : undefined,
     };
 }
+/** Read-backs in flight at once. */
+const READS_AT_ONCE = 8;
 /** The waits between reads of a tag not showing the index yet: 250 ms, doubling, at most 4 s. */
 const READ_BACKOFF = { baseMs: 250, capMs: 4000 };
 const seconds = (ms) => `${(ms / 1000).toFixed(ms > 0 && ms < 100 ? 3 : 1)}s`;
@@ -39140,11 +39305,31 @@ class MergeRun {
     annotationsChecked = 0;
     /** the first push, started while the --dry-run runs; its first attempt takes it */
     firstPush;
+    /** read-backs started as soon as a tag was written by PUT: verification takes their answer */
+    earlyReads = new Map();
+    /** the read-backs in flight at once */
+    readSlots = limit(READS_AT_ONCE);
+    /** target repositories holding every manifest the index lists (`host/path` -> how) */
+    content = new Map();
     constructor(options, deps) {
         this.options = options;
         this.deps = deps;
         this.pending = [...options.tags];
         this.concurrency = options.maxConcurrency;
+    }
+    /** Whether tags are written by the action's manifest PUT (tag-method: put) rather than by buildx. */
+    get byPut() {
+        return this.options.tagMethod === 'put' && this.deps.putManifest !== undefined;
+    }
+    /** Whether the repository of `ref` holds every manifest the index lists. */
+    hasContent(ref) {
+        return this.content.has(repositoryOf(ref));
+    }
+    /** Records how repositories came to hold the content (the first word on each is kept). */
+    noteContent(found) {
+        for (const c of found)
+            if (!this.content.has(c.repository))
+                this.content.set(c.repository, c);
     }
     get tagNames() {
         return this.options.tags.map((t) => t.original);
@@ -39192,8 +39377,17 @@ class MergeRun {
         const got = await this.readWritten(ref, wrote ? this.options.readTimeoutMs : 0);
         return { ok: got.digest === this.digest, waitedMs: got.waitedMs };
     }
-    /** The read-back of a tag: what it holds once it holds the index, or after `limit` ms of waits. */
-    async readWritten(ref, limit = this.options.readTimeoutMs) {
+    /**
+     * Starts the read-back of a tag just written (when verify is on), without waiting for it: it
+     * runs while the other tags are written, and verification takes its answer.
+     */
+    readSoon(ref) {
+        if (!this.options.verify || this.earlyReads.has(ref.original))
+            return;
+        this.earlyReads.set(ref.original, this.readSlots(() => this.readWritten(ref)));
+    }
+    /** The read-back of a tag: what it holds once it holds the index, or after `waitLimitMs` of waits. */
+    async readWritten(ref, waitLimitMs = this.options.readTimeoutMs) {
         let waited = 0;
         for (let n = 1;; n++) {
             let got;
@@ -39210,12 +39404,12 @@ class MergeRun {
                     this.lagWaits.set(ref.original, waited);
                 return { ...got, waitedMs: waited };
             }
-            const wait = Math.min(backoffCeiling(n, READ_BACKOFF), limit - waited);
+            const wait = Math.min(backoffCeiling(n, READ_BACKOFF), waitLimitMs - waited);
             if (wait <= 0)
                 return { ...got, waitedMs: waited };
             if (n === 1) {
                 const seen = got.digest ?? 'nothing';
-                this.deps.info(`${ref.original} shows ${seen}, not ${this.digest} yet: asking again for up to ${formatDuration(limit)} (read-timeout)`);
+                this.deps.info(`${ref.original} shows ${seen}, not ${this.digest} yet: asking again for up to ${formatDuration(waitLimitMs)} (read-timeout)`);
             }
             waited += wait;
             await this.deps.sleep(wait);
@@ -39236,6 +39430,7 @@ class MergeRun {
             attempts: this.attempts,
             tags: (tags ?? this.tagNames.map((tag) => ({ tag, digest: null, verified: false }))).map((t) => this.tagResult(t)),
             ...(this.putStats ? { puts: this.putStats } : {}),
+            ...(this.content.size > 0 ? { repositories: [...this.content.values()] } : {}),
             ...(this.annotationsChecked > 0 ? { annotations: this.annotationsChecked } : {}),
             ...(this.putRefused !== undefined ? { warning: this.putRefused } : {}),
             panics: this.attempts.filter((a) => a.class === 'panic').length,
@@ -39349,9 +39544,12 @@ async function runOracle(run) {
 
 
 const repoOf = (t) => `${t.domain}/${t.path}`;
-/** Which pending tags are PUT now, which repositories need a buildx copy first. Pure. */
-function planPuts(pending, holding) {
-    const held = new Set(holding.map(repoOf));
+/**
+ * Which pending tags are PUT now (their repository holds the index, or every manifest it lists:
+ * `content`), which repositories need a buildx copy first. Pure.
+ */
+function planPuts(pending, holding, content = new Map()) {
+    const held = new Set([...holding.map(repoOf), ...content.keys()]);
     const seeded = new Set();
     const plan = { byPut: [], seeds: [], later: [] };
     for (const t of pending) {
@@ -39452,6 +39650,7 @@ async function putAll(run, tags) {
             if (got === 'ok') {
                 run.holding.push(t);
                 run.put.add(t.original);
+                run.readSoon(t);
             }
             else if ('fallback' in got) {
                 run.pending.unshift(t);
@@ -39496,6 +39695,8 @@ function putFailure({ failed, cls }, tag) {
 
 
 
+
+
 function pushArgs(run, batch, inv) {
     return createArgs({
         sources: inv.sources,
@@ -39518,7 +39719,9 @@ async function startFirstPush(run) {
     const batch = firstBatchOf(run.options);
     if (batch.length === 0)
         return undefined;
-    await readBefore(run, batch);
+    const [, lacking] = await Promise.all([readBefore(run, batch), contentMayLack(run, batch)]);
+    if (!lacking)
+        return undefined; // the --dry-run's index tells whether the action writes every tag
     if (batch.some((t) => run.before.get(t.original) !== null))
         return undefined; // after the --dry-run
     const allowed = await run.deps.pushesAllowed?.then(() => true, () => false);
@@ -39528,6 +39731,18 @@ async function startFirstPush(run) {
     run.firstPush = run.deps.exec(pushArgs(run, batch, inv), pushLabel(batch, 1, 1));
     run.firstPush.catch(() => undefined); // awaited later; never an unhandled rejection meanwhile
     return inv;
+}
+/**
+ * Whether a repository of `batch` may lack the content, so buildx must move it: with tags by
+ * PUT, unless every source is in it or the sources' manifests are there already.
+ */
+async function contentMayLack(run, batch) {
+    if (!run.byPut)
+        return true;
+    const fromSources = repositoryOfSources(run.options);
+    const others = batch.filter((t) => repositoryOf(t) !== fromSources);
+    const present = await Promise.all(others.map((t) => sourcesPresent(run.deps, t, run.options.sources)));
+    return present.includes(false);
 }
 /**
  * After the --dry-run gave up: records the first push that ran alongside (not acted on: no
@@ -39646,6 +39861,8 @@ async function runInvocation(run, first, invocation) {
             if (n > 1)
                 run.recovered = true;
             run.holding.push(...batch);
+            if (run.byPut)
+                run.noteContent(batch.map((t) => ({ repository: repositoryOf(t), content: 'buildx' })));
             return undefined;
         }
         if (failed.class === 'panic' && run.concurrency > 1) {
@@ -39659,6 +39876,10 @@ async function runInvocation(run, first, invocation) {
             run.recovered = true;
             return undefined;
         }
+        if (failed.class !== 'permanent')
+            batch = await completeByPut(run, batch);
+        if (batch.length === 0)
+            return undefined;
         if (failed.notFound)
             notFound++;
         const decision = shouldRetry(failed.class, n, options.maxAttempts, options.retryOn, notFound);
@@ -39677,18 +39898,34 @@ async function runInvocation(run, first, invocation) {
     }
 }
 /**
+ * After a failed attempt: the tags of the batch whose repository holds the content now go back
+ * to `pending`, for manifest PUTs (a recovery); the tags still to push with buildx are returned.
+ */
+async function completeByPut(run, batch) {
+    const done = await contentAfterFailure(run, batch);
+    if (done.length === 0)
+        return batch;
+    run.pending = [...done, ...run.pending];
+    run.recovered = true;
+    const repos = [...new Set(done.map(repositoryOf))].join(', ');
+    run.deps.info(`${repos} holds every manifest the index lists now: ${done.length === 1 ? 'its tag is' : `${done.length} tags are`} completed by manifest PUT, not pushed again`);
+    return batch.filter((t) => !done.includes(t));
+}
+/**
  * Pushes every tag: the first invocation creates the index from the sources, alone. Once a tag
  * holds it, the others are manifest-only copies by digest: separate buildx processes (no shared
  * memory to race on), up to parallel-copies at a time, each still pushing at most
  * max-concurrency tags. Ends with `run.failure` set when an invocation gave up.
  */
 async function pushAll(run) {
-    if (run.pending.length > 0) {
+    // With tags by PUT and a repository holding the content, the PUTs go first (no buildx push).
+    const putFirst = run.byPut && run.content.size > 0 && run.firstPush === undefined;
+    if (run.pending.length > 0 && !putFirst) {
         const f = await runInvocation(run, run.takeBatch(), ++run.invocations);
         if (f)
             return run.gaveUp(f);
     }
-    if (run.options.tagMethod === 'put' && run.deps.putManifest && run.index)
+    if (run.byPut && run.index)
         await fanOut(run);
     if (run.failure)
         return;
@@ -39703,7 +39940,7 @@ async function pushAll(run) {
  */
 async function fanOut(run) {
     while (run.pending.length > 0 && !run.failure && run.putRefused === undefined) {
-        const plan = planPuts(run.pending, run.holding);
+        const plan = planPuts(run.pending, run.holding, run.content);
         run.pending = [...plan.seeds, ...plan.later];
         await putAll(run, plan.byPut);
         if (run.failure || run.putRefused !== undefined || plan.seeds.length === 0)
@@ -39766,7 +40003,7 @@ async function verify_readAll(run, only, written = false) {
 }
 async function readOne(run, t, written) {
     if (written) {
-        const { digest, error } = await run.readWritten(t);
+        const { digest, error } = await (run.earlyReads.get(t.original) ?? run.readWritten(t));
         return error === undefined ? { digest } : { digest, error };
     }
     try {
@@ -39821,6 +40058,7 @@ function mergeOptions(inputs) {
 
 
 
+
 async function runMerge(options, deps) {
     const run = new MergeRun(options, deps);
     // 1. The oracle; alongside it, every tag is read, and the first push starts when its tags hold
@@ -39850,6 +40088,7 @@ async function runMerge(options, deps) {
         return run.result(undefined, []);
     await deps.pushesAllowed; // throws the check's error: nothing is pushed
     takeAlready(run);
+    await findContent(run);
     // 2. Push: the first invocation from the sources, then the copies.
     await pushAll(run);
     if (run.failure) {
@@ -40339,6 +40578,7 @@ function resultJson(r, buildx, policy) {
             ...(lagWaitMs !== undefined ? { lagWaitMs } : {}),
         })),
         ...(r.puts ? { puts: r.puts } : {}),
+        ...(r.repositories ? { repositories: r.repositories } : {}),
         attempts: r.attempts.map((a) => ({
             number: a.number,
             invocation: a.invocation,
@@ -40603,10 +40843,28 @@ function ranLine(r) {
         : `; ${formatDuration(waited)} of waits${asked > 0 ? ` (${asked} asked for by the registry)` : ''}`;
     return `${what}: ${esc(absorbed(r, false))}${waits}.`;
 }
+const CONTENT_WORDS = {
+    sources: 'held every manifest the index lists (the sources are there)',
+    found: 'held every manifest the index lists (each answered a HEAD there)',
+    'after-failure': 'held every manifest the index lists after a failed buildx push: its tags were completed by manifest PUT',
+};
+/**
+ * Why buildx pushed to no repository, or to fewer: the repositories that held the content, and
+ * how that was known. Plain text; none when buildx moved the content everywhere.
+ */
+function contentLine(r) {
+    const noted = (r.repositories ?? []).filter((c) => CONTENT_WORDS[c.content] !== undefined);
+    if (noted.length === 0)
+        return undefined;
+    const pushed = r.attempts.some((a) => a.invocation !== 'oracle');
+    const said = noted.map((c) => `${c.repository} ${CONTENT_WORDS[c.content]}`).join('; ');
+    return `${pushed ? '' : 'No buildx push: '}${said}.`;
+}
 /** The manifest PUTs in one sentence (none when no PUT was sent), and why they stopped, if they did. */
 function putLine(r) {
     const written = r.tags.filter((t) => t.state === 'put').length;
-    const parts = [];
+    const content = contentLine(r);
+    const parts = content ? [esc(content)] : [];
     if (r.puts && written > 0) {
         const { atOnce, retries } = r.puts;
         const asks = retries.flatMap((p) => (p.askedWaitMs === undefined ? [] : [p.askedWaitMs]));
@@ -40818,6 +41076,7 @@ function recoveryAnnotation(r, known) {
     const message = [
         ...toDo(r, known).map(toDoText),
         `Pushed ${plural(r.tags.length, 'tag')} holding ${r.digest}, every one verified, after absorbing ${absorbed(r)}.`,
+        ...(r.repositories?.some((c) => c.content === 'after-failure') ? [contentLine(r)] : []),
     ].join('\n');
     return { title, message };
 }

@@ -22,6 +22,10 @@
 //   pass              run the real buildx
 //   crash             print a real Go crash (param "fixture": a file in the fixtures folder) and exit 2
 //   crash-after-push  run the real buildx (the push lands), then print the crash and exit 2
+//   crash-after-copy  run the real buildx with every --tag moved to a throwaway tag of its
+//                     repository ("throwawayTag", default shim-copy-<N>): the child manifests and
+//                     the index land in that repository, no requested tag holds them; then print
+//                     the crash and exit 2
 //   hang              print two progress lines, start a child that hangs too (`sleep 3600`, stdio
 //                     inherited unless "childStdio": "ignore"), then hang silently; "ignoreSigterm": true
 //                     makes the shim itself survive SIGTERM
@@ -212,6 +216,32 @@ function readCrashText(step) {
   }
 }
 
+/** `host/path` of a reference: its tag and digest dropped. */
+function repositoryOfRef(ref) {
+  const at = ref.indexOf('@');
+  const named = at >= 0 ? ref.slice(0, at) : ref;
+  const colon = named.lastIndexOf(':');
+  return colon > named.lastIndexOf('/') ? named.slice(0, colon) : named;
+}
+
+/** The arguments with each tag (`--tag X`, `-t X`, `--tag=X`) replaced by `<repository of X>:<tag>`, once per repository. */
+function throwawayTags(args, tag) {
+  const out = [];
+  const seen = new Set();
+  const add = (ref) => {
+    const moved = `${repositoryOfRef(ref)}:${tag}`;
+    if (!seen.has(moved)) out.push('--tag', moved);
+    seen.add(moved);
+  };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if ((a === '--tag' || a === '-t') && i + 1 < args.length) add(args[++i]);
+    else if (a.startsWith('--tag=')) add(a.slice('--tag='.length));
+    else out.push(a);
+  }
+  return out;
+}
+
 async function crash(step) {
   await writeAll(process.stderr, readCrashText(step));
   process.exit(step.exitCode ?? 2);
@@ -329,6 +359,11 @@ async function push() {
       return crash(step);
     case 'crash-after-push': {
       const result = await runReal(argv);
+      if (result.signal) return exitLike(result);
+      return crash(step);
+    }
+    case 'crash-after-copy': {
+      const result = await runReal(throwawayTags(argv, step.throwawayTag ?? `shim-copy-${n}`));
       if (result.signal) return exitLike(result);
       return crash(step);
     }

@@ -115,7 +115,13 @@ async function call(
   return res;
 }
 
-async function pushBlob(base: string, repo: string, data: Buffer, auth?: RequestAuth): Promise<string> {
+/** Uploads a blob to `repo` unless it is there already (a HEAD first); returns its digest. */
+export async function pushBlob(
+  base: string,
+  repo: string,
+  data: Buffer,
+  auth?: RequestAuth,
+): Promise<string> {
   const digest = sha256(data);
   const head = await call('HEAD', `${base}/v2/${repo}/blobs/${digest}`, auth, [200, 404]);
   if (head.status === 200) return digest;

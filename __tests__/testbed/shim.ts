@@ -4,14 +4,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { buildxPath, faultShimPath, fixturesDir } from './paths.ts';
 
-export type ShimMode = 'pass' | 'crash' | 'crash-after-push' | 'hang' | 'registry-error' | 'flood';
+export type ShimMode =
+  'pass' | 'crash' | 'crash-after-push' | 'crash-after-copy' | 'hang' | 'registry-error' | 'flood';
 
 export interface ShimStepObject {
   mode: ShimMode;
   /** Wait this long before acting. */
   sleepMs?: number;
-  /** crash, crash-after-push: a file in the fixtures folder (default the v0.30.0 concurrent map writes log). */
+  /** crash, crash-after-push, crash-after-copy: a file in the fixtures folder (default the v0.30.0 concurrent map writes log). */
   fixture?: string;
+  /** crash-after-copy: the tag of each target repository the real buildx pushes to instead (default `shim-copy-<N>`, N the push's number). */
+  throwawayTag?: string;
   /** crash, registry-error: the exit status (default 2 and 1). */
   exitCode?: number;
   /** registry-error: the text printed instead of the default 503 lines. */

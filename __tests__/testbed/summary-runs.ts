@@ -1,7 +1,9 @@
 // Three real runs whose job summaries the render test measures and `npm run screenshots` shows:
 // a plain run, a run that recovered from a crash, and a failed one. Each runs dist/index.js as the
 // runner does against its own registry 2.8, with six single-platform sources pushed by digest and
-// five tags in a repository path as long as a ghcr.io one. buildx is given as `./bin/buildx` in a
+// five tags in a repository path as long as a ghcr.io one. The plain run's sources are in the
+// tags' repository (Docker's multi-runner pattern: no buildx push, every tag by manifest PUT); the
+// other two take theirs from a builds repository, so that buildx moves the content, and crashes. buildx is given as `./bin/buildx` in a
 // workspace of its own (a link to the real buildx or to the fault shim), so that the summary shows
 // a workspace path, not where this checkout lives.
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
@@ -26,6 +28,13 @@ const PLATFORMS = ['linux/amd64', 'linux/arm64', 'linux/arm/v7', 'linux/s390x', 
 /** The crash the fixture was captured from (v0.30.0's concurrent map writes), so the buildx says v0.30.0. */
 const CRASHING_BUILDX = 'github.com/docker/buildx v0.30.0 1a2b3c4';
 const CRASH = { mode: 'crash', fixture: 'v0.30.0-fatal-concurrent-map-writes.log' } as const;
+
+/** Where each run's sources are pushed by digest. */
+const SOURCES_REPO: Record<SummaryScenario, string> = {
+  plain: SUMMARY_REPO,
+  recovered: 'my-org/builds/app',
+  failed: 'my-org/builds/app',
+};
 
 /** How each run goes: real buildx 0.13.1 throughout, or the fault shim in front of it. */
 const SCRIPTS: Record<SummaryScenario, ShimScript | undefined> = {
@@ -56,7 +65,9 @@ export async function runSummaryScenario(scenario: SummaryScenario): Promise<Sum
   const ws = workspaceWithBuildx(shim ? shim.path : buildxPath());
   const reg = await startRegistry();
   try {
-    const images = await pushPlatformImagesDetailed(reg, SUMMARY_REPO, PLATFORMS, { tagPrefix: 'build-' });
+    const images = await pushPlatformImagesDetailed(reg, SOURCES_REPO[scenario], PLATFORMS, {
+      tagPrefix: 'build-',
+    });
     const tags = SUMMARY_TAGS.map((t) => `${reg.host}/${SUMMARY_REPO}:${t}`);
     const run = await runAction({
       inputs: {

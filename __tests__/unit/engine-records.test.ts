@@ -14,7 +14,10 @@ const DESCRIPTION = 'org.opencontainers.image.description';
 const INDEX = JSON.stringify({
   schemaVersion: 2,
   mediaType: 'application/vnd.oci.image.index.v1+json',
-  manifests: [],
+  // in no target repository (the scripted registry holds tags only): buildx pushes the first tag
+  manifests: [
+    { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${'a'.repeat(64)}`, size: 1 },
+  ],
   annotations: { [DESCRIPTION]: 'hello' },
 });
 const DIGEST = indexDigest(`${INDEX}\n`).digest;

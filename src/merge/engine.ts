@@ -6,6 +6,7 @@
 
 import type { MergeOptions } from './options.js';
 import { firstBatchOf, readBefore, takeAlready } from './already.js';
+import { findContent } from './content.js';
 import { type Oracle, runOracle } from './oracle.js';
 import { pushAll, settleFirstPush, startFirstPush } from './push.js';
 import { MergeRun } from './run.js';
@@ -41,6 +42,7 @@ export async function runMerge(options: MergeOptions, deps: EngineDeps): Promise
   if (options.dryRun) return run.result(undefined, []);
   await deps.pushesAllowed; // throws the check's error: nothing is pushed
   takeAlready(run);
+  await findContent(run);
 
   // 2. Push: the first invocation from the sources, then the copies.
   await pushAll(run);

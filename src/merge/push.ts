@@ -5,8 +5,9 @@
 import type { Classification } from '../buildx/classify.js';
 import { createArgs } from '../buildx/imagetools.js';
 import { CancelledError, type ExecOutcome } from '../exec/buildx.js';
-import type { ImageRef } from '../registry/reference.js';
+import { type ImageRef, repositoryOf } from '../registry/reference.js';
 import { advice, adviceContext } from './advice.js';
+import { contentAfterFailure, repositoryOfSources, sourcesPresent } from './content.js';
 import { failureOf, pushFailureMessage } from './messages.js';
 import { firstBatchOf, readBefore } from './already.js';
 import { chooseSource, type Invocation } from './plan.js';
@@ -38,7 +39,8 @@ function pushLabel(batch: readonly ImageRef[], invocation: number, n: number): s
 export async function startFirstPush(run: MergeRun): Promise<Invocation | undefined> {
   const batch = firstBatchOf(run.options);
   if (batch.length === 0) return undefined;
-  await readBefore(run, batch);
+  const [, lacking] = await Promise.all([readBefore(run, batch), contentMayLack(run, batch)]);
+  if (!lacking) return undefined; // the --dry-run's index tells whether the action writes every tag
   if (batch.some((t) => run.before.get(t.original) !== null)) return undefined; // after the --dry-run
   const allowed = await run.deps.pushesAllowed?.then(
     () => true,
@@ -49,6 +51,18 @@ export async function startFirstPush(run: MergeRun): Promise<Invocation | undefi
   run.firstPush = run.deps.exec(pushArgs(run, batch, inv), pushLabel(batch, 1, 1));
   run.firstPush.catch(() => undefined); // awaited later; never an unhandled rejection meanwhile
   return inv;
+}
+
+/**
+ * Whether a repository of `batch` may lack the content, so buildx must move it: with tags by
+ * PUT, unless every source is in it or the sources' manifests are there already.
+ */
+async function contentMayLack(run: MergeRun, batch: readonly ImageRef[]): Promise<boolean> {
+  if (!run.byPut) return true;
+  const fromSources = repositoryOfSources(run.options);
+  const others = batch.filter((t) => repositoryOf(t) !== fromSources);
+  const present = await Promise.all(others.map((t) => sourcesPresent(run.deps, t, run.options.sources)));
+  return present.includes(false);
 }
 
 /**
@@ -188,6 +202,7 @@ async function runInvocation(
     if (!failed) {
       if (n > 1) run.recovered = true;
       run.holding.push(...batch);
+      if (run.byPut) run.noteContent(batch.map((t) => ({ repository: repositoryOf(t), content: 'buildx' })));
       return undefined;
     }
     if (failed.class === 'panic' && run.concurrency > 1) {
@@ -201,6 +216,8 @@ async function runInvocation(
       run.recovered = true;
       return undefined;
     }
+    if (failed.class !== 'permanent') batch = await completeByPut(run, batch);
+    if (batch.length === 0) return undefined;
     if (failed.notFound) notFound++;
     const decision = shouldRetry(failed.class, n, options.maxAttempts, options.retryOn, notFound);
     if (!decision.retry || run.failure) {
@@ -219,17 +236,35 @@ async function runInvocation(
 }
 
 /**
+ * After a failed attempt: the tags of the batch whose repository holds the content now go back
+ * to `pending`, for manifest PUTs (a recovery); the tags still to push with buildx are returned.
+ */
+async function completeByPut(run: MergeRun, batch: ImageRef[]): Promise<ImageRef[]> {
+  const done = await contentAfterFailure(run, batch);
+  if (done.length === 0) return batch;
+  run.pending = [...done, ...run.pending];
+  run.recovered = true;
+  const repos = [...new Set(done.map(repositoryOf))].join(', ');
+  run.deps.info(
+    `${repos} holds every manifest the index lists now: ${done.length === 1 ? 'its tag is' : `${done.length} tags are`} completed by manifest PUT, not pushed again`,
+  );
+  return batch.filter((t) => !done.includes(t));
+}
+
+/**
  * Pushes every tag: the first invocation creates the index from the sources, alone. Once a tag
  * holds it, the others are manifest-only copies by digest: separate buildx processes (no shared
  * memory to race on), up to parallel-copies at a time, each still pushing at most
  * max-concurrency tags. Ends with `run.failure` set when an invocation gave up.
  */
 export async function pushAll(run: MergeRun): Promise<void> {
-  if (run.pending.length > 0) {
+  // With tags by PUT and a repository holding the content, the PUTs go first (no buildx push).
+  const putFirst = run.byPut && run.content.size > 0 && run.firstPush === undefined;
+  if (run.pending.length > 0 && !putFirst) {
     const f = await runInvocation(run, run.takeBatch(), ++run.invocations);
     if (f) return run.gaveUp(f);
   }
-  if (run.options.tagMethod === 'put' && run.deps.putManifest && run.index) await fanOut(run);
+  if (run.byPut && run.index) await fanOut(run);
   if (run.failure) return;
   const { parallelCopies } = run.options;
   const workers = run.holding.length > 0 ? Math.max(1, Math.min(parallelCopies, run.pending.length)) : 1;
@@ -243,7 +278,7 @@ export async function pushAll(run: MergeRun): Promise<void> {
  */
 async function fanOut(run: MergeRun): Promise<void> {
   while (run.pending.length > 0 && !run.failure && run.putRefused === undefined) {
-    const plan = planPuts(run.pending, run.holding);
+    const plan = planPuts(run.pending, run.holding, run.content);
     run.pending = [...plan.seeds, ...plan.later];
     await putAll(run, plan.byPut);
     if (run.failure || run.putRefused !== undefined || plan.seeds.length === 0) return;

@@ -23,9 +23,16 @@ export interface PutPlan {
   later: ImageRef[];
 }
 
-/** Which pending tags are PUT now, which repositories need a buildx copy first. Pure. */
-export function planPuts(pending: readonly ImageRef[], holding: readonly ImageRef[]): PutPlan {
-  const held = new Set(holding.map(repoOf));
+/**
+ * Which pending tags are PUT now (their repository holds the index, or every manifest it lists:
+ * `content`), which repositories need a buildx copy first. Pure.
+ */
+export function planPuts(
+  pending: readonly ImageRef[],
+  holding: readonly ImageRef[],
+  content: ReadonlyMap<string, unknown> = new Map(),
+): PutPlan {
+  const held = new Set([...holding.map(repoOf), ...content.keys()]);
   const seeded = new Set<string>();
   const plan: PutPlan = { byPut: [], seeds: [], later: [] };
   for (const t of pending) {
@@ -141,6 +148,7 @@ export async function putAll(run: MergeRun, tags: ImageRef[]): Promise<void> {
       if (got === 'ok') {
         run.holding.push(t);
         run.put.add(t.original);
+        run.readSoon(t);
       } else if ('fallback' in got) {
         run.pending.unshift(t);
         refuse(run, got.fallback);

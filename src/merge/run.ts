@@ -4,7 +4,8 @@
 
 import type { Classification } from '../buildx/classify.js';
 import type { ExecOutcome } from '../exec/buildx.js';
-import type { ImageRef } from '../registry/reference.js';
+import { type ImageRef, repositoryOf } from '../registry/reference.js';
+import { limit } from '../util/limit.js';
 import { formatDuration } from '../util/parse.js';
 import { backoffCeiling, retryWait } from '../util/retry.js';
 import type { MergeOptions } from './options.js';
@@ -16,6 +17,7 @@ import type {
   Failure,
   MergeResult,
   PutStats,
+  RepositoryContent,
   TagResult,
 } from './types.js';
 
@@ -49,6 +51,16 @@ export function attemptOf(
     tail: failed ? (out.evidence?.length ? out.evidence : out.tail.slice(-50)) : undefined,
   };
 }
+
+/** What a tag's read-back found: the digest it holds, why it could not be read, the lag waited out. */
+export interface Readback {
+  digest: string | null;
+  error?: string;
+  waitedMs: number;
+}
+
+/** Read-backs in flight at once. */
+export const READS_AT_ONCE = 8;
 
 /** The waits between reads of a tag not showing the index yet: 250 ms, doubling, at most 4 s. */
 const READ_BACKOFF = { baseMs: 250, capMs: 4000 };
@@ -88,6 +100,12 @@ export class MergeRun {
   annotationsChecked = 0;
   /** the first push, started while the --dry-run runs; its first attempt takes it */
   firstPush?: Promise<ExecOutcome>;
+  /** read-backs started as soon as a tag was written by PUT: verification takes their answer */
+  readonly earlyReads = new Map<string, Promise<Readback>>();
+  /** the read-backs in flight at once */
+  private readonly readSlots = limit(READS_AT_ONCE);
+  /** target repositories holding every manifest the index lists (`host/path` -> how) */
+  readonly content = new Map<string, RepositoryContent>();
 
   constructor(
     readonly options: MergeOptions,
@@ -95,6 +113,21 @@ export class MergeRun {
   ) {
     this.pending = [...options.tags];
     this.concurrency = options.maxConcurrency;
+  }
+
+  /** Whether tags are written by the action's manifest PUT (tag-method: put) rather than by buildx. */
+  get byPut(): boolean {
+    return this.options.tagMethod === 'put' && this.deps.putManifest !== undefined;
+  }
+
+  /** Whether the repository of `ref` holds every manifest the index lists. */
+  hasContent(ref: ImageRef): boolean {
+    return this.content.has(repositoryOf(ref));
+  }
+
+  /** Records how repositories came to hold the content (the first word on each is kept). */
+  noteContent(found: readonly RepositoryContent[]): void {
+    for (const c of found) if (!this.content.has(c.repository)) this.content.set(c.repository, c);
   }
 
   get tagNames(): string[] {
@@ -152,11 +185,20 @@ export class MergeRun {
     return { ok: got.digest === this.digest, waitedMs: got.waitedMs };
   }
 
-  /** The read-back of a tag: what it holds once it holds the index, or after `limit` ms of waits. */
-  async readWritten(
-    ref: ImageRef,
-    limit = this.options.readTimeoutMs,
-  ): Promise<{ digest: string | null; error?: string; waitedMs: number }> {
+  /**
+   * Starts the read-back of a tag just written (when verify is on), without waiting for it: it
+   * runs while the other tags are written, and verification takes its answer.
+   */
+  readSoon(ref: ImageRef): void {
+    if (!this.options.verify || this.earlyReads.has(ref.original)) return;
+    this.earlyReads.set(
+      ref.original,
+      this.readSlots(() => this.readWritten(ref)),
+    );
+  }
+
+  /** The read-back of a tag: what it holds once it holds the index, or after `waitLimitMs` of waits. */
+  async readWritten(ref: ImageRef, waitLimitMs = this.options.readTimeoutMs): Promise<Readback> {
     let waited = 0;
     for (let n = 1; ; n++) {
       let got: { digest: string | null; error?: string };
@@ -171,12 +213,12 @@ export class MergeRun {
         if (waited > 0) this.lagWaits.set(ref.original, waited);
         return { ...got, waitedMs: waited };
       }
-      const wait = Math.min(backoffCeiling(n, READ_BACKOFF), limit - waited);
+      const wait = Math.min(backoffCeiling(n, READ_BACKOFF), waitLimitMs - waited);
       if (wait <= 0) return { ...got, waitedMs: waited };
       if (n === 1) {
         const seen = got.digest ?? 'nothing';
         this.deps.info(
-          `${ref.original} shows ${seen}, not ${this.digest} yet: asking again for up to ${formatDuration(limit)} (read-timeout)`,
+          `${ref.original} shows ${seen}, not ${this.digest} yet: asking again for up to ${formatDuration(waitLimitMs)} (read-timeout)`,
         );
       }
       waited += wait;
@@ -202,6 +244,7 @@ export class MergeRun {
         this.tagResult(t),
       ),
       ...(this.putStats ? { puts: this.putStats } : {}),
+      ...(this.content.size > 0 ? { repositories: [...this.content.values()] } : {}),
       ...(this.annotationsChecked > 0 ? { annotations: this.annotationsChecked } : {}),
       ...(this.putRefused !== undefined ? { warning: this.putRefused } : {}),
       panics: this.attempts.filter((a) => a.class === 'panic').length,

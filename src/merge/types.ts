@@ -103,6 +103,18 @@ export interface PutStats {
   retries: PutRetry[];
 }
 
+/**
+ * How a target repository came to hold every manifest the index lists: `sources`, every source
+ * is in it (no request needed); `found`, each listed manifest answered a HEAD there; `buildx`, a
+ * buildx push moved the content there; `after-failure`, found there after a failed buildx push
+ * (the tags it left were completed by manifest PUT).
+ */
+export interface RepositoryContent {
+  /** `host/path` */
+  repository: string;
+  content: 'sources' | 'found' | 'buildx' | 'after-failure';
+}
+
 /** What a Failure is built from: a classification, or the engine's own finding (`verify`). */
 export type FailureCause = Omit<Classification, 'class'> & { class: Failure['class'] };
 
@@ -117,6 +129,8 @@ export interface MergeResult {
   recovered: boolean;
   /** present when a manifest PUT was sent: at most how many at once, each PUT retried */
   puts?: PutStats;
+  /** the target repositories that held the content, and how they came to (none: buildx pushed every tag) */
+  repositories?: RepositoryContent[];
   /** how many `annotations` lines the --dry-run's index was checked to carry (the index every tag is verified against) */
   annotations?: number;
   /** the run fell back from manifest PUTs to buildx copies: why (the registry's answer) */

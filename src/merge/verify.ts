@@ -47,7 +47,7 @@ async function readOne(
   written: boolean,
 ): Promise<{ digest: string | null; error?: string }> {
   if (written) {
-    const { digest, error } = await run.readWritten(t);
+    const { digest, error } = await (run.earlyReads.get(t.original) ?? run.readWritten(t));
     return error === undefined ? { digest } : { digest, error };
   }
   try {

@@ -54,6 +54,8 @@ export interface ResultJson {
   }[];
   /** tags written by manifest PUT: how many, at most how many at once, each PUT retried */
   puts?: MergeResult['puts'];
+  /** the target repositories that held every manifest the index lists, and how that was known */
+  repositories?: MergeResult['repositories'];
   attempts: {
     number: number;
     invocation: number | 'oracle';
@@ -86,6 +88,7 @@ export function resultJson(r: MergeResult, buildx: BuildxInfo, policy?: PolicyIn
       ...(lagWaitMs !== undefined ? { lagWaitMs } : {}),
     })),
     ...(r.puts ? { puts: r.puts } : {}),
+    ...(r.repositories ? { repositories: r.repositories } : {}),
     attempts: r.attempts.map((a) => ({
       number: a.number,
       invocation: a.invocation,

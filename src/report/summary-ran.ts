@@ -25,10 +25,30 @@ export function ranLine(r: MergeResult): string {
   return `${what}: ${esc(absorbed(r, false))}${waits}.`;
 }
 
+const CONTENT_WORDS: Record<string, string> = {
+  sources: 'held every manifest the index lists (the sources are there)',
+  found: 'held every manifest the index lists (each answered a HEAD there)',
+  'after-failure':
+    'held every manifest the index lists after a failed buildx push: its tags were completed by manifest PUT',
+};
+
+/**
+ * Why buildx pushed to no repository, or to fewer: the repositories that held the content, and
+ * how that was known. Plain text; none when buildx moved the content everywhere.
+ */
+export function contentLine(r: MergeResult): string | undefined {
+  const noted = (r.repositories ?? []).filter((c) => CONTENT_WORDS[c.content] !== undefined);
+  if (noted.length === 0) return undefined;
+  const pushed = r.attempts.some((a) => a.invocation !== 'oracle');
+  const said = noted.map((c) => `${c.repository} ${CONTENT_WORDS[c.content]}`).join('; ');
+  return `${pushed ? '' : 'No buildx push: '}${said}.`;
+}
+
 /** The manifest PUTs in one sentence (none when no PUT was sent), and why they stopped, if they did. */
 export function putLine(r: MergeResult): string | undefined {
   const written = r.tags.filter((t) => t.state === 'put').length;
-  const parts: string[] = [];
+  const content = contentLine(r);
+  const parts: string[] = content ? [esc(content)] : [];
   if (r.puts && written > 0) {
     const { atOnce, retries } = r.puts;
     const asks = retries.flatMap((p) => (p.askedWaitMs === undefined ? [] : [p.askedWaitMs]));

@@ -8,7 +8,7 @@ import { formatDuration } from '../util/parse.js';
 import { type BuildxInfo, countAttempts, type PolicyInfo } from './report.js';
 import { buildxTable, policyLines } from './summary-buildx.js';
 import { headline, indexLine, type KnownFailure, toDo, toDoMarkdown, toDoText } from './summary-head.js';
-import { attemptsTable, putLine, ranLine } from './summary-ran.js';
+import { attemptsTable, contentLine, putLine, ranLine } from './summary-ran.js';
 import { tagTable } from './summary-tags.js';
 import { absorbed, clip, esc, FAILED, plural, putSignature } from './words.js';
 
@@ -84,6 +84,7 @@ export function recoveryAnnotation(r: MergeResult, known?: KnownFailure): Annota
   const message = [
     ...toDo(r, known).map(toDoText),
     `Pushed ${plural(r.tags.length, 'tag')} holding ${r.digest}, every one verified, after absorbing ${absorbed(r)}.`,
+    ...(r.repositories?.some((c) => c.content === 'after-failure') ? [contentLine(r)!] : []),
   ].join('\n');
   return { title, message };
 }
