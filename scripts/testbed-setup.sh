@@ -4,6 +4,8 @@
 #   - buildx 0.13.1 from Debian trixie and 0.29.1 from Debian unstable, each fetched with a private
 #     apt configuration (neither suite is added to the system's sources) and unpacked into
 #     .testbed/buildx/ -> .testbed/bin/buildx and .testbed/buildx-0.29.1/ -> .testbed/bin/buildx-0.29.1;
+#   - oras 1.3.x and crane 0.20.x (go-containerregistry) from Debian unstable, the same way, into
+#     .testbed/oras/ -> .testbed/bin/oras and .testbed/crane/ -> .testbed/bin/crane (bench/peers.ts);
 #   - Node 24 from the npm package node-linux-<arch>@24 -> .testbed/bin/node24;
 #   - Debian's chromium (/usr/bin/chromium) and fonts-liberation, for the render test and the
 #     screenshots of the job summary (driven by playwright-core, never a browser download);
@@ -18,6 +20,10 @@ BUILDX_UPSTREAM=0.13.1
 BUILDX_SUITE=trixie
 BUILDX2_UPSTREAM=0.29.1
 BUILDX2_SUITE=unstable
+# oras 1.3.x and crane 0.20.x (go-containerregistry's binary package) from Debian unstable.
+TOOLS_SUITE=unstable
+ORAS_UPSTREAM=1.3
+CRANE_UPSTREAM=0.20
 NODE_MAJOR=24
 
 script_dir=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
@@ -87,10 +93,54 @@ if ((${#missing[@]} > 0)); then
   fi
 fi
 
-# --- 2. buildx from Debian, private apt configurations ------------------------------------
-# Two real versions: trixie's 0.13.1 (.testbed/bin/buildx) and unstable's 0.29.1
-# (.testbed/bin/buildx-0.29.1; it runs on bookworm too). Neither suite is added to the system's
-# sources: each gets an apt configuration of its own under .testbed/apt/<suite>.
+# --- 2. buildx, oras and crane from Debian, private apt configurations ---------------------
+# Two real buildx versions: trixie's 0.13.1 (.testbed/bin/buildx) and unstable's 0.29.1
+# (.testbed/bin/buildx-0.29.1; it runs on bookworm too), and unstable's oras and crane (from
+# go-containerregistry), the tools bench/peers.ts measures the action against. No suite is added
+# to the system's sources: each gets an apt configuration of its own under .testbed/apt/<suite>.
+declare -A apt_updated=()
+
+# Points apt_opts at the private configuration of a suite; its lists are updated once per run.
+suite_apt() {
+  local suite=$1
+  local apt_dir="$tb/apt/$suite"
+  apt_opts=(
+    "-oDir::Etc::SourceList=$apt_dir/sources.list"
+    "-oDir::Etc::SourceParts=/dev/null"
+    "-oDir::State::Lists=$apt_dir/lists"
+    "-oDir::Cache=$apt_dir/cache"
+  )
+  [[ -n ${apt_updated[$suite]:-} ]] && return 0
+  mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial"
+  # Signatures are checked against Debian's archive keyring (it carries the keys of every suite).
+  printf 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian %s main\n' \
+    "$suite" >"$apt_dir/sources.list"
+  quiet apt-get -q "${apt_opts[@]}" update
+  apt_updated[$suite]=1
+}
+
+# Downloads a binary package from a suite and unpacks it into <dir> (replacing what was there);
+# <dir>/.deb-version records the package's version.
+unpack_deb() {
+  local suite=$1 pkg=$2 dir=$3
+  local download="$tb/apt/$suite/download"
+  suite_apt "$suite"
+  rm -rf "$download"
+  mkdir -p "$download"
+  # apt downloads as the unprivileged _apt user when it can: let it write the target folder.
+  if [[ $(id -u) == 0 ]] && id _apt >/dev/null 2>&1; then
+    chown _apt "$download"
+  fi
+  (cd "$download" && quiet apt-get -q "${apt_opts[@]}" download "$pkg")
+  local debs=("$download/${pkg}"_*.deb)
+  [[ -f ${debs[0]} ]] || die "apt-get download $pkg produced no .deb in $download"
+  rm -rf "$dir.new"
+  dpkg -x "${debs[0]}" "$dir.new"
+  dpkg-deb -f "${debs[0]}" Version >"$dir.new/.deb-version"
+  rm -rf "$dir"
+  mv "$dir.new" "$dir"
+}
+
 install_buildx() {
   local suite=$1 upstream=$2 dir=$3 link=$4
   local binary=usr/libexec/docker/cli-plugins/docker-buildx
@@ -100,31 +150,8 @@ install_buildx() {
     [[ $v == *" $upstream"* ]]
   }
   buildx_ok && return 0
-  local apt_dir="$tb/apt/$suite"
-  rm -rf "$apt_dir/download"
-  mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$apt_dir/download"
-  # Signatures are checked against Debian's archive keyring (it carries the keys of every suite).
-  printf 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian %s main\n' \
-    "$suite" >"$apt_dir/sources.list"
-  local apt_opts=(
-    "-oDir::Etc::SourceList=$apt_dir/sources.list"
-    "-oDir::Etc::SourceParts=/dev/null"
-    "-oDir::State::Lists=$apt_dir/lists"
-    "-oDir::Cache=$apt_dir/cache"
-  )
-  quiet apt-get -q "${apt_opts[@]}" update
-  # apt downloads as the unprivileged _apt user when it can: let it write the target folder.
-  if [[ $(id -u) == 0 ]] && id _apt >/dev/null 2>&1; then
-    chown _apt "$apt_dir/download"
-  fi
-  (cd "$apt_dir/download" && quiet apt-get -q "${apt_opts[@]}" download docker-buildx)
-  local debs=("$apt_dir"/download/docker-buildx_*.deb)
-  [[ -f ${debs[0]} ]] || die "apt-get download docker-buildx produced no .deb in $apt_dir/download"
-  rm -rf "$dir.new"
-  dpkg -x "${debs[0]}" "$dir.new"
-  [[ -x "$dir.new/$binary" ]] || die "no docker-buildx binary in ${debs[0]}"
-  rm -rf "$dir"
-  mv "$dir.new" "$dir"
+  unpack_deb "$suite" docker-buildx "$dir"
+  [[ -x "$dir/$binary" ]] || die "no docker-buildx binary in Debian $suite's docker-buildx"
   ln -sfn "../$(basename "$dir")/$binary" "$link"
   if ! buildx_ok; then
     v=$("$link" version 2>&1) || die "the unpacked buildx does not run: $v"
@@ -132,8 +159,28 @@ install_buildx() {
   fi
 }
 
+# A command-line tool from a Debian package: <upstream> is the version prefix wanted (1.3 for
+# 1.3.x), checked against the package version recorded at unpacking (Debian's crane does not
+# know its own version); the binary must also run.
+install_tool() {
+  local suite=$1 pkg=$2 upstream=$3 binary=$4 dir=$5 link=$6
+  tool_ok() {
+    [[ $(cat "$dir/.deb-version" 2>/dev/null) == "$upstream".* ]] && "$link" --help >/dev/null 2>&1
+  }
+  tool_ok && return 0
+  unpack_deb "$suite" "$pkg" "$dir"
+  [[ -x "$dir/$binary" ]] || die "no $binary in Debian $suite's $pkg"
+  ln -sfn "../$(basename "$dir")/$binary" "$link"
+  if ! tool_ok; then
+    "$link" --help >/dev/null 2>&1 || die "the unpacked $pkg does not run: $link --help failed"
+    say "warning: Debian $suite now ships $pkg $(cat "$dir/.deb-version"), not $upstream.x; bench/peers.ts expects $upstream.x"
+  fi
+}
+
 install_buildx "$BUILDX_SUITE" "$BUILDX_UPSTREAM" "$tb/buildx" "$tb/bin/buildx"
 install_buildx "$BUILDX2_SUITE" "$BUILDX2_UPSTREAM" "$tb/buildx-$BUILDX2_UPSTREAM" "$tb/bin/buildx-$BUILDX2_UPSTREAM"
+install_tool "$TOOLS_SUITE" oras "$ORAS_UPSTREAM" usr/bin/oras "$tb/oras" "$tb/bin/oras"
+install_tool "$TOOLS_SUITE" crane "$CRANE_UPSTREAM" usr/bin/crane "$tb/crane" "$tb/bin/crane"
 
 # --- 3. Node 24 from npm ------------------------------------------------------------------
 node_link="$tb/bin/node24"
@@ -165,6 +212,10 @@ printf 'htpasswd: %s (apache2-utils %s)\n' "$(command -v htpasswd)" \
   "$(dpkg-query -W -f='${Version}' apache2-utils)"
 printf 'buildx:   %s (.testbed/bin/buildx)\n' "$("$tb/bin/buildx" version)"
 printf 'buildx:   %s (.testbed/bin/buildx-%s)\n' "$("$tb/bin/buildx-$BUILDX2_UPSTREAM" version)" "$BUILDX2_UPSTREAM"
+printf 'oras:     %s (Debian %s oras %s, .testbed/bin/oras)\n' \
+  "$("$tb/bin/oras" version | sed -n 's/^Version: *//p')" "$TOOLS_SUITE" "$(cat "$tb/oras/.deb-version")"
+printf 'crane:    go-containerregistry %s (Debian %s crane, .testbed/bin/crane)\n' \
+  "$(cat "$tb/crane/.deb-version")" "$TOOLS_SUITE"
 printf 'node24:   %s (.testbed/bin/node24)\n' "$("$node_link" --version)"
 go_bin=$(command -v go) || die "no go on PATH after installing golang-go (it provides /usr/bin/go)"
 printf 'chromium: %s\n' "$(/usr/bin/chromium --version 2>/dev/null || echo missing)"

@@ -55,6 +55,16 @@ export function realBuildxes(): { version: string; path: string }[] {
   ];
 }
 
+/** Debian unstable's oras 1.3.x (bench/peers.ts): env `TESTBED_ORAS`, else `.testbed/bin/oras`. */
+export function orasPath(): string {
+  return pick('TESTBED_ORAS', path.join(testbedDir, 'bin', 'oras'), 'oras');
+}
+
+/** Debian unstable's crane 0.20.x (go-containerregistry; bench/peers.ts): env `TESTBED_CRANE`, else `.testbed/bin/crane`. */
+export function cranePath(): string {
+  return pick('TESTBED_CRANE', path.join(testbedDir, 'bin', 'crane'), 'crane');
+}
+
 /** Node 24 to run the bundle with, as GitHub does: env `ACTION_NODE`, else `.testbed/bin/node24`. */
 export function node24Path(): string {
   return pick('ACTION_NODE', path.join(testbedDir, 'bin', 'node24'), 'Node 24');
