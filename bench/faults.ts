@@ -17,6 +17,10 @@
 // Writes bench/FAULTS.md ($BENCH_RESULTS_DIR/FAULTS.md when set). Run: `npm run faults` after
 // `npm run testbed`. FAULT_TRIALS (default 10; 2 with FAULT_SET=short) trials per fault;
 // FAULT_SET=short runs a representative subset; FAULT_ONLY=id,id runs only those faults.
+// FAULT_SOURCES=target pushes each trial's sources by digest into the repository its tags go to
+// (Docker's multi-runner pattern: the action then runs no buildx push, it writes every tag by
+// manifest PUT), instead of one sources repository by tag; the 401 fault is left out there (the
+// sources would be behind the same login).
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -24,6 +28,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { type FaultRule, startFaultProxy } from '../__tests__/testbed/fault-proxy.ts';
+import { pushByDigest } from '../__tests__/testbed/by-digest.ts';
 import { platformTag, pushPlatformImages } from '../__tests__/testbed/images.ts';
 import { actionEntry, buildxPath, node24Path, repoRoot } from '../__tests__/testbed/paths.ts';
 import { readDigest, readManifest, type Registry, startRegistry } from '../__tests__/testbed/registry.ts';
@@ -41,6 +46,11 @@ const OUT_DIR = process.env.BENCH_RESULTS_DIR || join(repoRoot, 'bench');
 const SIX = ['linux/amd64', 'linux/arm64', 'linux/arm/v7', 'linux/s390x', 'linux/ppc64le', 'linux/386'];
 const TAGS = 5;
 const AUTH = { username: 'bench', password: 'fault-matrix' };
+const LAYOUT = process.env.FAULT_SOURCES ?? 'elsewhere';
+if (LAYOUT !== 'elsewhere' && LAYOUT !== 'target')
+  throw new Error(`FAULT_SOURCES must be "elsewhere" or "target", got "${LAYOUT}"`);
+/** The same bytes in every repository (by-digest.ts): one expected digest for every trial. */
+const SEED = 'fault-matrix';
 
 if (!Number.isInteger(TRIALS) || TRIALS < 1) throw new Error(`FAULT_TRIALS must be a whole number >= 1`);
 if (SET !== 'full' && SET !== 'short') throw new Error(`FAULT_SET must be "full" or "short", got "${SET}"`);
@@ -466,10 +476,22 @@ let trialNo = 0;
 try {
   await pushPlatformImages(reg, 'src6/app', SIX);
   const srcTags = SIX.map(platformTag);
-  const sourcesAt = (host: string) => srcTags.map((t) => `${host}/src6/app:${t}`);
-  const expected = expectedDigest(sourcesAt(reg.host), tmp);
+  const digests = (await pushByDigest(reg, 'src6/by-digest', SIX, { attestations: false, seed: SEED })).map(
+    (p) => p.digest,
+  );
+  /** A trial's sources: by tag in src6/app, or (FAULT_SOURCES=target) by digest in `repo`, pushed there now. */
+  const trialSources = async (host: string, repo: string): Promise<string[]> => {
+    if (LAYOUT === 'elsewhere') return srcTags.map((t) => `${host}/src6/app:${t}`);
+    await pushByDigest(reg, repo, SIX, { attestations: false, seed: SEED });
+    return digests.map((d) => `${host}/${repo}@${d}`);
+  };
+  const expected = expectedDigest(await trialSources(reg.host, 'src6/by-digest'), tmp);
 
-  const selected = FAULTS.filter((f) => (ONLY.length ? ONLY.includes(f.id) : SET === 'full' || f.short));
+  const selected = FAULTS.filter(
+    (f) =>
+      (ONLY.length ? ONLY.includes(f.id) : SET === 'full' || f.short) &&
+      !(LAYOUT === 'target' && f.kind === 'auth'),
+  );
   if (selected.length === 0) throw new Error(`no fault selected (FAULT_ONLY=${ONLY.join(',')})`);
   const rows: Row[] = [];
 
@@ -480,7 +502,7 @@ try {
       // --- the action
       {
         const repo = `faults-${fault.id}-${++trialNo}/app`;
-        if (fault.rerun) await prefill(reg, repo, sourcesAt(reg.host), tmp);
+        if (fault.rerun) await prefill(reg, repo, await trialSources(reg.host, repo), tmp);
         const proxy =
           fault.kind === 'proxy'
             ? await startFaultProxy({
@@ -492,7 +514,7 @@ try {
         const shim = fault.steps ? makeShim({ steps: fault.steps }) : undefined;
         const target = fault.kind === 'auth' ? authReg : reg;
         const host = proxy ? proxy.host : target.host;
-        const sources = sourcesAt(proxy ? proxy.host : reg.host);
+        const sources = await trialSources(proxy ? proxy.host : reg.host, repo);
         const tags = Array.from({ length: TAGS }, (_, i) => `${host}/${repo}:t${i + 1}`);
         let run: ActionRun;
         try {
@@ -556,7 +578,7 @@ try {
       // --- raw buildx: one create with every tag, through the same fault
       {
         const repo = `faults-${fault.id}-${++trialNo}/app`;
-        if (fault.rerun) await prefill(reg, repo, sourcesAt(reg.host), tmp);
+        if (fault.rerun) await prefill(reg, repo, await trialSources(reg.host, repo), tmp);
         const proxy =
           fault.kind === 'proxy'
             ? await startFaultProxy({
@@ -568,7 +590,7 @@ try {
         const shim = fault.steps ? makeShim({ steps: fault.steps }) : undefined;
         const target = fault.kind === 'auth' ? authReg : reg;
         const host = proxy ? proxy.host : target.host;
-        const sources = sourcesAt(proxy ? proxy.host : reg.host);
+        const sources = await trialSources(proxy ? proxy.host : reg.host, repo);
         const tagArgs = Array.from({ length: TAGS }, (_, i) => ['--tag', `${host}/${repo}:t${i + 1}`]).flat();
         const dockerConfig = mkdtempSync(join(tmp, 'docker-'));
         let r: Awaited<ReturnType<typeof runCapped>>;
@@ -646,7 +668,10 @@ try {
       `${(totalMs / 60_000).toFixed(1)} min in all.`,
     '',
     `Each trial merges ${SIX.length} single-platform images into an index under ${TAGS} tags of a fresh ` +
-      'repository, once with the action (runner emulator, `retry-delay: 200ms`, `retry-max-delay: 2s`, ' +
+      (LAYOUT === 'target'
+        ? 'repository, its sources pushed by digest into that repository first (`FAULT_SOURCES=target`: the action runs no buildx push, it writes every tag by manifest PUT; shim faults then touch only pushes, which do not run; the 401 fault is left out), '
+        : 'repository, its sources by tag in one other repository, ') +
+      'once with the action (runner emulator, `retry-delay: 200ms`, `retry-max-delay: 2s`, ' +
       '`max-attempts` 5 and every other input at its default) and once with raw buildx (one `imagetools create` ' +
       'with all five tags). Proxy faults put the fault proxy (`__tests__/testbed/fault-proxy.ts`) between ' +
       'buildx and the registry, sources and targets alike, each rule firing at the rate shown (a seeded PRNG); ' +
