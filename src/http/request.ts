@@ -108,7 +108,7 @@ export async function request(url: string, req: HttpRequest = {}): Promise<HttpR
 }
 
 /** Reads a whole body (for small answers: JSON, checksum lists, error texts). */
-export async function readAll(res: HttpResponse, limitBytes = 32 * 1024 * 1024): Promise<Buffer> {
+export async function readBody(res: HttpResponse, limitBytes = 32 * 1024 * 1024): Promise<Buffer> {
   const parts: Buffer[] = [];
   let total = 0;
   for await (const chunk of res.body) {
