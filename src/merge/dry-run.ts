@@ -6,17 +6,13 @@ import { createHash } from 'node:crypto';
 import type { Classification } from '../buildx/classify.js';
 import { createArgs } from '../buildx/imagetools.js';
 import type { ExecOutcome } from '../exec/buildx.js';
+import { INDEX_TYPES } from '../registry/media-types.js';
 import { advice, adviceContext } from './advice.js';
 import { droppedAnnotations, droppedAnnotationsMessage } from './annotations-check.js';
 import { dryRunFailureMessage, failureOf } from './messages.js';
 import { shouldRetry } from './retry.js';
 import { attemptOf, classOf, type MergeRun } from './run.js';
 import { DRY_RUN_INVOCATION, type Failure } from './types.js';
-
-const INDEX_TYPES = new Set([
-  'application/vnd.oci.image.index.v1+json',
-  'application/vnd.docker.distribution.manifest.list.v2+json',
-]);
 
 /** What a --dry-run printed: the index and its digest. */
 export interface DryRunIndex {

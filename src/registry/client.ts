@@ -11,18 +11,12 @@ import { createHash } from 'node:crypto';
 
 import { type Credentials, type CredentialsKnown, DockerCredentials } from './credentials.js';
 import { type HttpRequest, type HttpResponse, readBody, request } from '../http/request.js';
+import { MANIFEST_ACCEPT } from './media-types.js';
 import { DOCKER_HUB, type ImageRef } from './reference.js';
 import { isLoopbackAuthority } from '../util/loopback.js';
 import { retryAfterMs, withRetry } from '../util/retry.js';
 
 export { configKeys, type Credentials, type CredentialsKnown } from './credentials.js';
-
-export const MANIFEST_ACCEPT = [
-  'application/vnd.oci.image.index.v1+json',
-  'application/vnd.docker.distribution.manifest.list.v2+json',
-  'application/vnd.oci.image.manifest.v1+json',
-  'application/vnd.docker.distribution.manifest.v2+json',
-].join(', ');
 
 export interface RegistryClientOptions {
   /** folder holding config.json; default $DOCKER_CONFIG, or ~/.docker when it is unset or empty */
