@@ -39,7 +39,11 @@ type Step =
   | 'wrong-digest';
 
 const SOURCES = ['r/src/app:amd64', 'r/src/app:arm64'];
-/** The options as the inputs' defaults give them, for the tags named. */
+/**
+ * The inputs' defaults for the tags named, but tag-method buildx: every tag by a buildx push, the
+ * loop these tables drive (tags by manifest PUT, the default, are in content.test.ts and
+ * engine-records.test.ts).
+ */
 const options = (tags: string[], over: Partial<MergeOptions> = {}): MergeOptions => ({
   sources: SOURCES,
   tags: tags.map(parseTag),

@@ -1,9 +1,15 @@
-// HTTP requests on node:http and node:https, with redirects followed. The action does not use
-// `fetch`: in a bundle that carries @actions/core, Node's `fetch` runs through the undici 6 that
-// @actions/http-client installs as the process-wide dispatcher, and that undici's HTTP/1 parser
-// asserts (an uncatchable AssertionError, nodejs/undici#5360) when a server closes the connection
-// while a slow consumer has the body paused. Node's own HTTP client has no such state to trip on,
-// and depends on no global that another module can replace.
+// HTTP requests on node:http and node:https, with redirects followed: every request the action
+// sends (downloads, the release list, the registry client) goes through here.
+//
+// Why not `fetch`: in a bundle that carries @actions/core, Node's `fetch` runs through the undici 6
+// that @actions/http-client installs as the process-wide dispatcher, and that undici's HTTP/1
+// parser asserts (an uncatchable `AssertionError: assert(!this.paused)`, nodejs/undici#5360) when a
+// server closes the connection while a slow consumer has the body paused. Python's `http.server` as
+// a mirror (HTTP/1.0: it closes the connection after each answer) set it off in 5 of 10 installs
+// through the bundle on Node 24, and in 7 of 50 downloads; its keep-alive form never did
+// (__tests__/e2e/install-python-mirror.test.ts runs 50 downloads of the real binary from each).
+// Node's own HTTP client has no such state to trip on, and depends on no global that another
+// module can replace.
 
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';

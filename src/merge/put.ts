@@ -163,7 +163,7 @@ export async function putAll(run: MergeRun, tags: ImageRef[]): Promise<void> {
   else if (run.failure) run.failure.tags.push(...queue.map((t) => t.original));
 }
 
-/** A PUT sent again, and the wait the registry asked for before it (the longest is kept). */
+/** Records a PUT sent again, with its class, the answer and the waits (each retry is kept); the run recovered. */
 function countRetry(run: MergeRun, retry: PutRetry): void {
   run.putStats!.retries.push(retry);
   run.recovered = true;

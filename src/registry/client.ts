@@ -3,7 +3,8 @@
 // `Retry-After` the registry sent, seconds or an HTTP date, up to the backoff cap), answering 401
 // challenges (Basic, or a Bearer token exchange) with the credentials of ./credentials.ts. One
 // token per repository, asked once however many reads run at once, and asked again when the
-// registry refuses it (it expired).
+// registry refuses it (it expired). It also writes a manifest to a tag (one PUT, with the
+// repository's push token; the caller retries).
 // Credentials are never logged. HTTP goes through src/http/request.ts (node:http), never `fetch`:
 // see there why.
 
