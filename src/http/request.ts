@@ -1,5 +1,6 @@
 // HTTP requests on node:http and node:https, with redirects followed: every request the action
-// sends (downloads, the release list, the registry client) goes through here.
+// sends (downloads, the release list, the registry client) goes through here, and says who sends
+// it: `User-Agent: safe-imagetools/<version>` (package.json's version, bundled with the code).
 //
 // Why not `fetch`: in a bundle that carries @actions/core, Node's `fetch` runs through the undici 6
 // that @actions/http-client installs as the process-wide dispatcher, and that undici's HTTP/1
@@ -13,6 +14,11 @@
 
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
+
+import pkg from '../../package.json' with { type: 'json' };
+
+/** Who sends every request, unless the request names itself otherwise. */
+export const USER_AGENT = `safe-imagetools/${pkg.version}`;
 
 export interface HttpRequest {
   method?: string;
@@ -62,7 +68,8 @@ function once(url: URL, req: HttpRequest): Promise<IncomingMessage> {
   const mod = url.protocol === 'https:' ? https : url.protocol === 'http:' ? http : undefined;
   if (!mod) return Promise.reject(new NetworkError(`unsupported URL scheme ${url.protocol}`));
   return new Promise((resolve, reject) => {
-    const r = mod.request(url, { method: req.method ?? 'GET', headers: req.headers, signal: req.signal });
+    const headers = { 'User-Agent': USER_AGENT, ...req.headers };
+    const r = mod.request(url, { method: req.method ?? 'GET', headers, signal: req.signal });
     r.once('response', resolve);
     r.once('error', (err: NodeJS.ErrnoException) => {
       if (req.signal?.aborted) return reject(req.signal.reason as Error);
