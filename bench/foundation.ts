@@ -245,7 +245,7 @@ try {
     `Measured ${new Date().toISOString().slice(0, 10)} on ${machine()}, Node ${nodeVersion}, \`${bx}\`, ` +
       `Debian's registry 2.8 on 127.0.0.1. Medians of ${RUNS} runs, each paired with its baselines in the same run. ` +
       "The action's times are whole runs of `dist/index.js` as the runner starts it (Node start-up, `buildx version`, " +
-      'the `--dry-run` oracle alongside the first push, the pushes, one read-back per tag).',
+      'the `--dry-run` alongside the first push, the pushes, one read-back per tag).',
     '',
     '| 1 tag, 2 platforms | the action | one raw create | ratio (target <= 1.5x) |',
     '| --- | --- | --- | --- |',

@@ -315,7 +315,7 @@ function write(): void {
       '(all K tags hold one index of exactly the six sources); a run whose result is wrong or whose tool failed does not count, ' +
       `"n/${RUNS} verified" says how many did. Medians of the verified runs of ${RUNS}, the order of the tools rotated per run. ` +
       'The action: whole runs of `dist/index.js` as the runner starts it, buildx given as a path, defaults otherwise; ' +
-      '"buildx pushes": its attempts that are not the dry-run oracle (from its `result` output). ' +
+      '"buildx pushes": its attempts that are not the --dry-run (from its `result` output). ' +
       'The peers, one process per step, an empty Docker config: raw `buildx imagetools create --progress=plain` with every tag in one call; ' +
       '`oras manifest index create --plain-http <repo>:t1,...,tK <digest>...` (sources by digest, from the target repository only); ' +
       '`crane index append --insecure -m <source>... -t <repo>:t1`, then `crane tag --insecure <repo>:t1 tN` per further tag. ' +

@@ -8,7 +8,7 @@
 //   the retag loop: one raw create, then `imagetools create --tag X repo@digest` per other tag;
 //   the PUT loop: one raw create, one curl GET of the index, then one curl PUT of those bytes per
 //   other tag (what `crane tag` does), one process each.
-// Targets (issue 12): loopback, 40 tags: the action <= 0.5x the retag loop; 25 ms away: 10 tags
+// Targets: loopback, 40 tags: the action <= 0.5x the retag loop; 25 ms away: 10 tags
 // <= 0.3x the retag loop, 1 tag <= 1.25x one raw create. Missed stays missed.
 // BENCH_WAN_TAGS (default "1,10,40") sets K for the distant registry; loopback runs the largest K.
 // BENCH_WAN_RUNS (default BENCH_RUNS, else 3) sets the runs. Writes the "wan" section of

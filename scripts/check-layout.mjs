@@ -1,4 +1,4 @@
-// Checks the shape of src/ (issue: the pipeline in the layout): no file over 350 lines, no
+// Checks the shape of src/ (the data flow, as its folders spell it): no file over 350 lines, no
 // function over 80 lines, no import cycle, and no import from a later stage of the data flow
 // into an earlier one. Prints every violation and exits 1 when there is any.
 //

@@ -2,7 +2,8 @@
 # Installs the real parts the e2e tests run against (see "The test bed" in the design notes):
 #   - Debian's docker-registry and apache2-utils (htpasswd), system packages;
 #   - buildx 0.13.1 from Debian trixie and 0.29.1 from Debian unstable, each fetched with a private
-#     apt configuration (neither suite is added to the system's sources) and unpacked into
+#     apt configuration (neither suite is added to the system's sources) from the Debian archive
+#     the machine's own apt sources name (deb.debian.org when they name none), and unpacked into
 #     .testbed/buildx/ -> .testbed/bin/buildx and .testbed/buildx-0.29.1/ -> .testbed/bin/buildx-0.29.1;
 #   - oras 1.3.x and crane 0.20.x (go-containerregistry) from Debian unstable, the same way, into
 #     .testbed/oras/ -> .testbed/bin/oras and .testbed/crane/ -> .testbed/bin/crane (bench/peers.ts);
@@ -100,6 +101,97 @@ fi
 # to the system's sources: each gets an apt configuration of its own under .testbed/apt/<suite>.
 declare -A apt_updated=()
 
+# The machine's apt sources, one line per (URI, suite) of each `deb` entry, tab-separated:
+#   uri  suite  components  signed-by  check-valid-until
+# from the one-line format (sources.list, *.list) and the deb822 one (*.sources; Enabled: no is
+# skipped). Files are read in apt's order: sources.list, then the parts folder's files by name.
+apt_source_entries() {
+  local list=$1 parts=$2 files=() f
+  [[ -f $list ]] && files+=("$list")
+  for f in "$parts"/*; do
+    [[ -f $f && ($f == *.list || $f == *.sources) ]] && files+=("$f")
+  done
+  ((${#files[@]} > 0)) || return 0
+  awk '
+    function opt(opts, name,   m) {
+      if (match(opts, "(^|[[:space:]])" name "=[^[:space:]]+") == 0) return ""
+      m = substr(opts, RSTART, RLENGTH); sub(/^[[:space:]]*[^=]*=/, "", m); return m
+    }
+    function flush(   i, j) {
+      if (types ~ /(^|[[:space:]])deb([[:space:]]|$)/ && tolower(enabled) != "no")
+        for (i = 1; i <= nu; i++) for (j = 1; j <= ns; j++)
+          if (u[i] != "" && s[j] != "") print u[i] "\t" s[j] "\t" comps "\t" signed "\t" cvu
+      types = enabled = comps = signed = cvu = ""; nu = ns = 0
+    }
+    FNR == 1 { flush(); deb822 = FILENAME ~ /\.sources$/ }
+    /^[[:space:]]*#/ { next }
+    !deb822 {
+      line = $0; sub(/#.*/, "", line)
+      if (line !~ /^[[:space:]]*deb[[:space:]]/) next
+      sub(/^[[:space:]]*deb[[:space:]]+/, "", line)
+      opts = ""
+      if (line ~ /^\[/) {
+        opts = line; sub(/\].*/, "", opts); sub(/^\[/, "", opts)
+        sub(/^\[[^]]*\][[:space:]]*/, "", line)
+      }
+      n = split(line, f, /[[:space:]]+/)
+      c = ""; for (i = 3; i <= n; i++) c = c (c == "" ? "" : " ") f[i]
+      if (n >= 2) print f[1] "\t" f[2] "\t" c "\t" opt(opts, "signed-by") "\t" opt(opts, "check-valid-until")
+      next
+    }
+    /^[[:space:]]*$/ { flush(); next }
+    /^[[:space:]]/ { next }
+    {
+      key = $0; sub(/:.*/, "", key); key = tolower(key)
+      val = $0; sub(/^[^:]*:[[:space:]]*/, "", val); sub(/[[:space:]]+$/, "", val)
+      if (key == "types") types = val
+      else if (key == "enabled") enabled = val
+      else if (key == "uris") nu = split(val, u, /[[:space:]]+/)
+      else if (key == "suites") ns = split(val, s, /[[:space:]]+/)
+      else if (key == "components") comps = val
+      else if (key == "signed-by") signed = val
+      else if (key == "check-valid-until") cvu = val
+    }
+    END { flush() }
+  ' "${files[@]}"
+}
+
+# The Debian archive the machine's apt uses (a corporate mirror, a snapshot archive), as
+# `<uri><TAB><check-valid-until>`: among the `deb ... main` entries not signed by another keyring
+# than Debian's, one whose suite is a Debian suite (this Debian's codename, the suites the test
+# bed asks for, stable/testing/unstable/sid) or whose path ends in /debian, those signed by
+# Debian's archive keyring first. http://deb.debian.org/debian when there is none. The arguments
+# (for a test): the sources.list, the parts folder, the os-release file.
+debian_mirror() {
+  local list=${1:-} parts=${2:-} os_release=${3:-/etc/os-release}
+  if [[ -z $list ]]; then
+    eval "$(apt-config shell list Dir::Etc::sourcelist/f parts Dir::Etc::sourceparts/d 2>/dev/null)" || true
+    list=${list:-/etc/apt/sources.list} parts=${parts:-/etc/apt/sources.list.d}
+  fi
+  local codename=''
+  if [[ -r $os_release ]]; then
+    codename=$(. "$os_release" && [[ ${ID:-} == debian ]] && printf '%s' "${VERSION_CODENAME:-}") || true
+  fi
+  local suites=" $codename $BUILDX_SUITE $BUILDX2_SUITE $TOOLS_SUITE oldstable stable testing unstable sid "
+  local best='' best_score=0 uri suite comps signed cvu score
+  while IFS=$'\t' read -r uri suite comps signed cvu; do
+    [[ $uri == http://* || $uri == https://* ]] || continue
+    [[ " $comps " == *' main '* ]] || continue
+    [[ -z $signed || $signed == *debian-archive-keyring* ]] || continue
+    uri=${uri%/}
+    score=0
+    [[ $suites == *" $suite "* ]] && score=2
+    [[ $uri == */debian ]] && score=$((score + 1))
+    ((score > 0)) || continue
+    [[ $signed == *debian-archive-keyring* ]] && score=$((score + 4))
+    if ((score > best_score)); then
+      best="$uri"$'\t'"$cvu" best_score=$score
+    fi
+  done < <(apt_source_entries "$list" "$parts")
+  [[ -n $best ]] || best=$'http://deb.debian.org/debian\t'
+  printf '%s\n' "$best"
+}
+
 # Points apt_opts at the private configuration of a suite; its lists are updated once per run.
 suite_apt() {
   local suite=$1
@@ -112,10 +204,14 @@ suite_apt() {
   )
   [[ -n ${apt_updated[$suite]:-} ]] && return 0
   mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial"
-  # Signatures are checked against Debian's archive keyring (it carries the keys of every suite).
-  printf 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian %s main\n' \
-    "$suite" >"$apt_dir/sources.list"
-  quiet apt-get -q "${apt_opts[@]}" update
+  # The machine's own Debian archive; signatures are checked against Debian's archive keyring (it
+  # carries the keys of every suite).
+  local mirror cvu
+  IFS=$'\t' read -r mirror cvu < <(debian_mirror)
+  printf 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg%s] %s %s main\n' \
+    "${cvu:+ check-valid-until=$cvu}" "$mirror" "$suite" >"$apt_dir/sources.list"
+  # --error-on=any: an archive that cannot be reached, or lacks the suite, fails here, by name.
+  quiet apt-get -q --error-on=any "${apt_opts[@]}" update
   apt_updated[$suite]=1
 }
 
@@ -210,6 +306,7 @@ fi
 printf 'registry: %s\n' "$(docker-registry --version)"
 printf 'htpasswd: %s (apache2-utils %s)\n' "$(command -v htpasswd)" \
   "$(dpkg-query -W -f='${Version}' apache2-utils)"
+printf 'debian:   %s (the archive of the private apt configurations)\n' "$(debian_mirror | cut -f1)"
 printf 'buildx:   %s (.testbed/bin/buildx)\n' "$("$tb/bin/buildx" version)"
 printf 'buildx:   %s (.testbed/bin/buildx-%s)\n' "$("$tb/bin/buildx-$BUILDX2_UPSTREAM" version)" "$BUILDX2_UPSTREAM"
 printf 'oras:     %s (Debian %s oras %s, .testbed/bin/oras)\n' \

@@ -12,8 +12,8 @@ import { SerialLog } from './exec/log.js';
 import { killAllGroups } from './exec/process.js';
 import { type Inputs, readAnnotate, readInputs } from './inputs/inputs.js';
 import { PolicyError } from './inputs/policy-file.js';
-import { type Installed, InstallError } from './install/install.js';
-import { pluginStep, startInstall } from './install/setup.js';
+import { type Installed, InstallError } from './install/types.js';
+import { pluginStep, startInstall } from './install/stage.js';
 import { type MergeResult, mergeOptions, runMerge } from './merge/engine.js';
 import { checkSpec } from './policy/evaluate.js';
 import { RegistryClient } from './registry/client.js';
@@ -27,7 +27,7 @@ import {
   type Stage,
   unexpectedFailure,
 } from './report/guard.js';
-import { findStep } from './report/locate.js';
+import { findStep } from './report/workflow-step.js';
 import { PolicyGate } from './report/policy.js';
 import { buildxInfo, publish } from './report/publish.js';
 import type { PolicyInfo } from './report/report.js';

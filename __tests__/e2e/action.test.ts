@@ -31,7 +31,7 @@ async function expectAllHold(r: string, n: number, digest: string) {
   for (let i = 1; i <= n; i++) expect(await readDigest(reg, r, `t${i}`)).toBe(digest);
 }
 
-/** The push attempts of a run's `result` output (the --dry-run oracle left out). */
+/** The push attempts of a run's `result` output (the --dry-run's, invocation 'oracle', left out). */
 function pushAttempts(
   run: ActionRun,
 ): { class?: string; signature?: string; exitCode: number | null; signal: string | null }[] {

@@ -173,7 +173,7 @@ describe('lines buildx imagetools create refuses', () => {
       const errors = of(r, 'error');
       expect(errors).toHaveLength(1);
       expect(errors[0]?.message).not.toMatch(/could not read the sources/);
-      // what to do first (issue 13), then what failed
+      // what to do first, then what failed
       const [todo, failed] = (errors[0]?.message ?? '').split('\n');
       expect(todo).toMatch(/^Check the platforms named in the annotations input/);
       expect(failed).toMatch(/^the --dry-run that computes the index failed: /);

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
-import { type InstallOptions, installBuildx } from '../../src/install/install.js';
+import { installBuildx } from '../../src/install/by-spec.js';
+import type { InstallOptions } from '../../src/install/types.js';
 import { parseBuildxSpec } from '../../src/buildx/spec.js';
 import { buildxPath } from '../testbed/paths.js';
 import { type ReleaseServer, startReleaseServer } from '../testbed/release-server.js';

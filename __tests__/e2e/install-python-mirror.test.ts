@@ -1,9 +1,8 @@
 // The installer's downloads from a plain file server nobody here wrote: Python's http.server, in
 // its default HTTP/1.0 form (Content-Length, then the connection closes) and as HTTP/1.1 with
 // keep-alive. The real buildx binary, 50 downloads each, with a consumer (file write + sha256) as
-// slow as it is. Loaded first, as in the bundle: @actions/http-client, whose undici 6 makes itself
-// Node's process-wide `fetch` dispatcher, and whose parser crashed the process here
-// (AssertionError `assert(!this.paused)`, nodejs/undici#5360) in about half the installs.
+// slow as it is. Loaded first, as in the bundle: @actions/http-client, which replaces the
+// process-wide `fetch` dispatcher (why the downloads never use `fetch`: src/http/request.ts).
 import '@actions/http-client';
 
 import { createHash } from 'node:crypto';

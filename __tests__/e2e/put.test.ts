@@ -12,6 +12,7 @@ import { useTokenRegistry } from '../testbed/hooks.js';
 import { readDigest, type Registry, startRegistry } from '../testbed/registry.js';
 import { type ActionRun, runAction } from '../testbed/runner.js';
 import { basic, bearer, dockerConfig, removeTemps } from '../testbed/token-registry.js';
+import { byTheAction } from '../testbed/user-agent.js';
 
 interface ResultJson {
   digest: string;
@@ -189,8 +190,8 @@ describe.each(realBuildxes())(
           run.outputs.digest,
         );
       }
-      // the action's own token requests (no User-Agent): pull for reads, pull,push for the PUTs, one each
-      const mine = bed.tr.ts.requests.slice(from).filter((q) => q.userAgent === '');
+      // the action's own token requests (its User-Agent): pull for reads, pull,push for the PUTs, one each
+      const mine = bed.tr.ts.requests.slice(from).filter((q) => byTheAction(q.userAgent));
       expect(mine.map((q) => q.scopes.join(' ')).sort()).toEqual([
         `repository:${repo}:pull`,
         `repository:${repo}:pull,push`,

@@ -1,4 +1,4 @@
-// The job summary as a person sees it (issue 13): the summaries of three real runs (plain,
+// The job summary as a person sees it: the summaries of three real runs (plain,
 // recovered from a crash, failed) rendered as GitHub renders them, GFM with GitHub's markdown
 // stylesheet in Debian's Chromium, in GitHub's 1012 px job-summary column; measured for elements
 // wider than the column and for things said more than once.

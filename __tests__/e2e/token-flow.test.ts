@@ -25,13 +25,14 @@ import {
   writeCredentialHelper,
 } from '../testbed/token-registry.js';
 import type { TokenRequest } from '../testbed/token-server.js';
+import { byTheAction } from '../testbed/user-agent.js';
 
 afterAll(() => removeTemps());
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-/** The action's own token requests (it sends no User-Agent; buildx always does). */
-const byAction = (requests: TokenRequest[]) => requests.filter((r) => r.userAgent === '');
-const byBuildx = (requests: TokenRequest[]) => requests.filter((r) => r.userAgent !== '');
+/** The action's own token requests (its User-Agent, ACTION_USER_AGENT), and buildx's (its own). */
+const byAction = (requests: TokenRequest[]) => requests.filter((r) => byTheAction(r.userAgent));
+const byBuildx = (requests: TokenRequest[]) => requests.filter((r) => !byTheAction(r.userAgent));
 const asked = (requests: TokenRequest[]) =>
   requests.map((r) => `${r.method} ${r.grant} ${r.status} ${r.scopes.join(' ')}`).sort();
 

@@ -1,4 +1,4 @@
-// The `buildx version` check end to end (issue 12, the fixed cost): when it runs, counted and
+// The `buildx version` check end to end (a part of the fixed cost): when it runs, counted and
 // timed with the fault shim's log of every invocation. Alongside the --dry-run when no policy rule
 // can stop the push on the version, before anything when one can; never before the first push is
 // allowed; not at all for a tool-cache hit whose version the cache recorded.

@@ -16,6 +16,8 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
+import { byTheAction } from './user-agent.ts';
+
 /** Which requests a rule applies to. */
 export type FaultMatch =
   /** every request */
@@ -92,8 +94,8 @@ export interface FaultRule {
   /** only the first N matching requests can fire the rule (counted whether or not they fired) */
   times?: number;
   /**
-   * only requests of this client: `action` sends no User-Agent (its registry client), `buildx`
-   * always sends one; default both
+   * only requests of this client: `action` sends ACTION_USER_AGENT (its registry client),
+   * `buildx` its own; default both
    */
   from?: 'action' | 'buildx';
 }
@@ -412,7 +414,7 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
     for (let i = 0; i < rules.length; i++) {
       const rule = rules[i] as FaultRule;
       if (!requestMatches(rule.match ?? 'any', method, url)) continue;
-      if (rule.from !== undefined && rule.from !== (userAgent ? 'buildx' : 'action')) continue;
+      if (rule.from !== undefined && rule.from !== (byTheAction(userAgent) ? 'action' : 'buildx')) continue;
       const n = (matched[i] = (matched[i] ?? 0) + 1);
       if (rule.times !== undefined && n > rule.times) continue;
       const rate = rule.rate ?? 1;

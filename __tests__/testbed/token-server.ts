@@ -52,7 +52,7 @@ export interface TokenRequest {
   user?: string;
   scopes: string[];
   status: number;
-  /** the caller's User-Agent ('' without one): tells buildx's requests from the action's */
+  /** the caller's User-Agent ('' without one): tells buildx's requests from the action's (byTheAction) */
   userAgent: string;
 }
 

@@ -9,7 +9,7 @@ import { classifyOutput } from '../../src/buildx/classify.js';
 import type { ExecOutcome } from '../../src/exec/buildx.js';
 import { advice } from '../../src/merge/advice.js';
 import { type EngineDeps, mergeOptions, runMerge } from '../../src/merge/engine.js';
-import { indexDigest } from '../../src/merge/oracle.js';
+import { indexDigest } from '../../src/merge/dry-run.js';
 import type { CredentialsKnown } from '../../src/registry/client.js';
 import { readInputs } from '../../src/inputs/inputs.js';
 import { fixturePath } from '../testbed/paths.js';

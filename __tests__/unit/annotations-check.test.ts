@@ -3,13 +3,8 @@
 // Docker-media-type sources, which drops them (docker/buildx#2148).
 import { describe, expect, it } from 'vitest';
 
-import {
-  DOCKER_MANIFEST_LIST,
-  droppedAnnotations,
-  droppedAnnotationsMessage,
-} from '../../src/merge/annotations-check.js';
-
-const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
+import { droppedAnnotations, droppedAnnotationsMessage } from '../../src/merge/annotations-check.js';
+import { DOCKER_MANIFEST_LIST, OCI_INDEX } from '../../src/registry/media-types.js';
 const amd64 = { os: 'linux', architecture: 'amd64' };
 const arm64 = { os: 'linux', architecture: 'arm64', variant: 'v8' };
 const desc = (platform: object, annotations?: Record<string, string>) => ({

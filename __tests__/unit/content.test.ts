@@ -13,7 +13,7 @@ import {
   sourceRepositories,
 } from '../../src/merge/content.js';
 import { type EngineDeps, type MergeResult, mergeOptions, runMerge } from '../../src/merge/engine.js';
-import { indexDigest } from '../../src/merge/oracle.js';
+import { indexDigest } from '../../src/merge/dry-run.js';
 import { readInputs } from '../../src/inputs/inputs.js';
 import { parseTag } from '../../src/registry/reference.js';
 

@@ -6,7 +6,7 @@ import { delimiter, join } from 'node:path';
 
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { pluginDirs } from '../../src/install/locate.js';
+import { pluginDirs } from '../../src/install/find-binary.js';
 import { dockerConfigDir } from '../../src/docker/config-dir.js';
 import { installPlugin } from '../../src/install/plugin.js';
 import { parseReference } from '../../src/registry/reference.js';

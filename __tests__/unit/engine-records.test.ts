@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { classifyOutput } from '../../src/buildx/classify.js';
 import type { ExecOutcome } from '../../src/exec/buildx.js';
 import { type EngineDeps, type MergeResult, mergeOptions, runMerge } from '../../src/merge/engine.js';
-import { indexDigest } from '../../src/merge/oracle.js';
+import { indexDigest } from '../../src/merge/dry-run.js';
 import { readInputs } from '../../src/inputs/inputs.js';
 
 const DESCRIPTION = 'org.opencontainers.image.description';

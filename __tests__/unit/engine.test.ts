@@ -13,8 +13,8 @@ import {
   mergeOptions,
   runMerge,
 } from '../../src/merge/engine.js';
-import { oracleFailureMessage } from '../../src/merge/messages.js';
-import { indexDigest } from '../../src/merge/oracle.js';
+import { dryRunFailureMessage } from '../../src/merge/messages.js';
+import { indexDigest } from '../../src/merge/dry-run.js';
 import { indexPushShown, refusedIndexPuts } from '../../src/merge/push.js';
 import { readInputs } from '../../src/inputs/inputs.js';
 import { parseTag } from '../../src/registry/reference.js';
@@ -39,7 +39,11 @@ type Step =
   | 'wrong-digest';
 
 const SOURCES = ['r/src/app:amd64', 'r/src/app:arm64'];
-/** The options as the inputs' defaults give them, for the tags named. */
+/**
+ * The inputs' defaults for the tags named, but tag-method buildx: every tag by a buildx push, the
+ * loop these tables drive (tags by manifest PUT, the default, are in content.test.ts and
+ * engine-records.test.ts).
+ */
 const options = (tags: string[], over: Partial<MergeOptions> = {}): MergeOptions => ({
   sources: SOURCES,
   tags: tags.map(parseTag),
@@ -624,7 +628,7 @@ describe('a --dry-run that fails while the first push runs alongside', () => {
   });
 });
 
-describe('oracleFailureMessage: a --dry-run that gave up', () => {
+describe('dryRunFailureMessage: a --dry-run that gave up', () => {
   // [buildx output, the retry decision's reason, what the message must say]
   it.each([
     [
@@ -665,6 +669,6 @@ describe('oracleFailureMessage: a --dry-run that gave up', () => {
     ],
   ])('%s', (output, reason, message) => {
     const c = classifyOutput(output);
-    expect(oracleFailureMessage(c, reason, advice(c, { action: 'pull', hosts: [] }))).toMatch(message);
+    expect(dryRunFailureMessage(c, reason, advice(c, { action: 'pull', hosts: [] }))).toMatch(message);
   });
 });

@@ -4,7 +4,7 @@ import {
   formatReference,
   parseReference,
   parseTag,
-  ReferenceError,
+  InvalidReferenceError,
   repositoryOf,
 } from '../../src/registry/reference.js';
 
@@ -77,7 +77,7 @@ describe('parseReference refuses what buildx would refuse, and anything a shell 
     ['ümlaut/app', /non-ASCII/],
     [`${'a'.repeat(256)}`, /longer than 255/],
   ])('%j', (text, message) => {
-    expect(() => parseReference(text)).toThrow(ReferenceError);
+    expect(() => parseReference(text)).toThrow(InvalidReferenceError);
     expect(() => parseReference(text)).toThrow(message);
   });
 });

@@ -7,15 +7,21 @@ import { readdirSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 
 import { FAILURE_CLASSES, type FailureClass } from '../buildx/classify.js';
-import { DEFAULT_MIRROR } from '../buildx/release.js';
-import { normaliseChecksum } from '../buildx/release.js';
+import { DEFAULT_MIRROR } from '../buildx/release-assets.js';
+import { normaliseChecksum } from '../buildx/release-assets.js';
 import { type BuildxSpec, parseBuildxSpec } from '../buildx/spec.js';
 import { parseAnnotations } from './annotations.js';
 import { loadPolicy, type Policy } from './policy-file.js';
 import { isLoopbackHost } from '../util/loopback.js';
 import { hasControl, printable } from './text.js';
 import { InputError, parseBoolean, parseDurationMs, parseInteger, parseList } from '../util/parse.js';
-import { type ImageRef, isDigest, parseReference, parseTag, ReferenceError } from '../registry/reference.js';
+import {
+  type ImageRef,
+  isDigest,
+  parseReference,
+  parseTag,
+  InvalidReferenceError,
+} from '../registry/reference.js';
 
 export interface Inputs {
   /** source references, as given (and from digests-dir) */
@@ -58,7 +64,8 @@ export interface Inputs {
 /** The raw text of each input, as a getter over INPUT_* gives it. */
 export type InputReader = (name: string) => string;
 
-export const DEFAULTS = {
+/** What an empty input means, for the inputs with a default of their own. */
+export const INPUT_DEFAULTS = {
   maxConcurrency: 1,
   parallelCopies: 1,
   putConcurrency: 4,
@@ -78,7 +85,7 @@ function checkReference(input: string, text: string, parse: (t: string) => Image
   try {
     return parse(text);
   } catch (err) {
-    if (err instanceof ReferenceError) {
+    if (err instanceof InvalidReferenceError) {
       throw new InputError(input, `"${printable(text)}" is not a valid image reference: ${err.message}`);
     }
     throw err;
@@ -94,7 +101,7 @@ export function parseTagMethod(value: string): 'put' | 'buildx' {
 }
 
 export function parseRetryOn(value: string): Set<FailureClass> {
-  const items = parseList(value.trim() === '' ? DEFAULTS.retryOn : value).map((s) => s.toLowerCase());
+  const items = parseList(value.trim() === '' ? INPUT_DEFAULTS.retryOn : value).map((s) => s.toLowerCase());
   const set = new Set<FailureClass>();
   for (const item of items) {
     if (item === 'any' || item === 'all') {
@@ -151,6 +158,8 @@ export function readInputs(get: InputReader, workspace = process.cwd()): Inputs 
   const { annotations, notice: annotationsNotice } = parseAnnotations(parseList(get('annotations'), false));
   const delays = readRetryDelays(get);
   const buildx = readBuildx(get);
+  const count = (name: string, fallback: number, max: number): number =>
+    parseInteger(name, get(name), fallback, 1, max);
   const inputs: Inputs = {
     sources,
     tags,
@@ -162,11 +171,11 @@ export function readInputs(get: InputReader, workspace = process.cwd()): Inputs 
     githubToken: get('github-token').trim(),
     installPlugin: parseBoolean('install-plugin', get('install-plugin'), false),
     policy: loadPolicy(get('policy'), workspace),
-    maxConcurrency: parseInteger('max-concurrency', get('max-concurrency'), DEFAULTS.maxConcurrency, 1, 100),
-    parallelCopies: parseInteger('parallel-copies', get('parallel-copies'), DEFAULTS.parallelCopies, 1, 16),
+    maxConcurrency: count('max-concurrency', INPUT_DEFAULTS.maxConcurrency, 100),
+    parallelCopies: count('parallel-copies', INPUT_DEFAULTS.parallelCopies, 16),
     tagMethod: parseTagMethod(get('tag-method')),
-    putConcurrency: parseInteger('put-concurrency', get('put-concurrency'), DEFAULTS.putConcurrency, 1, 32),
-    maxAttempts: parseInteger('max-attempts', get('max-attempts'), DEFAULTS.maxAttempts, 1, 20),
+    putConcurrency: count('put-concurrency', INPUT_DEFAULTS.putConcurrency, 32),
+    maxAttempts: count('max-attempts', INPUT_DEFAULTS.maxAttempts, 20),
     retryOn: parseRetryOn(get('retry-on')),
     ...delays,
     ...readTimeouts(get),
@@ -277,11 +286,17 @@ function readMirror(get: InputReader): string {
 
 /** `retry-delay` and `retry-max-delay`: the longest wait no shorter than the first. */
 function readRetryDelays(get: InputReader): Pick<Inputs, 'retryDelayMs' | 'retryMaxDelayMs'> {
-  const retryDelayMs = parseDurationMs('retry-delay', get('retry-delay'), DEFAULTS.retryDelayMs, 0, HOUR);
+  const retryDelayMs = parseDurationMs(
+    'retry-delay',
+    get('retry-delay'),
+    INPUT_DEFAULTS.retryDelayMs,
+    0,
+    HOUR,
+  );
   const retryMaxDelayMs = parseDurationMs(
     'retry-max-delay',
     get('retry-max-delay'),
-    Math.max(DEFAULTS.retryMaxDelayMs, retryDelayMs),
+    Math.max(INPUT_DEFAULTS.retryMaxDelayMs, retryDelayMs),
     0,
     HOUR,
   );
@@ -302,17 +317,23 @@ function readTimeouts(
     attemptTimeoutMs: parseDurationMs(
       'attempt-timeout',
       get('attempt-timeout'),
-      DEFAULTS.attemptTimeoutMs,
+      INPUT_DEFAULTS.attemptTimeoutMs,
       1000,
       6 * HOUR,
     ),
     idleTimeoutMs: parseDurationMs(
       'idle-timeout',
       get('idle-timeout'),
-      DEFAULTS.idleTimeoutMs,
+      INPUT_DEFAULTS.idleTimeoutMs,
       1000,
       6 * HOUR,
     ),
-    readTimeoutMs: parseDurationMs('read-timeout', get('read-timeout'), DEFAULTS.readTimeoutMs, 0, HOUR),
+    readTimeoutMs: parseDurationMs(
+      'read-timeout',
+      get('read-timeout'),
+      INPUT_DEFAULTS.readTimeoutMs,
+      0,
+      HOUR,
+    ),
   };
 }

@@ -6,9 +6,9 @@ import { createReadStream } from 'node:fs';
 import { chmod, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 
-import { parseChecksums } from '../buildx/release.js';
+import { parseChecksums } from '../buildx/release-assets.js';
 import { downloadFile, fetchText, type FetchOptions, HttpError, safeUrl } from './http.js';
-import { InstallError, type InstallOptions } from './installed.js';
+import { InstallError, type InstallOptions } from './types.js';
 
 export function downloadOpts(opts: InstallOptions): FetchOptions {
   return {

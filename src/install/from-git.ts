@@ -9,7 +9,8 @@ import type { BuildxSpec } from '../buildx/spec.js';
 import { cacheBinary, cachedSha256, gitKey } from './cache.js';
 import { fileSha } from './download.js';
 import { buildAtCommit, resolveCommit } from './git.js';
-import { checkRuns, fromCache, type Installed, installedAt, type InstallOptions } from './installed.js';
+import { type Installed, installedAt, type InstallOptions } from './types.js';
+import { checkRuns, fromCache } from './version-check.js';
 
 export async function installGit(
   spec: Extract<BuildxSpec, { kind: 'git' }>,

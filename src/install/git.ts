@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { chmod, copyFile, mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 
-import { findOnPath } from './locate.js';
+import { findOnPath } from './find-binary.js';
 import { runProcess } from '../exec/process.js';
 
 export interface GitOptions {

@@ -35,7 +35,8 @@ export class HttpError extends Error {
   }
 }
 
-const DEFAULTS = { timeoutMs: 10 * 60_000, stallMs: 30_000, attempts: 3, retryDelayMs: 1000 };
+/** What a FetchOptions field left out means. */
+const FETCH_DEFAULTS = { timeoutMs: 10 * 60_000, stallMs: 30_000, attempts: 3, retryDelayMs: 1000 };
 
 /** Shows a URL without its query (signed download URLs carry credentials there). */
 export function safeUrl(url: string): string {
@@ -52,10 +53,10 @@ function withRetries<T>(
   opts: FetchOptions,
   once: (signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
-  const attempts = opts.attempts ?? DEFAULTS.attempts;
+  const attempts = opts.attempts ?? FETCH_DEFAULTS.attempts;
   return withRetry(() => attemptOnce(what, opts, once), {
     attempts,
-    backoff: { baseMs: opts.retryDelayMs ?? DEFAULTS.retryDelayMs, capMs: 30_000 },
+    backoff: { baseMs: opts.retryDelayMs ?? FETCH_DEFAULTS.retryDelayMs, capMs: 30_000 },
     retryable: (err) => err instanceof HttpError && err.retryable,
     onRetry: (err, next, wait) =>
       opts.onRetry?.(
@@ -71,7 +72,7 @@ async function attemptOnce<T>(
   opts: FetchOptions,
   once: (signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
-  const timeoutMs = opts.timeoutMs ?? DEFAULTS.timeoutMs;
+  const timeoutMs = opts.timeoutMs ?? FETCH_DEFAULTS.timeoutMs;
   const ac = new AbortController();
   const onAbort = (): void => ac.abort(opts.signal?.reason);
   opts.signal?.addEventListener('abort', onAbort, { once: true });
@@ -115,7 +116,7 @@ export function fetchText(
     const res = await request(url, { headers: opts.headers, signal });
     checkStatus(what, res);
     const keep: Buffer[] = [];
-    await readWithStall(what, res, signal, opts.stallMs ?? DEFAULTS.stallMs, (chunk) => {
+    await readWithStall(what, res, signal, opts.stallMs ?? FETCH_DEFAULTS.stallMs, (chunk) => {
       keep.push(chunk);
       return undefined;
     });
@@ -181,7 +182,7 @@ export function downloadFile(
     const sink = fileSink(dest);
     let bytes: number;
     try {
-      bytes = await readWithStall(what, res, signal, opts.stallMs ?? DEFAULTS.stallMs, (chunk) => {
+      bytes = await readWithStall(what, res, signal, opts.stallMs ?? FETCH_DEFAULTS.stallMs, (chunk) => {
         hash.update(chunk);
         return sink.write(chunk);
       });

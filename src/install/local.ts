@@ -1,18 +1,13 @@
 // A buildx that needs no install: the runner's `docker buildx` or a binary on disk, found at once
 // (a bad path fails there), then checked to run `version`, and hashed only when buildx-checksum
-// asks for it. The check may run alongside the --dry-run (see ./setup.ts).
+// asks for it. The check may run alongside the --dry-run (see ./stage.ts).
 
 import type { Buildx, BuildxSpec } from '../buildx/spec.js';
 import { sourceOf } from '../buildx/spec.js';
 import { fileSha } from './download.js';
-import {
-  type Installed,
-  installedAt,
-  InstallError,
-  type InstallOptions,
-  reportedVersion,
-} from './installed.js';
-import { locateBuildx } from './locate.js';
+import { locateBuildx } from './find-binary.js';
+import { type Installed, installedAt, InstallError, type InstallOptions } from './types.js';
+import { reportedVersion } from './version-check.js';
 
 export type LocalSpec = Extract<BuildxSpec, { kind: 'runner' | 'path' }>;
 

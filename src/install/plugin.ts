@@ -6,9 +6,9 @@ import { existsSync } from 'node:fs';
 import { chmod, copyFile, mkdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 
-import { pluginDirs } from './locate.js';
+import { pluginDirs } from './find-binary.js';
 import { dockerConfigDir } from '../docker/config-dir.js';
-import { reportedVersion } from './installed.js';
+import { reportedVersion } from './version-check.js';
 
 export interface PluginResult {
   path: string;

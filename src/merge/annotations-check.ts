@@ -3,6 +3,8 @@
 // types, and a manifest list has no annotations: it drops `index:` annotations without a word
 // (docker/buildx#2148, #3061). Pure: the index JSON and the `annotations` lines in, the lost out.
 
+import { DOCKER_MANIFEST_LIST } from '../registry/media-types.js';
+
 interface Platform {
   os?: string;
   architecture?: string;
@@ -19,8 +21,6 @@ interface IndexJson {
   annotations?: Record<string, string>;
   manifests?: Descriptor[];
 }
-
-export const DOCKER_MANIFEST_LIST = 'application/vnd.docker.distribution.manifest.list.v2+json';
 
 export interface Requested {
   /** the line as given, e.g. `index:org.opencontainers.image.description=hello` */

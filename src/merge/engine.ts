@@ -1,5 +1,5 @@
-// The engine: the oracle (--dry-run) gives the index digest while every tag is read and the first
-// push runs alongside (when its tags hold nothing); tags already holding the index are not pushed;
+// The engine: the --dry-run gives the index digest while every tag is read and the first push
+// runs alongside (when its tags hold nothing); tags already holding the index are not pushed;
 // then the other tags are pushed, the first invocation from the sources, the others copied by digest,
 // each failure classified and retried when a retry fixes it; then every tag is read back.
 // The state of the run is one MergeRun; I/O comes in through `EngineDeps`.
@@ -7,38 +7,39 @@
 import type { MergeOptions } from './options.js';
 import { firstBatchOf, readBefore, takeAlready } from './already.js';
 import { findContent } from './content.js';
-import { type Oracle, runOracle } from './oracle.js';
+import { type DryRunIndex, runDryRun } from './dry-run.js';
 import { pushAll, settleFirstPush, startFirstPush } from './push.js';
 import { MergeRun } from './run.js';
 import type { EngineDeps, Failure, MergeResult } from './types.js';
-import { readAll, verification } from './verify.js';
+import { readBackTags, verification } from './verify.js';
 
 export type { AttemptRecord, EngineDeps, Failure, MergeResult, TagResult } from './types.js';
+export { DRY_RUN_INVOCATION } from './types.js';
 export { type MergeOptions, mergeOptions } from './options.js';
 
 export async function runMerge(options: MergeOptions, deps: EngineDeps): Promise<MergeResult> {
   const run = new MergeRun(options, deps);
-  // 1. The oracle; alongside it, every tag is read, and the first push starts when its tags hold
-  // nothing (when it cannot change what the oracle reads).
-  const oracleRun = runOracle(run);
+  // 1. The --dry-run; alongside it, every tag is read, and the first push starts when its tags
+  // hold nothing (when it cannot change what the --dry-run reads).
+  const expectedRun = runDryRun(run);
   const firstRun = startFirstPush(run);
   const firstTags = new Set(firstBatchOf(options).map((t) => t.original));
   const others = options.dryRun ? [] : options.tags.filter((t) => !firstTags.has(t.original));
   const reads = readBefore(run, others);
-  const oracle: Oracle | Failure = await oracleRun;
+  const expected: DryRunIndex | Failure = await expectedRun;
   const first = await firstRun;
   await reads;
-  if (!('digest' in oracle)) {
-    if (!first) return run.result(oracle);
+  if (!('digest' in expected)) {
+    if (!first) return run.result(expected);
     // The first push ran all the same: it is recorded, and what it pushed is not "not pushed".
     const pushed = await settleFirstPush(run, first);
-    if (pushed.length === 0) return run.result(oracle);
-    oracle.tags = oracle.tags.filter((t) => !pushed.includes(t));
-    return run.result(oracle, await readAll(run, pushed));
+    if (pushed.length === 0) return run.result(expected);
+    expected.tags = expected.tags.filter((t) => !pushed.includes(t));
+    return run.result(expected, await readBackTags(run, pushed));
   }
-  run.digest = oracle.digest;
-  run.index = oracle.index;
-  deps.info(`Expected index digest: ${oracle.digest}`);
+  run.digest = expected.digest;
+  run.index = expected.index;
+  deps.info(`Expected index digest: ${expected.digest}`);
   if (options.dryRun) return run.result(undefined, []);
   await deps.pushesAllowed; // throws the check's error: nothing is pushed
   takeAlready(run);
@@ -48,7 +49,7 @@ export async function runMerge(options: MergeOptions, deps: EngineDeps): Promise
   await pushAll(run);
   if (run.failure) {
     run.failure.tags.push(...run.pending.map((t) => t.original));
-    return run.result(run.failure, await readAll(run));
+    return run.result(run.failure, await readBackTags(run));
   }
 
   // 3. Verify: every tag, read back from the registry, must hold the expected digest.

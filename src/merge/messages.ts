@@ -49,7 +49,7 @@ const READ_REFUSED = new Set([
  * happened (a source not found, a registry or network error, access refused); otherwise how the
  * --dry-run failed, buildx's own line being added by the report ("buildx said: ...").
  */
-export function oracleFailureMessage(c: Classification, reason: string, adviceText: string): string {
+export function dryRunFailureMessage(c: Classification, reason: string, adviceText: string): string {
   const reading = c.notFound || c.class === 'transient' || READ_REFUSED.has(c.signature);
   const what = reading
     ? 'buildx could not read the sources to compute the index'

@@ -6,6 +6,7 @@
 // use buildx copies, with one warning. The planning and the decisions are pure.
 
 import type { FailureClass } from '../buildx/classify.js';
+import { OCI_INDEX } from '../registry/media-types.js';
 import type { ImageRef } from '../registry/reference.js';
 import { retryWait } from '../util/retry.js';
 import { shouldRetry } from './retry.js';
@@ -78,7 +79,7 @@ export function putVerdict(
 /** The media type of the index bytes (from its JSON). */
 export function mediaTypeOf(index: string): string {
   const { mediaType } = JSON.parse(index) as { mediaType?: string };
-  return mediaType ?? 'application/vnd.oci.image.index.v1+json';
+  return mediaType ?? OCI_INDEX;
 }
 
 interface PutError {
@@ -162,7 +163,7 @@ export async function putAll(run: MergeRun, tags: ImageRef[]): Promise<void> {
   else if (run.failure) run.failure.tags.push(...queue.map((t) => t.original));
 }
 
-/** A PUT sent again, and the wait the registry asked for before it (the longest is kept). */
+/** Records a PUT sent again, with its class, the answer and the waits (each retry is kept); the run recovered. */
 function countRetry(run: MergeRun, retry: PutRetry): void {
   run.putStats!.retries.push(retry);
   run.recovered = true;

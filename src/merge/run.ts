@@ -1,6 +1,6 @@
 // The state of one merge, in one object: the attempts so far, the index digest once known, which
 // tags hold it, which are still to push and how many per invocation, and the failure that stops
-// the run. The oracle, the pushes and the verification read and change it; nothing else is shared.
+// the run. The --dry-run, the pushes and the verification read and change it; nothing else is shared.
 
 import type { Classification } from '../buildx/classify.js';
 import type { ExecOutcome } from '../exec/buildx.js';

@@ -29,11 +29,14 @@ export interface EngineDeps {
   pushesAllowed?: Promise<unknown>;
 }
 
+/** The `invocation` of the --dry-run's attempts, as the `result` output spells it (workflows read it). */
+export const DRY_RUN_INVOCATION = 'oracle' as const;
+
 export interface AttemptRecord {
   /** 1-based, over the whole run */
   number: number;
-  /** `oracle` for the --dry-run, else the invocation it belongs to (1-based) */
-  invocation: number | 'oracle';
+  /** DRY_RUN_INVOCATION for the --dry-run, else the invocation it belongs to (1-based) */
+  invocation: number | typeof DRY_RUN_INVOCATION;
   /** 1-based within its invocation */
   try: number;
   tags: string[];
@@ -86,7 +89,7 @@ export interface PutRetry {
 }
 
 export interface Failure {
-  class: FailureClass | 'verify' | 'oracle';
+  class: FailureClass | 'verify';
   signature: string;
   line: string;
   message: string;

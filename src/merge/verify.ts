@@ -12,7 +12,7 @@ import type { Failure, TagResult } from './types.js';
  * only the tags in `only` are read when it is given. One request each, unless `written`: then a
  * tag not showing the index is asked again up to read-timeout.
  */
-export async function readAll(
+export async function readBackTags(
   run: MergeRun,
   only?: readonly string[],
   written = false,
@@ -61,7 +61,7 @@ async function readOne(
 export async function verification(run: MergeRun): Promise<{ tags: TagResult[]; failure?: Failure }> {
   const { digest } = run;
   if (!run.options.verify) return { tags: run.tagNames.map((tag) => ({ tag, digest, verified: false })) };
-  const tags = await readAll(run, undefined, true);
+  const tags = await readBackTags(run, undefined, true);
   const wrong = tags.filter((t) => !t.verified);
   return { tags, failure: wrong.length > 0 ? verifyFailure(wrong, tags.length, digest) : undefined };
 }

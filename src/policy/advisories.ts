@@ -2,7 +2,7 @@
 
 import semver from 'semver';
 
-import { versionOf } from '../buildx/release.js';
+import { versionOf } from '../buildx/release-assets.js';
 import data from './advisories.json' with { type: 'json' };
 
 export interface Advisory {

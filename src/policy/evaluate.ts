@@ -6,7 +6,7 @@
 
 import semver from 'semver';
 
-import { versionOf } from '../buildx/release.js';
+import { versionOf } from '../buildx/release-assets.js';
 import type { BuildxSpec } from '../buildx/spec.js';
 import { sourceOf } from '../buildx/spec.js';
 import { type Advisory, ADVISORIES, advisoriesFor, describeAdvisory } from './advisories.js';

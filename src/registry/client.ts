@@ -3,26 +3,21 @@
 // `Retry-After` the registry sent, seconds or an HTTP date, up to the backoff cap), answering 401
 // challenges (Basic, or a Bearer token exchange) with the credentials of ./credentials.ts. One
 // token per repository, asked once however many reads run at once, and asked again when the
-// registry refuses it (it expired).
+// registry refuses it (it expired). It also writes a manifest to a tag (one PUT, with the
+// repository's push token; the caller retries).
 // Credentials are never logged. HTTP goes through src/http/request.ts (node:http), never `fetch`:
 // see there why.
 
 import { createHash } from 'node:crypto';
 
 import { type Credentials, type CredentialsKnown, DockerCredentials } from './credentials.js';
-import { type HttpRequest, type HttpResponse, readAll, request } from '../http/request.js';
+import { type HttpRequest, type HttpResponse, readBody, request } from '../http/request.js';
+import { MANIFEST_ACCEPT } from './media-types.js';
 import { DOCKER_HUB, type ImageRef } from './reference.js';
 import { isLoopbackAuthority } from '../util/loopback.js';
 import { retryAfterMs, withRetry } from '../util/retry.js';
 
 export { configKeys, type Credentials, type CredentialsKnown } from './credentials.js';
-
-export const MANIFEST_ACCEPT = [
-  'application/vnd.oci.image.index.v1+json',
-  'application/vnd.docker.distribution.manifest.list.v2+json',
-  'application/vnd.oci.image.manifest.v1+json',
-  'application/vnd.docker.distribution.manifest.v2+json',
-].join(', ');
 
 export interface RegistryClientOptions {
   /** folder holding config.json; default $DOCKER_CONFIG, or ~/.docker when it is unset or empty */
@@ -102,7 +97,7 @@ export class RegistryClient {
       if (!res.ok) res.discard();
       if (res.status === 404) return null;
       if (!res.ok) throw statusError('GET', url, res);
-      const body = await readAll(res);
+      const body = await readBody(res);
       return `sha256:${createHash('sha256').update(body).digest('hex')}`;
     }
     throw statusError('HEAD', url, res);
@@ -127,14 +122,14 @@ export class RegistryClient {
     const sent = this.auths.get(scopeKey);
     const token = sent && (await sent.catch(() => undefined));
     if (token) headers.Authorization = token;
-    let res = await this.fetch(url, { method, headers, body: put?.body });
+    let res = await this.send(url, { method, headers, body: put?.body });
     if (res.status === 401) {
       const challenge = res.headers.get('www-authenticate');
       res.discard();
       if (!challenge) return res;
       const auth = await this.reauthorize(ref, scopeKey, challenge, sent, put !== undefined);
       if (!auth) return res;
-      res = await this.fetch(url, { method, headers: { ...headers, Authorization: auth }, body: put?.body });
+      res = await this.send(url, { method, headers: { ...headers, Authorization: auth }, body: put?.body });
     }
     return res;
   }
@@ -149,7 +144,7 @@ export class RegistryClient {
     const url = `${registryBaseUrl(ref.domain)}/v2/${ref.path}/manifests/${ref.tag ?? 'latest'}`;
     const res = await this.request(ref, url, 'PUT', { body, mediaType });
     if (!res.ok) {
-      const text = (await readAll(res).catch(() => Buffer.alloc(0))).toString('utf8').slice(0, 300);
+      const text = (await readBody(res).catch(() => Buffer.alloc(0))).toString('utf8').slice(0, 300);
       const err = statusError('PUT', url, res);
       throw new RegistryError(
         `${err.message}${text ? `: ${text.trim()}` : ''}`,
@@ -182,7 +177,8 @@ export class RegistryClient {
     return next;
   }
 
-  private async fetch(url: string, init: HttpRequest): Promise<HttpResponse> {
+  /** One request under the client's timeout; a network failure becomes a RegistryError. */
+  private async send(url: string, init: HttpRequest): Promise<HttpResponse> {
     try {
       return await request(url, { ...init, signal: AbortSignal.timeout(this.timeoutMs) });
     } catch (err) {
@@ -210,7 +206,7 @@ export class RegistryClient {
     if (!res.ok) res.discard();
     if (!res.ok)
       throw new RegistryError(`token request to ${realm.host}: ${res.status} ${res.statusText}`, res.status);
-    const body = JSON.parse((await readAll(res)).toString('utf8')) as {
+    const body = JSON.parse((await readBody(res)).toString('utf8')) as {
       token?: string;
       access_token?: string;
     };
@@ -237,7 +233,7 @@ export class RegistryClient {
         scope,
         client_id: 'safe-imagetools',
       });
-      const res = await this.fetch(realm.toString(), {
+      const res = await this.send(realm.toString(), {
         method: 'POST',
         headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
         body: form.toString(),
@@ -260,7 +256,7 @@ export class RegistryClient {
     const url = new URL(realm);
     if (service) url.searchParams.set('service', service);
     url.searchParams.set('scope', scope);
-    return this.fetch(url.toString(), {
+    return this.send(url.toString(), {
       method: 'GET',
       headers: authorization ? { Authorization: authorization } : {},
     });

@@ -38,13 +38,13 @@ export interface ImageRef {
   original: string;
 }
 
-export class ReferenceError extends Error {}
+export class InvalidReferenceError extends Error {}
 
-/** Parses a reference, throwing a ReferenceError that says what is wrong with it. */
+/** Parses a reference, throwing an InvalidReferenceError that says what is wrong with it. */
 export function parseReference(text: string): ImageRef {
-  if (text.length === 0) throw new ReferenceError('empty reference');
+  if (text.length === 0) throw new InvalidReferenceError('empty reference');
   if (/[^\x21-\x7e]/.test(text)) {
-    throw new ReferenceError('a reference holds no whitespace, control or non-ASCII characters');
+    throw new InvalidReferenceError('a reference holds no whitespace, control or non-ASCII characters');
   }
   let rest = text;
   let digest: string | undefined;
@@ -53,10 +53,12 @@ export function parseReference(text: string): ImageRef {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
     if (!DIGEST_RE.test(digest)) {
-      throw new ReferenceError(`"${digest}" is not a digest (expected algorithm:hex, e.g. sha256:<64 hex>)`);
+      throw new InvalidReferenceError(
+        `"${digest}" is not a digest (expected algorithm:hex, e.g. sha256:<64 hex>)`,
+      );
     }
     if (digest.startsWith('sha256:') && !SHA256_DIGEST_RE.test(digest)) {
-      throw new ReferenceError(`"${digest}" is not a sha256 digest (64 lower-case hex characters)`);
+      throw new InvalidReferenceError(`"${digest}" is not a sha256 digest (64 lower-case hex characters)`);
     }
   }
   let tag: string | undefined;
@@ -66,15 +68,15 @@ export function parseReference(text: string): ImageRef {
     tag = rest.slice(colon + 1);
     rest = rest.slice(0, colon);
     if (!TAG_RE.test(tag)) {
-      throw new ReferenceError(
+      throw new InvalidReferenceError(
         `"${tag}" is not a valid tag (letters, digits, "_", "." and "-", at most 128)`,
       );
     }
   }
   const name = rest;
-  if (name.length === 0) throw new ReferenceError('the repository name is missing');
+  if (name.length === 0) throw new InvalidReferenceError('the repository name is missing');
   if (name.length > NAME_TOTAL_LENGTH_MAX) {
-    throw new ReferenceError(`the repository name is longer than ${NAME_TOTAL_LENGTH_MAX} characters`);
+    throw new InvalidReferenceError(`the repository name is longer than ${NAME_TOTAL_LENGTH_MAX} characters`);
   }
   const parts = name.split('/');
   let domain = DOCKER_HUB;
@@ -85,12 +87,12 @@ export function parseReference(text: string): ImageRef {
   ) {
     domain = first;
     parts.shift();
-    if (!DOMAIN_RE.test(domain)) throw new ReferenceError(`"${domain}" is not a valid registry host`);
+    if (!DOMAIN_RE.test(domain)) throw new InvalidReferenceError(`"${domain}" is not a valid registry host`);
     if (DOCKER_HUB_ALIASES.has(domain)) domain = DOCKER_HUB;
   }
   for (const part of parts) {
     if (!PATH_COMPONENT_RE.test(part)) {
-      throw new ReferenceError(
+      throw new InvalidReferenceError(
         /[A-Z]/.test(part)
           ? `repository name "${name}" must be lower-case`
           : `"${part}" is not a valid repository path component in "${name}"`,
@@ -118,7 +120,7 @@ export function formatReference(ref: Pick<ImageRef, 'domain' | 'path' | 'tag' | 
 /** A target tag: a reference with no digest; `latest` when no tag is written, as docker does. */
 export function parseTag(text: string): ImageRef {
   const ref = parseReference(text);
-  if (ref.digest) throw new ReferenceError('a target tag cannot hold a digest');
+  if (ref.digest) throw new InvalidReferenceError('a target tag cannot hold a digest');
   return { ...ref, tag: ref.tag ?? 'latest' };
 }
 

@@ -5,7 +5,7 @@
 // said once the log is free of buildx sections (a workflow command inside one is not read).
 
 import type { SerialLog } from '../exec/log.js';
-import type { Installed } from '../install/install.js';
+import type { Installed } from '../install/types.js';
 import type { Finding } from '../policy/evaluate.js';
 import type { Annotator } from './annotate.js';
 import type { PolicyGate } from './policy.js';

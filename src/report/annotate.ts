@@ -4,7 +4,7 @@
 
 import * as core from '@actions/core';
 
-import { lineFor, type StepLocation } from './locate.js';
+import { lineFor, type StepLocation } from './workflow-step.js';
 
 export type Kind = 'error' | 'warning' | 'notice';
 export const MAX_PER_KIND = 10;

@@ -2,7 +2,7 @@
 // and kept for the summary and the `result` output; a blocking finding stops the run.
 
 import type { Policy } from '../inputs/policy-file.js';
-import type { Installed } from '../install/install.js';
+import type { Installed } from '../install/types.js';
 import { blocking, checkActual, type Finding } from '../policy/evaluate.js';
 import type { Annotator } from './annotate.js';
 import { Reported } from './guard.js';

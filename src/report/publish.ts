@@ -4,7 +4,7 @@
 
 import * as core from '@actions/core';
 
-import type { Installed } from '../install/install.js';
+import type { Installed } from '../install/types.js';
 import type { MergeResult } from '../merge/engine.js';
 import { advisoryForFailure } from '../policy/advisories.js';
 import type { Annotator } from './annotate.js';

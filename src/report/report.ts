@@ -1,7 +1,7 @@
 // The step's outputs, as pure builders: `result` (JSON), `attempts`, `digest` and the rest.
 // report/summary.ts words the job summary and the final annotation; report/publish.ts writes them.
 
-import type { MergeResult } from '../merge/engine.js';
+import { DRY_RUN_INVOCATION, type MergeResult } from '../merge/engine.js';
 
 export interface BuildxInfo {
   version: string;
@@ -58,7 +58,7 @@ export interface ResultJson {
   repositories?: MergeResult['repositories'];
   attempts: {
     number: number;
-    invocation: number | 'oracle';
+    invocation: number | typeof DRY_RUN_INVOCATION;
     try: number;
     tags: string[];
     ok: boolean;
@@ -117,9 +117,11 @@ export function resultJson(r: MergeResult, buildx: BuildxInfo, policy?: PolicyIn
   };
 }
 
-/** Push attempts (the --dry-run oracle is not one, except in a dry run). */
+/** Push attempts (the --dry-run is not one, except in a dry run). */
 export function countAttempts(r: MergeResult, dryRun: boolean): number {
-  return r.attempts.filter((a) => (dryRun ? a.invocation === 'oracle' : a.invocation !== 'oracle')).length;
+  return r.attempts.filter((a) =>
+    dryRun ? a.invocation === DRY_RUN_INVOCATION : a.invocation !== DRY_RUN_INVOCATION,
+  ).length;
 }
 
 export interface StepOutputs {

@@ -2,7 +2,7 @@
 // rows of the table below it), the manifest PUTs summed up, and the attempts table, whose evidence
 // columns (the line that shows it, exit, wait after) appear only when a row has something in them.
 
-import type { AttemptRecord, MergeResult } from '../merge/engine.js';
+import { type AttemptRecord, DRY_RUN_INVOCATION, type MergeResult } from '../merge/engine.js';
 import { formatDuration } from '../util/parse.js';
 import { absorbed, clip, esc, plural } from './words.js';
 
@@ -11,7 +11,7 @@ export const ATTEMPT_ROWS = 100;
 
 /** `Ran 1 --dry-run and 5 push attempts: ...`: the counts are the rows of the attempts table. */
 export function ranLine(r: MergeResult): string {
-  const dry = r.attempts.filter((a) => a.invocation === 'oracle').length;
+  const dry = r.attempts.filter((a) => a.invocation === DRY_RUN_INVOCATION).length;
   const pushes = r.attempts.length - dry;
   const what = `Ran ${plural(dry, '--dry-run')} and ${plural(pushes, 'push attempt')}`;
   const failed = r.attempts.filter((a) => !a.ok);
@@ -39,7 +39,7 @@ const CONTENT_WORDS: Record<string, string> = {
 export function contentLine(r: MergeResult): string | undefined {
   const noted = (r.repositories ?? []).filter((c) => CONTENT_WORDS[c.content] !== undefined);
   if (noted.length === 0) return undefined;
-  const pushed = r.attempts.some((a) => a.invocation !== 'oracle');
+  const pushed = r.attempts.some((a) => a.invocation !== DRY_RUN_INVOCATION);
   const said = noted.map((c) => `${c.repository} ${CONTENT_WORDS[c.content]}`).join('; ');
   return `${pushed ? '' : 'No buildx push: '}${said}.`;
 }
@@ -88,7 +88,7 @@ function cells(a: AttemptRecord, repo?: string): Cells {
   // the tag table above names the tags in full: here `:1.4.2` when they share one repository
   const tag = (t: string) => (repo && t.startsWith(`${repo}:`) ? t.slice(repo.length) : t);
   const what =
-    a.invocation === 'oracle'
+    a.invocation === DRY_RUN_INVOCATION
       ? '--dry-run'
       : a.tags.length === 1
         ? `\`${tag(a.tags[0]!)}\``

@@ -2,7 +2,7 @@
 // read-back found), as a table for the job summary and as one line each for the end of the log,
 // so both give the same answer. No digest in a row unless the tag holds something else.
 
-import type { AttemptRecord, MergeResult, TagResult } from '../merge/engine.js';
+import { type AttemptRecord, DRY_RUN_INVOCATION, type MergeResult, type TagResult } from '../merge/engine.js';
 import { formatDuration } from '../util/parse.js';
 import { clip, esc, shortDigest } from './words.js';
 
@@ -19,7 +19,7 @@ export interface TagState {
 /** The push attempt after which a tag held the index: it exited 0, or the tag was found landed. */
 function landedBy(r: MergeResult, tag: string): AttemptRecord | undefined {
   return r.attempts.find(
-    (a) => a.invocation !== 'oracle' && ((a.ok && a.tags.includes(tag)) || a.landed?.includes(tag)),
+    (a) => a.invocation !== DRY_RUN_INVOCATION && ((a.ok && a.tags.includes(tag)) || a.landed?.includes(tag)),
   );
 }
 

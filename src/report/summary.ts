@@ -3,7 +3,7 @@
 // and the words of the final annotation (a failure, or a recovery), the things to do first.
 // report/publish.ts writes them; summary-*.ts build the parts.
 
-import type { MergeResult } from '../merge/engine.js';
+import { DRY_RUN_INVOCATION, type MergeResult } from '../merge/engine.js';
 import { formatDuration } from '../util/parse.js';
 import { type BuildxInfo, countAttempts, type PolicyInfo } from './report.js';
 import { buildxTable, policyLines } from './summary-buildx.js';
@@ -26,7 +26,7 @@ export interface Annotation {
  */
 export function alongsideNote(r: MergeResult): string {
   if (r.ok || r.digest !== undefined) return '';
-  const push = r.attempts.find((a) => a.invocation !== 'oracle');
+  const push = r.attempts.find((a) => a.invocation !== DRY_RUN_INVOCATION);
   if (!push) return '';
   const what = `The first push (${clip(push.tags.join(', '), 300)}) ran alongside the --dry-run and`;
   return push.ok
@@ -61,7 +61,7 @@ export function failureAnnotation(r: MergeResult, dryRun: boolean, known?: Known
   if (r.attempts.filter((a) => !a.ok).length > 1) {
     // the summary's counts: the --dry-run is not an attempt
     const waited = r.attempts.reduce((t, a) => t + a.waitMs, 0);
-    const dry = r.attempts.filter((a) => a.invocation === 'oracle').length;
+    const dry = r.attempts.filter((a) => a.invocation === DRY_RUN_INVOCATION).length;
     const ran = `Ran ${plural(dry, '--dry-run')} and ${plural(r.attempts.length - dry, 'push attempt')}`;
     parts.push(`${ran}, waiting ${formatDuration(waited)} in all: ${absorbed(r)}.`);
   }
@@ -79,7 +79,7 @@ export function recoveryAnnotation(r: MergeResult, known?: KnownFailure): Annota
     failures.find((a) => a.class === 'panic')?.signature ??
     failures[0]?.signature ??
     (putRetries[0] ? `manifest PUT ${putSignature(putRetries[0].answer)}` : '');
-  const pushes = r.attempts.filter((a) => a.invocation !== 'oracle').length;
+  const pushes = r.attempts.filter((a) => a.invocation !== DRY_RUN_INVOCATION).length;
   const title = clip(`recovered from ${classes}: ${sig} (${plural(pushes, 'attempt')})`, 120);
   const message = [
     ...toDo(r, known).map(toDoText),

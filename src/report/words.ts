@@ -22,7 +22,6 @@ export const FAILED: Record<string, string> = {
   timeout: 'buildx hung',
   unknown: 'buildx failed',
   verify: 'verification failed',
-  oracle: 'buildx failed',
 };
 
 /** A failed attempt of each class, counted: `2 crashes`, `1 registry error`. */

@@ -11,7 +11,7 @@ import {
   locateStep,
   type StepLocation,
   workflowPath,
-} from '../../src/report/locate.js';
+} from '../../src/report/workflow-step.js';
 
 // The workflows below start at line 1 right after the backtick; the line numbers in the tables are
 // the lines of these texts.

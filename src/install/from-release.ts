@@ -1,22 +1,16 @@
-// Releases: the release list (the GitHub API, or the list shipped in the action), the tag a range
-// or `latest` resolves to under the policy, and a release installed: tool cache, else download,
-// checksums.txt, `version` check, cache.
+// A buildx release: the release list (the GitHub API, or the list shipped in the action), the tag
+// a range or `latest` resolves to under the policy, and a release installed: tool cache, else
+// download, checksums.txt, `version` check, cache.
 
 import { rm } from 'node:fs/promises';
 
-import { assetName, pickRelease, type Release, versionOf } from '../buildx/release.js';
+import { assetName, pickRelease, type Release, versionOf } from '../buildx/release-assets.js';
 import type { BuildxSpec } from '../buildx/spec.js';
 import { cacheBinary, cachedSha256 } from './cache.js';
 import { downloadVerified, fileSha, publishedChecksum } from './download.js';
 import { fetchText, safeUrl } from './http.js';
-import {
-  checkRuns,
-  fromCache,
-  type Installed,
-  installedAt,
-  InstallError,
-  type InstallOptions,
-} from './installed.js';
+import { type Installed, installedAt, InstallError, type InstallOptions } from './types.js';
+import { checkRuns, fromCache } from './version-check.js';
 import knownReleases from './known-releases.json' with { type: 'json' };
 
 /** The release list: the GitHub API, or the list shipped in the action when that cannot be had. */

@@ -1,11 +1,8 @@
-// What every way of installing shares: the options, the result (one builder for it), the error,
-// and the checks of a binary (`version` runs) and of a tool-cache hit.
+// What every way of installing is given and gives back: the options, the Installed record (one
+// builder for it) and the InstallError. The checks of a binary are in ./version-check.ts.
 
 import type { Buildx, BuildxSource, BuildxSpec } from '../buildx/spec.js';
-import type { Platform } from '../buildx/release.js';
-import { runProcess } from '../exec/process.js';
-import { evict, findCached, recordedVersion, recordVersion } from './cache.js';
-import { parseVersionOutput } from './locate.js';
+import type { Platform } from '../buildx/release-assets.js';
 
 export interface InstallOptions {
   spec: BuildxSpec;
@@ -65,50 +62,4 @@ export function installedAt(
 ): Installed {
   const b: Buildx = typeof at === 'string' ? { file: at, prefix: [], source: 'path', path: at } : at;
   return { ...b, source, version, ...more, cached: more.cached ?? false, how };
-}
-
-/** Runs `<binary> version` and returns what it reports, or undefined when it does not run. */
-export async function reportedVersion(
-  file: string,
-  prefix: string[] = [],
-  signal?: AbortSignal,
-): Promise<string | undefined> {
-  const r = await runProcess({
-    file,
-    args: [...prefix, 'version'],
-    timeoutMs: 30_000,
-    captureStdoutBytes: 64 * 1024,
-    signal,
-  }).catch(() => undefined);
-  if (!r || r.exitCode !== 0) return undefined;
-  return parseVersionOutput(r.stdout)?.version;
-}
-
-/** The version a freshly obtained binary reports; an InstallError when it does not run. */
-export async function checkRuns(file: string, opts: InstallOptions): Promise<string> {
-  const version = await reportedVersion(file, [], opts.signal);
-  if (!version) throw new InstallError(`the binary at ${file} does not run "version"`);
-  return version;
-}
-
-/**
- * A cache hit that runs, or undefined (an entry that no longer runs is evicted). The version the
- * cache recorded for this very file is taken as is; else `version` runs, and its answer is recorded.
- */
-export async function fromCache(
-  key: string,
-  opts: InstallOptions,
-): Promise<{ file: string; version: string } | undefined> {
-  const file = findCached(key, opts.platform.arch, opts.platform.os);
-  if (!file) return undefined;
-  const recorded = await recordedVersion(file);
-  if (recorded) return { file, version: recorded };
-  const version = await reportedVersion(file, [], opts.signal);
-  if (version) {
-    await recordVersion(file, version);
-    return { file, version };
-  }
-  opts.warning(`The cached buildx at ${file} no longer runs; removing it and installing again`);
-  await evict(file);
-  return undefined;
 }

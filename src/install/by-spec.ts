@@ -6,18 +6,16 @@
 //   url      download (+ buildx-checksum) + `version` check + cache by content hash
 //   git      resolve the ref to a commit -> cache by commit, else build (Go, or Docker) + cache
 //
-// One module per way: ./local.ts, ./release.ts (also ranges and latest), ./url.ts, ./from-git.ts;
-// shared: ./installed.ts (options, result, checks), ./download.ts (download and verify).
+// One module per way: ./local.ts, ./from-release.ts (also ranges and latest), ./from-url.ts,
+// ./from-git.ts; shared: ./types.ts (options, result, error), ./version-check.ts (`version` runs,
+// tool-cache hits), ./download.ts (download and verify).
 
 import type { Buildx, BuildxSpec } from '../buildx/spec.js';
 import { installGit } from './from-git.js';
-import type { Installed, InstallOptions } from './installed.js';
+import { installRelease, resolveRelease } from './from-release.js';
+import { installUrl } from './from-url.js';
 import { installLocal, locateLocal } from './local.js';
-import { installRelease, resolveRelease } from './release.js';
-import { installUrl } from './url.js';
-
-export { type Installed, InstallError, type InstallOptions, reportedVersion } from './installed.js';
-export { listReleases } from './release.js';
+import type { Installed, InstallOptions } from './types.js';
 
 /** Installs the buildx that `buildx-version` names, and says how long it took. */
 export async function installBuildx(opts: InstallOptions): Promise<Installed> {

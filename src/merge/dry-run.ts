@@ -1,31 +1,28 @@
-// The oracle: `--dry-run` prints the index buildx will push, and its digest is the digest every
-// tag must hold. It pushes nothing; it is retried like a push (what it reads is the sources).
+// The --dry-run: it prints the index buildx will push, and its digest is the digest every tag must
+// hold. It pushes nothing; it is retried like a push (what it reads is the sources).
 
 import { createHash } from 'node:crypto';
 
 import type { Classification } from '../buildx/classify.js';
 import { createArgs } from '../buildx/imagetools.js';
 import type { ExecOutcome } from '../exec/buildx.js';
+import { INDEX_TYPES } from '../registry/media-types.js';
 import { advice, adviceContext } from './advice.js';
 import { droppedAnnotations, droppedAnnotationsMessage } from './annotations-check.js';
-import { failureOf, oracleFailureMessage } from './messages.js';
+import { dryRunFailureMessage, failureOf } from './messages.js';
 import { shouldRetry } from './retry.js';
 import { attemptOf, classOf, type MergeRun } from './run.js';
-import type { Failure } from './types.js';
+import { DRY_RUN_INVOCATION, type Failure } from './types.js';
 
-const INDEX_TYPES = new Set([
-  'application/vnd.oci.image.index.v1+json',
-  'application/vnd.docker.distribution.manifest.list.v2+json',
-]);
-
-export interface Oracle {
+/** What a --dry-run printed: the index and its digest. */
+export interface DryRunIndex {
   digest: string;
   /** the index bytes */
   index: string;
 }
 
 /** The digest of the index `--dry-run` printed: sha256 of its bytes without the trailing newline. */
-export function indexDigest(dryRunOutput: string): Oracle {
+export function indexDigest(dryRunOutput: string): DryRunIndex {
   const index = dryRunOutput.replace(/\r?\n$/, '');
   let parsed: { mediaType?: string; manifests?: unknown[] };
   try {
@@ -42,7 +39,7 @@ export function indexDigest(dryRunOutput: string): Oracle {
 }
 
 /** The index a --dry-run printed, or how it failed (printing no index is a failure too). */
-function oracleOf(out: ExecOutcome): Oracle | Classification {
+function printedIndex(out: ExecOutcome): DryRunIndex | Classification {
   if (!out.ok) return classOf(out);
   try {
     return indexDigest(out.stdoutTruncated ? '' : out.stdout);
@@ -55,11 +52,15 @@ function oracleOf(out: ExecOutcome): Oracle | Classification {
  * The index, or a Failure when it lacks annotations asked for: buildx would push it without them
  * and exit 0. (No push has started: see startFirstPush.)
  */
-function annotationsKept(oracle: Oracle, annotations: readonly string[], tags: string[]): Oracle | Failure {
-  if (annotations.length === 0) return oracle;
-  const dropped = droppedAnnotations(oracle.index, annotations);
-  if (dropped.length === 0) return oracle;
-  const { mediaType } = JSON.parse(oracle.index) as { mediaType?: string };
+function annotationsKept(
+  printed: DryRunIndex,
+  annotations: readonly string[],
+  tags: string[],
+): DryRunIndex | Failure {
+  if (annotations.length === 0) return printed;
+  const dropped = droppedAnnotations(printed.index, annotations);
+  if (dropped.length === 0) return printed;
+  const { mediaType } = JSON.parse(printed.index) as { mediaType?: string };
   const cause = {
     class: 'permanent' as const,
     signature: 'annotations dropped by buildx',
@@ -69,7 +70,7 @@ function annotationsKept(oracle: Oracle, annotations: readonly string[], tags: s
 }
 
 /** Runs the --dry-run, with its retries: the index, or the Failure it gave up on. */
-export async function runOracle(run: MergeRun): Promise<Oracle | Failure> {
+export async function runDryRun(run: MergeRun): Promise<DryRunIndex | Failure> {
   const { options, deps } = run;
   const args = createArgs({
     sources: options.sources,
@@ -81,8 +82,8 @@ export async function runOracle(run: MergeRun): Promise<Oracle | Failure> {
   let notFound = 0;
   for (let n = 1; ; n++) {
     const out = await deps.exec(args, `expected digest (--dry-run), attempt ${n}`);
-    const got = oracleOf(out);
-    const at = { invocation: 'oracle' as const, try: n, tags: [], sources: options.sources };
+    const got = printedIndex(out);
+    const at = { invocation: DRY_RUN_INVOCATION, try: n, tags: [], sources: options.sources };
     if ('digest' in got) {
       run.record(attemptOf(at, out));
       const kept = annotationsKept(got, options.annotations, run.tagNames);
@@ -95,7 +96,7 @@ export async function runOracle(run: MergeRun): Promise<Oracle | Failure> {
     const decision = shouldRetry(c.class, n, options.maxAttempts, options.retryOn, notFound);
     if (!decision.retry) {
       const adviceText = advice(c, await adviceContext(c, 'pull', options.sources, deps.credentialsFor));
-      const message = oracleFailureMessage(c, decision.reason, adviceText);
+      const message = dryRunFailureMessage(c, decision.reason, adviceText);
       return failureOf(c, message, run.tagNames, adviceText);
     }
     await run.backOff(rec, n, (s) => `Retrying --dry-run in ${s} (${decision.reason})`);

@@ -22,6 +22,7 @@ import { buildxPath } from '../testbed/paths.js';
 import { readDigest, type Registry, startRegistry } from '../testbed/registry.js';
 import { type ReleaseServer, startReleaseServer } from '../testbed/release-server.js';
 import { type ActionRun, runAction } from '../testbed/runner.js';
+import { ACTION_USER_AGENT } from '../testbed/user-agent.js';
 
 let reg: Registry;
 let server: ReleaseServer;
@@ -139,6 +140,9 @@ describe('releases', () => {
     expect(api.every((q) => q.headers.authorization === `Bearer ${TOKEN}`)).toBe(true);
     expect(server.requests.slice(before).every((q) => !q.url.includes(TOKEN))).toBe(true);
     expect(r.run.stdout + r.run.stderr).not.toContain(TOKEN);
+    // every request, to the API and for the downloads (redirects followed), says who sends it
+    const agents = new Set(server.requests.slice(before).map((q) => q.headers['user-agent']));
+    expect(agents).toEqual(new Set([ACTION_USER_AGENT]));
   });
 
   it('a second run of the same version hits the tool cache and makes no network request: the server may be gone', async () => {

@@ -1,5 +1,7 @@
-// Locating a buildx that needs no install: the runner's `docker buildx`, or a binary at a path,
-// run standalone. (Releases, ranges, git fix branches and URLs: see ./install.ts.)
+// Finding binaries already on this machine, without installing anything: a command on PATH, the
+// docker CLI's plugin folders, and the buildx a `buildx-version` names when it needs no install
+// (the runner's `docker buildx`, or a binary at a path, run standalone). The other ways (releases,
+// ranges, git fix branches, URLs) are dispatched by ./by-spec.ts.
 
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
@@ -9,26 +11,6 @@ import type { Buildx, BuildxSource } from '../buildx/spec.js';
 import { InputError } from '../util/parse.js';
 
 export type { BuildxSource };
-
-export interface BuildxVersion {
-  /** the version as the binary reports it, e.g. `v0.13.1` or `0.13.1+ds1` */
-  version: string;
-  /** the whole first line of `buildx version` */
-  raw: string;
-}
-
-/** Parses `github.com/docker/buildx v0.13.1 abcdef` (and Debian's `... 0.13.1+ds1 0.13.1+ds1-3`). */
-export function parseVersionOutput(text: string): BuildxVersion | undefined {
-  const line = text
-    .split(/\r?\n/)
-    .find((l) => l.trim() !== '')
-    ?.trim();
-  if (!line) return undefined;
-  // A release reports its semver; a build from a branch reports the ref it was built from.
-  const m = line.match(/^\S*buildx\S*\s+(\S+)/);
-  if (!m) return undefined;
-  return { version: m[1] as string, raw: line };
-}
 
 export function findOnPath(name: string, pathEnv = process.env.PATH ?? ''): string | undefined {
   for (const dir of pathEnv.split(delimiter)) {

@@ -6,7 +6,8 @@ import { rm } from 'node:fs/promises';
 import { cacheBinary, urlKey } from './cache.js';
 import { downloadVerified } from './download.js';
 import { safeUrl } from './http.js';
-import { checkRuns, fromCache, type Installed, installedAt, type InstallOptions } from './installed.js';
+import { type Installed, installedAt, type InstallOptions } from './types.js';
+import { checkRuns, fromCache } from './version-check.js';
 
 export async function installUrl(url: string, opts: InstallOptions): Promise<Installed> {
   if (opts.checksum) {

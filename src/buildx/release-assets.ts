@@ -1,5 +1,6 @@
-// Pure helpers for buildx releases: asset names per platform, checksums.txt, and picking the
-// release a range or `latest` means.
+// What a buildx release publishes, and which release a spec means; pure: the platform and file
+// name of each release asset, checksums.txt, the version a tag names, the release a range or
+// `latest` picks, and where release binaries are downloaded from by default.
 
 import semver from 'semver';
 

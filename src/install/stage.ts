@@ -4,12 +4,13 @@
 
 import { tmpdir } from 'node:os';
 
-import { currentPlatform } from '../buildx/release.js';
+import { currentPlatform } from '../buildx/release-assets.js';
 import type { Inputs } from '../inputs/inputs.js';
 import type { Policy } from '../inputs/policy-file.js';
 import { allowedRelease, versionCanStop } from '../policy/evaluate.js';
-import { type Installed, type InstallOptions, type Started, startBuildx } from './install.js';
+import { type Started, startBuildx } from './by-spec.js';
 import { installPlugin } from './plugin.js';
+import type { Installed, InstallOptions } from './types.js';
 
 export interface SetupContext {
   workspace: string;
