@@ -31,8 +31,8 @@ import { findStep } from './report/workflow-step.js';
 import { PolicyGate } from './report/policy.js';
 import { buildxInfo, publish } from './report/publish.js';
 import type { PolicyInfo } from './report/report.js';
+import { sleep } from './retry/retrying.js';
 import { InputError } from './util/parse.js';
-import { sleep } from './util/retry.js';
 
 const KILL_GRACE_MS = 5_000;
 

@@ -106,4 +106,15 @@ describe('downloads', () => {
     const again = await installBuildx(opts('v0.13.1'));
     expect(again).toMatchObject({ cached: true, path: installed.path });
   });
+
+  it('a 503 with Retry-After on the download: the wait the server asked for is waited, not the backoff', async () => {
+    server.setDownloadFailTimes(1, 503, 1);
+    const started = Date.now();
+    const installed = await installBuildx(opts('v0.13.1'));
+    expect(installed).toMatchObject({ source: 'release', resolved: 'v0.13.1', cached: false });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+    expect(logs.join('\n')).toMatch(
+      /503 Service Unavailable; retrying in 1\.0s \(the server asked for 1\.0s\) \(attempt 2 of 2\)/,
+    );
+  });
 });

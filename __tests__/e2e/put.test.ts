@@ -123,7 +123,7 @@ describe.each(realBuildxes())('tags by manifest PUT, buildx $version', ({ path }
     expect(p.stats().faulted).toBe(1);
     expect(byPut(r)).toBe(3);
     expect(invocations(r)).toBe(1);
-    expect(run.stdout).toMatch(/Retrying the manifest PUT of \S+ in \d+ ms: PUT \S+: 503/);
+    expect(run.stdout).toMatch(/Retrying the manifest PUT of \S+ in \d+\.\d+s: PUT \S+: 503/);
     // the retry is in the record, and the run counts as recovered: one warning says so
     expect(r.puts).toMatchObject({ atOnce: 3 });
     expect(r.puts?.retries).toHaveLength(1);
@@ -141,7 +141,7 @@ describe.each(realBuildxes())('tags by manifest PUT, buildx $version', ({ path }
       'max-attempts': '2',
     });
     expect(byPut(r)).toBe(2);
-    expect(run.stdout).toMatch(/Retrying the manifest PUT of \S+ in \d+ ms: PUT \S+: ECONNRESET/);
+    expect(run.stdout).toMatch(/Retrying the manifest PUT of \S+ in \d+\.\d+s: PUT \S+: ECONNRESET/);
   });
 
   it('a 429 with Retry-After on a PUT: the wait the registry asked for is waited', async () => {
@@ -154,7 +154,7 @@ describe.each(realBuildxes())('tags by manifest PUT, buildx $version', ({ path }
       'put-concurrency': '1',
     });
     expect(byPut(r)).toBe(2);
-    expect(run.stdout).toContain('(the registry asked for 2000 ms)');
+    expect(run.stdout).toContain('in 2.0s (the registry asked for 2.0s)');
     expect(r.puts?.retries).toEqual([expect.objectContaining({ askedWaitMs: 2000, class: 'transient' })]);
     // the summary sums the PUTs up: the retry and the wait the registry asked for
     expect(run.summary).toContain(

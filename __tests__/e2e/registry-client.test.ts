@@ -1,6 +1,7 @@
 // The registry client's reads (RegistryClient.digestOf) against a real registry 2.8 behind the
-// fault proxy: which failures it retries (network errors, 5xx, 429), how many attempts it makes,
-// and which answers end the read at once (404 is "no such tag", other 4xx an error).
+// fault proxy: which failures it retries (network errors, 408, 429, 5xx: src/retry/policy.ts), how
+// many attempts it makes, and which answers end the read at once (404 is "no such tag", other 4xx
+// an error).
 
 import { beforeAll, describe, expect, it } from 'vitest';
 
@@ -35,6 +36,12 @@ describe('RegistryClient.digestOf through the fault proxy (3 attempts)', () => {
     [
       '429 once, then the digest',
       [{ match: 'manifest-head', action: 'toomanyrequests', times: 1 }],
+      2,
+      'digest',
+    ],
+    [
+      '408 once, then the digest',
+      [{ match: 'manifest-head', action: { status: 408 }, times: 1 }],
       2,
       'digest',
     ],

@@ -45,8 +45,8 @@ export const FAULT_MATCHES: readonly FaultMatch[] = [
   'blob-get',
 ];
 
-export type FaultStatus = 500 | 502 | 503 | 504 | 400 | 401 | 403 | 404 | 405 | 415 | 429;
-const STATUSES: readonly number[] = [500, 502, 503, 504, 400, 401, 403, 404, 405, 415, 429];
+export type FaultStatus = 500 | 502 | 503 | 504 | 400 | 401 | 403 | 404 | 405 | 408 | 415 | 429;
+const STATUSES: readonly number[] = [500, 502, 503, 504, 400, 401, 403, 404, 405, 408, 415, 429];
 
 export type FaultAction =
   /** forward (a rule that passes still stops the search: it shields a request from later rules) */
@@ -303,6 +303,7 @@ const STATUS_ERRORS: Record<number, { code: string; message: string }> = {
   403: { code: 'DENIED', message: 'requested access to the resource is denied' },
   400: { code: 'MANIFEST_INVALID', message: 'manifest invalid' },
   405: { code: 'UNSUPPORTED', message: 'The operation is unsupported.' },
+  408: { code: 'UNKNOWN', message: 'request timeout' },
   415: { code: 'MANIFEST_INVALID', message: 'unsupported media type' },
 };
 

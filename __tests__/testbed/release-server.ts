@@ -83,8 +83,8 @@ export interface ReleaseServer {
   setApiDown(mode: false | 500 | 'reset'): void;
   /** The next n API requests answer `status` (429 and 403 carry `Retry-After`, default 1 s). */
   setApiFailTimes(n: number, status: number, retryAfterSeconds?: number): void;
-  /** The next n download requests (/download, /objects, /files) answer `status`. */
-  setDownloadFailTimes(n: number, status: number): void;
+  /** The next n download requests (/download, /objects, /files) answer `status` (with a `Retry-After`, when given). */
+  setDownloadFailTimes(n: number, status: number, retryAfterSeconds?: number): void;
   /** A URL `http://127.0.0.1:PORT/files/<name>` serving `file` (read at request time). */
   serveFile(file: string): string;
   /** sha256 (hex) of the bytes served for an asset: a full name or a platform (`linux-amd64`). */
@@ -257,7 +257,7 @@ export async function startReleaseServer(opts: StartReleaseServerOptions): Promi
   const files = new Map<string, string>();
   let apiDown: false | 500 | 'reset' = false;
   let apiFail = { n: 0, status: 500, retryAfter: undefined as number | undefined };
-  let downloadFail = { n: 0, status: 500 };
+  let downloadFail = { n: 0, status: 500, retryAfter: undefined as number | undefined };
   let base = '';
 
   const server = http.createServer((req, res) => {
@@ -291,7 +291,9 @@ export async function startReleaseServer(opts: StartReleaseServerOptions): Promi
     if (p.startsWith('/download/') || p.startsWith('/objects/') || p.startsWith('/files/')) {
       if (downloadFail.n > 0) {
         downloadFail.n--;
-        sendText(res, downloadFail.status, `${http.STATUS_CODES[downloadFail.status] ?? 'error'}\n`);
+        const { status, retryAfter } = downloadFail;
+        const headers = retryAfter === undefined ? {} : { 'Retry-After': String(retryAfter) };
+        sendText(res, status, `${http.STATUS_CODES[status] ?? 'error'}\n`, headers);
         return;
       }
     }
@@ -499,8 +501,8 @@ export async function startReleaseServer(opts: StartReleaseServerOptions): Promi
     setApiFailTimes(n, status, retryAfterSeconds) {
       apiFail = { n, status, retryAfter: retryAfterSeconds };
     },
-    setDownloadFailTimes(n, status) {
-      downloadFail = { n, status };
+    setDownloadFailTimes(n, status, retryAfterSeconds) {
+      downloadFail = { n, status, retryAfter: retryAfterSeconds };
     },
     serveFile(file) {
       const abs = path.resolve(file);

@@ -99,13 +99,13 @@ describe('what the result records for the report', () => {
       [undefined, undefined],
     ],
     [
-      'lag: each tag read as nothing 3 times after its write waited 250+500+1000 ms',
+      'lag: each tag read as nothing 3 times after its write waited 125+250+500 ms (jitter 0.5 of 250 ms, doubling)',
       { lagReads: 3 },
       { tags: 'r/a:1,r/a:2', 'tag-method': 'buildx' },
       (r) => r.tags.map((t) => [t.tag, t.verified, t.lagWaitMs]),
       [
-        ['r/a:1', true, 1750],
-        ['r/a:2', true, 1750],
+        ['r/a:1', true, 875],
+        ['r/a:2', true, 875],
       ],
     ],
     [

@@ -371,11 +371,12 @@ describe('re-runs and read-after-write lag: what the registry holds -> pushes, w
       { lagReads: 3 },
       ['pass'],
       options(A12),
-      // the proof of r/a:1, then the verification of r/a:2; the reads before the push never wait
+      // the proof of r/a:1, then the verification of r/a:2; the reads before the push never wait;
+      // jitter 0.5 of 250 ms, 500 ms, 1 s
       {
         result: { ok: true, recovered: false },
         pushes: [['r/a:1'], ['r/a:2']],
-        waits: [250, 500, 1000, 250, 500, 1000],
+        waits: [125, 250, 500, 125, 250, 500],
       },
     ],
     [
@@ -383,14 +384,19 @@ describe('re-runs and read-after-write lag: what the registry holds -> pushes, w
       { lagReads: 100 },
       ['pass'],
       options(A1, { readTimeoutMs: 1000, maxAttempts: 1 }),
-      { result: { ok: false, failure: { signature: NOT_HELD } }, pushes: [A1], waits: [250, 500, 250] },
+      // jitter 0.5 of 250 ms, 500 ms, 1 s, 2 s: the last cut to what is left of the 1 s
+      {
+        result: { ok: false, failure: { signature: NOT_HELD } },
+        pushes: [A1],
+        waits: [125, 250, 500, 125],
+      },
     ],
     [
       'a crash after buildx showed the index push: the read-back asks again, and the tag is not pushed again',
       { lagReads: 3 },
       ['crash-after-push-shown', 'pass'],
       options(A1),
-      { result: { ok: true, recovered: true }, pushes: [A1], waits: [250, 500, 1000], landed: A1 },
+      { result: { ok: true, recovered: true }, pushes: [A1], waits: [125, 250, 500], landed: A1 },
     ],
     [
       'the registry answered the index PUT with 503: nothing was written, so no lag is waited out',
@@ -405,7 +411,7 @@ describe('re-runs and read-after-write lag: what the registry holds -> pushes, w
       ['crash-after-push-shown', 'pass'],
       options(A1, { readTimeoutMs: 1000, retryDelayMs: 4000, maxAttempts: 2, verify: false }),
       // backoff 0.5 of 4s = 2s, of which 1s was spent reading
-      { result: { ok: true, recovered: true }, pushes: [A1, A1], waits: [250, 500, 250, 1000] },
+      { result: { ok: true, recovered: true }, pushes: [A1, A1], waits: [125, 250, 500, 125, 1000] },
     ],
     [
       'a crash before buildx pushed anything: one read, no wait beyond the backoff',

@@ -6,8 +6,9 @@ import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
-import { askedWaitMs, classifyOutput } from '../../src/buildx/classify.js';
-import { retryAfterMs, retryWait } from '../../src/util/retry.js';
+import { classifyOutput } from '../../src/buildx/classify.js';
+import { askedWaitMs, retryAfterMs } from '../../src/retry/asked.js';
+import { retryWait } from '../../src/retry/backoff.js';
 import { fixturesDir } from '../testbed/paths.js';
 
 const GHCR_429 = [

@@ -10,9 +10,12 @@
 //              secondary rate limit (a 403 `denied` whose text says so) is transient, not `denied`
 //
 // A wait the registry asked for in the text (GHCR: `retry-after: 12.5ms`; others `Retry-After: 30`,
-// in seconds) is kept as `waitMs`: the engine waits at least that long before the next attempt.
+// in seconds; parsed by src/retry/asked.ts) is kept as `waitMs`: the engine waits at least that
+// long before the next attempt.
 //   timeout    killed by a watchdog (decided by the runner, not by the output)
 //   unknown    failed, and nothing above matched
+
+import { askedWaitMs } from '../retry/asked.js';
 
 export type FailureClass = 'panic' | 'transient' | 'permanent' | 'timeout' | 'unknown';
 export const FAILURE_CLASSES: readonly FailureClass[] = [
@@ -107,31 +110,6 @@ const PERMANENT_RULES: Rule[] = [
 // same attempt into a transient failure; no other permanent error.
 const SECONDARY_RATE_LIMIT = /\bsecondary rate limit\b/i;
 const RATE_LIMIT_OVERRIDES = new Set(['403 Forbidden', 'denied']);
-
-// `retry-after: 12.5ms` (a Go duration, GHCR) or `Retry-After: 30` (seconds, as the HTTP header).
-const ASKED_WAIT =
-  /\bretry-after:\s*((?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))+|\d+(?:\.\d+)?)(?![\w.]|\s+[a-zµ])/i;
-const GO_DURATION_PART = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g;
-const UNIT_MS: Record<string, number> = {
-  ns: 1e-6,
-  us: 1e-3,
-  µs: 1e-3,
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-};
-
-/** The wait a line asks for, in whole milliseconds (rounded up), or undefined. */
-export function askedWaitMs(line: string): number | undefined {
-  const m = ASKED_WAIT.exec(line);
-  if (!m) return undefined;
-  const text = m[1] as string;
-  if (/^\d+(?:\.\d+)?$/.test(text)) return Math.ceil(Number(text) * 1000);
-  let ms = 0;
-  for (const [, n, unit] of text.matchAll(GO_DURATION_PART)) ms += Number(n) * (UNIT_MS[unit as string] ?? 0);
-  return Math.ceil(ms);
-}
 
 const NOT_FOUND_RULES: Rule[] = [
   { re: /: not found\s*$|\bnot found: /i, signature: () => 'not found', notFound: true },

@@ -1,5 +1,6 @@
 // Downloads with bounded time: each attempt has a deadline and a stall watchdog (no bytes for a
-// while), network errors, 5xx and 429 are retried with backoff, and a body shorter than its
+// while), what the retry policy retries (src/retry/policy.ts: network errors, 408, 429, 5xx) is
+// retried with its backoff and at least the `Retry-After` asked for, and a body shorter than its
 // Content-Length is an error. Files are hashed as they are written. Requests go through
 // src/http/request.ts (node:http), never `fetch`: see there why.
 
@@ -8,8 +9,11 @@ import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 
 import { type HttpResponse, request } from '../http/request.js';
+import { retryAfterMs } from '../retry/asked.js';
+import { waitText } from '../retry/backoff.js';
+import { answerVerdict, DOWNLOAD_BACKOFF } from '../retry/policy.js';
+import { retryingThrows } from '../retry/retrying.js';
 import { formatDuration } from '../util/parse.js';
-import { withRetry } from '../util/retry.js';
 
 export interface FetchOptions {
   headers?: Record<string, string>;
@@ -24,11 +28,12 @@ export interface FetchOptions {
   onRetry?: (message: string) => void;
 }
 
+/** A failed request: the status answered (none: no answer), and the `Retry-After` asked for (ms). */
 export class HttpError extends Error {
   constructor(
     message: string,
     readonly status?: number,
-    readonly retryable = false,
+    readonly retryAfterMs?: number,
   ) {
     super(message);
     this.name = 'HttpError';
@@ -36,7 +41,7 @@ export class HttpError extends Error {
 }
 
 /** What a FetchOptions field left out means. */
-const FETCH_DEFAULTS = { timeoutMs: 10 * 60_000, stallMs: 30_000, attempts: 3, retryDelayMs: 1000 };
+const FETCH_DEFAULTS = { timeoutMs: 10 * 60_000, stallMs: 30_000, attempts: 3 };
 
 /** Shows a URL without its query (signed download URLs carry credentials there). */
 export function safeUrl(url: string): string {
@@ -54,13 +59,19 @@ function withRetries<T>(
   once: (signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
   const attempts = opts.attempts ?? FETCH_DEFAULTS.attempts;
-  return withRetry(() => attemptOnce(what, opts, once), {
+  const policy = {
     attempts,
-    backoff: { baseMs: opts.retryDelayMs ?? FETCH_DEFAULTS.retryDelayMs, capMs: 30_000 },
-    retryable: (err) => err instanceof HttpError && err.retryable,
-    onRetry: (err, next, wait) =>
+    backoff: { ...DOWNLOAD_BACKOFF, baseMs: opts.retryDelayMs ?? DOWNLOAD_BACKOFF.baseMs },
+    judge: (err: unknown) =>
+      err instanceof HttpError
+        ? answerVerdict(err.status)
+        : { retry: false, reason: 'not a request failure' },
+    askedWaitMs: (err: unknown) => (err instanceof HttpError ? err.retryAfterMs : undefined),
+  };
+  return retryingThrows(() => attemptOnce(what, opts, once), policy, {
+    onRetry: ({ failure, attempt, sleepMs, askedWaitMs }) =>
       opts.onRetry?.(
-        `${(err as Error).message}; retrying in ${(wait / 1000).toFixed(1)}s (attempt ${next} of ${attempts})`,
+        `${(failure as Error).message}; retrying in ${waitText(sleepMs, askedWaitMs, 'the server')} (attempt ${attempt + 1} of ${attempts})`,
       ),
     signal: opts.signal,
   });
@@ -77,8 +88,7 @@ async function attemptOnce<T>(
   const onAbort = (): void => ac.abort(opts.signal?.reason);
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   const deadline = setTimeout(
-    () =>
-      ac.abort(new HttpError(`${what}: no answer within ${Math.round(timeoutMs / 1000)}s`, undefined, true)),
+    () => ac.abort(new HttpError(`${what}: no answer within ${Math.round(timeoutMs / 1000)}s`)),
     timeoutMs,
   );
   try {
@@ -96,14 +106,14 @@ function toHttpError(what: string, err: unknown, signal: AbortSignal): HttpError
   if (err instanceof HttpError) return err;
   if (signal.aborted && signal.reason instanceof HttpError) return signal.reason;
   const e = err as { code?: string; message?: string };
-  return new HttpError(`${what}: ${e.code ?? e.message ?? String(err)}`, undefined, true);
+  return new HttpError(`${what}: ${e.code ?? e.message ?? String(err)}`);
 }
 
 function checkStatus(what: string, res: HttpResponse): void {
   if (res.ok) return;
   res.discard();
-  const retryable = res.status >= 500 || res.status === 429 || res.status === 408;
-  throw new HttpError(`${what}: ${res.status} ${res.statusText}`, res.status, retryable);
+  const asked = retryAfterMs(res.headers.get('retry-after'));
+  throw new HttpError(`${what}: ${res.status} ${res.statusText}`, res.status, asked);
 }
 
 /** GETs a URL's body as text, with retries. */
@@ -211,7 +221,7 @@ async function readWithStall(
   let total = 0;
   let stalled = false;
   const stallError = (): HttpError =>
-    new HttpError(`${what}: stalled (no data for ${formatDuration(stallMs)})`, undefined, true);
+    new HttpError(`${what}: stalled (no data for ${formatDuration(stallMs)})`);
   let timer: NodeJS.Timeout | undefined;
   const arm = (): void => {
     clearTimeout(timer);
@@ -232,15 +242,9 @@ async function readWithStall(
   } catch (err) {
     if (stalled) throw stallError();
     if (signal.aborted)
-      throw signal.reason instanceof Error
-        ? signal.reason
-        : new HttpError(`${what}: aborted`, undefined, true);
+      throw signal.reason instanceof Error ? signal.reason : new HttpError(`${what}: aborted`);
     if (Number.isFinite(expected) && total < expected) {
-      throw new HttpError(
-        `${what}: truncated (${total} of ${expected} bytes, then the connection closed)`,
-        undefined,
-        true,
-      );
+      throw new HttpError(`${what}: truncated (${total} of ${expected} bytes, then the connection closed)`);
     }
     throw err;
   } finally {
@@ -248,7 +252,7 @@ async function readWithStall(
     res.body.destroy();
   }
   if (Number.isFinite(expected) && res.headers.get('content-encoding') === null && total !== expected) {
-    throw new HttpError(`${what}: truncated (${total} of ${expected} bytes)`, undefined, true);
+    throw new HttpError(`${what}: truncated (${total} of ${expected} bytes)`);
   }
   return total;
 }

@@ -7,12 +7,12 @@ import type { Classification } from '../buildx/classify.js';
 import { createArgs } from '../buildx/imagetools.js';
 import type { ExecOutcome } from '../exec/buildx.js';
 import { INDEX_TYPES } from '../registry/media-types.js';
+import { type Outcome, retrying } from '../retry/retrying.js';
 import { advice, adviceContext } from './advice.js';
 import { droppedAnnotations, droppedAnnotationsMessage } from './annotations-check.js';
 import { dryRunFailureMessage, failureOf } from './messages.js';
-import { shouldRetry } from './retry.js';
 import { attemptOf, classOf, type MergeRun } from './run.js';
-import { DRY_RUN_INVOCATION, type Failure } from './types.js';
+import { type AttemptRecord, DRY_RUN_INVOCATION, type Failure } from './types.js';
 
 /** What a --dry-run printed: the index and its digest. */
 export interface DryRunIndex {
@@ -69,6 +69,12 @@ function annotationsKept(
   return failureOf(cause, droppedAnnotationsMessage(dropped, mediaType), tags);
 }
 
+/** A failed --dry-run: how it failed, and its record. */
+interface DryRunFailure {
+  failed: Classification;
+  rec: AttemptRecord;
+}
+
 /** Runs the --dry-run, with its retries: the index, or the Failure it gave up on. */
 export async function runDryRun(run: MergeRun): Promise<DryRunIndex | Failure> {
   const { options, deps } = run;
@@ -79,26 +85,29 @@ export async function runDryRun(run: MergeRun): Promise<DryRunIndex | Failure> {
     append: options.append,
     dryRun: true,
   });
-  let notFound = 0;
-  for (let n = 1; ; n++) {
+  const once = async (n: number): Promise<Outcome<DryRunIndex, DryRunFailure>> => {
     const out = await deps.exec(args, `expected digest (--dry-run), attempt ${n}`);
     const got = printedIndex(out);
     const at = { invocation: DRY_RUN_INVOCATION, try: n, tags: [], sources: options.sources };
     if ('digest' in got) {
       run.record(attemptOf(at, out));
-      const kept = annotationsKept(got, options.annotations, run.tagNames);
-      if ('digest' in kept) run.annotationsChecked = options.annotations.length;
-      return kept;
+      return { ok: true, value: got };
     }
-    const c = got;
-    const rec = run.record(attemptOf(at, out, c));
-    if (c.notFound) notFound++;
-    const decision = shouldRetry(c.class, n, options.maxAttempts, options.retryOn, notFound);
-    if (!decision.retry) {
-      const adviceText = advice(c, await adviceContext(c, 'pull', options.sources, deps.credentialsFor));
-      const message = dryRunFailureMessage(c, decision.reason, adviceText);
-      return failureOf(c, message, run.tagNames, adviceText);
-    }
-    await run.backOff(rec, n, (s) => `Retrying --dry-run in ${s} (${decision.reason})`);
+    return { ok: false, failure: { failed: got, rec: run.record(attemptOf(at, out, got)) } };
+  };
+  const hooks = run.attemptHooks<DryRunFailure>((s, step) => `Retrying --dry-run in ${s} (${step.reason})`);
+  const got = await retrying(
+    once,
+    run.retryPolicy((f: DryRunFailure) => f.failed),
+    hooks,
+  );
+  if (got.ok) {
+    const kept = annotationsKept(got.value, options.annotations, run.tagNames);
+    if ('digest' in kept) run.annotationsChecked = options.annotations.length;
+    return kept;
   }
+  const c = got.failure.failed;
+  const adviceText = advice(c, await adviceContext(c, 'pull', options.sources, deps.credentialsFor));
+  const message = dryRunFailureMessage(c, got.reason, adviceText);
+  return failureOf(c, message, run.tagNames, adviceText);
 }

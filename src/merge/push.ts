@@ -6,15 +6,15 @@ import type { Classification } from '../buildx/classify.js';
 import { createArgs } from '../buildx/imagetools.js';
 import { CancelledError, type ExecOutcome } from '../exec/buildx.js';
 import { type ImageRef, repositoryOf } from '../registry/reference.js';
+import { type Outcome, retrying, type RetryPolicy } from '../retry/retrying.js';
 import { advice, adviceContext } from './advice.js';
 import { contentAfterFailure, repositoryOfSources, sourcesPresent } from './content.js';
 import { failureOf, pushFailureMessage } from './messages.js';
 import { firstBatchOf, readBefore } from './already.js';
 import { chooseSource, type Invocation } from './plan.js';
 import { planPuts, putAll } from './put.js';
-import { shouldRetry } from './retry.js';
 import { attemptOf, classOf, type MergeRun } from './run.js';
-import type { Failure } from './types.js';
+import type { AttemptRecord, Failure } from './types.js';
 
 function pushArgs(run: MergeRun, batch: readonly ImageRef[], inv: Invocation): string[] {
   return createArgs({
@@ -184,55 +184,83 @@ async function attempt(run: MergeRun, batch: ImageRef[], inv: Invocation, label:
   return { out, failed: classOf(out), landed: held, waitedMs };
 }
 
+/** A failed attempt of an invocation: how, its record, the names of its batch, the read-back's wait. */
+interface PushFailure {
+  failed: Classification;
+  rec: AttemptRecord;
+  names: string[];
+  waitedMs: number;
+}
+
 /** One invocation with its retries; returns a Failure when it gives up. */
 async function runInvocation(
   run: MergeRun,
   first: ImageRef[],
   invocation: number,
 ): Promise<Failure | undefined> {
-  const { options, deps } = run;
-  let batch = first;
-  let notFound = 0;
-  for (let n = 1; ; n++) {
-    const inv = chooseSource(batch, run.holding, options.sources, run.digest);
-    const names = batch.map((t) => t.original);
-    const { out, failed, landed, waitedMs } = await attempt(run, batch, inv, pushLabel(batch, invocation, n));
-    const at = { invocation, try: n, tags: names, sources: inv.sources };
-    const rec = run.record(attemptOf(at, out, failed, failed && landed));
-    if (!failed) {
-      if (n > 1) run.recovered = true;
-      run.holding.push(...batch);
-      if (run.byPut) run.noteContent(batch.map((t) => ({ repository: repositoryOf(t), content: 'buildx' })));
-      return undefined;
-    }
-    if (failed.class === 'panic' && run.concurrency > 1) {
-      run.concurrency = 1;
-      deps.info('buildx crashed: pushing one tag per invocation for the rest of this run');
-    }
-    run.holding.push(...landed);
-    batch = batch.filter((t) => !landed.includes(t));
-    if (batch.length === 0) {
-      deps.info(`Every tag of this invocation already holds ${run.digest}: nothing left to push`);
-      run.recovered = true;
-      return undefined;
-    }
-    if (failed.class !== 'permanent') batch = await completeByPut(run, batch);
-    if (batch.length === 0) return undefined;
-    if (failed.notFound) notFound++;
-    const decision = shouldRetry(failed.class, n, options.maxAttempts, options.retryOn, notFound);
-    if (!decision.retry || run.failure) {
-      const reason = run.failure ? 'another invocation failed' : decision.reason;
-      const adviceText = advice(failed, await adviceContext(failed, 'push', names, deps.credentialsFor));
-      const left = batch.map((t) => t.original);
-      return failureOf(failed, pushFailureMessage(failed, names, reason, adviceText), left, adviceText);
-    }
-    if (batch.length > run.concurrency) {
-      run.pending = [...batch.slice(run.concurrency), ...run.pending];
-      batch = batch.slice(0, run.concurrency);
-    }
-    const why = `${failed.class} (${failed.signature}), ${decision.reason}`;
-    await run.backOff(rec, n, (s) => `Retrying in ${s}: ${why}`, waitedMs);
+  const state = { batch: first };
+  const hooks = run.attemptHooks<PushFailure>(
+    (s, { failure: { failed }, reason }) =>
+      `Retrying in ${s}: ${failed.class} (${failed.signature}), ${reason}`,
+  );
+  const got = await retrying((n) => pushOnce(run, state, invocation, n), pushPolicy(run), {
+    ...hooks,
+    onRetry: (step) => {
+      if (state.batch.length > run.concurrency) {
+        run.pending = [...state.batch.slice(run.concurrency), ...run.pending];
+        state.batch = state.batch.slice(0, run.concurrency);
+      }
+      hooks.onRetry?.(step);
+    },
+  });
+  if (got.ok) return undefined;
+  const { failed, names } = got.failure;
+  const adviceText = advice(failed, await adviceContext(failed, 'push', names, run.deps.credentialsFor));
+  const left = state.batch.map((t) => t.original);
+  return failureOf(failed, pushFailureMessage(failed, names, got.reason, adviceText), left, adviceText);
+}
+
+/** The engine's policy, the time spent on a failed attempt's read-back counting towards the wait. */
+function pushPolicy(run: MergeRun): RetryPolicy<PushFailure> {
+  return { ...run.retryPolicy((f: PushFailure) => f.failed), waitedMs: (f: PushFailure) => f.waitedMs };
+}
+
+/**
+ * Attempt `n` of an invocation on `state.batch`: done when the batch holds the index (or what is
+ * left of it is completed by PUT), else the failure; the batch keeps only the tags still to push.
+ */
+async function pushOnce(
+  run: MergeRun,
+  state: { batch: ImageRef[] },
+  invocation: number,
+  n: number,
+): Promise<Outcome<void, PushFailure>> {
+  const batch = state.batch;
+  const inv = chooseSource(batch, run.holding, run.options.sources, run.digest);
+  const names = batch.map((t) => t.original);
+  const { out, failed, landed, waitedMs } = await attempt(run, batch, inv, pushLabel(batch, invocation, n));
+  const at = { invocation, try: n, tags: names, sources: inv.sources };
+  const rec = run.record(attemptOf(at, out, failed, failed && landed));
+  if (!failed) {
+    if (n > 1) run.recovered = true;
+    run.holding.push(...batch);
+    if (run.byPut) run.noteContent(batch.map((t) => ({ repository: repositoryOf(t), content: 'buildx' })));
+    return { ok: true, value: undefined };
   }
+  if (failed.class === 'panic' && run.concurrency > 1) {
+    run.concurrency = 1;
+    run.deps.info('buildx crashed: pushing one tag per invocation for the rest of this run');
+  }
+  run.holding.push(...landed);
+  state.batch = batch.filter((t) => !landed.includes(t));
+  if (state.batch.length === 0) {
+    run.deps.info(`Every tag of this invocation already holds ${run.digest}: nothing left to push`);
+    run.recovered = true;
+    return { ok: true, value: undefined };
+  }
+  if (failed.class !== 'permanent') state.batch = await completeByPut(run, state.batch);
+  if (state.batch.length === 0) return { ok: true, value: undefined };
+  return { ok: false, failure: { failed, rec, names, waitedMs } };
 }
 
 /**

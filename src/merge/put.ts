@@ -8,8 +8,9 @@
 import type { FailureClass } from '../buildx/classify.js';
 import { OCI_INDEX } from '../registry/media-types.js';
 import type { ImageRef } from '../registry/reference.js';
-import { retryWait } from '../util/retry.js';
-import { shouldRetry } from './retry.js';
+import { waitText } from '../retry/backoff.js';
+import { answerVerdict } from '../retry/policy.js';
+import { type Outcome, retrying } from '../retry/retrying.js';
 import type { MergeRun } from './run.js';
 import type { Failure, PutRetry } from './types.js';
 
@@ -56,20 +57,19 @@ export type PutVerdict =
   | { kind: 'fail'; line: string };
 
 /**
- * Decides on one PUT: no status (a network error, a reset), 5xx, 408 and 429 are transient; any
- * other 4xx (400, 405, 415: the registry does not take this PUT; 401, 403, 404 too: buildx, which
- * authenticates its own way, gives the answer that counts) falls back to buildx; a 2xx whose
- * Docker-Content-Digest names another digest is a failure, never retried. Pure.
+ * Decides on one PUT: what the retry policy retries (src/retry/policy.ts: no answer, a network
+ * error or a reset; 408, 429, 5xx) is transient; any other 4xx (400, 405, 415: the registry does
+ * not take this PUT; 401, 403, 404 too: buildx, which authenticates its own way, gives the answer
+ * that counts) falls back to buildx; a 2xx whose Docker-Content-Digest names another digest is a
+ * failure, never retried. Pure.
  */
 export function putVerdict(
   status: number | undefined,
   answered: string | null | undefined,
   digest: string,
 ): PutVerdict {
-  if (status === undefined || status >= 500 || status === 408 || status === 429) {
-    return { kind: 'retry', cls: 'transient' };
-  }
-  if (status >= 400) return { kind: 'fallback' };
+  if (answerVerdict(status).retry) return { kind: 'retry', cls: 'transient' };
+  if (status === undefined || status >= 400) return { kind: 'fallback' };
   if (answered && answered !== digest) {
     return { kind: 'fail', line: `the registry stored ${answered}, not ${digest}` };
   }
@@ -90,43 +90,67 @@ interface PutError {
 
 type PutOutcome = 'ok' | { fallback: string } | { failed: string; cls: FailureClass };
 
+/** A PUT answered with what is retried: its class, the registry's answer, the wait it asked for. */
+interface PutFailure {
+  class: FailureClass;
+  answer: string;
+  waitMs?: number;
+}
+
+/** One PUT: its outcome (done, refused, a wrong digest: none is retried), or a transient failure. */
+async function putOnce(
+  run: MergeRun,
+  t: ImageRef,
+  body: Buffer,
+  type: string,
+): Promise<Outcome<PutOutcome, PutFailure>> {
+  let verdict: PutVerdict;
+  let err: PutError | undefined;
+  try {
+    verdict = putVerdict(200, await run.deps.putManifest!(t, body, type), run.digest);
+  } catch (e) {
+    err = e as PutError;
+    verdict = putVerdict(err.status, undefined, run.digest);
+  }
+  const answer = err?.message ?? '';
+  if (verdict.kind === 'ok') return { ok: true, value: 'ok' };
+  if (verdict.kind === 'fallback') return { ok: true, value: { fallback: answer } };
+  if (verdict.kind === 'fail') {
+    return { ok: true, value: { failed: `manifest PUT of ${t.original}: ${verdict.line}`, cls: 'unknown' } };
+  }
+  const asked = err?.retryAfterMs;
+  return {
+    ok: false,
+    failure: { class: verdict.cls, answer, ...(asked !== undefined ? { waitMs: asked } : {}) },
+  };
+}
+
 /** One tag by PUT with its retries: done, refused (fall back to buildx), or how it failed. */
 async function putOne(run: MergeRun, t: ImageRef, body: Buffer, type: string): Promise<PutOutcome> {
-  const { options, deps } = run;
-  for (let n = 1; ; n++) {
-    let verdict: PutVerdict;
-    let err: PutError | undefined;
-    try {
-      verdict = putVerdict(200, await deps.putManifest!(t, body, type), run.digest);
-    } catch (e) {
-      err = e as PutError;
-      verdict = putVerdict(err.status, undefined, run.digest);
-    }
-    if (verdict.kind === 'ok') return 'ok';
-    if (verdict.kind === 'fail')
-      return { failed: `manifest PUT of ${t.original}: ${verdict.line}`, cls: 'unknown' };
-    const answer = err?.message ?? '';
-    if (verdict.kind === 'fallback') return { fallback: answer };
-    const decision = shouldRetry(verdict.cls, n, options.maxAttempts, options.retryOn);
-    if (!decision.retry || run.failure) {
-      // A reset after the registry took the PUT leaves the tag written: read it once before giving up.
-      if ((await run.holds(t, false)).ok) return 'ok';
-      const failed = `manifest PUT of ${t.original} failed: ${answer} (${decision.reason})`;
-      return { failed, cls: verdict.cls };
-    }
-    const { retryDelayMs: baseMs, retryMaxDelayMs: capMs } = options;
-    const wait = retryWait(n, { baseMs, capMs }, deps.random ?? Math.random, err?.retryAfterMs);
-    countRetry(run, {
-      tag: t.original,
-      class: verdict.cls,
-      answer,
-      waitMs: wait,
-      ...(err?.retryAfterMs !== undefined ? { askedWaitMs: err.retryAfterMs } : {}),
-    });
-    const asked = err?.retryAfterMs === undefined ? '' : ` (the registry asked for ${err.retryAfterMs} ms)`;
-    deps.info(`Retrying the manifest PUT of ${t.original} in ${wait} ms${asked}: ${answer}`);
-    await deps.sleep(wait);
-  }
+  const got = await retrying(
+    () => putOnce(run, t, body, type),
+    run.retryPolicy((f: PutFailure) => f),
+    {
+      sleep: (ms) => run.deps.sleep(ms),
+      onRetry: ({ failure: f, waitMs, askedWaitMs }) => {
+        countRetry(run, {
+          tag: t.original,
+          class: f.class,
+          answer: f.answer,
+          waitMs,
+          ...(askedWaitMs !== undefined ? { askedWaitMs } : {}),
+        });
+        run.deps.info(
+          `Retrying the manifest PUT of ${t.original} in ${waitText(waitMs, askedWaitMs)}: ${f.answer}`,
+        );
+      },
+    },
+  );
+  if (got.ok) return got.value;
+  // A reset after the registry took the PUT leaves the tag written: read it once before giving up.
+  if ((await run.holds(t, false)).ok) return 'ok';
+  const failed = `manifest PUT of ${t.original} failed: ${got.failure.answer} (${got.reason})`;
+  return { failed, cls: got.failure.class };
 }
 
 /**

@@ -5,9 +5,17 @@
 import type { Classification } from '../buildx/classify.js';
 import type { ExecOutcome } from '../exec/buildx.js';
 import { type ImageRef, repositoryOf } from '../registry/reference.js';
+import { waitText } from '../retry/backoff.js';
+import { classVerdict, READ_BACK_BACKOFF } from '../retry/policy.js';
+import {
+  type Outcome,
+  retrying,
+  type RetryHooks,
+  type RetryPolicy,
+  type RetryStep,
+} from '../retry/retrying.js';
 import { limit } from '../util/limit.js';
 import { formatDuration } from '../util/parse.js';
-import { backoffCeiling, retryWait } from '../util/retry.js';
 import type { MergeOptions } from './options.js';
 import { nextBatch } from './plan.js';
 import type {
@@ -59,12 +67,17 @@ export interface Readback {
   waitedMs: number;
 }
 
+/** One read of a tag. */
+type Read = Omit<Readback, 'waitedMs'>;
+
 /** Read-backs in flight at once. */
 export const READS_AT_ONCE = 8;
 
-/** The waits between reads of a tag not showing the index yet: 250 ms, doubling, at most 4 s. */
-const READ_BACKOFF = { baseMs: 250, capMs: 4000 };
-const seconds = (ms: number): string => `${(ms / 1000).toFixed(ms > 0 && ms < 100 ? 3 : 1)}s`;
+/** What the engine's retry policy reads off a failure: its class, `not found`, the wait asked for. */
+export type Retryable = Pick<Classification, 'class' | 'notFound' | 'waitMs'>;
+
+/** A read-back that does not show the index yet is asked again (the registry may lag behind). */
+const LAG = { retry: true, reason: 'the registry may lag behind its write' };
 
 export class MergeRun {
   readonly attempts: AttemptRecord[] = [];
@@ -141,24 +154,38 @@ export class MergeRun {
   }
 
   /**
-   * Waits the backoff after failed attempt `n` (kept on its record), saying why in the log: at
-   * least the wait the registry asked for (rec.askedWaitMs), within retry-max-delay; the time
-   * already spent waiting for its read-back (`waitedMs`) counts towards it.
+   * The retry policy of the engine's attempts (buildx, the --dry-run, manifest PUTs): the classes
+   * retry-on lists, up to max-attempts, `not found` on its budget, none once an invocation gave
+   * up; retry-delay's backoff within retry-max-delay, at least the wait the registry asked for.
    */
-  async backOff(
-    rec: AttemptRecord,
-    n: number,
-    say: (seconds: string) => string,
-    waitedMs = 0,
-  ): Promise<void> {
-    const { retryDelayMs: baseMs, retryMaxDelayMs: capMs } = this.options;
-    const wait = retryWait(n, { baseMs, capMs }, this.deps.random ?? Math.random, rec.askedWaitMs);
-    rec.waitMs = Math.max(wait, waitedMs);
-    const left = Math.max(0, wait - waitedMs);
-    const asked =
-      rec.askedWaitMs === undefined ? '' : ` (the registry asked for ${seconds(rec.askedWaitMs)})`;
-    this.deps.info(say(`${seconds(left)}${asked}`));
-    if (left > 0) await this.deps.sleep(left);
+  retryPolicy<F>(of: (failure: F) => Retryable): RetryPolicy<F> {
+    const { maxAttempts, retryOn, retryDelayMs, retryMaxDelayMs } = this.options;
+    return {
+      attempts: maxAttempts,
+      backoff: { baseMs: retryDelayMs, capMs: retryMaxDelayMs },
+      random: this.deps.random,
+      judge: (f, seen) =>
+        this.failure
+          ? { retry: false, reason: 'another invocation failed' }
+          : classVerdict(of(f).class, retryOn, seen.filter((s) => of(s).notFound).length),
+      askedWaitMs: (f) => of(f).waitMs,
+    };
+  }
+
+  /**
+   * The hooks of recorded attempts: each retry's wait kept on the failed attempt's record (the
+   * time already spent on its read-back, `waitedMs`, counts towards it), and why in the log.
+   */
+  attemptHooks<F extends { rec: AttemptRecord; waitedMs?: number }>(
+    say: (wait: string, step: RetryStep<F>) => string,
+  ): RetryHooks<F> {
+    return {
+      sleep: (ms) => this.deps.sleep(ms),
+      onRetry: (step) => {
+        step.failure.rec.waitMs = Math.max(step.waitMs, step.failure.waitedMs ?? 0);
+        this.deps.info(say(waitText(step.sleepMs, step.askedWaitMs), step));
+      },
+    };
   }
 
   /** The next invocation's tags, taken off `pending`. */
@@ -199,31 +226,39 @@ export class MergeRun {
 
   /** The read-back of a tag: what it holds once it holds the index, or after `waitLimitMs` of waits. */
   async readWritten(ref: ImageRef, waitLimitMs = this.options.readTimeoutMs): Promise<Readback> {
-    let waited = 0;
-    for (let n = 1; ; n++) {
-      let got: { digest: string | null; error?: string };
-      try {
-        got = { digest: await this.deps.readDigest(ref) };
-      } catch (err) {
-        got = { digest: null, error: (err as Error).message };
-        this.deps.info(`Could not read ${ref.original} back: ${got.error}`);
-      }
-      if (got.digest === this.digest) {
-        this.proven.add(ref.original);
-        if (waited > 0) this.lagWaits.set(ref.original, waited);
-        return { ...got, waitedMs: waited };
-      }
-      const wait = Math.min(backoffCeiling(n, READ_BACKOFF), waitLimitMs - waited);
-      if (wait <= 0) return { ...got, waitedMs: waited };
-      if (n === 1) {
-        const seen = got.digest ?? 'nothing';
+    const { random } = this.deps;
+    const policy = {
+      attempts: Infinity,
+      backoff: READ_BACK_BACKOFF,
+      budgetMs: waitLimitMs,
+      random,
+      judge: () => LAG,
+    };
+    const got = await retrying(() => this.readOnce(ref), policy, {
+      sleep: (ms) => this.deps.sleep(ms),
+      onRetry: ({ failure, attempt }) => {
+        if (attempt > 1) return;
         this.deps.info(
-          `${ref.original} shows ${seen}, not ${this.digest} yet: asking again for up to ${formatDuration(waitLimitMs)} (read-timeout)`,
+          `${ref.original} shows ${failure.digest ?? 'nothing'}, not ${this.digest} yet: asking again for up to ${formatDuration(waitLimitMs)} (read-timeout)`,
         );
-      }
-      waited += wait;
-      await this.deps.sleep(wait);
+      },
+    });
+    if (!got.ok) return { ...got.failure, waitedMs: got.waitedMs };
+    this.proven.add(ref.original);
+    if (got.waitedMs > 0) this.lagWaits.set(ref.original, got.waitedMs);
+    return { ...got.value, waitedMs: got.waitedMs };
+  }
+
+  /** One read of a tag: it holds the index, or what it holds instead (an error is logged, a miss). */
+  private async readOnce(ref: ImageRef): Promise<Outcome<Read, Read>> {
+    let got: Read;
+    try {
+      got = { digest: await this.deps.readDigest(ref) };
+    } catch (err) {
+      got = { digest: null, error: (err as Error).message };
+      this.deps.info(`Could not read ${ref.original} back: ${got.error}`);
     }
+    return got.digest === this.digest ? { ok: true, value: got } : { ok: false, failure: got };
   }
 
   /** A tag's read-back with what the run knows of it: held the index already, written by PUT, lag waited out. */

@@ -1,6 +1,7 @@
 // Reads tags back from a registry through the distribution API: one HEAD per tag (a GET when the
-// registry gives no digest header), retried on network errors, 5xx and 429 (waiting at least the
-// `Retry-After` the registry sent, seconds or an HTTP date, up to the backoff cap), answering 401
+// registry gives no digest header), retried as the retry policy says (src/retry/policy.ts: network
+// errors, 408, 429, 5xx; waiting at least the `Retry-After` the registry sent, seconds or an HTTP
+// date, up to the backoff cap), answering 401
 // challenges (Basic, or a Bearer token exchange) with the credentials of ./credentials.ts. One
 // token per repository, asked once however many reads run at once, and asked again when the
 // registry refuses it (it expired). It also writes a manifest to a tag (one PUT, with the
@@ -15,7 +16,10 @@ import { type HttpRequest, type HttpResponse, readBody, request } from '../http/
 import { MANIFEST_ACCEPT } from './media-types.js';
 import { DOCKER_HUB, type ImageRef } from './reference.js';
 import { isLoopbackAuthority } from '../util/loopback.js';
-import { retryAfterMs, withRetry } from '../util/retry.js';
+import { retryAfterMs } from '../retry/asked.js';
+import { waitText } from '../retry/backoff.js';
+import { answerVerdict, REGISTRY_READ_BACKOFF } from '../retry/policy.js';
+import { retryingThrows } from '../retry/retrying.js';
 
 export { configKeys, type Credentials, type CredentialsKnown } from './credentials.js';
 
@@ -23,7 +27,7 @@ export interface RegistryClientOptions {
   /** folder holding config.json; default $DOCKER_CONFIG, or ~/.docker when it is unset or empty */
   dockerConfigDir?: string;
   requestTimeoutMs?: number;
-  /** attempts per read on network errors and 5xx */
+  /** attempts per read, on what the retry policy retries */
   attempts?: number;
   /** the longest wait between attempts, a Retry-After included (default 4 s) */
   maxDelayMs?: number;
@@ -75,13 +79,11 @@ export class RegistryClient {
   async digestOf(ref: ImageRef): Promise<string | null> {
     const reference = ref.digest ?? ref.tag ?? 'latest';
     const url = `${registryBaseUrl(ref.domain)}/v2/${ref.path}/manifests/${reference}`;
-    return withRetry(() => this.readDigest(ref, url), {
+    return retryingThrows(() => this.readDigest(ref, url), {
       attempts: this.attempts,
-      backoff: { baseMs: 250, capMs: this.opts.maxDelayMs ?? 4000 },
-      retryable: (err) => {
-        const status = err instanceof RegistryError ? err.status : undefined;
-        return status === undefined || status >= 500 || status === 429;
-      },
+      backoff: { ...REGISTRY_READ_BACKOFF, capMs: this.opts.maxDelayMs ?? REGISTRY_READ_BACKOFF.capMs },
+      // a failure that is no registry answer (a credential helper, a token body) counts as no answer
+      judge: (err) => answerVerdict(err instanceof RegistryError ? err.status : undefined),
       askedWaitMs: (err) => (err instanceof RegistryError ? err.retryAfterMs : undefined),
     });
   }
@@ -275,7 +277,7 @@ export class RegistryClient {
 /** A refused read, with the wait the registry asked for (`Retry-After` on a 429 or 503). */
 function statusError(method: string, url: string, res: HttpResponse): RegistryError {
   const asked = retryAfterMs(res.headers.get('retry-after'));
-  const wait = asked === undefined ? '' : ` (Retry-After ${(asked / 1000).toFixed(1)}s)`;
+  const wait = asked === undefined ? '' : ` (Retry-After ${waitText(asked)})`;
   return new RegistryError(`${method} ${url}: ${res.status} ${res.statusText}${wait}`, res.status, asked);
 }
 
