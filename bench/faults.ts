@@ -156,10 +156,10 @@ const FAULTS: Fault[] = [
   },
   {
     id: 'manifest-put-stall',
-    label: 'manifest PUT → stall 8 s (action: `idle-timeout: 3s`)',
+    label: 'manifest PUT → stall 8 s (action: `buildx-idle-timeout: 3s`)',
     kind: 'proxy',
     rules: [{ match: 'manifest-put', action: { stall: 8000 }, times: 1 }],
-    inputs: { 'idle-timeout': '3s' },
+    inputs: { 'buildx-idle-timeout': '3s' },
     rawCapMs: 60_000,
     short: true,
   },
@@ -221,10 +221,10 @@ const FAULTS: Fault[] = [
   },
   {
     id: 'shim-hang',
-    label: 'shim: hang on the first push, then pass (action: `idle-timeout: 3s`)',
+    label: 'shim: hang on the first push, then pass (action: `buildx-idle-timeout: 3s`)',
     kind: 'shim',
     steps: ['hang', 'pass'],
-    inputs: { 'idle-timeout': '3s' },
+    inputs: { 'buildx-idle-timeout': '3s' },
     rawCapMs: 20_000,
   },
   {

@@ -1,6 +1,6 @@
-// Measurement behind the put-concurrency default (not part of `npm run bench`): 40 tags x 6
+// Measurement behind the puts-at-once default (not part of `npm run bench`): 40 tags x 6
 // platforms, the action before (the base bundle, BASE_ENTRY) and after (tag-method buildx, and put
-// with put-concurrency 1, 4, 8, 16), and the create-then-retag loop, with each real buildx.
+// with puts-at-once 1, 4, 8, 16), and the create-then-retag loop, with each real buildx.
 // Median of BENCH_RUNS. BENCH_DELAY_MS puts the test bed's delay proxy (every request and every
 // response held that long) between everything and the registry: a registry far away.
 import { mkdtempSync } from 'node:fs';
@@ -65,10 +65,10 @@ try {
         ? [['action before (base bundle)', () => act({}, BASE)] as [string, () => Promise<number>]]
         : []),
       ['action tag-method buildx', () => act({ 'tag-method': 'buildx' })],
-      ['action put, put-concurrency 1', () => act({ 'put-concurrency': '1' })],
-      ['action put, put-concurrency 4', () => act({ 'put-concurrency': '4' })],
-      ['action put, put-concurrency 8', () => act({ 'put-concurrency': '8' })],
-      ['action put, put-concurrency 16', () => act({ 'put-concurrency': '16' })],
+      ['action put, puts-at-once 1', () => act({ 'puts-at-once': '1' })],
+      ['action put, puts-at-once 4', () => act({ 'puts-at-once': '4' })],
+      ['action put, puts-at-once 8', () => act({ 'puts-at-once': '8' })],
+      ['action put, puts-at-once 16', () => act({ 'puts-at-once': '16' })],
     ];
     await act({}); // warm
     const times = new Map<string, number[]>(cases.map(([name]) => [name, []]));

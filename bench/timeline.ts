@@ -4,7 +4,7 @@
 // BENCH_TIMELINE_SHOW=1 every log line of the action too, with the ms since the start at which it
 // arrived. BENCH_TIMELINE_ENTRY runs another bundle (e.g. an older main's, for before/after),
 // BENCH_TIMELINE_TAGS (10) and BENCH_TIMELINE_RUNS (3) the shape; BENCH_TIMELINE_PUTS sets
-// put-concurrency. Prints only: the figures it gives are quoted in bench/README.md.
+// puts-at-once. Prints only: the figures it gives are quoted in bench/README.md.
 import { startDelayProxy } from '../__tests__/testbed/delay-proxy.ts';
 import { pushPlatformImagesDetailed } from '../__tests__/testbed/images.ts';
 import { buildx029Path } from '../__tests__/testbed/paths.ts';
@@ -33,7 +33,7 @@ try {
         sources: sources.join('\n'),
         tags: tags.join('\n'),
         'buildx-version': buildx029Path(),
-        ...(puts ? { 'put-concurrency': puts } : {}),
+        ...(puts ? { 'puts-at-once': puts } : {}),
       },
       entry: process.env.BENCH_TIMELINE_ENTRY || undefined,
       timeoutMs: 120_000,

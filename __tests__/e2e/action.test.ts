@@ -94,11 +94,11 @@ describe('8. bad input: refused, input named, nothing pushed, no shell ran', () 
     ['sources', { sources: '' }],
     ['tags', { tags: '' }],
     ['max-attempts', { 'max-attempts': '0' }],
-    ['max-concurrency', { 'max-concurrency': '-2' }],
-    ['max-concurrency', { 'max-concurrency': 'many' }],
+    ['tags-per-buildx', { 'tags-per-buildx': '-2' }],
+    ['tags-per-buildx', { 'tags-per-buildx': 'many' }],
     ['retry-delay', { 'retry-delay': 'a while' }],
-    ['idle-timeout', { 'idle-timeout': '5 minutes' }],
-    ['attempt-timeout', { 'attempt-timeout': '1d' }],
+    ['buildx-idle-timeout', { 'buildx-idle-timeout': '5 minutes' }],
+    ['buildx-timeout', { 'buildx-timeout': '1d' }],
     ['retry-on', { 'retry-on': 'permanent' }],
     ['buildx-version', { 'buildx-version': 'v0.13.1; touch /tmp/x' }],
   ];
@@ -204,7 +204,7 @@ describe.each(realBuildxes())('with buildx $version', (bx) => {
       });
     });
 
-    it("digests-dir + image: Docker's multi-runner merge pattern", async () => {
+    it("digests-dir + digests-repository: Docker's multi-runner merge pattern", async () => {
       const pushed = await pushPlatformImagesDetailed(reg, 'bydigest/app', SIX.slice(0, 3));
       const ws = mkdtempSync(join(tmpdir(), 'ws-digests-'));
       mkdirSync(join(ws, 'digests'));
@@ -213,7 +213,7 @@ describe.each(realBuildxes())('with buildx $version', (bx) => {
       const run = await runAction({
         inputs: {
           'digests-dir': join(ws, 'digests'),
-          image: `${reg.host}/bydigest/app`,
+          'digests-repository': `${reg.host}/bydigest/app`,
           tags: `${reg.host}/${r}:v1`,
           'buildx-version': buildx,
         },
@@ -367,15 +367,15 @@ describe.each(realBuildxes())('with buildx $version', (bx) => {
       expect(run.outputs).toMatchObject({ panics: '1', recovered: 'true' });
     });
 
-    it('5. hang, then pass, with idle-timeout 3s: success well under 20 s, nothing of the hung attempt left', async () => {
+    it('5. hang, then pass, with buildx-idle-timeout 3s: success well under 20 s, nothing of the hung attempt left', async () => {
       const r = repo('hang');
       const { run } = await throughShim(bx, ['hang', 'pass'], [`${reg.host}/${r}:t1`], {
-        'idle-timeout': '3s',
+        'buildx-idle-timeout': '3s',
       });
       expect(run.code, run.stdout.slice(-3000)).toBe(0);
       expect(run.durationMs).toBeLessThan(20_000);
       expect(pushAttempts(run)[0]).toMatchObject({ class: 'timeout', signal: 'SIGTERM' });
-      expect(pushAttempts(run)[0]?.signature).toMatch(/idle-timeout/);
+      expect(pushAttempts(run)[0]?.signature).toMatch(/buildx-idle-timeout/);
       expect(leftoverProcesses(run.marker)).toEqual([]);
       expect(run.stdioOpenAfterExit).toBe(false);
     });

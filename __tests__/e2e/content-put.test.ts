@@ -146,7 +146,7 @@ describe('registry 2.8 behind the fault proxy', () => {
       const pushed = await pushByDigest(reg, repo('digests'), TWO);
       const { run } = await merge(repo('digests'), {
         'digests-dir': digestsDir(pushed),
-        image: target('digests'),
+        'digests-repository': target('digests'),
         annotations: `index:${DESCRIPTION}=merged by manifest PUT`,
         'buildx-version': path,
       });
@@ -322,7 +322,7 @@ describe.each(realBuildxes())('a token registry, buildx $version', ({ version, p
     const run = await runAction({
       inputs: {
         'digests-dir': digestsDir(pushed),
-        image: `${bed.tr.reg.host}/${repo}`,
+        'digests-repository': `${bed.tr.reg.host}/${repo}`,
         tags: NAMES.map((t) => `${bed.tr.reg.host}/${repo}:${t}`).join('\n'),
         annotations: `index:${DESCRIPTION}=merged with a token`,
         'buildx-version': path,

@@ -100,7 +100,7 @@ describe.each(realBuildxes())('tags by manifest PUT, buildx $version', ({ path }
 
   it('a registry answering the PUT with 415: one warning quoting it, buildx copies the rest', async () => {
     const p = await proxy([{ match: 'manifest-put', from: 'action', action: { status: 415 } }]);
-    const { run, r } = await merge(path, p, tagsIn(`put${++n}/app`, 4), { 'put-concurrency': '2' });
+    const { run, r } = await merge(path, p, tagsIn(`put${++n}/app`, 4), { 'puts-at-once': '2' });
     expect(byPut(r)).toBe(0);
     expect(invocations(r)).toBe(4);
     const w = warnings(run);
@@ -151,7 +151,7 @@ describe.each(realBuildxes())('tags by manifest PUT, buildx $version', ({ path }
     const started = Date.now();
     const { run, r } = await merge(path, p, tagsIn(`put${++n}/app`, 3), {
       'retry-delay': '10ms',
-      'put-concurrency': '1',
+      'puts-at-once': '1',
     });
     expect(byPut(r)).toBe(2);
     expect(run.stdout).toContain('in 2.0s (the registry asked for 2.0s)');

@@ -233,10 +233,10 @@ describe('finding the step', () => {
     expect(of(r, 'error')[0]?.props).toEqual({ title: 'buildx crashed: concurrent map writes (2 attempts)' });
   });
 
-  it('annotate: false keeps them in the log; the step still fails and the summary is written', async () => {
+  it('workflow-annotations: false keeps them in the log; the step still fails and the summary is written', async () => {
     const { r } = await run(['crash'], {
       ws: workspace(ONE_STEP),
-      inputs: { 'max-attempts': '2', annotate: 'false' },
+      inputs: { 'max-attempts': '2', 'workflow-annotations': 'false' },
     });
     expect(r.code).toBe(1);
     expect([...of(r, 'error'), ...of(r, 'warning'), ...of(r, 'notice')]).toEqual([]);

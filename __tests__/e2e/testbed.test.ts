@@ -299,7 +299,7 @@ describe('runner emulator', () => {
     const entry = fakeAction(`
       const hold = Buffer.alloc(64 * 1024 * 1024, 1);
       console.log('node ' + process.version + ' ' + hold.length);
-      console.log('inputs ' + JSON.stringify([core.getInput('max-concurrency'), core.getInput('some input'), core.getMultilineInput('tags')]));
+      console.log('inputs ' + JSON.stringify([core.getInput('tags-per-buildx'), core.getInput('some input'), core.getMultilineInput('tags')]));
       console.log('env ' + JSON.stringify([process.env.GITHUB_WORKFLOW_REF, process.env.RUNNER_TEMP !== undefined, process.env.DOCKER_CONFIG !== undefined]));
       core.setOutput('digest', 'sha256:0123');
       core.setOutput('result', JSON.stringify({ tags: ['a', 'b'] }, null, 2));
@@ -315,7 +315,7 @@ describe('runner emulator', () => {
     `);
     const run = await runAction({
       entry,
-      inputs: { 'max-concurrency': '2', 'some input': 'x y', tags: 'a\nb' },
+      inputs: { 'tags-per-buildx': '2', 'some input': 'x y', tags: 'a\nb' },
       measureRss: true,
     });
     try {

@@ -116,19 +116,13 @@ describe('what the result records for the report', () => {
       undefined,
     ],
     [
-      '5 tags, put-concurrency 4: 4 PUTs, at most 4 at once, no retry',
+      '5 tags, puts-at-once 4: 4 PUTs, at most 4 at once, no retry',
       {},
       { tags: FIVE },
       (r) => [r.puts, r.tags.filter((t) => t.state === 'put').length],
       [{ atOnce: 4, retries: [] }, 4],
     ],
-    [
-      'put-concurrency 2',
-      {},
-      { tags: FIVE, 'put-concurrency': '2' },
-      (r) => r.puts,
-      { atOnce: 2, retries: [] },
-    ],
+    ['puts-at-once 2', {}, { tags: FIVE, 'puts-at-once': '2' }, (r) => r.puts, { atOnce: 2, retries: [] }],
     [
       'a 429 asking for 2s, then a 503: two retries, the longest asked wait kept',
       { puts: [{ status: 429, retryAfterMs: 2000 }, { status: 503 }, 'ok'] },

@@ -50,15 +50,15 @@ const options = (tags: string[], over: Partial<MergeOptions> = {}): MergeOptions
   annotations: [],
   append: false,
   dryRun: false,
-  maxConcurrency: 1,
-  parallelCopies: 1,
+  tagsPerBuildx: 1,
+  buildxAtOnce: 1,
   tagMethod: 'buildx',
-  putConcurrency: 4,
+  putsAtOnce: 4,
   maxAttempts: 5,
   retryOn: new Set<FailureClass>(['panic', 'transient', 'timeout']),
   retryDelayMs: 2000,
   retryMaxDelayMs: 60_000,
-  readTimeoutMs: 30_000,
+  lagTimeoutMs: 30_000,
   verify: true,
   ...over,
 });
@@ -142,7 +142,11 @@ function harness(steps: Step[], world: World = {}) {
         case 'hang':
           return {
             ...out(false),
-            classification: { class: 'timeout', signature: 'idle-timeout (no output for 3s)', line: '' },
+            classification: {
+              class: 'timeout',
+              signature: 'buildx-idle-timeout (no output for 3s)',
+              line: '',
+            },
           };
         case 'wrong-digest':
           tags.forEach((t) => registry.set(t, 'sha256:' + '0'.repeat(64)));
@@ -237,7 +241,7 @@ describe('runMerge: scripted buildx outcomes -> attempts, classes, outputs', () 
     [
       'drops to one tag per invocation after a panic',
       ['crash', 'pass'],
-      options(['r/a:1', 'r/a:2', 'r/a:3', 'r/a:4', 'r/a:5'], { maxConcurrency: 3 }),
+      options(['r/a:1', 'r/a:2', 'r/a:3', 'r/a:4', 'r/a:5'], { tagsPerBuildx: 3 }),
       {
         result: { ok: true },
         pushes: [['r/a:1', 'r/a:2', 'r/a:3'], ['r/a:1'], ['r/a:2'], ['r/a:3'], ['r/a:4'], ['r/a:5']],
@@ -380,10 +384,10 @@ describe('re-runs and read-after-write lag: what the registry holds -> pushes, w
       },
     ],
     [
-      'lag longer than read-timeout: the tag counts as not holding the index',
+      'lag longer than lag-timeout: the tag counts as not holding the index',
       { lagReads: 100 },
       ['pass'],
-      options(A1, { readTimeoutMs: 1000, maxAttempts: 1 }),
+      options(A1, { lagTimeoutMs: 1000, maxAttempts: 1 }),
       // jitter 0.5 of 250 ms, 500 ms, 1 s, 2 s: the last cut to what is left of the 1 s
       {
         result: { ok: false, failure: { signature: NOT_HELD } },
@@ -402,14 +406,14 @@ describe('re-runs and read-after-write lag: what the registry holds -> pushes, w
       'the registry answered the index PUT with 503: nothing was written, so no lag is waited out',
       { lagReads: 100 },
       ['503-index-put', 'pass'],
-      options(A1, { readTimeoutMs: 1000, retryDelayMs: 4000, maxAttempts: 2, verify: false }),
+      options(A1, { lagTimeoutMs: 1000, retryDelayMs: 4000, maxAttempts: 2, verify: false }),
       { result: { ok: true, recovered: true }, pushes: [A1, A1], waits: [2000] },
     ],
     [
-      'a crash after the index push, read missing up to read-timeout: that wait counts towards the backoff',
+      'a crash after the index push, read missing up to lag-timeout: that wait counts towards the backoff',
       { lagReads: 100 },
       ['crash-after-push-shown', 'pass'],
-      options(A1, { readTimeoutMs: 1000, retryDelayMs: 4000, maxAttempts: 2, verify: false }),
+      options(A1, { lagTimeoutMs: 1000, retryDelayMs: 4000, maxAttempts: 2, verify: false }),
       // backoff 0.5 of 4s = 2s, of which 1s was spent reading
       { result: { ok: true, recovered: true }, pushes: [A1, A1], waits: [125, 250, 500, 125, 1000] },
     ],
@@ -483,7 +487,7 @@ describe('refusedIndexPuts: the tags whose index PUT the registry answered with 
 });
 
 describe('parallel copies', () => {
-  it('copies to further tags in up to parallel-copies invocations at once, after the first alone', async () => {
+  it('copies to further tags in up to buildx-at-once invocations at once, after the first alone', async () => {
     const registry = new Map<string, string>();
     let inFlight = 0;
     const peaks: number[] = [];
@@ -523,7 +527,7 @@ describe('parallel copies', () => {
     };
     const tags = Array.from({ length: 8 }, (_, i) => `r/a:${i}`).join(',');
     const r = await runMerge(
-      mergeOptions(readInputs((k) => ({ sources: 'r/src:1', tags, 'parallel-copies': '3' })[k] ?? '')),
+      mergeOptions(readInputs((k) => ({ sources: 'r/src:1', tags, 'buildx-at-once': '3' })[k] ?? '')),
       deps,
     );
     expect(r.ok).toBe(true);

@@ -22,13 +22,13 @@ describe('readInputs: defaults', () => {
       annotations: [],
       append: false,
       dryRun: false,
-      maxConcurrency: 1,
+      tagsPerBuildx: 1,
       maxAttempts: 5,
       retryDelayMs: 2000,
       retryMaxDelayMs: 60_000,
       attemptTimeoutMs: 900_000,
       idleTimeoutMs: 300_000,
-      readTimeoutMs: 30_000,
+      lagTimeoutMs: 30_000,
       verify: true,
     });
     expect([...i.retryOn]).toEqual(['panic', 'transient', 'timeout']);
@@ -65,16 +65,16 @@ describe('readInputs: digests-dir', () => {
     const dir = mkdtempSync(join(tmpdir(), 'digests-'));
     writeFileSync(join(dir, H2), '');
     writeFileSync(join(dir, H), '');
-    const i = read({ sources: '', 'digests-dir': dir, image: 'ghcr.io/o/app' });
+    const i = read({ sources: '', 'digests-dir': dir, 'digests-repository': 'ghcr.io/o/app' });
     expect(i.sources).toEqual([`ghcr.io/o/app@sha256:${H}`, `ghcr.io/o/app@sha256:${H2}`]);
   });
   it('resolves a relative folder in the workspace', () => {
     const ws = mkdtempSync(join(tmpdir(), 'ws-'));
     mkdirSync(join(ws, 'digests'));
     writeFileSync(join(ws, 'digests', H), '');
-    expect(read({ sources: '', 'digests-dir': 'digests', image: 'ghcr.io/o/app' }, ws).sources).toHaveLength(
-      1,
-    );
+    expect(
+      read({ sources: '', 'digests-dir': 'digests', 'digests-repository': 'ghcr.io/o/app' }, ws).sources,
+    ).toHaveLength(1);
   });
 });
 
@@ -96,25 +96,41 @@ describe('readInputs refuses bad input, naming it, before anything runs', () => 
     [{ tags: `r/app@sha256:${H}` }, 'tags', /cannot hold a digest/],
     [{ tags: 'r/app:v1,r/app:v1' }, 'tags', /listed twice/],
     [{ 'max-attempts': '0' }, 'max-attempts', /from 1 to 20, got 0/],
-    [{ 'max-concurrency': '-1' }, 'max-concurrency', /from 1 to 100/],
-    [{ 'max-concurrency': 'lots' }, 'max-concurrency', /whole number/],
+    [{ 'tags-per-buildx': '-1' }, 'tags-per-buildx', /from 1 to 100/],
+    [{ 'tags-per-buildx': 'lots' }, 'tags-per-buildx', /whole number/],
     [{ 'retry-delay': 'soon' }, 'retry-delay', /duration/],
     [{ 'retry-delay': '10s', 'retry-max-delay': '5s' }, 'retry-max-delay', /not be shorter than retry-delay/],
-    [{ 'attempt-timeout': '0' }, 'attempt-timeout', /from 1s/],
-    [{ 'idle-timeout': '5 min' }, 'idle-timeout', /duration/],
-    [{ 'read-timeout': 'a bit' }, 'read-timeout', /expected a duration such as/],
-    [{ 'read-timeout': '2h' }, 'read-timeout', /from 0ms to 1h/],
+    [{ 'buildx-timeout': '0' }, 'buildx-timeout', /from 1s/],
+    [{ 'buildx-idle-timeout': '5 min' }, 'buildx-idle-timeout', /duration/],
+    [{ 'lag-timeout': 'a bit' }, 'lag-timeout', /expected a duration such as/],
+    [{ 'lag-timeout': '2h' }, 'lag-timeout', /from 0ms to 1h/],
     [{ 'retry-on': 'permanent' }, 'retry-on', /never retried/],
     [{ 'retry-on': 'panics' }, 'retry-on', /unknown class "panics"/],
     [{ verify: 'sure' }, 'verify', /true or false/],
     [{ 'dry-run': 'y' }, 'dry-run', /true or false/],
     [{ annotations: 'no equals sign' }, 'annotations', /not an annotation/],
-    [{ 'digests-dir': '/d' }, 'image', /required with digests-dir/],
-    [{ image: 'ghcr.io/o/app' }, 'digests-dir', /required with image/],
-    [{ 'digests-dir': '/does/not/exist', image: 'ghcr.io/o/app' }, 'digests-dir', /cannot read the folder/],
-    [{ 'digests-dir': emptyDir, image: 'ghcr.io/o/app' }, 'digests-dir', /holds no digest files/],
-    [{ 'digests-dir': badDir, image: 'ghcr.io/o/app' }, 'digests-dir', /not a digest file name/],
-    [{ 'digests-dir': badDir, image: 'ghcr.io/o/app:v1' }, 'image', /without a tag or digest/],
+    [{ 'digests-dir': '/d' }, 'digests-repository', /required with digests-dir/],
+    [{ 'digests-repository': 'ghcr.io/o/app' }, 'digests-dir', /required with digests-repository/],
+    [
+      { 'digests-dir': '/does/not/exist', 'digests-repository': 'ghcr.io/o/app' },
+      'digests-dir',
+      /cannot read the folder/,
+    ],
+    [
+      { 'digests-dir': emptyDir, 'digests-repository': 'ghcr.io/o/app' },
+      'digests-dir',
+      /holds no digest files/,
+    ],
+    [
+      { 'digests-dir': badDir, 'digests-repository': 'ghcr.io/o/app' },
+      'digests-dir',
+      /not a digest file name/,
+    ],
+    [
+      { 'digests-dir': badDir, 'digests-repository': 'ghcr.io/o/app:v1' },
+      'digests-repository',
+      /without a tag or digest/,
+    ],
     [{ append: 'true', tags: '', 'dry-run': 'true' }, 'append', /needs a tag/],
     [{ 'buildx-version': '/x\n/y' }, 'buildx-version', /single line/],
   ] as [Record<string, string>, string, RegExp][])('%j -> %s', (inputs, name, message) => {
@@ -243,7 +259,7 @@ describe('parseAnnotations: the whole input', () => {
 });
 
 describe('readAnnotate: the one reading of the annotate input', () => {
-  const get = (value: string) => (name: string) => (name === 'annotate' ? value : '');
+  const get = (value: string) => (name: string) => (name === 'workflow-annotations' ? value : '');
   it.each([
     ['', true],
     ['true', true],
@@ -256,8 +272,8 @@ describe('readAnnotate: the one reading of the annotate input', () => {
     expect(readAnnotate(get(value), true)).toBe(expected);
   });
   it.each(['maybe', 'flase'])('"%s": refused by readInputs, true for the step that reports it', (value) => {
-    expect(() => read({ annotate: value })).toThrow(
-      new InputError('annotate', `expected true or false, got "${value}"`),
+    expect(() => read({ 'workflow-annotations': value })).toThrow(
+      new InputError('workflow-annotations', `expected true or false, got "${value}"`),
     );
     expect(readAnnotate(get(value), true)).toBe(true);
   });

@@ -43,14 +43,14 @@ describe('parseDurationMs', () => {
     expect(parseDurationMs('x', value, 7000, 0, 24 * 3_600_000)).toBe(ms);
   });
   it.each(['abc', '-1s', '5 minutes', '1d', 's', '1s2', '0x10'])('refuses %j, naming the input', (value) => {
-    expect(() => parseDurationMs('idle-timeout', value, 1, 0, 1e9)).toThrow(InputError);
-    expect(() => parseDurationMs('idle-timeout', value, 1, 0, 1e9)).toThrow(
-      /^Input "idle-timeout": expected a duration/,
+    expect(() => parseDurationMs('buildx-idle-timeout', value, 1, 0, 1e9)).toThrow(InputError);
+    expect(() => parseDurationMs('buildx-idle-timeout', value, 1, 0, 1e9)).toThrow(
+      /^Input "buildx-idle-timeout": expected a duration/,
     );
   });
   it('range-checks', () => {
-    expect(() => parseDurationMs('attempt-timeout', '0', 1, 1000, 2000)).toThrow(/from 1s to 2s, got 0/);
-    expect(() => parseDurationMs('attempt-timeout', '7h', 1, 1000, 6 * 3_600_000)).toThrow(/to 6h/);
+    expect(() => parseDurationMs('buildx-timeout', '0', 1, 1000, 2000)).toThrow(/from 1s to 2s, got 0/);
+    expect(() => parseDurationMs('buildx-timeout', '7h', 1, 1000, 6 * 3_600_000)).toThrow(/to 6h/);
   });
 });
 

@@ -1,5 +1,5 @@
 // The planner's two pure functions as the engine calls them: nextBatch takes the next invocation's
-// tags (the engine passes max-concurrency, then 1 after a crash), chooseSource picks where they are
+// tags (the engine passes tags-per-buildx, then 1 after a crash), chooseSource picks where they are
 // copied from (the user's sources while no tag holds the index, else the index by digest).
 import { describe, expect, it } from 'vitest';
 
@@ -17,7 +17,7 @@ describe('nextBatch', () => {
     [['r:5000/a:1'], 1, ['r:5000/a:1']],
     [FIVE, 1, ['r:5000/a:1']],
     [FIVE, 3, ['r:5000/a:1', 'r:5000/a:2', 'r:5000/a:3']],
-    // after a crash the engine asks for one tag per invocation, whatever max-concurrency was
+    // after a crash the engine asks for one tag per invocation, whatever tags-per-buildx was
     [['r:5000/a:1', 'r:5000/a:2', 'r:5000/a:3'], 1, ['r:5000/a:1']],
     [['r:5000/a:1', 'r:5000/a:2'], 10, ['r:5000/a:1', 'r:5000/a:2']],
     [['r:5000/a:1', 'r:5000/a:2'], 0, ['r:5000/a:1']], // never fewer than one tag

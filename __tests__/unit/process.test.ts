@@ -89,7 +89,7 @@ describe('runProcess', () => {
       killGraceMs: 500,
       onLine: (l) => lines.push(l),
     });
-    expect(r.killedBy).toBe('idle-timeout');
+    expect(r.killedBy).toBe('buildx-idle-timeout');
     expect(succeeded(r)).toBe(false);
     const grandchild = Number(lines[0]?.split(' ')[1]);
     expect(grandchild).toBeGreaterThan(0);
@@ -120,7 +120,7 @@ describe('runProcess', () => {
       idleTimeoutMs: 10_000,
       killGraceMs: 300,
     });
-    expect(r.killedBy).toBe('attempt-timeout');
+    expect(r.killedBy).toBe('buildx-timeout');
     expect(r.signal).toBe('SIGKILL');
     expect(r.tail).toContain('ignoring TERM');
     expect(Date.now() - started).toBeLessThan(5000);

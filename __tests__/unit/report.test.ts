@@ -467,7 +467,7 @@ describe('what to do: first, in bold, right under the index', () => {
       'verify failed',
       CLEAN,
       [
-        '**Check what else writes these tags, or raise read-timeout if the registry is slow to show its writes.**',
+        '**Check what else writes these tags, or raise lag-timeout if the registry is slow to show its writes.**',
       ],
     ],
   ])('%s (%j)', (name, policy, todo) => {
@@ -547,9 +547,9 @@ describe('the final annotations: what to do first', () => {
     ],
     [
       'timeout',
-      'idle-timeout (no output for 5m)',
-      'buildx hung: idle-timeout (no output for 5m) (2 attempts)',
-      /^Check the registry, or raise idle-timeout/,
+      'buildx-idle-timeout (no output for 5m)',
+      'buildx hung: buildx-idle-timeout (no output for 5m) (2 attempts)',
+      /^Check the registry, or raise buildx-idle-timeout/,
     ],
     ['permanent', 'unauthorized', 'permanent error: unauthorized (2 attempts)', /^it failed$/],
     [

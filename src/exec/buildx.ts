@@ -101,9 +101,9 @@ function toOutcome(result: RunResult, classifier: OutputClassifier, opts: ExecOp
   if (classifier.crashed) outcome.evidence = classifier.evidence;
   if (result.killedBy) {
     const what =
-      result.killedBy === 'idle-timeout'
-        ? `idle-timeout (no output for ${formatDuration(opts.idleTimeoutMs)})`
-        : `attempt-timeout (${formatDuration(opts.attemptTimeoutMs)})`;
+      result.killedBy === 'buildx-idle-timeout'
+        ? `buildx-idle-timeout (no output for ${formatDuration(opts.idleTimeoutMs)})`
+        : `buildx-timeout (${formatDuration(opts.attemptTimeoutMs)})`;
     const last = [...result.tail].reverse().find((l) => l.trim() !== '') ?? '';
     // A crash that then hung is still a crash.
     outcome.classification = classifier.crashed

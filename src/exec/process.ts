@@ -11,7 +11,7 @@ import type { EchoTarget } from './log.js';
 
 export { groupAlive, killAllGroups, liveProcessGroups } from './groups.js';
 
-export type KillReason = 'attempt-timeout' | 'idle-timeout' | 'cancelled';
+export type KillReason = 'buildx-timeout' | 'buildx-idle-timeout' | 'cancelled';
 
 export interface RunOptions {
   file: string;
@@ -115,7 +115,7 @@ class ProcessRun {
 
   start(): void {
     const { child, opts } = this;
-    if (opts.timeoutMs) this.attemptTimer = setTimeout(() => this.kill('attempt-timeout'), opts.timeoutMs);
+    if (opts.timeoutMs) this.attemptTimer = setTimeout(() => this.kill('buildx-timeout'), opts.timeoutMs);
     opts.signal?.addEventListener('abort', this.onAbort, { once: true });
     child.stdout?.on('data', (chunk: Buffer) => {
       this.stdout.push(chunk);
@@ -168,7 +168,7 @@ class ProcessRun {
   private armIdle(): void {
     this.disarmIdle();
     if (this.opts.idleTimeoutMs && !this.exited && !this.echoBlocked) {
-      this.idleTimer = setTimeout(() => this.kill('idle-timeout'), this.opts.idleTimeoutMs);
+      this.idleTimer = setTimeout(() => this.kill('buildx-idle-timeout'), this.opts.idleTimeoutMs);
     }
   }
 

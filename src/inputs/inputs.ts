@@ -1,6 +1,6 @@
 // Reads every input into one typed, validated object (the policy file by policy-file.ts, the
 // annotations by annotations.ts). Bad input fails here, with the input's name in the message,
-// before anything touches a registry. `annotate` is also read on its own (readAnnotate): the step
+// before anything touches a registry. `workflow-annotations` is also read on its own (readAnnotate): the step
 // needs its annotator before the other inputs are known to be good.
 
 import { readdirSync, statSync } from 'node:fs';
@@ -43,13 +43,13 @@ export interface Inputs {
   installPlugin: boolean;
   /** the version-pin policy (the default when the input is empty) */
   policy: Policy;
-  maxConcurrency: number;
+  tagsPerBuildx: number;
   /** buildx invocations copying the index to further tags at once */
-  parallelCopies: number;
+  buildxAtOnce: number;
   /** further tags by manifest PUT (`put`) or by buildx copies only (`buildx`) */
   tagMethod: 'put' | 'buildx';
   /** manifest PUTs at once */
-  putConcurrency: number;
+  putsAtOnce: number;
   maxAttempts: number;
   retryOn: ReadonlySet<FailureClass>;
   retryDelayMs: number;
@@ -57,7 +57,7 @@ export interface Inputs {
   attemptTimeoutMs: number;
   idleTimeoutMs: number;
   /** how long a tag this run wrote is asked for again before it counts as not holding the index */
-  readTimeoutMs: number;
+  lagTimeoutMs: number;
   verify: boolean;
 }
 
@@ -66,16 +66,16 @@ export type InputReader = (name: string) => string;
 
 /** What an empty input means, for the inputs with a default of their own. */
 export const INPUT_DEFAULTS = {
-  maxConcurrency: 1,
-  parallelCopies: 1,
-  putConcurrency: 4,
+  tagsPerBuildx: 1,
+  buildxAtOnce: 1,
+  putsAtOnce: 4,
   maxAttempts: 5,
   retryOn: 'panic,transient,timeout',
   retryDelayMs: 2_000,
   retryMaxDelayMs: 60_000,
   attemptTimeoutMs: 15 * 60_000,
   idleTimeoutMs: 5 * 60_000,
-  readTimeoutMs: 30_000,
+  lagTimeoutMs: 30_000,
 } as const;
 
 const HOUR = 3_600_000;
@@ -104,7 +104,7 @@ export function parseRetryOn(value: string): Set<FailureClass> {
   const items = parseList(value.trim() === '' ? INPUT_DEFAULTS.retryOn : value).map((s) => s.toLowerCase());
   const set = new Set<FailureClass>();
   for (const item of items) {
-    if (item === 'any' || item === 'all') {
+    if (item === 'any') {
       for (const c of RETRYABLE) set.add(c);
     } else if (item === 'none') {
       // an explicit "never retry"
@@ -126,9 +126,9 @@ export function parseRetryOn(value: string): Set<FailureClass> {
 }
 
 function digestsDirSources(dir: string, image: string, workspace: string): string[] {
-  const ref = checkReference('image', image, parseReference);
+  const ref = checkReference('digests-repository', image, parseReference);
   if (ref.tag || ref.digest)
-    throw new InputError('image', `"${image}" must be a repository, without a tag or digest`);
+    throw new InputError('digests-repository', `"${image}" must be a repository, without a tag or digest`);
   const path = isAbsolute(dir) ? dir : resolve(workspace, dir);
   let names: string[];
   try {
@@ -171,10 +171,10 @@ export function readInputs(get: InputReader, workspace = process.cwd()): Inputs 
     githubToken: get('github-token').trim(),
     installPlugin: parseBoolean('install-plugin', get('install-plugin'), false),
     policy: loadPolicy(get('policy'), workspace),
-    maxConcurrency: count('max-concurrency', INPUT_DEFAULTS.maxConcurrency, 100),
-    parallelCopies: count('parallel-copies', INPUT_DEFAULTS.parallelCopies, 16),
+    tagsPerBuildx: count('tags-per-buildx', INPUT_DEFAULTS.tagsPerBuildx, 100),
+    buildxAtOnce: count('buildx-at-once', INPUT_DEFAULTS.buildxAtOnce, 16),
     tagMethod: parseTagMethod(get('tag-method')),
-    putConcurrency: count('put-concurrency', INPUT_DEFAULTS.putConcurrency, 32),
+    putsAtOnce: count('puts-at-once', INPUT_DEFAULTS.putsAtOnce, 32),
     maxAttempts: count('max-attempts', INPUT_DEFAULTS.maxAttempts, 20),
     retryOn: parseRetryOn(get('retry-on')),
     ...delays,
@@ -186,20 +186,20 @@ export function readInputs(get: InputReader, workspace = process.cwd()): Inputs 
 }
 
 /**
- * The `annotate` input: whether annotations go on the workflow. The step reads it on its own as
+ * The `workflow-annotations` input: whether annotations go on the workflow. The step reads it on its own as
  * well, `lenient`ly (a bad value means true there), because it needs its annotator to refuse the
  * inputs, this one included.
  */
 export function readAnnotate(get: InputReader, lenient = false): boolean {
   try {
-    return parseBoolean('annotate', get('annotate'), true);
+    return parseBoolean('workflow-annotations', get('workflow-annotations'), true);
   } catch (err) {
     if (lenient && err instanceof InputError) return true;
     throw err;
   }
 }
 
-/** `sources`, and `digests-dir` with `image`: at least one full reference among them. */
+/** `sources`, and `digests-dir` with `digests-repository`: at least one full reference among them. */
 function readSources(get: InputReader, workspace: string): string[] {
   const sources: string[] = [];
   for (const s of parseList(get('sources'))) {
@@ -211,11 +211,14 @@ function readSources(get: InputReader, workspace: string): string[] {
     sources.push(s);
   }
   const digestsDir = get('digests-dir').trim();
-  const image = get('image').trim();
+  const image = get('digests-repository').trim();
   if (digestsDir && !image)
-    throw new InputError('image', 'required with digests-dir: the repository the digests belong to');
+    throw new InputError(
+      'digests-repository',
+      'required with digests-dir: the repository the digests belong to',
+    );
   if (image && !digestsDir)
-    throw new InputError('digests-dir', 'required with image: the folder of digest files');
+    throw new InputError('digests-dir', 'required with digests-repository: the folder of digest files');
   if (digestsDir) sources.push(...digestsDirSources(digestsDir, image, workspace));
   if (sources.length === 0)
     throw new InputError('sources', 'no source images: give sources, or digests-dir with image');
@@ -309,31 +312,23 @@ function readRetryDelays(get: InputReader): Pick<Inputs, 'retryDelayMs' | 'retry
   return { retryDelayMs, retryMaxDelayMs };
 }
 
-/** `attempt-timeout` and `idle-timeout`: how long one attempt may run, and stay silent. */
-function readTimeouts(
-  get: InputReader,
-): Pick<Inputs, 'attemptTimeoutMs' | 'idleTimeoutMs' | 'readTimeoutMs'> {
+/** `buildx-timeout` and `buildx-idle-timeout`: how long one attempt may run, and stay silent. */
+function readTimeouts(get: InputReader): Pick<Inputs, 'attemptTimeoutMs' | 'idleTimeoutMs' | 'lagTimeoutMs'> {
   return {
     attemptTimeoutMs: parseDurationMs(
-      'attempt-timeout',
-      get('attempt-timeout'),
+      'buildx-timeout',
+      get('buildx-timeout'),
       INPUT_DEFAULTS.attemptTimeoutMs,
       1000,
       6 * HOUR,
     ),
     idleTimeoutMs: parseDurationMs(
-      'idle-timeout',
-      get('idle-timeout'),
+      'buildx-idle-timeout',
+      get('buildx-idle-timeout'),
       INPUT_DEFAULTS.idleTimeoutMs,
       1000,
       6 * HOUR,
     ),
-    readTimeoutMs: parseDurationMs(
-      'read-timeout',
-      get('read-timeout'),
-      INPUT_DEFAULTS.readTimeoutMs,
-      0,
-      HOUR,
-    ),
+    lagTimeoutMs: parseDurationMs('lag-timeout', get('lag-timeout'), INPUT_DEFAULTS.lagTimeoutMs, 0, HOUR),
   };
 }

@@ -14,7 +14,7 @@ export function firstBatchOf(options: MergeOptions): ImageRef[] {
   // With annotations the --dry-run's index is checked for them first (merge/annotations-check.ts):
   // a push started alongside could land an index that dropped them before the check fails the run.
   if (options.annotations.length > 0) return [];
-  return nextBatch(options.tags, options.maxConcurrency);
+  return nextBatch(options.tags, options.tagsPerBuildx);
 }
 
 /** Reads what `refs` hold now into `run.before` (up to 8 at once); a read that fails is `undefined`. */

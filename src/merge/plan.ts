@@ -1,4 +1,4 @@
-// The planner: the next invocation's tags (at most `max-concurrency`, one after a crash: the
+// The planner: the next invocation's tags (at most `tags-per-buildx`, one after a crash: the
 // engine's run state says how many), and each invocation's source: the user's sources while no
 // tag holds the index, then the index itself, `<repo>@<digest>` of a tag already holding it (a
 // manifest-only copy). Pure.

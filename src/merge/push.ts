@@ -1,6 +1,6 @@
 // The pushes: one invocation with its retries (reading its tags back after a failure, so only what
 // is missing is pushed again, and proving the first tag holds the index), the first push started
-// alongside the --dry-run, and the copies to further tags by digest, up to parallel-copies at once.
+// alongside the --dry-run, and the copies to further tags by digest, up to buildx-at-once at once.
 
 import type { Classification } from '../buildx/classify.js';
 import { createArgs } from '../buildx/imagetools.js';
@@ -282,8 +282,8 @@ async function completeByPut(run: MergeRun, batch: ImageRef[]): Promise<ImageRef
 /**
  * Pushes every tag: the first invocation creates the index from the sources, alone. Once a tag
  * holds it, the others are manifest-only copies by digest: separate buildx processes (no shared
- * memory to race on), up to parallel-copies at a time, each still pushing at most
- * max-concurrency tags. Ends with `run.failure` set when an invocation gave up.
+ * memory to race on), up to buildx-at-once at a time, each still pushing at most
+ * tags-per-buildx tags. Ends with `run.failure` set when an invocation gave up.
  */
 export async function pushAll(run: MergeRun): Promise<void> {
   // With tags by PUT and a repository holding the content, the PUTs go first (no buildx push).
@@ -294,14 +294,14 @@ export async function pushAll(run: MergeRun): Promise<void> {
   }
   if (run.byPut && run.index) await fanOut(run);
   if (run.failure) return;
-  const { parallelCopies } = run.options;
-  const workers = run.holding.length > 0 ? Math.max(1, Math.min(parallelCopies, run.pending.length)) : 1;
+  const { buildxAtOnce } = run.options;
+  const workers = run.holding.length > 0 ? Math.max(1, Math.min(buildxAtOnce, run.pending.length)) : 1;
   await Promise.all(Array.from({ length: workers }, () => copies(run)));
 }
 
 /**
  * Tags by manifest PUT (merge/put.ts): the tags of repositories holding the index; one buildx
- * copy into each other repository (single-tag invocations, up to parallel-copies at once), then
+ * copy into each other repository (single-tag invocations, up to buildx-at-once at once), then
  * their tags by PUT too. Stops at a refusal (the copies workers take the rest) or a failure.
  */
 async function fanOut(run: MergeRun): Promise<void> {
@@ -318,7 +318,7 @@ async function fanOut(run: MergeRun): Promise<void> {
         if (f) run.gaveUp(f);
       }
     };
-    await Promise.all(Array.from({ length: Math.min(run.options.parallelCopies, seeds.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(run.options.buildxAtOnce, seeds.length) }, worker));
     (run.failure as Failure | undefined)?.tags.push(...seeds.flat().map((t) => t.original));
   }
 }

@@ -1,6 +1,6 @@
 // Tags by manifest PUT: once a repository holds the index (buildx created or copied it there),
 // every other tag in that repository gets the same bytes, the --dry-run's index, by
-// `PUT /v2/<name>/manifests/<tag>` through the registry client, up to put-concurrency at once.
+// `PUT /v2/<name>/manifests/<tag>` through the registry client, up to puts-at-once at once.
 // A repository that holds no tag yet gets one buildx copy first (it moves the blobs and child
 // manifests). A registry that refuses such a PUT with an unexpected 4xx makes the rest of the run
 // use buildx copies, with one warning. The planning and the decisions are pure.
@@ -154,7 +154,7 @@ async function putOne(run: MergeRun, t: ImageRef, body: Buffer, type: string): P
 }
 
 /**
- * Writes `tags` by PUT, up to put-concurrency at once. Tags written join `run.holding` and
+ * Writes `tags` by PUT, up to puts-at-once at once. Tags written join `run.holding` and
  * `run.put`; on a refusal the run falls back to buildx (`run.putRefused`) and the tags not written
  * go back to `pending`; a failure gives the run up.
  */
@@ -182,7 +182,7 @@ export async function putAll(run: MergeRun, tags: ImageRef[]): Promise<void> {
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(run.options.putConcurrency, tags.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(run.options.putsAtOnce, tags.length) }, worker));
   if (run.putRefused !== undefined) run.pending.unshift(...queue);
   else if (run.failure) run.failure.tags.push(...queue.map((t) => t.original));
 }

@@ -94,7 +94,7 @@ export class MergeRun {
   readonly already = new Set<string>();
   /** tags no invocation has taken yet */
   pending: ImageRef[];
-  /** tags per invocation: max-concurrency, one after a crash */
+  /** tags per invocation: tags-per-buildx, one after a crash */
   concurrency: number;
   invocations = 0;
   /** the first invocation that gave up; the run starts no more */
@@ -125,7 +125,7 @@ export class MergeRun {
     readonly deps: EngineDeps,
   ) {
     this.pending = [...options.tags];
-    this.concurrency = options.maxConcurrency;
+    this.concurrency = options.tagsPerBuildx;
   }
 
   /** Whether tags are written by the action's manifest PUT (tag-method: put) rather than by buildx. */
@@ -204,11 +204,11 @@ export class MergeRun {
   /**
    * Whether `ref` holds the index, read back after this run wrote it (or may have: `wrote`). A
    * registry can answer `not found` (or the old digest) for a moment after a write: then a miss is
-   * asked again with backoff, up to read-timeout of waiting, before it counts. A tag this run
+   * asked again with backoff, up to lag-timeout of waiting, before it counts. A tag this run
    * cannot have written is read once. Errors are logged and count as a miss.
    */
   async holds(ref: ImageRef, wrote: boolean): Promise<{ ok: boolean; waitedMs: number }> {
-    const got = await this.readWritten(ref, wrote ? this.options.readTimeoutMs : 0);
+    const got = await this.readWritten(ref, wrote ? this.options.lagTimeoutMs : 0);
     return { ok: got.digest === this.digest, waitedMs: got.waitedMs };
   }
 
@@ -225,7 +225,7 @@ export class MergeRun {
   }
 
   /** The read-back of a tag: what it holds once it holds the index, or after `waitLimitMs` of waits. */
-  async readWritten(ref: ImageRef, waitLimitMs = this.options.readTimeoutMs): Promise<Readback> {
+  async readWritten(ref: ImageRef, waitLimitMs = this.options.lagTimeoutMs): Promise<Readback> {
     const { random } = this.deps;
     const policy = {
       attempts: Infinity,
@@ -239,7 +239,7 @@ export class MergeRun {
       onRetry: ({ failure, attempt }) => {
         if (attempt > 1) return;
         this.deps.info(
-          `${ref.original} shows ${failure.digest ?? 'nothing'}, not ${this.digest} yet: asking again for up to ${formatDuration(waitLimitMs)} (read-timeout)`,
+          `${ref.original} shows ${failure.digest ?? 'nothing'}, not ${this.digest} yet: asking again for up to ${formatDuration(waitLimitMs)} (lag-timeout)`,
         );
       },
     });

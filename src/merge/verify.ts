@@ -1,6 +1,6 @@
 // The read-back: every tag, read from the registry, must hold the expected digest. Tags already
 // read back holding it during the run are not asked again; the others, pushed by this run, are
-// asked again up to read-timeout (a registry can lag behind its own writes).
+// asked again up to lag-timeout (a registry can lag behind its own writes).
 
 import type { ImageRef } from '../registry/reference.js';
 import { verifyFailure } from './messages.js';
@@ -10,7 +10,7 @@ import type { Failure, TagResult } from './types.js';
 /**
  * Reads every tag back (up to 8 at once); tags proven during the run are not asked again, and
  * only the tags in `only` are read when it is given. One request each, unless `written`: then a
- * tag not showing the index is asked again up to read-timeout.
+ * tag not showing the index is asked again up to lag-timeout.
  */
 export async function readBackTags(
   run: MergeRun,

@@ -22,7 +22,7 @@ export class Annotator {
 
   constructor(
     private readonly locate: () => StepLocation | undefined,
-    /** `annotate: false`: messages go to the log instead */
+    /** `workflow-annotations: false`: messages go to the log instead */
     private readonly enabled = true,
     private readonly sink: Record<Kind, (message: string, props: core.AnnotationProperties) => void> = {
       error: core.error,
@@ -60,7 +60,7 @@ export class Annotator {
     this.sink[kind](message, props);
   }
 
-  /** How many messages of this kind were given (annotated, or logged with `annotate: false`). */
+  /** How many messages of this kind were given (annotated, or logged with `workflow-annotations: false`). */
   said(kind: Kind): number {
     return this.counts[kind];
   }

@@ -66,12 +66,12 @@ const BY_CLASS: Record<string, ToDo> = {
     why: 'The registry kept failing',
   },
   timeout: {
-    action: 'Check the registry, or raise idle-timeout or attempt-timeout',
+    action: 'Check the registry, or raise buildx-idle-timeout or buildx-timeout',
     why: 'buildx went silent or ran too long',
   },
   verify: {
     action:
-      'Check what else writes these tags, or raise read-timeout if the registry is slow to show its writes',
+      'Check what else writes these tags, or raise lag-timeout if the registry is slow to show its writes',
   },
 };
 

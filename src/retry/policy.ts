@@ -43,7 +43,7 @@ export const NOT_FOUND_RETRIES = 2;
 export const DOWNLOAD_BACKOFF = { baseMs: 1000, capMs: 30_000 };
 /** The registry client's reads: 250 ms, doubling, at most 4 s unless retry-max-delay is given (3 attempts). */
 export const REGISTRY_READ_BACKOFF = { baseMs: 250, capMs: 4000 };
-/** The read-back of a tag not showing the index yet: 250 ms, doubling, at most 4 s, up to read-timeout. */
+/** The read-back of a tag not showing the index yet: 250 ms, doubling, at most 4 s, up to lag-timeout. */
 export const READ_BACK_BACKOFF = { baseMs: 250, capMs: 4000 };
 
 /** An HTTP answer's verdict: `status` undefined is a request that got no answer. */

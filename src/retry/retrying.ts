@@ -19,7 +19,7 @@ export interface RetryPolicy<F> {
   askedWaitMs?(failure: F): number | undefined;
   /** time already spent waiting since the failure (a read-back): it counts towards the wait */
   waitedMs?(failure: F): number;
-  /** the most the waits may add up to (read-timeout); once spent, no more attempts */
+  /** the most the waits may add up to (lag-timeout); once spent, no more attempts */
   budgetMs?: number;
   /** the jitter's random source, in [0, 1) (default Math.random) */
   random?: () => number;
