@@ -41034,7 +41034,7 @@ const ATTEMPT_ROWS = 100;
 function ranLine(r) {
     const dry = r.attempts.filter((a) => a.invocation === DRY_RUN_INVOCATION).length;
     const pushes = r.attempts.length - dry;
-    const what = `Ran ${plural(dry, '--dry-run')} and ${plural(pushes, 'push attempt')}`;
+    const what = `Ran ${plural(dry, '--dry-run')} and ${pushes === 0 ? 'no buildx push' : plural(pushes, 'push attempt')}`;
     const failed = r.attempts.filter((a) => !a.ok);
     if (failed.length === 0)
         return `${what}${r.ok && pushes > 0 ? ', no retry needed' : ''}.`;
