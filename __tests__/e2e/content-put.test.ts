@@ -141,6 +141,18 @@ describe('registry 2.8 behind the fault proxy', () => {
     const repo = (what: string) => `cp-${what}-${version.replace(/\./g, '-')}/app`;
     const target = (what: string) => `${proxy.host}/${repo(what)}`;
     const allPut = NAMES.map(() => 'put');
+    /** No buildx push, every tag written by PUT and verified, `repo` holding the content as `content` says; each tag read from the registry. */
+    async function expectAllByPut(run: ActionRun, r: string, content: string): Promise<void> {
+      expect(outcome(run), run.stdout.slice(-3000)).toMatchObject({
+        code: 0,
+        buildxPushes: 0,
+        how: allPut,
+        verified: true,
+        repositories: [{ repository: `${proxy.host}/${r}`, content }],
+      });
+      expect(run.summary).toMatch(/no buildx push/i);
+      await expectHeld(reg, r, run.outputs.digest!);
+    }
 
     it('digests-dir with image = the target repository, attestations and an index annotation: no buildx push', async () => {
       const pushed = await pushByDigest(reg, repo('digests'), TWO);
@@ -150,15 +162,7 @@ describe('registry 2.8 behind the fault proxy', () => {
         annotations: `index:${DESCRIPTION}=merged by manifest PUT`,
         'buildx-version': path,
       });
-      expect(outcome(run), run.stdout.slice(-3000)).toMatchObject({
-        code: 0,
-        buildxPushes: 0,
-        how: allPut,
-        verified: true,
-        repositories: [{ repository: target('digests'), content: 'sources' }],
-      });
-      expect(run.summary).toMatch(/no buildx push/i);
-      await expectHeld(reg, repo('digests'), run.outputs.digest!);
+      await expectAllByPut(run, repo('digests'), 'sources');
       expectAttested(await readManifest(reg, repo('digests'), 't1'), pushed, 'merged by manifest PUT');
     });
 
@@ -168,15 +172,7 @@ describe('registry 2.8 behind the fault proxy', () => {
         const r = repo(`own-${form}`);
         const sources = await ownSources(r, form);
         const { run } = await merge(r, { sources: sources.join('\n'), 'buildx-version': path });
-        expect(outcome(run), run.stdout.slice(-3000)).toMatchObject({
-          code: 0,
-          buildxPushes: 0,
-          how: allPut,
-          verified: true,
-          repositories: [{ repository: target(`own-${form}`), content: 'sources' }],
-        });
-        expect(run.summary).toMatch(/no buildx push/i);
-        await expectHeld(reg, r, run.outputs.digest!);
+        await expectAllByPut(run, r, 'sources');
       },
     );
 
@@ -189,15 +185,7 @@ describe('registry 2.8 behind the fault proxy', () => {
         sources: sources.map((s) => `${target('found-src')}@${s.digest}`).join('\n'),
         'buildx-version': path,
       });
-      expect(outcome(run), run.stdout.slice(-3000)).toMatchObject({
-        code: 0,
-        buildxPushes: 0,
-        how: allPut,
-        verified: true,
-        repositories: [{ repository: target('found'), content: 'found' }],
-      });
-      expect(run.summary).toMatch(/no buildx push/i);
-      await expectHeld(reg, repo('found'), run.outputs.digest!);
+      await expectAllByPut(run, repo('found'), 'found');
     });
 
     it('a crash after buildx copied the content: one buildx push, every tag completed by PUT, recovered', async () => {
