@@ -31613,7 +31613,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7642);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7194);
 // The bundle's entry point (dist/index.js, as action.yml runs it): runs the action.
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
@@ -31623,7 +31623,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 7642:
+/***/ 7194:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -38970,37 +38970,28 @@ function firstBatchOf(options) {
         return [];
     return nextBatch(options.tags, options.tagsPerBuildx);
 }
-/** Reads what `refs` hold now into `run.before` (up to 8 at once); a read that fails is `undefined`. */
-async function readBefore(run, refs) {
+/** What `refs` hold now (up to 8 read at once): a digest, null (nothing), undefined (the read failed). */
+async function readBefore(deps, refs) {
+    const found = new Map();
     let next = 0;
     const worker = async () => {
         while (next < refs.length) {
             const t = refs[next++];
             try {
-                run.before.set(t.original, await run.deps.readDigest(t));
+                found.set(t.original, await deps.readDigest(t));
             }
             catch (err) {
-                run.before.set(t.original, undefined);
-                run.deps.info(`Could not read ${t.original} before pushing (${err.message}): it is pushed`);
+                found.set(t.original, undefined);
+                deps.info(`Could not read ${t.original} before pushing (${err.message}): it is pushed`);
             }
         }
     };
     await Promise.all(Array.from({ length: Math.min(8, refs.length) }, worker));
+    return found;
 }
-/** Once the digest is known: tags already holding it leave `pending` and can be copied from. */
-function takeAlready(run) {
-    for (const t of run.options.tags) {
-        if (run.before.get(t.original) !== run.digest)
-            continue;
-        run.already.add(t.original);
-        run.proven.add(t.original);
-        run.holding.push(t);
-    }
-    if (run.already.size === 0)
-        return;
-    run.pending = run.pending.filter((t) => !run.already.has(t.original));
-    const n = run.already.size;
-    run.deps.info(`${n} of ${run.options.tags.length} tags already hold ${run.digest}: not pushed again`);
+/** Once the digest is known: the tags that held it before this run (not pushed again). Pure. */
+function alreadyHolding(tags, heldBefore, digest) {
+    return tags.filter((t) => heldBefore(t.original) === digest);
 }
 
 ;// CONCATENATED MODULE: ./src/merge/content.ts
@@ -39011,7 +39002,6 @@ function takeAlready(run) {
 // has printed the index, the sources' own digests, looked up in the target repository, tell
 // whether the first push should start alongside it (one missing: content must be moved).
 // The decisions are pure; the reads go through the engine's `readDigest`.
-
 
 /** How many reads run at once. */
 const AT_ONCE = 8;
@@ -39114,35 +39104,34 @@ async function contentOf(deps, options, index, repos, how = 'found') {
     }));
     return found.filter((c) => c !== undefined);
 }
-/** The repositories of the first push's tags, when it started alongside the --dry-run. */
-function startedRepositories(run) {
-    return new Set(run.firstPush ? firstBatchOf(run.options).map(repositoryOf) : []);
-}
 /**
  * Once the index is known, with tags by PUT: which repositories of the pending tags hold its
- * content already (the repository the first push, under way, moves it into is not asked).
+ * content already. `moving`: the repositories a push under way (the first one) moves it into,
+ * not asked.
  */
-async function findContent(run) {
-    if (!run.byPut || !run.index || run.pending.length === 0)
-        return;
-    const started = startedRepositories(run);
-    const repos = repositoriesOf(run.pending).filter((r) => !started.has(repositoryOf(r)));
-    run.noteContent(await contentOf(run.deps, run.options, run.index, repos));
-    for (const c of run.content.values()) {
+async function findContent(run, pending, moving) {
+    if (!run.byPut || !run.index || pending.length === 0)
+        return [];
+    const repos = repositoriesOf(pending).filter((r) => !moving.has(repositoryOf(r)));
+    const found = await contentOf(run.deps, run.options, run.index, repos);
+    for (const c of found) {
         const why = c.content === 'sources' ? 'the sources are there' : 'each answered a HEAD there';
         run.deps.info(`${c.repository} holds every manifest the index lists (${why}): no buildx push, its tags are written by manifest PUT`);
     }
+    return found;
 }
 /**
- * After a failed buildx push, with tags by PUT: the tags of `batch` whose repository holds every
- * listed manifest now (buildx moved it before it failed). They are completed by PUT, not pushed.
+ * After a failed buildx push, with tags by PUT: the repositories of `batch` that hold every
+ * listed manifest now (buildx moved it before it failed), and the tags of `batch` in them: they
+ * are completed by PUT, not pushed again.
  */
 async function contentAfterFailure(run, batch) {
     if (!run.byPut || !run.index || run.putRefused !== undefined)
-        return [];
+        return { content: [], done: [] };
     const repos = repositoriesOf(batch).filter((r) => !run.hasContent(r));
-    run.noteContent(await contentOf(run.deps, run.options, run.index, repos, 'after-failure'));
-    return batch.filter((t) => run.hasContent(t));
+    const content = await contentOf(run.deps, run.options, run.index, repos, 'after-failure');
+    const now = new Set(content.map((c) => c.repository));
+    return { content, done: batch.filter((t) => run.hasContent(t) || now.has(repositoryOf(t))) };
 }
 
 ;// CONCATENATED MODULE: ./src/registry/media-types.ts
@@ -39369,43 +39358,15 @@ function verifyFailure(wrong, of, digest) {
     }, `${wrong.length} of ${of} tags do not resolve to ${digest} after the push`, wrong.map((t) => t.tag));
 }
 
-;// CONCATENATED MODULE: ./src/util/limit.ts
-// At most `n` tasks at once: a task given while `n` run waits for one of them to end.
-function limit(n) {
-    let running = 0;
-    const waiting = [];
-    return async (task) => {
-        if (running >= n)
-            await new Promise((go) => waiting.push(go));
-        running++;
-        try {
-            return await task();
-        }
-        finally {
-            running--;
-            waiting.shift()?.();
-        }
-    };
-}
-
-;// CONCATENATED MODULE: ./src/merge/run.ts
-// The state of one merge, in one object: the attempts so far, the index digest once known, which
-// tags hold it, which are still to push and how many per invocation, and the failure that stops
-// the run. The --dry-run, the pushes and the verification read and change it; nothing else is shared.
-
-
-
-
-
-
-
+;// CONCATENATED MODULE: ./src/merge/attempts.ts
+// An attempt as the record keeps it: the one mapping of a buildx outcome to an attempt. Pure.
 /** The classification of a failed outcome (every failed outcome has one; this is the fallback). */
 function classOf(out) {
     return out.classification ?? { class: 'unknown', signature: 'failed', line: '' };
 }
 /**
- * The one mapping of an outcome to an attempt: ok when `failed` is not given, else its class
- * and its telling lines (the evidence around a crash, else the last 50).
+ * An outcome as an attempt: ok when `failed` is not given, else its class and its telling lines
+ * (the evidence around a crash, else the last 50).
  */
 function attemptOf(at, out, failed, landed) {
     return {
@@ -39422,203 +39383,6 @@ function attemptOf(at, out, failed, landed) {
         ...(failed?.waitMs !== undefined ? { askedWaitMs: failed.waitMs } : {}),
         tail: failed ? (out.evidence?.length ? out.evidence : out.tail.slice(-50)) : undefined,
     };
-}
-/** Read-backs in flight at once. */
-const READS_AT_ONCE = 8;
-/** A read-back that does not show the index yet is asked again (the registry may lag behind). */
-const LAG = { retry: true, reason: 'the registry may lag behind its write' };
-class MergeRun {
-    options;
-    deps;
-    attempts = [];
-    /** the index digest and bytes, once the --dry-run printed them */
-    digest = '';
-    index;
-    /** tags holding the index: the sources of further copies */
-    holding = [];
-    /** tags read back holding the index during the run: verification need not ask again */
-    proven = new Set();
-    /** what each tag held before the first push (undefined: it could not be read) */
-    before = new Map();
-    /** tags that held the index before this run: not pushed */
-    already = new Set();
-    /** tags no invocation has taken yet */
-    pending;
-    /** tags per invocation: tags-per-buildx, one after a crash */
-    concurrency;
-    invocations = 0;
-    /** the first invocation that gave up; the run starts no more */
-    failure;
-    /** an invocation needed more than one attempt, its tags were found already pushed, or a PUT was retried */
-    recovered = false;
-    /** tags written by manifest PUT */
-    put = new Set();
-    /** why manifest PUTs stopped (the registry refused one): buildx copies the rest */
-    putRefused;
-    /** the manifest PUTs sent, once one was */
-    putStats;
-    /** how long the read-back of a tag waited out registry lag before it showed the index */
-    lagWaits = new Map();
-    /** `annotations` lines the --dry-run's index was checked to carry */
-    annotationsChecked = 0;
-    /** the first push, started while the --dry-run runs; its first attempt takes it */
-    firstPush;
-    /** read-backs started as soon as a tag was written by PUT: verification takes their answer */
-    earlyReads = new Map();
-    /** the read-backs in flight at once */
-    readSlots = limit(READS_AT_ONCE);
-    /** target repositories holding every manifest the index lists (`host/path` -> how) */
-    content = new Map();
-    constructor(options, deps) {
-        this.options = options;
-        this.deps = deps;
-        this.pending = [...options.tags];
-        this.concurrency = options.tagsPerBuildx;
-    }
-    /** Whether tags are written by the action's manifest PUT (tag-method: put) rather than by buildx. */
-    get byPut() {
-        return this.options.tagMethod === 'put' && this.deps.putManifest !== undefined;
-    }
-    /** Whether the repository of `ref` holds every manifest the index lists. */
-    hasContent(ref) {
-        return this.content.has(repositoryOf(ref));
-    }
-    /** Records how repositories came to hold the content (the first word on each is kept). */
-    noteContent(found) {
-        for (const c of found)
-            if (!this.content.has(c.repository))
-                this.content.set(c.repository, c);
-    }
-    get tagNames() {
-        return this.options.tags.map((t) => t.original);
-    }
-    record(attempt) {
-        const rec = { ...attempt, number: this.attempts.length + 1, waitMs: 0 };
-        this.attempts.push(rec);
-        return rec;
-    }
-    /**
-     * The retry policy of the engine's attempts (buildx, the --dry-run, manifest PUTs): the classes
-     * retry-on lists, up to max-attempts, `not found` on its budget, none once an invocation gave
-     * up; retry-delay's backoff within retry-max-delay, at least the wait the registry asked for.
-     */
-    retryPolicy(of) {
-        const { maxAttempts, retryOn, retryDelayMs, retryMaxDelayMs } = this.options;
-        return {
-            attempts: maxAttempts,
-            backoff: { baseMs: retryDelayMs, capMs: retryMaxDelayMs },
-            random: this.deps.random,
-            judge: (f, seen) => this.failure
-                ? { retry: false, reason: 'another invocation failed' }
-                : classVerdict(of(f).class, retryOn, seen.filter((s) => of(s).notFound).length),
-            askedWaitMs: (f) => of(f).waitMs,
-        };
-    }
-    /**
-     * The hooks of recorded attempts: each retry's wait kept on the failed attempt's record (the
-     * time already spent on its read-back, `waitedMs`, counts towards it), and why in the log.
-     */
-    attemptHooks(say) {
-        return {
-            sleep: (ms) => this.deps.sleep(ms),
-            onRetry: (step) => {
-                step.failure.rec.waitMs = Math.max(step.waitMs, step.failure.waitedMs ?? 0);
-                this.deps.info(say(waitText(step.sleepMs, step.askedWaitMs), step));
-            },
-        };
-    }
-    /** The next invocation's tags, taken off `pending`. */
-    takeBatch() {
-        const batch = nextBatch(this.pending, this.concurrency);
-        this.pending = this.pending.slice(batch.length);
-        return batch;
-    }
-    /** An invocation gave up: the first failure stops the run, a later one adds its tags to it. */
-    gaveUp(f) {
-        if (this.failure)
-            this.failure.tags.push(...f.tags);
-        else
-            this.failure = f;
-    }
-    /**
-     * Whether `ref` holds the index, read back after this run wrote it (or may have: `wrote`). A
-     * registry can answer `not found` (or the old digest) for a moment after a write: then a miss is
-     * asked again with backoff, up to lag-timeout of waiting, before it counts. A tag this run
-     * cannot have written is read once. Errors are logged and count as a miss.
-     */
-    async holds(ref, wrote) {
-        const got = await this.readWritten(ref, wrote ? this.options.lagTimeoutMs : 0);
-        return { ok: got.digest === this.digest, waitedMs: got.waitedMs };
-    }
-    /**
-     * Starts the read-back of a tag just written (when verify is on), without waiting for it: it
-     * runs while the other tags are written, and verification takes its answer.
-     */
-    readSoon(ref) {
-        if (!this.options.verify || this.earlyReads.has(ref.original))
-            return;
-        this.earlyReads.set(ref.original, this.readSlots(() => this.readWritten(ref)));
-    }
-    /** The read-back of a tag: what it holds once it holds the index, or after `waitLimitMs` of waits. */
-    async readWritten(ref, waitLimitMs = this.options.lagTimeoutMs) {
-        const { random } = this.deps;
-        const policy = {
-            attempts: Infinity,
-            backoff: READ_BACK_BACKOFF,
-            budgetMs: waitLimitMs,
-            random,
-            judge: () => LAG,
-        };
-        const got = await retrying(() => this.readOnce(ref), policy, {
-            sleep: (ms) => this.deps.sleep(ms),
-            onRetry: ({ failure, attempt }) => {
-                if (attempt > 1)
-                    return;
-                this.deps.info(`${ref.original} shows ${failure.digest ?? 'nothing'}, not ${this.digest} yet: asking again for up to ${formatDuration(waitLimitMs)} (lag-timeout)`);
-            },
-        });
-        if (!got.ok)
-            return { ...got.failure, waitedMs: got.waitedMs };
-        this.proven.add(ref.original);
-        if (got.waitedMs > 0)
-            this.lagWaits.set(ref.original, got.waitedMs);
-        return { ...got.value, waitedMs: got.waitedMs };
-    }
-    /** One read of a tag: it holds the index, or what it holds instead (an error is logged, a miss). */
-    async readOnce(ref) {
-        let got;
-        try {
-            got = { digest: await this.deps.readDigest(ref) };
-        }
-        catch (err) {
-            got = { digest: null, error: err.message };
-            this.deps.info(`Could not read ${ref.original} back: ${got.error}`);
-        }
-        return got.digest === this.digest ? { ok: true, value: got } : { ok: false, failure: got };
-    }
-    /** A tag's read-back with what the run knows of it: held the index already, written by PUT, lag waited out. */
-    tagResult(t) {
-        const state = this.already.has(t.tag) ? 'already' : this.put.has(t.tag) ? 'put' : undefined;
-        const lag = t.verified ? this.lagWaits.get(t.tag) : undefined;
-        return { ...t, ...(state ? { state } : {}), ...(lag ? { lagWaitMs: lag } : {}) };
-    }
-    /** The run's result: ok without `failure`; the tags unread (not pushed) unless given. */
-    result(failure, tags) {
-        return {
-            ok: failure === undefined,
-            digest: this.digest || undefined,
-            index: this.index,
-            attempts: this.attempts,
-            tags: (tags ?? this.tagNames.map((tag) => ({ tag, digest: null, verified: false }))).map((t) => this.tagResult(t)),
-            ...(this.putStats ? { puts: this.putStats } : {}),
-            ...(this.content.size > 0 ? { repositories: [...this.content.values()] } : {}),
-            ...(this.annotationsChecked > 0 ? { annotations: this.annotationsChecked } : {}),
-            ...(this.putRefused !== undefined ? { warning: this.putRefused } : {}),
-            panics: this.attempts.filter((a) => a.class === 'panic').length,
-            recovered: failure === undefined && this.recovered,
-            failure,
-        };
-    }
 }
 
 ;// CONCATENATED MODULE: ./src/merge/types.ts
@@ -39686,6 +39450,7 @@ function annotationsKept(printed, annotations, tags) {
 /** Runs the --dry-run, with its retries: the index, or the Failure it gave up on. */
 async function runDryRun(run) {
     const { options, deps } = run;
+    const tagNames = options.tags.map((t) => t.original);
     const args = createArgs({
         sources: options.sources,
         tags: options.tags.length > 0 ? [options.tags[0].original] : [],
@@ -39698,23 +39463,588 @@ async function runDryRun(run) {
         const got = printedIndex(out);
         const at = { invocation: DRY_RUN_INVOCATION, try: n, tags: [], sources: options.sources };
         if ('digest' in got) {
-            run.record(attemptOf(at, out));
+            run.attempted(attemptOf(at, out));
             return { ok: true, value: got };
         }
-        return { ok: false, failure: { failed: got, rec: run.record(attemptOf(at, out, got)) } };
+        return { ok: false, failure: { failed: got, rec: run.attempted(attemptOf(at, out, got)) } };
     };
     const hooks = run.attemptHooks((s, step) => `Retrying --dry-run in ${s} (${step.reason})`);
     const got = await retrying(once, run.retryPolicy((f) => f.failed), hooks);
     if (got.ok) {
-        const kept = annotationsKept(got.value, options.annotations, run.tagNames);
-        if ('digest' in kept)
-            run.annotationsChecked = options.annotations.length;
-        return kept;
+        const kept = annotationsKept(got.value, options.annotations, tagNames);
+        return 'digest' in kept ? { ...kept, annotations: options.annotations.length } : kept;
     }
     const c = got.failure.failed;
     const adviceText = advice(c, await adviceContext(c, 'pull', options.sources, deps.credentialsFor));
     const message = dryRunFailureMessage(c, got.reason, adviceText);
-    return failureOf(c, message, run.tagNames, adviceText);
+    return failureOf(c, message, tagNames, adviceText);
+}
+
+;// CONCATENATED MODULE: ./src/merge/readback.ts
+// Reading a tag back: what it holds, asked again with backoff while a registry that lags behind
+// its own write does not show the index yet, up to lag-timeout. A read returns what it found; the
+// caller's step returns it and the run records it (./run.ts).
+
+
+
+/** A read-back that does not show the index yet is asked again (the registry may lag behind). */
+const LAG = { retry: true, reason: 'the registry may lag behind its write' };
+/**
+ * The read-back of a tag: what it holds once it holds the index, or after `waitLimitMs` of waits
+ * (0: one read, for a tag this run cannot have written). Errors are logged and count as a miss.
+ */
+async function readBack(run, ref, waitLimitMs = run.options.lagTimeoutMs) {
+    const policy = {
+        attempts: Infinity,
+        backoff: READ_BACK_BACKOFF,
+        budgetMs: waitLimitMs,
+        random: run.deps.random,
+        judge: () => LAG,
+    };
+    const got = await retrying(() => readOnce(run, ref), policy, {
+        sleep: (ms) => run.deps.sleep(ms),
+        onRetry: ({ failure, attempt }) => {
+            if (attempt > 1)
+                return;
+            run.deps.info(`${ref.original} shows ${failure.digest ?? 'nothing'}, not ${run.digest} yet: asking again for up to ${formatDuration(waitLimitMs)} (lag-timeout)`);
+        },
+    });
+    const read = got.ok ? got.value : got.failure;
+    return { tag: ref.original, ok: got.ok, ...read, waitedMs: got.waitedMs };
+}
+/** One read of a tag: it holds the index, or what it holds instead (an error is logged, a miss). */
+async function readOnce(run, ref) {
+    let got;
+    try {
+        got = { digest: await run.deps.readDigest(ref) };
+    }
+    catch (err) {
+        got = { digest: null, error: err.message };
+        run.deps.info(`Could not read ${ref.original} back: ${got.error}`);
+    }
+    return got.digest === run.digest ? { ok: true, value: got } : { ok: false, failure: got };
+}
+/**
+ * Reads tags back at once, waiting out lag for those this run may have written (`wrote`); the
+ * tags that hold the index, every read, and the longest wait.
+ */
+async function readBackAll(run, refs, wrote) {
+    const reads = await Promise.all(refs.map((t) => readBack(run, t, wrote(t) ? run.options.lagTimeoutMs : 0)));
+    return {
+        held: refs.filter((_, i) => reads[i].ok),
+        reads,
+        waitedMs: Math.max(0, ...reads.map((r) => r.waitedMs)),
+    };
+}
+
+;// CONCATENATED MODULE: ./src/merge/push.ts
+// One invocation of buildx with its retries: each attempt's tags read back after a failure (so
+// only what is missing is pushed again) and the first tag to hold the index proven; after a
+// crash one tag at once; after a failure that left the content in its repository, the tags handed
+// back to be written by PUT. It returns what it found (./run.ts records it).
+
+
+
+
+
+
+
+
+
+
+function pushArgs(run, batch, inv) {
+    return createArgs({
+        sources: inv.sources,
+        tags: batch.map((t) => t.original),
+        annotations: inv.fromSources ? run.options.annotations : [],
+        append: inv.fromSources && run.options.append,
+    });
+}
+function pushLabel(batch, invocation, n) {
+    const what = batch.length === 1 ? batch[0].original : `${batch.length} tags`;
+    return `push ${what} (invocation ${invocation}, attempt ${n})`;
+}
+/** An attempt that ended: its outcome, or a failure to start it as one (never a cancellation). */
+async function settle(attempt) {
+    try {
+        return await attempt;
+    }
+    catch (err) {
+        if (err instanceof CancelledError)
+            throw err;
+        const line = err instanceof Error ? err.message : String(err);
+        return {
+            ok: false,
+            classification: { class: 'unknown', signature: 'buildx did not run', line },
+            exitCode: null,
+            signal: null,
+            durationMs: 0,
+            stdout: '',
+            stdoutTruncated: false,
+            tail: [line],
+        };
+    }
+}
+/**
+ * Whether a failed attempt's output shows buildx pushing the index (`pushing <digest> to <tag>`,
+ * as 0.13.1 and 0.29.1 print it): then its tags may hold it, and a registry lagging behind the
+ * write must be waited out before they count as missing. Pure.
+ */
+function indexPushShown(out, digest) {
+    const shows = (l) => l.includes(`pushing ${digest} to `);
+    return out.tail.some(shows) || (out.evidence ?? []).some(shows);
+}
+/**
+ * The tags the registry refused before the index was written to them: their index PUT answered
+ * with an error status (`failed commit on ref "index-<digest>": unexpected status from PUT request
+ * to .../manifests/<tag>: 503 ...`), or the HEAD buildx sends before that PUT answered with one
+ * (`unexpected status from HEAD request to .../manifests/<tag>: 504 ...`). There is no lag to wait
+ * out for them. Pure.
+ */
+function refusedIndexPuts(out, digest) {
+    const refused = new Set();
+    const marker = `"index-${digest}"`;
+    for (const line of [...out.tail, ...(out.evidence ?? [])]) {
+        const put = line.includes(marker) ? REFUSED_PUT.exec(line) : null;
+        const m = put ?? REFUSED_HEAD.exec(line);
+        if (m)
+            refused.add(m[1]);
+    }
+    return refused;
+}
+const REFUSED_PUT = /unexpected status from PUT request to \S+\/manifests\/([^/\s:]+): [1-5]\d\d\b/;
+const REFUSED_HEAD = /unexpected status from HEAD request to \S+\/manifests\/([^/\s:@]+): [1-5]\d\d\b/;
+/** Which tags a failed attempt may have written: the index push was shown, and not refused for them. */
+function writtenBy(out, digest) {
+    if (!indexPushShown(out, digest))
+        return () => false;
+    const refused = refusedIndexPuts(out, digest);
+    return (t) => !(t.tag !== undefined && refused.has(t.tag));
+}
+/**
+ * One attempt at a batch: buildx (or the push already under way, `started`), then the read-back:
+ * after a success, of the first tags to hold the index (the source of the others: proven); after
+ * a failure, of every tag (a crash after the push landed leaves nothing to redo).
+ */
+async function attempt(run, batch, sources, label, started) {
+    const out = await (started ?? run.deps.exec(pushArgs(run, batch, sources.inv), label));
+    if (out.ok) {
+        const first = run.holding.length === 0 && sources.held.length === 0;
+        const mustProve = first && run.options.verify ? batch : [];
+        const { held, reads, waitedMs } = await readBackAll(run, mustProve, () => true);
+        const wrong = mustProve.filter((t) => !held.includes(t)).map((t) => t.original);
+        if (wrong.length === 0)
+            return { out, landed: [], reads, waitedMs };
+        const line = `${wrong.join(', ')} do not resolve to ${run.digest} after buildx exited 0`;
+        const failed = {
+            class: 'unknown',
+            signature: 'pushed tag does not hold the expected index',
+            line,
+        };
+        return { out, failed, landed: batch.filter((t) => !wrong.includes(t.original)), reads, waitedMs };
+    }
+    if (out.classification?.class === 'permanent')
+        return { out, failed: classOf(out), landed: [], reads: [], waitedMs: 0 };
+    const { held, reads, waitedMs } = await readBackAll(run, batch, writtenBy(out, run.digest));
+    return { out, failed: classOf(out), landed: held, reads, waitedMs };
+}
+/**
+ * One invocation with its retries, on `batch`; `started`: its first attempt, already under way
+ * (the first push, started alongside the --dry-run).
+ */
+async function runInvocation(run, batch, invocation, started) {
+    const going = { batch, holding: [], reads: [], content: [], back: [] };
+    const hooks = run.attemptHooks((s, { failure: { failed }, reason }) => `Retrying in ${s}: ${failed.class} (${failed.signature}), ${reason}`);
+    const got = await retrying((n) => pushOnce(run, going, invocation, n, n === 1 ? started : undefined), pushPolicy(run), {
+        ...hooks,
+        onRetry: (step) => {
+            // After a crash (here or in another invocation), one tag at once: the rest go back.
+            going.back.push(...going.batch.slice(run.concurrency));
+            going.batch = going.batch.slice(0, run.concurrency);
+            hooks.onRetry?.(step);
+        },
+    });
+    const { batch: left, ...found } = going;
+    if (got.ok)
+        return found;
+    const { failed, names } = got.failure;
+    const adviceText = advice(failed, await adviceContext(failed, 'push', names, run.deps.credentialsFor));
+    const message = pushFailureMessage(failed, names, got.reason, adviceText);
+    return {
+        ...found,
+        failure: failureOf(failed, message, left.map((t) => t.original), adviceText),
+    };
+}
+/** The engine's policy, the time spent on a failed attempt's read-back counting towards the wait. */
+function pushPolicy(run) {
+    return { ...run.retryPolicy((f) => f.failed), waitedMs: (f) => f.waitedMs };
+}
+/**
+ * Attempt `n` of an invocation on `going.batch`: done when the batch holds the index (or what is
+ * left of it goes back, to be written by PUT), else the failure; the batch keeps only the tags
+ * still to push.
+ */
+async function pushOnce(run, going, invocation, n, started) {
+    const batch = going.batch;
+    const inv = chooseSource(batch, [...run.holding, ...going.holding], run.options.sources, run.digest);
+    const names = batch.map((t) => t.original);
+    const label = pushLabel(batch, invocation, n);
+    const tried = await attempt(run, batch, { inv, held: going.holding }, label, started);
+    const { out, failed, landed, waitedMs } = tried;
+    going.reads.push(...tried.reads.filter((r) => r.ok));
+    const rec = run.attempted(attemptOf({ invocation, try: n, tags: names, sources: inv.sources }, out, failed, failed && landed));
+    if (!failed) {
+        going.holding.push(...batch);
+        if (run.byPut)
+            going.content.push(...batch.map((t) => ({ repository: repositoryOf(t), content: 'buildx' })));
+        return { ok: true, value: undefined };
+    }
+    going.holding.push(...landed);
+    going.batch = batch.filter((t) => !landed.includes(t));
+    if (going.batch.length === 0) {
+        run.deps.info(`Every tag of this invocation already holds ${run.digest}: nothing left to push`);
+        return { ok: true, value: undefined };
+    }
+    if (failed.class !== 'permanent')
+        going.batch = await completeByPut(run, going);
+    if (going.batch.length === 0)
+        return { ok: true, value: undefined };
+    return { ok: false, failure: { failed, rec, names, waitedMs } };
+}
+/**
+ * After a failed attempt: the tags of the batch whose repository holds the content now go back,
+ * to be written by PUT (a recovery); the tags still to push with buildx are returned.
+ */
+async function completeByPut(run, going) {
+    const { content, done } = await contentAfterFailure(run, going.batch);
+    if (done.length === 0)
+        return going.batch;
+    going.content.push(...content);
+    going.back.push(...done);
+    const repos = [...new Set(done.map(repositoryOf))].join(', ');
+    run.deps.info(`${repos} holds every manifest the index lists now: ${done.length === 1 ? 'its tag is' : `${done.length} tags are`} completed by manifest PUT, not pushed again`);
+    return going.batch.filter((t) => !done.includes(t));
+}
+
+;// CONCATENATED MODULE: ./src/merge/first-push.ts
+// The first push, started while the --dry-run runs when it cannot change what the --dry-run reads
+// and cannot overwrite the index. It is a promise of buildx's outcome that the engine hands to
+// the first invocation as that invocation's first attempt (or records alone when the --dry-run
+// gave up).
+
+
+
+
+
+
+/**
+ * Reads the first batch's tags and starts the first push when those tags hold nothing, content
+ * must move (with tags by PUT: a source's manifest is missing in a target repository), no
+ * --append and pushes are allowed (not when the check of buildx failed). What the tags held, and
+ * the push when it started.
+ */
+async function startFirstPush(run) {
+    const batch = firstBatchOf(run.options);
+    if (batch.length === 0)
+        return { before: new Map() };
+    const [before, lacking] = await Promise.all([readBefore(run.deps, batch), contentMayLack(run, batch)]);
+    if (!lacking)
+        return { before }; // the --dry-run's index tells whether the action writes every tag
+    if (batch.some((t) => before.get(t.original) !== null))
+        return { before }; // after the --dry-run
+    const allowed = await run.deps.pushesAllowed?.then(() => true, () => false);
+    if (allowed === false)
+        return { before }; // the engine stops with the check's error
+    const inv = chooseSource(batch, [], run.options.sources, '');
+    const outcome = run.deps.exec(pushArgs(run, batch, inv), pushLabel(batch, 1, 1));
+    outcome.catch(() => undefined); // awaited later; never an unhandled rejection meanwhile
+    return { before, first: { inv, outcome } };
+}
+/**
+ * Whether a repository of `batch` may lack the content, so buildx must move it: with tags by
+ * PUT, unless every source is in it or the sources' manifests are there already.
+ */
+async function contentMayLack(run, batch) {
+    if (!run.byPut)
+        return true;
+    const fromSources = repositoryOfSources(run.options);
+    const others = batch.filter((t) => repositoryOf(t) !== fromSources);
+    const present = await Promise.all(others.map((t) => sourcesPresent(run.deps, t, run.options.sources)));
+    return present.includes(false);
+}
+/** The repositories the first push moves the content into. */
+function movingInto(first) {
+    return new Set(first ? first.inv.tags.map(repositoryOf) : []);
+}
+/**
+ * After the --dry-run gave up: journals the first push that ran alongside (not acted on: no
+ * read-back, no retry) and returns the tags it pushed.
+ */
+async function settleFirstPush(run, first) {
+    const out = await settle(first.outcome);
+    const at = {
+        invocation: 1,
+        try: 1,
+        tags: first.inv.tags.map((t) => t.original),
+        sources: first.inv.sources,
+    };
+    const rec = run.attempted(attemptOf(at, out, out.ok ? undefined : classOf(out)));
+    return rec.ok ? rec.tags : [];
+}
+
+;// CONCATENATED MODULE: ./src/util/limit.ts
+// At most `n` tasks at once: a task given while `n` run waits for one of them to end.
+function limit(n) {
+    let running = 0;
+    const waiting = [];
+    return async (task) => {
+        if (running >= n)
+            await new Promise((go) => waiting.push(go));
+        running++;
+        try {
+            return await task();
+        }
+        finally {
+            running--;
+            waiting.shift()?.();
+        }
+    };
+}
+
+;// CONCATENATED MODULE: ./src/merge/run.ts
+// The record of one merge. The steps (the --dry-run, the reads before, the invocations, the PUTs,
+// the read-back) read it through `RunView` and return what they found; the engine and the push
+// schedule (./schedule.ts) record those findings here, with the methods below, and nowhere else.
+// Attempts alone are journaled as they end (`attempted`): their numbers are the order they ended
+// in, and a crash makes every later batch one tag at once.
+
+
+
+
+
+/** Read-backs in flight at once (RunView.readSlot). */
+const READS_AT_ONCE = 8;
+class MergeRun {
+    options;
+    deps;
+    attempts = [];
+    known;
+    held = [];
+    /** tags read back holding the index during the run (-> the lag waited out): not asked again */
+    proven = new Map();
+    /** what each tag held before the first push (undefined: it could not be read) */
+    before = new Map();
+    already = new Set();
+    written = new Set();
+    content = new Map();
+    early = new Map();
+    puts;
+    refused;
+    stopped;
+    putRecovered = false;
+    readSlot = limit(READS_AT_ONCE);
+    constructor(options, deps) {
+        this.options = options;
+        this.deps = deps;
+    }
+    get digest() {
+        return this.known?.digest ?? '';
+    }
+    get index() {
+        return this.known?.index;
+    }
+    get holding() {
+        return this.held;
+    }
+    get failure() {
+        return this.stopped;
+    }
+    get putRefused() {
+        return this.refused;
+    }
+    get concurrency() {
+        return this.attempts.some(crashedPush) ? 1 : this.options.tagsPerBuildx;
+    }
+    /** Whether tags are written by the action's manifest PUT (tag-method: put) rather than by buildx. */
+    get byPut() {
+        return this.options.tagMethod === 'put' && this.deps.putManifest !== undefined;
+    }
+    get contentKnown() {
+        return this.content.size > 0;
+    }
+    get tagNames() {
+        return this.options.tags.map((t) => t.original);
+    }
+    /** Whether the repository of `ref` holds every manifest the index lists. */
+    hasContent(ref) {
+        return this.content.has(repositoryOf(ref));
+    }
+    /** The target repositories holding the content (`host/path` -> how). */
+    get repositories() {
+        return this.content;
+    }
+    /** What a tag held before the first push: a digest, null (nothing), undefined (not read). */
+    heldBefore(tag) {
+        return this.before.get(tag);
+    }
+    /** A tag read back holding the index during the run. */
+    isProven(tag) {
+        return this.proven.has(tag);
+    }
+    /** The read-back of a tag written by PUT, started as soon as its PUT returned. */
+    earlyRead(tag) {
+        return this.early.get(tag);
+    }
+    // The journal of attempts.
+    attempted(attempt) {
+        const rec = { ...attempt, number: this.attempts.length + 1, waitMs: 0 };
+        const first = crashedPush(rec) && !this.attempts.some(crashedPush);
+        this.attempts.push(rec);
+        if (first && this.options.tagsPerBuildx > 1)
+            this.deps.info('buildx crashed: pushing one tag per invocation for the rest of this run');
+        return rec;
+    }
+    /**
+     * The retry policy of the engine's attempts (buildx, the --dry-run, manifest PUTs): the classes
+     * retry-on lists, up to max-attempts, `not found` on its budget, none once an invocation gave
+     * up; retry-delay's backoff within retry-max-delay, at least the wait the registry asked for.
+     */
+    retryPolicy(of) {
+        const { maxAttempts, retryOn, retryDelayMs, retryMaxDelayMs } = this.options;
+        return {
+            attempts: maxAttempts,
+            backoff: { baseMs: retryDelayMs, capMs: retryMaxDelayMs },
+            random: this.deps.random,
+            judge: (f, seen) => this.stopped
+                ? { retry: false, reason: 'another invocation failed' }
+                : classVerdict(of(f).class, retryOn, seen.filter((s) => of(s).notFound).length),
+            askedWaitMs: (f) => of(f).waitMs,
+        };
+    }
+    /**
+     * The hooks of journaled attempts: each retry's wait kept on the failed attempt's record (the
+     * time already spent on its read-back, `waitedMs`, counts towards it), and why in the log.
+     */
+    attemptHooks(say) {
+        return {
+            sleep: (ms) => this.deps.sleep(ms),
+            onRetry: (step) => {
+                step.failure.rec.waitMs = Math.max(step.waitMs, step.failure.waitedMs ?? 0);
+                this.deps.info(say(waitText(step.sleepMs, step.askedWaitMs), step));
+            },
+        };
+    }
+    // What the steps found, recorded.
+    /** The --dry-run's index: the digest every tag must hold. */
+    indexKnown(found) {
+        this.known = found;
+        this.deps.info(`Expected index digest: ${found.digest}`);
+    }
+    /** What the tags held before the first push. */
+    readBefore(found) {
+        for (const [tag, digest] of found)
+            this.before.set(tag, digest);
+    }
+    /** Tags holding the index before this run: not pushed, and the first sources of copies. */
+    alreadyHeld(tags) {
+        for (const t of tags) {
+            this.already.add(t.original);
+            this.proven.set(t.original, 0);
+            this.held.push(t);
+        }
+        if (tags.length === 0)
+            return;
+        const n = tags.length;
+        this.deps.info(`${n} of ${this.options.tags.length} tags already hold ${this.digest}: not pushed again`);
+    }
+    /** Repositories found holding the content (the first word on each is kept). */
+    contentFound(found) {
+        for (const c of found)
+            if (!this.content.has(c.repository))
+                this.content.set(c.repository, c);
+    }
+    /** Read-backs that showed the index (and how long each waited out the registry's lag). */
+    readsDone(reads) {
+        for (const r of reads)
+            if (r.ok && !this.proven.has(r.tag))
+                this.proven.set(r.tag, r.waitedMs);
+    }
+    /** An invocation ended: the tags it left holding the index, and its failure when it gave up. */
+    invocationEnded(got) {
+        this.held.push(...got.holding);
+        this.readsDone(got.reads);
+        this.contentFound(got.content);
+        if (got.failure)
+            this.gaveUp(got.failure);
+    }
+    /** A round of manifest PUTs ended: the tags written, the retries, a refusal, a failure. */
+    putsEnded(got) {
+        const stats = (this.puts ??= { atOnce: 0, retries: [] });
+        stats.atOnce = Math.max(stats.atOnce, got.atOnce);
+        stats.retries.push(...got.retries);
+        if (got.retries.length > 0)
+            this.putRecovered = true;
+        this.held.push(...got.written);
+        for (const t of got.written)
+            this.written.add(t.original);
+        for (const [tag, read] of got.reading)
+            this.early.set(tag, read);
+        this.readsDone(got.reads);
+        if (got.refused !== undefined && this.refused === undefined) {
+            this.refused = got.refused;
+            this.deps.info(got.refused);
+        }
+        if (got.failure)
+            this.gaveUp(got.failure);
+    }
+    /** The first failure stops the run; a later one adds its tags to it. */
+    gaveUp(f) {
+        if (this.stopped)
+            this.stopped.tags.push(...f.tags);
+        else
+            this.stopped = { ...f, tags: [...f.tags] };
+    }
+    /** Tags no invocation took before the run stopped: not pushed. */
+    notPushed(tags) {
+        this.stopped?.tags.push(...tags.map((t) => t.original));
+    }
+    // The result.
+    /** A tag's read-back with what the run knows of it: held the index already, written by PUT, lag waited out. */
+    tagResult(t) {
+        const state = this.already.has(t.tag) ? 'already' : this.written.has(t.tag) ? 'put' : undefined;
+        const lag = t.verified ? (t.lagWaitMs ?? this.proven.get(t.tag)) : undefined;
+        const { lagWaitMs: _, ...rest } = t;
+        return { ...rest, ...(state ? { state } : {}), ...(lag ? { lagWaitMs: lag } : {}) };
+    }
+    /**
+     * Recovered: the run succeeded after a push failed (a retry, a crash whose tags had landed,
+     * tags completed by PUT) or after a PUT was sent again.
+     */
+    get recovered() {
+        return this.putRecovered || this.attempts.some((a) => !a.ok && a.invocation !== DRY_RUN_INVOCATION);
+    }
+    /** The run's result: ok without `failure`; the tags unread (not pushed) unless given. */
+    result(failure, tags) {
+        const annotations = this.known?.annotations ?? 0;
+        return {
+            ok: failure === undefined,
+            digest: this.digest || undefined,
+            index: this.index,
+            attempts: this.attempts,
+            tags: (tags ?? this.tagNames.map((tag) => ({ tag, digest: null, verified: false }))).map((t) => this.tagResult(t)),
+            ...(this.puts ? { puts: this.puts } : {}),
+            ...(this.content.size > 0 ? { repositories: [...this.content.values()] } : {}),
+            ...(annotations > 0 ? { annotations } : {}),
+            ...(this.refused !== undefined ? { warning: this.refused } : {}),
+            panics: this.attempts.filter((a) => a.class === 'panic').length,
+            recovered: failure === undefined && this.recovered,
+            failure,
+        };
+    }
+}
+/** A buildx push (not the --dry-run) that crashed. */
+function crashedPush(a) {
+    return a.class === 'panic' && a.invocation !== DRY_RUN_INVOCATION;
 }
 
 ;// CONCATENATED MODULE: ./src/merge/put.ts
@@ -39724,6 +40054,7 @@ async function runDryRun(run) {
 // A repository that holds no tag yet gets one buildx copy first (it moves the blobs and child
 // manifests). A registry that refuses such a PUT with an unexpected 4xx makes the rest of the run
 // use buildx copies, with one warning. The planning and the decisions are pure.
+
 
 
 
@@ -39797,381 +40128,173 @@ async function putOnce(run, t, body, type) {
         failure: { class: verdict.cls, answer, ...(asked !== undefined ? { waitMs: asked } : {}) },
     };
 }
-/** One tag by PUT with its retries: done, refused (fall back to buildx), or how it failed. */
+/** One tag by PUT with its retries: how it ended, the retries it took, a read of it. */
 async function putOne(run, t, body, type) {
+    const retries = [];
     const got = await retrying(() => putOnce(run, t, body, type), run.retryPolicy((f) => f), {
         sleep: (ms) => run.deps.sleep(ms),
         onRetry: ({ failure: f, waitMs, askedWaitMs }) => {
-            countRetry(run, {
-                tag: t.original,
-                class: f.class,
-                answer: f.answer,
-                waitMs,
-                ...(askedWaitMs !== undefined ? { askedWaitMs } : {}),
-            });
+            const asked = askedWaitMs !== undefined ? { askedWaitMs } : {};
+            retries.push({ tag: t.original, class: f.class, answer: f.answer, waitMs, ...asked });
             run.deps.info(`Retrying the manifest PUT of ${t.original} in ${waitText(waitMs, askedWaitMs)}: ${f.answer}`);
         },
     });
     if (got.ok)
-        return got.value;
+        return { outcome: got.value, retries };
     // A reset after the registry took the PUT leaves the tag written: read it once before giving up.
-    if ((await run.holds(t, false)).ok)
-        return 'ok';
+    const read = await readBack(run, t, 0);
+    if (read.ok)
+        return { outcome: 'ok', retries, read };
     const failed = `manifest PUT of ${t.original} failed: ${got.failure.answer} (${got.reason})`;
-    return { failed, cls: got.failure.class };
+    return { outcome: { failed, cls: got.failure.class }, retries, read };
 }
 /**
- * Writes `tags` by PUT, up to puts-at-once at once. Tags written join `run.holding` and
- * `run.put`; on a refusal the run falls back to buildx (`run.putRefused`) and the tags not written
- * go back to `pending`; a failure gives the run up.
+ * Writes `tags` by PUT, up to puts-at-once at once, each read back as soon as its PUT returned.
+ * Stops at a refusal (the tags not written go back) or a failure (they fail with it).
  */
 async function putAll(run, tags) {
+    const got = { written: [], back: [], reading: new Map(), reads: [], retries: [], atOnce: 0 };
     if (tags.length === 0)
-        return;
+        return got;
     const body = Buffer.from(run.index, 'utf8');
     const type = mediaTypeOf(run.index);
     const queue = [...tags];
-    const stats = (run.putStats ??= { atOnce: 0, retries: [] });
     let inFlight = 0;
+    const stopped = () => !!(run.failure ?? got.failure) || got.refused !== undefined;
     const worker = async () => {
-        while (queue.length > 0 && !run.failure && run.putRefused === undefined) {
+        while (queue.length > 0 && !stopped()) {
             const t = queue.shift();
-            stats.atOnce = Math.max(stats.atOnce, ++inFlight);
-            const got = await putOne(run, t, body, type).finally(() => inFlight--);
-            if (got === 'ok') {
-                run.holding.push(t);
-                run.put.add(t.original);
-                run.readSoon(t);
+            got.atOnce = Math.max(got.atOnce, ++inFlight);
+            const one = await putOne(run, t, body, type).finally(() => inFlight--);
+            got.retries.push(...one.retries);
+            if (one.read)
+                got.reads.push(one.read);
+            if (one.outcome === 'ok') {
+                got.written.push(t);
+                if (run.options.verify && !one.read)
+                    got.reading.set(t.original, run.readSlot(() => readBack(run, t)));
             }
-            else if ('fallback' in got) {
-                run.pending.unshift(t);
-                refuse(run, got.fallback);
+            else if ('fallback' in one.outcome) {
+                got.back.push(t);
+                got.refused ??= refusal(one.outcome.fallback);
             }
             else {
-                run.gaveUp(putFailure(got, t.original));
+                got.failure = mergeFailure(got.failure, putFailure(one.outcome, t.original));
             }
         }
     };
     await Promise.all(Array.from({ length: Math.min(run.options.putsAtOnce, tags.length) }, worker));
-    if (run.putRefused !== undefined)
-        run.pending.unshift(...queue);
-    else if (run.failure)
-        run.failure.tags.push(...queue.map((t) => t.original));
+    if (got.refused !== undefined)
+        got.back.push(...queue);
+    else if (got.failure)
+        got.failure.tags.push(...queue.map((t) => t.original));
+    return got;
 }
-/** Records a PUT sent again, with its class, the answer and the waits (each retry is kept); the run recovered. */
-function countRetry(run, retry) {
-    run.putStats.retries.push(retry);
-    run.recovered = true;
-}
-function refuse(run, answer) {
-    if (run.putRefused !== undefined)
-        return;
-    run.putRefused = `The registry refused a manifest PUT (${answer}): the other tags are copied by buildx (tag-method: buildx keeps this way)`;
-    run.deps.info(run.putRefused);
+function refusal(answer) {
+    return `The registry refused a manifest PUT (${answer}): the other tags are copied by buildx (tag-method: buildx keeps this way)`;
 }
 function putFailure({ failed, cls }, tag) {
     return { class: cls, signature: 'manifest PUT failed', line: failed, message: failed, tags: [tag] };
 }
-
-;// CONCATENATED MODULE: ./src/merge/push.ts
-// The pushes: one invocation with its retries (reading its tags back after a failure, so only what
-// is missing is pushed again, and proving the first tag holds the index), the first push started
-// alongside the --dry-run, and the copies to further tags by digest, up to buildx-at-once at once.
-
-
-
-
-
-
-
-
-
-
-
-function pushArgs(run, batch, inv) {
-    return createArgs({
-        sources: inv.sources,
-        tags: batch.map((t) => t.original),
-        annotations: inv.fromSources ? run.options.annotations : [],
-        append: inv.fromSources && run.options.append,
-    });
+/** The first failure of a round stands; a later one adds its tags to it. */
+function mergeFailure(first, next) {
+    if (!first)
+        return next;
+    first.tags.push(...next.tags);
+    return first;
 }
-function pushLabel(batch, invocation, n) {
-    const what = batch.length === 1 ? batch[0].original : `${batch.length} tags`;
-    return `push ${what} (invocation ${invocation}, attempt ${n})`;
-}
-/**
- * Starts the first push while the --dry-run runs, when that push cannot change what the
- * --dry-run reads (not with --append) and cannot overwrite the index: only when its tags, read
- * first, hold nothing, and once pushes are allowed (not when the check of buildx failed). Its
- * first attempt takes it up. The invocation, if started.
- */
-async function startFirstPush(run) {
-    const batch = firstBatchOf(run.options);
-    if (batch.length === 0)
-        return undefined;
-    const [, lacking] = await Promise.all([readBefore(run, batch), contentMayLack(run, batch)]);
-    if (!lacking)
-        return undefined; // the --dry-run's index tells whether the action writes every tag
-    if (batch.some((t) => run.before.get(t.original) !== null))
-        return undefined; // after the --dry-run
-    const allowed = await run.deps.pushesAllowed?.then(() => true, () => false);
-    if (allowed === false)
-        return undefined; // the engine stops with the check's error
-    const inv = chooseSource(batch, [], run.options.sources, '');
-    run.firstPush = run.deps.exec(pushArgs(run, batch, inv), pushLabel(batch, 1, 1));
-    run.firstPush.catch(() => undefined); // awaited later; never an unhandled rejection meanwhile
-    return inv;
-}
-/**
- * Whether a repository of `batch` may lack the content, so buildx must move it: with tags by
- * PUT, unless every source is in it or the sources' manifests are there already.
- */
-async function contentMayLack(run, batch) {
-    if (!run.byPut)
-        return true;
-    const fromSources = repositoryOfSources(run.options);
-    const others = batch.filter((t) => repositoryOf(t) !== fromSources);
-    const present = await Promise.all(others.map((t) => sourcesPresent(run.deps, t, run.options.sources)));
-    return present.includes(false);
-}
-/**
- * After the --dry-run gave up: records the first push that ran alongside (not acted on: no
- * read-back, no retry) and returns the tags it pushed.
- */
-async function settleFirstPush(run, inv) {
-    const out = await settle(run.firstPush);
-    run.firstPush = undefined;
-    const at = { invocation: 1, try: 1, tags: inv.tags.map((t) => t.original), sources: inv.sources };
-    const rec = run.record(attemptOf(at, out, out.ok ? undefined : classOf(out)));
-    return rec.ok ? rec.tags : [];
-}
-/** An attempt that ended: its outcome, or a failure to start it as one (never a cancellation). */
-async function settle(attempt) {
-    try {
-        return await attempt;
+
+;// CONCATENATED MODULE: ./src/merge/schedule.ts
+// The push schedule: which tags go how, in which order, and the one place where what the
+// invocations and the PUTs found is recorded. The first invocation creates the index from the
+// sources, alone (with tags by PUT and a repository holding the content already, the PUTs go
+// first: no buildx push). With tags by PUT, the tags of repositories holding the index or its
+// content are PUT; one buildx copy moves the content into each other repository, then its tags
+// are PUT too. Otherwise, or once the registry refused a PUT, copies by digest: separate buildx
+// processes (no shared memory to race on), up to buildx-at-once at a time, each pushing at most
+// tags-per-buildx tags (one once buildx crashed).
+
+
+
+/** The tags no invocation or PUT has taken yet. */
+class Queue {
+    run;
+    tags;
+    invocations = 0;
+    constructor(run, tags) {
+        this.run = run;
+        this.tags = tags;
     }
-    catch (err) {
-        if (err instanceof CancelledError)
-            throw err;
-        const line = err instanceof Error ? err.message : String(err);
-        return {
-            ok: false,
-            classification: { class: 'unknown', signature: 'buildx did not run', line },
-            exitCode: null,
-            signal: null,
-            durationMs: 0,
-            stdout: '',
-            stdoutTruncated: false,
-            tail: [line],
-        };
+    get empty() {
+        return this.tags.length === 0;
     }
-}
-/**
- * Whether a failed attempt's output shows buildx pushing the index (`pushing <digest> to <tag>`,
- * as 0.13.1 and 0.29.1 print it): then its tags may hold it, and a registry lagging behind the
- * write must be waited out before they count as missing. Pure.
- */
-function indexPushShown(out, digest) {
-    const shows = (l) => l.includes(`pushing ${digest} to `);
-    return out.tail.some(shows) || (out.evidence ?? []).some(shows);
-}
-/**
- * The tags the registry refused before the index was written to them: their index PUT answered
- * with an error status (`failed commit on ref "index-<digest>": unexpected status from PUT request
- * to .../manifests/<tag>: 503 ...`), or the HEAD buildx sends before that PUT answered with one
- * (`unexpected status from HEAD request to .../manifests/<tag>: 504 ...`). There is no lag to wait
- * out for them. Pure.
- */
-function refusedIndexPuts(out, digest) {
-    const refused = new Set();
-    const marker = `"index-${digest}"`;
-    for (const line of [...out.tail, ...(out.evidence ?? [])]) {
-        const put = line.includes(marker) ? REFUSED_PUT.exec(line) : null;
-        const m = put ?? REFUSED_HEAD.exec(line);
-        if (m)
-            refused.add(m[1]);
-    }
-    return refused;
-}
-const REFUSED_PUT = /unexpected status from PUT request to \S+\/manifests\/([^/\s:]+): [1-5]\d\d\b/;
-const REFUSED_HEAD = /unexpected status from HEAD request to \S+\/manifests\/([^/\s:@]+): [1-5]\d\d\b/;
-/** Reads a batch back, its tags at once (waiting out lag for those it may have written). */
-async function readBack(run, batch, mayHaveWritten) {
-    const reads = await Promise.all(batch.map((t) => run.holds(t, mayHaveWritten(t))));
-    return {
-        held: batch.filter((_, i) => reads[i].ok),
-        waitedMs: Math.max(0, ...reads.map((r) => r.waitedMs)),
-    };
-}
-/** Which tags a failed attempt may have written: the index push was shown, and not refused for them. */
-function writtenBy(out, digest) {
-    if (!indexPushShown(out, digest))
-        return () => false;
-    const refused = refusedIndexPuts(out, digest);
-    return (t) => !(t.tag !== undefined && refused.has(t.tag));
-}
-/** One attempt at a batch: buildx (or the first push, already under way), then the read-back. */
-async function attempt(run, batch, inv, label) {
-    const started = run.firstPush;
-    run.firstPush = undefined;
-    const out = await (started ?? run.deps.exec(pushArgs(run, batch, inv), label));
-    if (out.ok) {
-        // The first tag to hold the index becomes the source of the others: prove it holds it.
-        const mustProve = run.holding.length === 0 && run.options.verify ? batch : [];
-        const { held, waitedMs } = await readBack(run, mustProve, () => true);
-        const wrong = mustProve.filter((t) => !held.includes(t)).map((t) => t.original);
-        if (wrong.length === 0)
-            return { out, landed: [], waitedMs };
-        const line = `${wrong.join(', ')} do not resolve to ${run.digest} after buildx exited 0`;
-        return {
-            out,
-            failed: { class: 'unknown', signature: 'pushed tag does not hold the expected index', line },
-            landed: batch.filter((t) => !wrong.includes(t.original)),
-            waitedMs,
-        };
-    }
-    // Read back before deciding: a crash after the push landed leaves nothing to redo.
-    const { held, waitedMs } = out.classification?.class === 'permanent'
-        ? { held: [], waitedMs: 0 }
-        : await readBack(run, batch, writtenBy(out, run.digest));
-    return { out, failed: classOf(out), landed: held, waitedMs };
-}
-/** One invocation with its retries; returns a Failure when it gives up. */
-async function runInvocation(run, first, invocation) {
-    const state = { batch: first };
-    const hooks = run.attemptHooks((s, { failure: { failed }, reason }) => `Retrying in ${s}: ${failed.class} (${failed.signature}), ${reason}`);
-    const got = await retrying((n) => pushOnce(run, state, invocation, n), pushPolicy(run), {
-        ...hooks,
-        onRetry: (step) => {
-            if (state.batch.length > run.concurrency) {
-                run.pending = [...state.batch.slice(run.concurrency), ...run.pending];
-                state.batch = state.batch.slice(0, run.concurrency);
-            }
-            hooks.onRetry?.(step);
-        },
-    });
-    if (got.ok)
-        return undefined;
-    const { failed, names } = got.failure;
-    const adviceText = advice(failed, await adviceContext(failed, 'push', names, run.deps.credentialsFor));
-    const left = state.batch.map((t) => t.original);
-    return failureOf(failed, pushFailureMessage(failed, names, got.reason, adviceText), left, adviceText);
-}
-/** The engine's policy, the time spent on a failed attempt's read-back counting towards the wait. */
-function pushPolicy(run) {
-    return { ...run.retryPolicy((f) => f.failed), waitedMs: (f) => f.waitedMs };
-}
-/**
- * Attempt `n` of an invocation on `state.batch`: done when the batch holds the index (or what is
- * left of it is completed by PUT), else the failure; the batch keeps only the tags still to push.
- */
-async function pushOnce(run, state, invocation, n) {
-    const batch = state.batch;
-    const inv = chooseSource(batch, run.holding, run.options.sources, run.digest);
-    const names = batch.map((t) => t.original);
-    const { out, failed, landed, waitedMs } = await attempt(run, batch, inv, pushLabel(batch, invocation, n));
-    const at = { invocation, try: n, tags: names, sources: inv.sources };
-    const rec = run.record(attemptOf(at, out, failed, failed && landed));
-    if (!failed) {
-        if (n > 1)
-            run.recovered = true;
-        run.holding.push(...batch);
-        if (run.byPut)
-            run.noteContent(batch.map((t) => ({ repository: repositoryOf(t), content: 'buildx' })));
-        return { ok: true, value: undefined };
-    }
-    if (failed.class === 'panic' && run.concurrency > 1) {
-        run.concurrency = 1;
-        run.deps.info('buildx crashed: pushing one tag per invocation for the rest of this run');
-    }
-    run.holding.push(...landed);
-    state.batch = batch.filter((t) => !landed.includes(t));
-    if (state.batch.length === 0) {
-        run.deps.info(`Every tag of this invocation already holds ${run.digest}: nothing left to push`);
-        run.recovered = true;
-        return { ok: true, value: undefined };
-    }
-    if (failed.class !== 'permanent')
-        state.batch = await completeByPut(run, state.batch);
-    if (state.batch.length === 0)
-        return { ok: true, value: undefined };
-    return { ok: false, failure: { failed, rec, names, waitedMs } };
-}
-/**
- * After a failed attempt: the tags of the batch whose repository holds the content now go back
- * to `pending`, for manifest PUTs (a recovery); the tags still to push with buildx are returned.
- */
-async function completeByPut(run, batch) {
-    const done = await contentAfterFailure(run, batch);
-    if (done.length === 0)
+    /** The next invocation's tags. */
+    take(size = this.run.concurrency) {
+        const batch = nextBatch(this.tags, size);
+        this.tags = this.tags.slice(batch.length);
         return batch;
-    run.pending = [...done, ...run.pending];
-    run.recovered = true;
-    const repos = [...new Set(done.map(repositoryOf))].join(', ');
-    run.deps.info(`${repos} holds every manifest the index lists now: ${done.length === 1 ? 'its tag is' : `${done.length} tags are`} completed by manifest PUT, not pushed again`);
-    return batch.filter((t) => !done.includes(t));
-}
-/**
- * Pushes every tag: the first invocation creates the index from the sources, alone. Once a tag
- * holds it, the others are manifest-only copies by digest: separate buildx processes (no shared
- * memory to race on), up to buildx-at-once at a time, each still pushing at most
- * tags-per-buildx tags. Ends with `run.failure` set when an invocation gave up.
- */
-async function pushAll(run) {
-    // With tags by PUT and a repository holding the content, the PUTs go first (no buildx push).
-    const putFirst = run.byPut && run.content.size > 0 && run.firstPush === undefined;
-    if (run.pending.length > 0 && !putFirst) {
-        const f = await runInvocation(run, run.takeBatch(), ++run.invocations);
-        if (f)
-            return run.gaveUp(f);
     }
-    if (run.byPut && run.index)
-        await fanOut(run);
-    if (run.failure)
-        return;
-    const { buildxAtOnce } = run.options;
-    const workers = run.holding.length > 0 ? Math.max(1, Math.min(buildxAtOnce, run.pending.length)) : 1;
-    await Promise.all(Array.from({ length: workers }, () => copies(run)));
+    /** Runs one invocation on `batch` and records what it found; its handed-back tags come first. */
+    async invoke(batch, first) {
+        const got = await runInvocation(this.run, batch, ++this.invocations, first?.outcome);
+        this.run.invocationEnded(got);
+        this.tags = [...got.back, ...this.tags];
+    }
 }
 /**
- * Tags by manifest PUT (merge/put.ts): the tags of repositories holding the index; one buildx
- * copy into each other repository (single-tag invocations, up to buildx-at-once at once), then
- * their tags by PUT too. Stops at a refusal (the copies workers take the rest) or a failure.
+ * Pushes `pending` (every tag that does not hold the index already); `first`, the first push,
+ * when it started alongside the --dry-run. Ends with `run.failure` set when one gave up (then the
+ * tags no one took are recorded as not pushed).
  */
-async function fanOut(run) {
-    while (run.pending.length > 0 && !run.failure && run.putRefused === undefined) {
-        const plan = planPuts(run.pending, run.holding, run.content);
-        run.pending = [...plan.seeds, ...plan.later];
-        await putAll(run, plan.byPut);
+async function pushAll(run, pending, first) {
+    const queue = new Queue(run, pending);
+    const putFirst = run.byPut && run.contentKnown && first === undefined;
+    if (!queue.empty && !putFirst)
+        await queue.invoke(queue.take(), first); // the first push's tags, when it started
+    if (!run.failure && run.byPut && run.index)
+        await fanOut(run, queue);
+    if (!run.failure) {
+        const workers = run.holding.length > 0 ? Math.max(1, Math.min(run.options.buildxAtOnce, queue.tags.length)) : 1;
+        await Promise.all(Array.from({ length: workers }, () => copies(run, queue)));
+    }
+    if (run.failure)
+        run.notPushed(queue.tags);
+}
+/**
+ * Tags by manifest PUT: the tags of repositories holding the index or its content; one buildx
+ * copy into each other repository (single-tag invocations, up to buildx-at-once at once), then
+ * their tags by PUT too. Stops at a refusal (the copies take the rest) or a failure.
+ */
+async function fanOut(run, queue) {
+    while (!queue.empty && !run.failure && run.putRefused === undefined) {
+        const plan = planPuts(queue.tags, run.holding, run.repositories);
+        queue.tags = plan.later;
+        const puts = await putAll(run, plan.byPut);
+        run.putsEnded(puts);
+        queue.tags = [...puts.back, ...plan.seeds, ...queue.tags];
         if (run.failure || run.putRefused !== undefined || plan.seeds.length === 0)
             return;
-        run.pending = plan.later;
+        queue.tags = plan.later;
         const seeds = plan.seeds.map((t) => [t]);
         const worker = async () => {
-            for (let s = seeds.shift(); s && !run.failure; s = seeds.shift()) {
-                const f = await runInvocation(run, s, ++run.invocations);
-                if (f)
-                    run.gaveUp(f);
-            }
+            for (let s = seeds.shift(); s && !run.failure; s = seeds.shift())
+                await queue.invoke(s);
         };
         await Promise.all(Array.from({ length: Math.min(run.options.buildxAtOnce, seeds.length) }, worker));
-        run.failure?.tags.push(...seeds.flat().map((t) => t.original));
+        queue.tags = [...seeds.flat(), ...queue.tags];
     }
 }
-/** A copies worker: takes batches until none is left or an invocation gave up. */
-async function copies(run) {
-    while (run.pending.length > 0 && !run.failure) {
-        const f = await runInvocation(run, run.takeBatch(), ++run.invocations);
-        if (f)
-            run.gaveUp(f);
-    }
+/** A copies worker: takes batches until none is left or the run stopped. */
+async function copies(run, queue) {
+    while (!queue.empty && !run.failure)
+        await queue.invoke(queue.take());
 }
 
 ;// CONCATENATED MODULE: ./src/merge/verify.ts
 // The read-back: every tag, read from the registry, must hold the expected digest. Tags already
 // read back holding it during the run are not asked again; the others, pushed by this run, are
 // asked again up to lag-timeout (a registry can lag behind its own writes).
+
 
 /**
  * Reads every tag back (up to 8 at once); tags proven during the run are not asked again, and
@@ -40180,14 +40303,14 @@ async function copies(run) {
  */
 async function readBackTags(run, only, written = false) {
     const { tags } = run.options;
-    const { digest, proven } = run;
+    const { digest } = run;
     const results = new Array(tags.length);
     let next = 0;
     const worker = async () => {
         while (next < tags.length) {
             const i = next++;
             const t = tags[i];
-            if (proven.has(t.original)) {
+            if (run.isProven(t.original)) {
                 results[i] = { tag: t.original, digest, verified: true };
                 continue;
             }
@@ -40195,8 +40318,8 @@ async function readBackTags(run, only, written = false) {
                 results[i] = { tag: t.original, digest: null, verified: false };
                 continue;
             }
-            results[i] = { tag: t.original, ...(await readOne(run, t, written)), verified: false };
-            results[i].verified = results[i].digest === digest;
+            const read = await readOne(run, t, written);
+            results[i] = { tag: t.original, ...read, verified: read.digest === digest };
         }
     };
     await Promise.all(Array.from({ length: Math.min(8, tags.length) }, worker));
@@ -40204,8 +40327,12 @@ async function readBackTags(run, only, written = false) {
 }
 async function readOne(run, t, written) {
     if (written) {
-        const { digest, error } = await (run.earlyReads.get(t.original) ?? run.readWritten(t));
-        return error === undefined ? { digest } : { digest, error };
+        const { digest, error, waitedMs } = await (run.earlyRead(t.original) ?? readBack(run, t));
+        return {
+            digest,
+            ...(error === undefined ? {} : { error }),
+            ...(waitedMs > 0 ? { lagWaitMs: waitedMs } : {}),
+        };
     }
     try {
         return { digest: await run.deps.readDigest(t) };
@@ -40218,7 +40345,7 @@ async function readOne(run, t, written) {
 async function verification(run) {
     const { digest } = run;
     if (!run.options.verify)
-        return { tags: run.tagNames.map((tag) => ({ tag, digest, verified: false })) };
+        return { tags: run.options.tags.map((t) => ({ tag: t.original, digest, verified: false })) };
     const tags = await readBackTags(run, undefined, true);
     const wrong = tags.filter((t) => !t.verified);
     return { tags, failure: wrong.length > 0 ? verifyFailure(wrong, tags.length, digest) : undefined };
@@ -40248,11 +40375,13 @@ function mergeOptions(inputs) {
 }
 
 ;// CONCATENATED MODULE: ./src/merge/engine.ts
-// The engine: the --dry-run gives the index digest while every tag is read and the first push
-// runs alongside (when its tags hold nothing); tags already holding the index are not pushed;
-// then the other tags are pushed, the first invocation from the sources, the others copied by digest,
-// each failure classified and retried when a retry fixes it; then every tag is read back.
-// The state of the run is one MergeRun; I/O comes in through `EngineDeps`.
+// The engine, one merge top-down: (1) the --dry-run gives the index digest while every tag is
+// read and the first push runs alongside (when its tags hold nothing); (2) tags already holding
+// the index are not pushed, repositories holding its content get no buildx push; (3) the other
+// tags are pushed (./schedule.ts), each failure classified and retried when a retry fixes it;
+// (4) every tag is read back. Each step returns what it found and is recorded in the MergeRun
+// (./run.ts); I/O comes in through `EngineDeps`.
+
 
 
 
@@ -40265,41 +40394,43 @@ async function runMerge(options, deps) {
     const run = new MergeRun(options, deps);
     // 1. The --dry-run; alongside it, every tag is read, and the first push starts when its tags
     // hold nothing (when it cannot change what the --dry-run reads).
-    const expectedRun = runDryRun(run);
-    const firstRun = startFirstPush(run);
     const firstTags = new Set(firstBatchOf(options).map((t) => t.original));
     const others = options.dryRun ? [] : options.tags.filter((t) => !firstTags.has(t.original));
-    const reads = readBefore(run, others);
-    const expected = await expectedRun;
-    const first = await firstRun;
-    await reads;
-    if (!('digest' in expected)) {
-        if (!first)
-            return run.result(expected);
-        // The first push ran all the same: it is recorded, and what it pushed is not "not pushed".
-        const pushed = await settleFirstPush(run, first);
-        if (pushed.length === 0)
-            return run.result(expected);
-        expected.tags = expected.tags.filter((t) => !pushed.includes(t));
-        return run.result(expected, await readBackTags(run, pushed));
-    }
-    run.digest = expected.digest;
-    run.index = expected.index;
-    deps.info(`Expected index digest: ${expected.digest}`);
+    const [expected, started, before] = await Promise.all([
+        runDryRun(run),
+        startFirstPush(run),
+        readBefore(deps, others),
+    ]);
+    run.readBefore(started.before);
+    run.readBefore(before);
+    if (!('digest' in expected))
+        return dryRunFailed(run, expected, started.first);
+    run.indexKnown(expected);
     if (options.dryRun)
         return run.result(undefined, []);
     await deps.pushesAllowed; // throws the check's error: nothing is pushed
-    takeAlready(run);
-    await findContent(run);
-    // 2. Push: the first invocation from the sources, then the copies.
-    await pushAll(run);
-    if (run.failure) {
-        run.failure.tags.push(...run.pending.map((t) => t.original));
+    // 2. What needs no push: tags holding the index, repositories holding its content.
+    const already = alreadyHolding(options.tags, (t) => run.heldBefore(t), run.digest);
+    run.alreadyHeld(already);
+    const pending = options.tags.filter((t) => !already.includes(t));
+    run.contentFound(await findContent(run, pending, movingInto(started.first)));
+    // 3. Push: the first invocation from the sources, then PUTs and copies.
+    await pushAll(run, pending, started.first);
+    if (run.failure)
         return run.result(run.failure, await readBackTags(run));
-    }
-    // 3. Verify: every tag, read back from the registry, must hold the expected digest.
+    // 4. Verify: every tag, read back from the registry, must hold the expected digest.
     const { tags, failure } = await verification(run);
     return run.result(failure, tags);
+}
+/** The --dry-run gave up: the first push, when it ran all the same, is recorded, and what it pushed is not "not pushed". */
+async function dryRunFailed(run, expected, first) {
+    if (!first)
+        return run.result(expected);
+    const pushed = await settleFirstPush(run, first);
+    if (pushed.length === 0)
+        return run.result(expected);
+    expected.tags = expected.tags.filter((t) => !pushed.includes(t));
+    return run.result(expected, await readBackTags(run, pushed));
 }
 
 ;// CONCATENATED MODULE: ./src/registry/credentials.ts

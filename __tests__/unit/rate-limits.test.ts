@@ -1,6 +1,6 @@
 // Rate limits in buildx's output (the classifier's asked wait and GHCR's secondary rate limit) and
 // the wait the engine takes before the next attempt. Lines in the shapes registries answer with
-// and buildx prints them (GHCR's from public issue threads, quoted in README "Rate limits").
+// and buildx prints them (GHCR's from public issue threads, quoted in docs/registries.md "Rate limits").
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 

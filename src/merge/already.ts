@@ -6,7 +6,7 @@
 import type { ImageRef } from '../registry/reference.js';
 import type { MergeOptions } from './options.js';
 import { nextBatch } from './plan.js';
-import type { MergeRun } from './run.js';
+import type { EngineDeps } from './types.js';
 
 /** The tags of the push that may start alongside the --dry-run (none with --append or a dry run). */
 export function firstBatchOf(options: MergeOptions): ImageRef[] {
@@ -17,35 +17,33 @@ export function firstBatchOf(options: MergeOptions): ImageRef[] {
   return nextBatch(options.tags, options.tagsPerBuildx);
 }
 
-/** Reads what `refs` hold now into `run.before` (up to 8 at once); a read that fails is `undefined`. */
-export async function readBefore(run: MergeRun, refs: readonly ImageRef[]): Promise<void> {
+/** What `refs` hold now (up to 8 read at once): a digest, null (nothing), undefined (the read failed). */
+export async function readBefore(
+  deps: Pick<EngineDeps, 'readDigest' | 'info'>,
+  refs: readonly ImageRef[],
+): Promise<Map<string, string | null | undefined>> {
+  const found = new Map<string, string | null | undefined>();
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < refs.length) {
       const t = refs[next++]!;
       try {
-        run.before.set(t.original, await run.deps.readDigest(t));
+        found.set(t.original, await deps.readDigest(t));
       } catch (err) {
-        run.before.set(t.original, undefined);
-        run.deps.info(
-          `Could not read ${t.original} before pushing (${(err as Error).message}): it is pushed`,
-        );
+        found.set(t.original, undefined);
+        deps.info(`Could not read ${t.original} before pushing (${(err as Error).message}): it is pushed`);
       }
     }
   };
   await Promise.all(Array.from({ length: Math.min(8, refs.length) }, worker));
+  return found;
 }
 
-/** Once the digest is known: tags already holding it leave `pending` and can be copied from. */
-export function takeAlready(run: MergeRun): void {
-  for (const t of run.options.tags) {
-    if (run.before.get(t.original) !== run.digest) continue;
-    run.already.add(t.original);
-    run.proven.add(t.original);
-    run.holding.push(t);
-  }
-  if (run.already.size === 0) return;
-  run.pending = run.pending.filter((t) => !run.already.has(t.original));
-  const n = run.already.size;
-  run.deps.info(`${n} of ${run.options.tags.length} tags already hold ${run.digest}: not pushed again`);
+/** Once the digest is known: the tags that held it before this run (not pushed again). Pure. */
+export function alreadyHolding(
+  tags: readonly ImageRef[],
+  heldBefore: (tag: string) => string | null | undefined,
+  digest: string,
+): ImageRef[] {
+  return tags.filter((t) => heldBefore(t.original) === digest);
 }

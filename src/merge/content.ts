@@ -7,10 +7,8 @@
 // The decisions are pure; the reads go through the engine's `readDigest`.
 
 import { type ImageRef, parseReference, repositoryOf } from '../registry/reference.js';
-import { firstBatchOf } from './already.js';
 import type { MergeOptions } from './options.js';
-import type { MergeRun } from './run.js';
-import type { EngineDeps, RepositoryContent } from './types.js';
+import type { EngineDeps, RepositoryContent, RunView } from './types.js';
 
 /** How many reads run at once. */
 const AT_ONCE = 8;
@@ -126,35 +124,40 @@ export async function contentOf(
   return found.filter((c) => c !== undefined);
 }
 
-/** The repositories of the first push's tags, when it started alongside the --dry-run. */
-function startedRepositories(run: MergeRun): Set<string> {
-  return new Set(run.firstPush ? firstBatchOf(run.options).map(repositoryOf) : []);
-}
-
 /**
  * Once the index is known, with tags by PUT: which repositories of the pending tags hold its
- * content already (the repository the first push, under way, moves it into is not asked).
+ * content already. `moving`: the repositories a push under way (the first one) moves it into,
+ * not asked.
  */
-export async function findContent(run: MergeRun): Promise<void> {
-  if (!run.byPut || !run.index || run.pending.length === 0) return;
-  const started = startedRepositories(run);
-  const repos = repositoriesOf(run.pending).filter((r) => !started.has(repositoryOf(r)));
-  run.noteContent(await contentOf(run.deps, run.options, run.index, repos));
-  for (const c of run.content.values()) {
+export async function findContent(
+  run: RunView,
+  pending: readonly ImageRef[],
+  moving: ReadonlySet<string>,
+): Promise<RepositoryContent[]> {
+  if (!run.byPut || !run.index || pending.length === 0) return [];
+  const repos = repositoriesOf(pending).filter((r) => !moving.has(repositoryOf(r)));
+  const found = await contentOf(run.deps, run.options, run.index, repos);
+  for (const c of found) {
     const why = c.content === 'sources' ? 'the sources are there' : 'each answered a HEAD there';
     run.deps.info(
       `${c.repository} holds every manifest the index lists (${why}): no buildx push, its tags are written by manifest PUT`,
     );
   }
+  return found;
 }
 
 /**
- * After a failed buildx push, with tags by PUT: the tags of `batch` whose repository holds every
- * listed manifest now (buildx moved it before it failed). They are completed by PUT, not pushed.
+ * After a failed buildx push, with tags by PUT: the repositories of `batch` that hold every
+ * listed manifest now (buildx moved it before it failed), and the tags of `batch` in them: they
+ * are completed by PUT, not pushed again.
  */
-export async function contentAfterFailure(run: MergeRun, batch: readonly ImageRef[]): Promise<ImageRef[]> {
-  if (!run.byPut || !run.index || run.putRefused !== undefined) return [];
+export async function contentAfterFailure(
+  run: RunView,
+  batch: readonly ImageRef[],
+): Promise<{ content: RepositoryContent[]; done: ImageRef[] }> {
+  if (!run.byPut || !run.index || run.putRefused !== undefined) return { content: [], done: [] };
   const repos = repositoriesOf(batch).filter((r) => !run.hasContent(r));
-  run.noteContent(await contentOf(run.deps, run.options, run.index, repos, 'after-failure'));
-  return batch.filter((t) => run.hasContent(t));
+  const content = await contentOf(run.deps, run.options, run.index, repos, 'after-failure');
+  const now = new Set(content.map((c) => c.repository));
+  return { content, done: batch.filter((t) => run.hasContent(t) || now.has(repositoryOf(t))) };
 }

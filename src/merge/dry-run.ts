@@ -11,15 +11,14 @@ import { type Outcome, retrying } from '../retry/retrying.js';
 import { advice, adviceContext } from './advice.js';
 import { droppedAnnotations, droppedAnnotationsMessage } from './annotations-check.js';
 import { dryRunFailureMessage, failureOf } from './messages.js';
-import { attemptOf, classOf, type MergeRun } from './run.js';
-import { type AttemptRecord, DRY_RUN_INVOCATION, type Failure } from './types.js';
-
-/** What a --dry-run printed: the index and its digest. */
-export interface DryRunIndex {
-  digest: string;
-  /** the index bytes */
-  index: string;
-}
+import { attemptOf, classOf } from './attempts.js';
+import {
+  type AttemptRecord,
+  DRY_RUN_INVOCATION,
+  type DryRunIndex,
+  type Failure,
+  type RunView,
+} from './types.js';
 
 /** The digest of the index `--dry-run` printed: sha256 of its bytes without the trailing newline. */
 export function indexDigest(dryRunOutput: string): DryRunIndex {
@@ -76,8 +75,9 @@ interface DryRunFailure {
 }
 
 /** Runs the --dry-run, with its retries: the index, or the Failure it gave up on. */
-export async function runDryRun(run: MergeRun): Promise<DryRunIndex | Failure> {
+export async function runDryRun(run: RunView): Promise<DryRunIndex | Failure> {
   const { options, deps } = run;
+  const tagNames = options.tags.map((t) => t.original);
   const args = createArgs({
     sources: options.sources,
     tags: options.tags.length > 0 ? [options.tags[0]!.original] : [],
@@ -90,10 +90,10 @@ export async function runDryRun(run: MergeRun): Promise<DryRunIndex | Failure> {
     const got = printedIndex(out);
     const at = { invocation: DRY_RUN_INVOCATION, try: n, tags: [], sources: options.sources };
     if ('digest' in got) {
-      run.record(attemptOf(at, out));
+      run.attempted(attemptOf(at, out));
       return { ok: true, value: got };
     }
-    return { ok: false, failure: { failed: got, rec: run.record(attemptOf(at, out, got)) } };
+    return { ok: false, failure: { failed: got, rec: run.attempted(attemptOf(at, out, got)) } };
   };
   const hooks = run.attemptHooks<DryRunFailure>((s, step) => `Retrying --dry-run in ${s} (${step.reason})`);
   const got = await retrying(
@@ -102,12 +102,11 @@ export async function runDryRun(run: MergeRun): Promise<DryRunIndex | Failure> {
     hooks,
   );
   if (got.ok) {
-    const kept = annotationsKept(got.value, options.annotations, run.tagNames);
-    if ('digest' in kept) run.annotationsChecked = options.annotations.length;
-    return kept;
+    const kept = annotationsKept(got.value, options.annotations, tagNames);
+    return 'digest' in kept ? { ...kept, annotations: options.annotations.length } : kept;
   }
   const c = got.failure.failed;
   const adviceText = advice(c, await adviceContext(c, 'pull', options.sources, deps.credentialsFor));
   const message = dryRunFailureMessage(c, got.reason, adviceText);
-  return failureOf(c, message, run.tagNames, adviceText);
+  return failureOf(c, message, tagNames, adviceText);
 }

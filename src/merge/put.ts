@@ -11,8 +11,8 @@ import type { ImageRef } from '../registry/reference.js';
 import { waitText } from '../retry/backoff.js';
 import { answerVerdict } from '../retry/policy.js';
 import { type Outcome, retrying } from '../retry/retrying.js';
-import type { MergeRun } from './run.js';
-import type { Failure, PutRetry } from './types.js';
+import { readBack } from './readback.js';
+import type { Failure, PutRetry, PutsResult, Readback, RunView } from './types.js';
 
 const repoOf = (t: ImageRef): string => `${t.domain}/${t.path}`;
 
@@ -99,7 +99,7 @@ interface PutFailure {
 
 /** One PUT: its outcome (done, refused, a wrong digest: none is retried), or a transient failure. */
 async function putOnce(
-  run: MergeRun,
+  run: RunView,
   t: ImageRef,
   body: Buffer,
   type: string,
@@ -125,80 +125,87 @@ async function putOnce(
   };
 }
 
-/** One tag by PUT with its retries: done, refused (fall back to buildx), or how it failed. */
-async function putOne(run: MergeRun, t: ImageRef, body: Buffer, type: string): Promise<PutOutcome> {
+/** One tag by PUT with its retries: how it ended, the retries it took, a read of it. */
+async function putOne(
+  run: RunView,
+  t: ImageRef,
+  body: Buffer,
+  type: string,
+): Promise<{ outcome: PutOutcome; retries: PutRetry[]; read?: Readback }> {
+  const retries: PutRetry[] = [];
   const got = await retrying(
     () => putOnce(run, t, body, type),
     run.retryPolicy((f: PutFailure) => f),
     {
       sleep: (ms) => run.deps.sleep(ms),
       onRetry: ({ failure: f, waitMs, askedWaitMs }) => {
-        countRetry(run, {
-          tag: t.original,
-          class: f.class,
-          answer: f.answer,
-          waitMs,
-          ...(askedWaitMs !== undefined ? { askedWaitMs } : {}),
-        });
+        const asked = askedWaitMs !== undefined ? { askedWaitMs } : {};
+        retries.push({ tag: t.original, class: f.class, answer: f.answer, waitMs, ...asked });
         run.deps.info(
           `Retrying the manifest PUT of ${t.original} in ${waitText(waitMs, askedWaitMs)}: ${f.answer}`,
         );
       },
     },
   );
-  if (got.ok) return got.value;
+  if (got.ok) return { outcome: got.value, retries };
   // A reset after the registry took the PUT leaves the tag written: read it once before giving up.
-  if ((await run.holds(t, false)).ok) return 'ok';
+  const read = await readBack(run, t, 0);
+  if (read.ok) return { outcome: 'ok', retries, read };
   const failed = `manifest PUT of ${t.original} failed: ${got.failure.answer} (${got.reason})`;
-  return { failed, cls: got.failure.class };
+  return { outcome: { failed, cls: got.failure.class }, retries, read };
 }
 
 /**
- * Writes `tags` by PUT, up to puts-at-once at once. Tags written join `run.holding` and
- * `run.put`; on a refusal the run falls back to buildx (`run.putRefused`) and the tags not written
- * go back to `pending`; a failure gives the run up.
+ * Writes `tags` by PUT, up to puts-at-once at once, each read back as soon as its PUT returned.
+ * Stops at a refusal (the tags not written go back) or a failure (they fail with it).
  */
-export async function putAll(run: MergeRun, tags: ImageRef[]): Promise<void> {
-  if (tags.length === 0) return;
+export async function putAll(run: RunView, tags: readonly ImageRef[]): Promise<PutsResult> {
+  const got: PutsResult = { written: [], back: [], reading: new Map(), reads: [], retries: [], atOnce: 0 };
+  if (tags.length === 0) return got;
   const body = Buffer.from(run.index!, 'utf8');
   const type = mediaTypeOf(run.index!);
   const queue = [...tags];
-  const stats = (run.putStats ??= { atOnce: 0, retries: [] });
   let inFlight = 0;
+  const stopped = (): boolean => !!(run.failure ?? got.failure) || got.refused !== undefined;
   const worker = async (): Promise<void> => {
-    while (queue.length > 0 && !run.failure && run.putRefused === undefined) {
+    while (queue.length > 0 && !stopped()) {
       const t = queue.shift()!;
-      stats.atOnce = Math.max(stats.atOnce, ++inFlight);
-      const got = await putOne(run, t, body, type).finally(() => inFlight--);
-      if (got === 'ok') {
-        run.holding.push(t);
-        run.put.add(t.original);
-        run.readSoon(t);
-      } else if ('fallback' in got) {
-        run.pending.unshift(t);
-        refuse(run, got.fallback);
+      got.atOnce = Math.max(got.atOnce, ++inFlight);
+      const one = await putOne(run, t, body, type).finally(() => inFlight--);
+      got.retries.push(...one.retries);
+      if (one.read) got.reads.push(one.read);
+      if (one.outcome === 'ok') {
+        got.written.push(t);
+        if (run.options.verify && !one.read)
+          got.reading.set(
+            t.original,
+            run.readSlot(() => readBack(run, t)),
+          );
+      } else if ('fallback' in one.outcome) {
+        got.back.push(t);
+        got.refused ??= refusal(one.outcome.fallback);
       } else {
-        run.gaveUp(putFailure(got, t.original));
+        got.failure = mergeFailure(got.failure, putFailure(one.outcome, t.original));
       }
     }
   };
   await Promise.all(Array.from({ length: Math.min(run.options.putsAtOnce, tags.length) }, worker));
-  if (run.putRefused !== undefined) run.pending.unshift(...queue);
-  else if (run.failure) run.failure.tags.push(...queue.map((t) => t.original));
+  if (got.refused !== undefined) got.back.push(...queue);
+  else if (got.failure) got.failure.tags.push(...queue.map((t) => t.original));
+  return got;
 }
 
-/** Records a PUT sent again, with its class, the answer and the waits (each retry is kept); the run recovered. */
-function countRetry(run: MergeRun, retry: PutRetry): void {
-  run.putStats!.retries.push(retry);
-  run.recovered = true;
-}
-
-function refuse(run: MergeRun, answer: string): void {
-  if (run.putRefused !== undefined) return;
-  run.putRefused = `The registry refused a manifest PUT (${answer}): the other tags are copied by buildx (tag-method: buildx keeps this way)`;
-  run.deps.info(run.putRefused);
+function refusal(answer: string): string {
+  return `The registry refused a manifest PUT (${answer}): the other tags are copied by buildx (tag-method: buildx keeps this way)`;
 }
 
 function putFailure({ failed, cls }: { failed: string; cls: FailureClass }, tag: string): Failure {
   return { class: cls, signature: 'manifest PUT failed', line: failed, message: failed, tags: [tag] };
+}
+
+/** The first failure of a round stands; a later one adds its tags to it. */
+function mergeFailure(first: Failure | undefined, next: Failure): Failure {
+  if (!first) return next;
+  first.tags.push(...next.tags);
+  return first;
 }

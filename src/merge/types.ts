@@ -5,6 +5,8 @@ import type { Classification, FailureClass } from '../buildx/classify.js';
 import type { ExecOutcome } from '../exec/buildx.js';
 import type { CredentialsKnown } from '../registry/client.js';
 import type { ImageRef } from '../registry/reference.js';
+import type { RetryHooks, RetryPolicy, RetryStep } from '../retry/retrying.js';
+import type { MergeOptions } from './options.js';
 
 export interface EngineDeps {
   /** runs buildx with these arguments (after the buildx prefix) */
@@ -139,4 +141,89 @@ export interface MergeResult {
   /** the run fell back from manifest PUTs to buildx copies: why (the registry's answer) */
   warning?: string;
   failure?: Failure;
+}
+
+// What the steps of a run find (they return it; ./run.ts records it), and what they may read of the run.
+
+/** What a --dry-run printed: the index and its digest. */
+export interface DryRunIndex {
+  digest: string;
+  /** the index bytes */
+  index: string;
+  /** how many `annotations` lines it was checked to carry */
+  annotations?: number;
+}
+
+/** What a tag's read-back found: whether it holds the index, what it holds, why it could not be read, the lag waited out. */
+export interface Readback {
+  tag: string;
+  ok: boolean;
+  digest: string | null;
+  error?: string;
+  waitedMs: number;
+}
+
+/** What an invocation found. */
+export interface InvocationResult {
+  /** the tags it left holding the index: pushed, or found holding it after a failed attempt */
+  holding: ImageRef[];
+  /** its read-backs that showed the index */
+  reads: Readback[];
+  /** the repositories it found holding the content (buildx moved it there) */
+  content: RepositoryContent[];
+  /** tags it did not push: after a crash (one tag at once), or to be written by PUT */
+  back: ImageRef[];
+  /** how it gave up, when it did (its tags: the batch left) */
+  failure?: Failure;
+}
+
+/** What a round of PUTs did. */
+export interface PutsResult {
+  /** the tags written */
+  written: ImageRef[];
+  /** the tags not written and not failed: back to the queue (after a refusal) */
+  back: ImageRef[];
+  /** the read-backs started as each PUT returned (when verify is on) */
+  reading: Map<string, Promise<Readback>>;
+  /** reads done to decide on a PUT that failed */
+  reads: Readback[];
+  retries: PutRetry[];
+  /** the most PUTs in flight at once */
+  atOnce: number;
+  /** why the registry refused a PUT: buildx copies the other tags */
+  refused?: string;
+  failure?: Failure;
+}
+
+/** What the engine's retry policy reads off a failure: its class, `not found`, the wait asked for. */
+export type Retryable = Pick<Classification, 'class' | 'notFound' | 'waitMs'>;
+
+/** What a step may read of the run, and the journal of attempts it adds to. */
+export interface RunView {
+  readonly options: MergeOptions;
+  readonly deps: EngineDeps;
+  /** the index digest and bytes, once the --dry-run printed them ('' before) */
+  readonly digest: string;
+  readonly index: string | undefined;
+  /** tags holding the index: the sources of further copies */
+  readonly holding: readonly ImageRef[];
+  /** tags per invocation: tags-per-buildx, one once buildx crashed in this run */
+  readonly concurrency: number;
+  /** the failure that stopped the run, once one did */
+  readonly failure: Failure | undefined;
+  /** why manifest PUTs stopped, once the registry refused one */
+  readonly putRefused: string | undefined;
+  readonly byPut: boolean;
+  hasContent(ref: ImageRef): boolean;
+  /** whether a tag was read back holding the index during the run (not asked again) */
+  isProven(tag: string): boolean;
+  /** the read-back of a tag written by PUT, started as soon as its PUT returned */
+  earlyRead(tag: string): Promise<Readback> | undefined;
+  /** a read-back slot: a few read-backs run at once (run.ts READS_AT_ONCE) */
+  readSlot<T>(read: () => Promise<T>): Promise<T>;
+  attempted(attempt: Attempt): AttemptRecord;
+  retryPolicy<F>(of: (failure: F) => Retryable): RetryPolicy<F>;
+  attemptHooks<F extends { rec: AttemptRecord; waitedMs?: number }>(
+    say: (wait: string, step: RetryStep<F>) => string,
+  ): RetryHooks<F>;
 }

@@ -4,8 +4,8 @@
 
 import type { ImageRef } from '../registry/reference.js';
 import { verifyFailure } from './messages.js';
-import type { MergeRun } from './run.js';
-import type { Failure, TagResult } from './types.js';
+import { readBack } from './readback.js';
+import type { Failure, RunView, TagResult } from './types.js';
 
 /**
  * Reads every tag back (up to 8 at once); tags proven during the run are not asked again, and
@@ -13,19 +13,19 @@ import type { Failure, TagResult } from './types.js';
  * tag not showing the index is asked again up to lag-timeout.
  */
 export async function readBackTags(
-  run: MergeRun,
+  run: RunView,
   only?: readonly string[],
   written = false,
 ): Promise<TagResult[]> {
   const { tags } = run.options;
-  const { digest, proven } = run;
+  const { digest } = run;
   const results: TagResult[] = new Array(tags.length);
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < tags.length) {
       const i = next++;
       const t = tags[i]!;
-      if (proven.has(t.original)) {
+      if (run.isProven(t.original)) {
         results[i] = { tag: t.original, digest, verified: true };
         continue;
       }
@@ -33,8 +33,8 @@ export async function readBackTags(
         results[i] = { tag: t.original, digest: null, verified: false };
         continue;
       }
-      results[i] = { tag: t.original, ...(await readOne(run, t, written)), verified: false };
-      results[i].verified = results[i].digest === digest;
+      const read = await readOne(run, t, written);
+      results[i] = { tag: t.original, ...read, verified: read.digest === digest };
     }
   };
   await Promise.all(Array.from({ length: Math.min(8, tags.length) }, worker));
@@ -42,13 +42,17 @@ export async function readBackTags(
 }
 
 async function readOne(
-  run: MergeRun,
+  run: RunView,
   t: ImageRef,
   written: boolean,
-): Promise<{ digest: string | null; error?: string }> {
+): Promise<{ digest: string | null; error?: string; lagWaitMs?: number }> {
   if (written) {
-    const { digest, error } = await (run.earlyReads.get(t.original) ?? run.readWritten(t));
-    return error === undefined ? { digest } : { digest, error };
+    const { digest, error, waitedMs } = await (run.earlyRead(t.original) ?? readBack(run, t));
+    return {
+      digest,
+      ...(error === undefined ? {} : { error }),
+      ...(waitedMs > 0 ? { lagWaitMs: waitedMs } : {}),
+    };
   }
   try {
     return { digest: await run.deps.readDigest(t) };
@@ -58,9 +62,10 @@ async function readOne(
 }
 
 /** The end state: every tag read back (with verify off, buildx's exit 0 is trusted, nothing is read). */
-export async function verification(run: MergeRun): Promise<{ tags: TagResult[]; failure?: Failure }> {
+export async function verification(run: RunView): Promise<{ tags: TagResult[]; failure?: Failure }> {
   const { digest } = run;
-  if (!run.options.verify) return { tags: run.tagNames.map((tag) => ({ tag, digest, verified: false })) };
+  if (!run.options.verify)
+    return { tags: run.options.tags.map((t) => ({ tag: t.original, digest, verified: false })) };
   const tags = await readBackTags(run, undefined, true);
   const wrong = tags.filter((t) => !t.verified);
   return { tags, failure: wrong.length > 0 ? verifyFailure(wrong, tags.length, digest) : undefined };
