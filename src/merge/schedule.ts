@@ -49,7 +49,8 @@ class Queue {
 export async function pushAll(run: MergeRun, pending: ImageRef[], first?: FirstPush): Promise<void> {
   const queue = new Queue(run, pending);
   const putFirst = run.byPut && run.contentKnown && first === undefined;
-  if (!queue.empty && !putFirst) await queue.invoke(queue.take(), first); // the first push's tags, when it started
+  // The first invocation: the first push's tags, when it started alongside the --dry-run.
+  if (!queue.empty && !putFirst) await queue.invoke(queue.take(), first);
   if (!run.failure && run.byPut && run.index) await fanOut(run, queue);
   if (!run.failure) {
     const workers =
@@ -67,11 +68,12 @@ export async function pushAll(run: MergeRun, pending: ImageRef[], first?: FirstP
 async function fanOut(run: MergeRun, queue: Queue): Promise<void> {
   while (!queue.empty && !run.failure && run.putRefused === undefined) {
     const plan = planPuts(queue.tags, run.holding, run.repositories);
-    queue.tags = plan.later;
     const puts = await putAll(run, plan.byPut);
     run.putsEnded(puts);
-    queue.tags = [...puts.back, ...plan.seeds, ...queue.tags];
-    if (run.failure || run.putRefused !== undefined || plan.seeds.length === 0) return;
+    if (run.failure || run.putRefused !== undefined || plan.seeds.length === 0) {
+      queue.tags = [...puts.back, ...plan.seeds, ...plan.later];
+      return;
+    }
     queue.tags = plan.later;
     const seeds = plan.seeds.map((t) => [t]);
     const worker = async (): Promise<void> => {
