@@ -36605,7 +36605,27 @@ function advisoriesFor(version, db = ADVISORIES, all = false) {
     const v = versionOf(version);
     if (!v)
         return [];
-    return db.filter((a) => (all || flagsVersion(a)) && semver_default().satisfies(v, a.affected, { includePrerelease: true }));
+    return db.filter((a) => (all || flagsVersion(a)) && affects(a, v));
+}
+/** Whether an advisory's range holds a (clean) version, pre-releases included. */
+function affects(a, v) {
+    return semver_default().satisfies(v, a.affected, { includePrerelease: true });
+}
+/**
+ * The release to advise moving to: the lowest stable one in `releases` (tags or versions) at or
+ * above `atLeast` (the highest fix) that no advisory flags and none of `avoid` (issues already in
+ * play, e.g. a known failure's, flaky or not) affects. Undefined when the list has none.
+ */
+function lowestUnflagged(atLeast, releases, db = ADVISORIES, avoid = []) {
+    const floor = versionOf(atLeast);
+    if (!floor)
+        return undefined;
+    const bad = (v) => db.some((a) => (flagsVersion(a) || avoid.includes(a.issue)) && affects(a, v));
+    return releases
+        .map((t) => versionOf(t))
+        .filter((v) => !!v && semver_default().prerelease(v) === null && semver_default().gte(v, floor))
+        .sort((semver_default()).compare)
+        .find((v) => !bad(v));
 }
 /** An advisory of this version whose signature is the one a failed attempt printed. */
 function advisoryForFailure(version, signature, db = ADVISORIES) {
@@ -41061,6 +41081,8 @@ function policyLines(p) {
 
 
 
+
+
 /** The one-line heading: what happened, without the digest. */
 function headline(r, dryRun) {
     if (!r.ok) {
@@ -41107,9 +41129,22 @@ const BY_CLASS = {
         action: 'Check what else writes these tags, or raise lag-timeout if the registry is slow to show its writes',
     },
 };
-/** The newer buildx to use: past every fix a known failure or a flagged advisory names. */
-function upgrade(version, known, flagged = []) {
+const RELEASES = known_releases_namespaceObject.releases.map((r) => r.tag);
+/**
+ * The release to advise: the lowest known one past every fix a known failure or a flagged advisory
+ * names that no advisory flags and none of theirs affects (the highest fix itself may be flagged by
+ * another), else the highest fix; undefined when none names a fix.
+ */
+function target(known, flagged) {
     const fixes = [known?.fixed, ...flagged.map((f) => f.advisory?.fixed)].filter((v) => typeof v === 'string' && semver_default().valid(v) !== null);
+    const highest = fixes.sort((semver_default()).rcompare)[0];
+    if (!highest)
+        return undefined;
+    const issues = [known?.issue, ...flagged.map((f) => f.advisory?.issue)].filter((i) => !!i);
+    return lowestUnflagged(highest, RELEASES, ADVISORIES, issues) ?? highest;
+}
+/** The newer buildx to use, and why. */
+function upgrade(version, known, flagged = []) {
     const others = flagged.filter((f) => f.advisory?.issue !== known?.issue).length;
     const more = others > 0 ? `; ${plural(others, 'more known issue')} below` : '';
     const why = known
@@ -41119,10 +41154,10 @@ function upgrade(version, known, flagged = []) {
     if (known && !known.fixed) {
         return { action: 'Use a buildx release this does not affect (buildx-version)', why, link };
     }
-    if (fixes.length === 0)
+    const to = target(known, flagged);
+    if (!to)
         return undefined;
-    const target = fixes.sort((semver_default()).rcompare)[0];
-    return { action: `Use buildx ${target} or later (buildx-version)`, why, ...(link ? { link } : {}) };
+    return { action: `Use buildx ${to} or later (buildx-version)`, why, ...(link ? { link } : {}) };
 }
 /**
  * What to do, most pressing first: the fix of a known failure, what the failure itself asks for

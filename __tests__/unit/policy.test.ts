@@ -6,7 +6,12 @@ import { describe, expect, it } from 'vitest';
 
 import { parseBuildxSpec, sourceOf } from '../../src/buildx/spec.js';
 import type { Advisory } from '../../src/policy/advisories.js';
-import { advisoriesFor, advisoryForFailure, describeKnownFailure } from '../../src/policy/advisories.js';
+import {
+  advisoriesFor,
+  advisoryForFailure,
+  describeKnownFailure,
+  lowestUnflagged,
+} from '../../src/policy/advisories.js';
 import {
   allowedRelease,
   blocking,
@@ -341,5 +346,41 @@ describe('advisories', () => {
     expect(advisoryForFailure('v0.30.0', '503 Service Unavailable', DB)).toBeUndefined();
     // a flaky advisory is named when a run fails its way
     expect(advisoryForFailure('v0.31.1', 'not found', DB)?.id).toBe('3708');
+  });
+});
+
+describe('lowestUnflagged: the release to advise, at or above the highest fix', () => {
+  const db = [
+    adv('2229', '>=0.9.0-0 <0.13.0', '0.13.0', null),
+    adv('2232', '>=0.10.0-0 <0.20.0', '0.20.0', null),
+    adv('3503', '>=0.30.0-rc1 <0.30.1', '0.30.1', null),
+    adv('3722', '<0.33.0-rc1', '0.33.0', null, 'flaky'),
+    adv('3708', '>=0.31.1', null, null, 'flaky'),
+  ];
+  const releases = ['v0.34.0', 'v0.33.0', 'v0.31.1', 'v0.31.0', 'v0.31.0-rc1', 'v0.30.1', 'v0.30.0'];
+  const older = ['v0.20.0', 'v0.20.0-rc1', 'v0.13.0', 'v0.12.1'];
+  it.each<[string, string, string[], string[], string | undefined]>([
+    ['the floor itself, when unflagged', '0.30.1', releases, [], '0.30.1'],
+    ['a floor given as a tag', 'v0.30.1', releases, [], '0.30.1'],
+    ['a flagged floor moves up to the next unflagged', '0.13.0', [...releases, ...older], [], '0.20.0'],
+    ['a floor not in the list: the next release up', '0.29.1', releases, [], '0.30.1'],
+    ['a flagged release above the floor is passed over', '0.29.1', ['v0.30.0', 'v0.31.0'], [], '0.31.0'],
+    ['pre-releases skipped', '0.30.1', ['v0.31.0-rc1', 'v0.30.0', 'v0.31.0'], [], '0.31.0'],
+    ['any order, unreadable tags ignored', '0.13.0', ['latest', 'v0.33.0', 'v0.20.0', 'main'], [], '0.20.0'],
+    ['a flaky advisory not in play is not avoided', '0.31.1', releases, [], '0.31.1'],
+    ['a flaky advisory in play is still avoided', '0.30.1', releases, ['docker/buildx#3722'], '0.33.0'],
+    [
+      'an unfixed flaky advisory in play: nothing left',
+      '0.31.1',
+      releases,
+      ['docker/buildx#3708'],
+      undefined,
+    ],
+    ['nothing at or above the floor', '0.35.0', releases, [], undefined],
+    ['only flagged releases at or above the floor', '0.30.0', ['v0.30.0', 'v0.12.1'], [], undefined],
+    ['an empty list', '0.13.0', [], [], undefined],
+    ['an unreadable floor', 'main', releases, [], undefined],
+  ])('%s', (_name, atLeast, list, avoid, expected) => {
+    expect(lowestUnflagged(atLeast, list, db, avoid)).toBe(expected);
   });
 });

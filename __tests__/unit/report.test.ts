@@ -4,6 +4,8 @@
 import { describe, expect, it } from 'vitest';
 
 import type { AttemptRecord, MergeResult, TagResult } from '../../src/merge/engine.js';
+import { advisoriesFor, describeAdvisory } from '../../src/policy/advisories.js';
+import { knownFailure } from '../../src/report/publish.js';
 import { type PolicyInfo, stepOutputs } from '../../src/report/report.js';
 import {
   alongsideNote,
@@ -475,6 +477,54 @@ describe('what to do: first, in bold, right under the index', () => {
     const blocks = md(name, policy).split('\n\n');
     expect(blocks.slice(2, 2 + todo.length)).toEqual(todo);
     expect(blocks[2 + todo.length]).not.toMatch(/^\*\*/);
+  });
+  // The real advisories: the policy's findings on a version (none with advisories: off).
+  const realPolicy = (version: string, advisories: 'warn' | 'off'): PolicyInfo => ({
+    origin: 'default',
+    mode: 'warn',
+    advisories,
+    findings: (advisories === 'off' ? [] : advisoriesFor(version)).map((a) => ({
+      rule: 'advisory',
+      severity: 'warning',
+      message: describeAdvisory(version, a),
+      advisory: { issue: a.issue, url: a.url, fixed: a.fixed, short: a.short },
+    })),
+  });
+  const link = (n: string) => `[docker/buildx#${n}](https://github.com/docker/buildx/issues/${n})`;
+  it.each<[string, string, string, 'warn' | 'off', string]>([
+    [
+      'a fix another advisory flags (0.13.0: #2232, #2955): the lowest release none flags',
+      'failed',
+      'v0.12.1',
+      'off',
+      `**Use buildx 0.22.0 or later (buildx-version).** buildx v0.12.1 is known to crash this way: ${link('2229')}.`,
+    ],
+    [
+      'the same crash, its advisories flagged too',
+      'failed',
+      'v0.12.1',
+      'warn',
+      `**Use buildx 0.22.0 or later (buildx-version).** buildx v0.12.1 is known to crash this way: ${link('2229')}; 2 more known issues below.`,
+    ],
+    [
+      'a crash whose fix no advisory flags: the fix',
+      'failed',
+      'v0.30.0',
+      'warn',
+      `**Use buildx 0.30.1 or later (buildx-version).** buildx v0.30.0 is known to crash this way: ${link('3503')}.`,
+    ],
+    [
+      'no failure, a flagged version: its fix',
+      'plain',
+      'v0.29.0',
+      'warn',
+      '**Use buildx 0.29.1 or later (buildx-version).** buildx v0.29.0 has 1 known issue, listed below.',
+    ],
+  ])('the release advised: %s', (_name, scenario, version, advisories, todo) => {
+    const { r } = S[scenario]!;
+    const bx = { ...BX, version, resolved: version };
+    const text = summaryMarkdown(r, bx, false, realPolicy(version, advisories), knownFailure(r, version));
+    expect(text.split('\n\n')[2]).toBe(todo);
   });
   it('a failure with advice: the advice first, the message without it after', () => {
     const advice = 'Log in before this step: docker/login-action with registry: ghcr.io.';

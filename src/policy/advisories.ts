@@ -44,9 +44,33 @@ export function advisoriesFor(
 ): Advisory[] {
   const v = versionOf(version);
   if (!v) return [];
-  return db.filter(
-    (a) => (all || flagsVersion(a)) && semver.satisfies(v, a.affected, { includePrerelease: true }),
-  );
+  return db.filter((a) => (all || flagsVersion(a)) && affects(a, v));
+}
+
+/** Whether an advisory's range holds a (clean) version, pre-releases included. */
+function affects(a: Advisory, v: string): boolean {
+  return semver.satisfies(v, a.affected, { includePrerelease: true });
+}
+
+/**
+ * The release to advise moving to: the lowest stable one in `releases` (tags or versions) at or
+ * above `atLeast` (the highest fix) that no advisory flags and none of `avoid` (issues already in
+ * play, e.g. a known failure's, flaky or not) affects. Undefined when the list has none.
+ */
+export function lowestUnflagged(
+  atLeast: string,
+  releases: readonly string[],
+  db: readonly Advisory[] = ADVISORIES,
+  avoid: readonly string[] = [],
+): string | undefined {
+  const floor = versionOf(atLeast);
+  if (!floor) return undefined;
+  const bad = (v: string) => db.some((a) => (flagsVersion(a) || avoid.includes(a.issue)) && affects(a, v));
+  return releases
+    .map((t) => versionOf(t))
+    .filter((v): v is string => !!v && semver.prerelease(v) === null && semver.gte(v, floor))
+    .sort(semver.compare)
+    .find((v) => !bad(v));
 }
 
 /** An advisory of this version whose signature is the one a failed attempt printed. */

@@ -4,7 +4,9 @@
 
 import semver from 'semver';
 
+import knownReleases from '../install/known-releases.json' with { type: 'json' };
 import type { MergeResult } from '../merge/engine.js';
+import { ADVISORIES, lowestUnflagged } from '../policy/advisories.js';
 import { countAttempts, type PolicyFinding, type PolicyInfo } from './report.js';
 import { esc, FAILED, failedBriefly, plural } from './words.js';
 
@@ -75,11 +77,25 @@ const BY_CLASS: Record<string, ToDo> = {
   },
 };
 
-/** The newer buildx to use: past every fix a known failure or a flagged advisory names. */
-function upgrade(version: string, known?: KnownFailure, flagged: PolicyFinding[] = []): ToDo | undefined {
+const RELEASES = (knownReleases as { releases: { tag: string }[] }).releases.map((r) => r.tag);
+
+/**
+ * The release to advise: the lowest known one past every fix a known failure or a flagged advisory
+ * names that no advisory flags and none of theirs affects (the highest fix itself may be flagged by
+ * another), else the highest fix; undefined when none names a fix.
+ */
+function target(known: KnownFailure | undefined, flagged: PolicyFinding[]): string | undefined {
   const fixes = [known?.fixed, ...flagged.map((f) => f.advisory?.fixed)].filter(
     (v): v is string => typeof v === 'string' && semver.valid(v) !== null,
   );
+  const highest = fixes.sort(semver.rcompare)[0];
+  if (!highest) return undefined;
+  const issues = [known?.issue, ...flagged.map((f) => f.advisory?.issue)].filter((i): i is string => !!i);
+  return lowestUnflagged(highest, RELEASES, ADVISORIES, issues) ?? highest;
+}
+
+/** The newer buildx to use, and why. */
+function upgrade(version: string, known?: KnownFailure, flagged: PolicyFinding[] = []): ToDo | undefined {
   const others = flagged.filter((f) => f.advisory?.issue !== known?.issue).length;
   const more = others > 0 ? `; ${plural(others, 'more known issue')} below` : '';
   const why = known
@@ -89,9 +105,9 @@ function upgrade(version: string, known?: KnownFailure, flagged: PolicyFinding[]
   if (known && !known.fixed) {
     return { action: 'Use a buildx release this does not affect (buildx-version)', why, link };
   }
-  if (fixes.length === 0) return undefined;
-  const target = fixes.sort(semver.rcompare)[0];
-  return { action: `Use buildx ${target} or later (buildx-version)`, why, ...(link ? { link } : {}) };
+  const to = target(known, flagged);
+  if (!to) return undefined;
+  return { action: `Use buildx ${to} or later (buildx-version)`, why, ...(link ? { link } : {}) };
 }
 
 /**
