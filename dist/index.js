@@ -31609,11 +31609,114 @@ module.exports = {
 
 /***/ }),
 
+/***/ 4339:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   $K: () => (/* binding */ unsignedRelease),
+/* harmony export */   B4: () => (/* binding */ workflowOf),
+/* harmony export */   Of: () => (/* binding */ refusalOf),
+/* harmony export */   PC: () => (/* binding */ BUILDX_WORKFLOW),
+/* harmony export */   SH: () => (/* binding */ logSearchUrl),
+/* harmony export */   _1: () => (/* binding */ FIRST_SIGNED),
+/* harmony export */   d2: () => (/* binding */ bundleShapeProblem),
+/* harmony export */   g: () => (/* binding */ statementCovers),
+/* harmony export */   oX: () => (/* binding */ GITHUB_ISSUER),
+/* harmony export */   r0: () => (/* binding */ hasBundle)
+/* harmony export */ });
+/* harmony import */ var semver__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2088);
+/* harmony import */ var semver__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(semver__WEBPACK_IMPORTED_MODULE_0__);
+// What a buildx release's Sigstore signature must prove, as pure facts: which releases have a
+// bundle (v0.31.0 on, Linux and the BSDs), the identity that signs them (Docker's build workflow,
+// by GitHub's OIDC issuer), what a verified signature records, and what each refusal of the
+// verifier means in words.
+
+/** The first release whose binaries have a `.sigstore.json` beside them. */
+const FIRST_SIGNED = '0.31.0';
+/** The OIDC issuer of GitHub Actions' tokens: the issuer Docker's build workflow signs with. */
+const GITHUB_ISSUER = 'https://token.actions.githubusercontent.com';
+/** Docker's build workflow, at any ref: the subject alternative name buildx releases are signed with. */
+const BUILDX_WORKFLOW = /^https:\/\/github\.com\/docker\/(github-builder|github-builder-experimental)\/\.github\/workflows\/bake\.yml@(refs\/[^\s]+)$/;
+/** Whether a release of this version has Sigstore bundles for `os` (darwin never; Windows not from 0.36.0). */
+function hasBundle(version, os) {
+    const v = semver__WEBPACK_IMPORTED_MODULE_0___default().coerce(version, { includePrerelease: true });
+    if (!v || semver__WEBPACK_IMPORTED_MODULE_0___default().lt(v, FIRST_SIGNED))
+        return false;
+    if (os === 'darwin')
+        return false;
+    if (os === 'windows')
+        return semver__WEBPACK_IMPORTED_MODULE_0___default().lt(v, '0.36.0');
+    return true;
+}
+/** Why a release of this version has no bundle for `os`, in words (see hasBundle). Pure. */
+function unsignedRelease(version, os) {
+    const v = semver__WEBPACK_IMPORTED_MODULE_0___default().coerce(version, { includePrerelease: true });
+    if (!v || semver__WEBPACK_IMPORTED_MODULE_0___default().lt(v, FIRST_SIGNED))
+        return `releases are signed from v${FIRST_SIGNED} on`;
+    if (os === 'darwin')
+        return 'darwin binaries of buildx releases have no Sigstore bundle';
+    if (os === 'windows')
+        return 'windows binaries of buildx releases have no Sigstore bundle from v0.36.0 on';
+    return 'no Sigstore bundle is published for this binary';
+}
+/** The workflow and ref a subject alternative name names (`owner/repo/.github/workflows/f.yml`, `refs/...`). */
+function workflowOf(subject) {
+    const m = /^https:\/\/github\.com\/(.+?)@(.+)$/.exec(subject);
+    return m ? { workflow: m[1], ref: m[2] } : { workflow: subject, ref: '' };
+}
+/** A link to the public-good transparency log's entry. */
+function logSearchUrl(logIndex) {
+    return `https://search.sigstore.dev/?logIndex=${encodeURIComponent(logIndex)}`;
+}
+/** What a verifier's refusal (its error code and message) means, for the refusal's one line. */
+function refusalOf(code, message) {
+    if (code === 'SIGNATURE_ERROR' || /digest mismatch|signature mismatch/.test(message))
+        return 'the signature is not of this file (the binary changed after signing, or the bundle is of another file)';
+    if (code === 'UNTRUSTED_SIGNER_ERROR' && /issuer/.test(message))
+        return `the certificate was not issued for ${GITHUB_ISSUER}'s tokens (${message})`;
+    if (code === 'UNTRUSTED_SIGNER_ERROR')
+        return `not signed by Docker's build workflow (docker/github-builder's bake.yml): ${message}`;
+    if (code === 'CERTIFICATE_ERROR')
+        return `the certificate is not from the trust root's CA (${message})`;
+    if (code?.startsWith('TLOG') || code === 'TIMESTAMP_ERROR')
+        return `no valid transparency-log entry (${message})`;
+    return `the bundle does not verify (${code ? `${code}: ` : ''}${message})`;
+}
+/** What a bundle lacks before any cryptography: a transparency-log entry, a certificate. Pure. */
+function bundleShapeProblem(bundle) {
+    const b = bundle;
+    const vm = b?.verificationMaterial;
+    if (!vm)
+        return 'the bundle has no verification material';
+    if (!vm.certificate && !vm.x509CertificateChain)
+        return 'the bundle has no certificate (a keyless signature has one)';
+    if (!vm.tlogEntries || vm.tlogEntries.length === 0)
+        return 'no transparency-log entry: the signature was never logged';
+    return undefined;
+}
+/**
+ * Whether an in-toto statement (a DSSE bundle's payload) names a file of these digests as its
+ * subject: the signature then covers the file. Pure.
+ */
+function statementCovers(payload, digests) {
+    let st;
+    try {
+        st = JSON.parse(payload);
+    }
+    catch {
+        return false;
+    }
+    return (st.subject ?? []).some((s) => s.digest?.sha256 === digests.sha256 || s.digest?.sha512 === digests.sha512);
+}
+
+
+/***/ }),
+
 /***/ 9407:
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7194);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(529);
 // The bundle's entry point (dist/index.js, as action.yml runs it): runs the action.
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
@@ -31623,7 +31726,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 7194:
+/***/ 529:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -31632,8 +31735,8 @@ __nccwpck_require__.d(__webpack_exports__, {
   e: () => (/* binding */ run)
 });
 
-;// CONCATENATED MODULE: external "os"
-const external_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
+// EXTERNAL MODULE: external "os"
+var external_os_ = __nccwpck_require__(857);
 ;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/utils.js
 // We use any as a valid input type
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -31708,7 +31811,7 @@ function toCommandProperties(annotationProperties) {
  */
 function command_issueCommand(command, properties, message) {
     const cmd = new Command(command, properties, message);
-    process.stdout.write(cmd.toString() + external_os_namespaceObject.EOL);
+    process.stdout.write(cmd.toString() + external_os_.EOL);
 }
 function command_issue(name, message = '') {
     command_issueCommand(name, {}, message);
@@ -31762,10 +31865,10 @@ function escapeProperty(s) {
         .replace(/,/g, '%2C');
 }
 //# sourceMappingURL=command.js.map
-;// CONCATENATED MODULE: external "crypto"
-const external_crypto_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("crypto");
-;// CONCATENATED MODULE: external "fs"
-const external_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("fs");
+// EXTERNAL MODULE: external "crypto"
+var external_crypto_ = __nccwpck_require__(6982);
+// EXTERNAL MODULE: external "fs"
+var external_fs_ = __nccwpck_require__(9896);
 ;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/file-command.js
 // For internal use, subject to change.
 // We use any as a valid input type
@@ -31779,15 +31882,15 @@ function file_command_issueFileCommand(command, message) {
     if (!filePath) {
         throw new Error(`Unable to find environment variable for file command ${command}`);
     }
-    if (!external_fs_namespaceObject.existsSync(filePath)) {
+    if (!external_fs_.existsSync(filePath)) {
         throw new Error(`Missing file at path: ${filePath}`);
     }
-    external_fs_namespaceObject.appendFileSync(filePath, `${utils_toCommandValue(message)}${external_os_namespaceObject.EOL}`, {
+    external_fs_.appendFileSync(filePath, `${utils_toCommandValue(message)}${external_os_.EOL}`, {
         encoding: 'utf8'
     });
 }
 function file_command_prepareKeyValueMessage(key, value) {
-    const delimiter = `ghadelimiter_${external_crypto_namespaceObject.randomUUID()}`;
+    const delimiter = `ghadelimiter_${external_crypto_.randomUUID()}`;
     const convertedValue = utils_toCommandValue(value);
     // These should realistically never happen, but just in case someone finds a
     // way to exploit uuid generation let's not allow keys or values that contain
@@ -31798,11 +31901,11 @@ function file_command_prepareKeyValueMessage(key, value) {
     if (convertedValue.includes(delimiter)) {
         throw new Error(`Unexpected input: value should not contain the delimiter "${delimiter}"`);
     }
-    return `${key}<<${delimiter}${external_os_namespaceObject.EOL}${convertedValue}${external_os_namespaceObject.EOL}${delimiter}`;
+    return `${key}<<${delimiter}${external_os_.EOL}${convertedValue}${external_os_.EOL}${delimiter}`;
 }
 //# sourceMappingURL=file-command.js.map
-;// CONCATENATED MODULE: external "path"
-const external_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("path");
+// EXTERNAL MODULE: external "path"
+var external_path_ = __nccwpck_require__(6928);
 // EXTERNAL MODULE: external "http"
 var external_http_ = __nccwpck_require__(8611);
 // EXTERNAL MODULE: external "https"
@@ -32761,7 +32864,7 @@ var summary_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _
 };
 
 
-const { access, appendFile, writeFile } = external_fs_namespaceObject.promises;
+const { access, appendFile, writeFile } = external_fs_.promises;
 const SUMMARY_ENV_VAR = 'GITHUB_STEP_SUMMARY';
 const SUMMARY_DOCS_URL = 'https://docs.github.com/actions/using-workflows/workflow-commands-for-github-actions#adding-a-job-summary';
 class Summary {
@@ -32784,7 +32887,7 @@ class Summary {
                 throw new Error(`Unable to find environment variable for $${SUMMARY_ENV_VAR}. Check if your runtime environment supports job summaries.`);
             }
             try {
-                yield access(pathFromEnv, external_fs_namespaceObject.constants.R_OK | external_fs_namespaceObject.constants.W_OK);
+                yield access(pathFromEnv, external_fs_.constants.R_OK | external_fs_.constants.W_OK);
             }
             catch (_a) {
                 throw new Error(`Unable to access summary file: '${pathFromEnv}'. Check if the file has correct read/write permissions.`);
@@ -32880,7 +32983,7 @@ class Summary {
      * @returns {Summary} summary instance
      */
     addEOL() {
-        return this.addRaw(external_os_namespaceObject.EOL);
+        return this.addRaw(external_os_.EOL);
     }
     /**
      * Adds an HTML codeblock to the summary buffer
@@ -33084,7 +33187,7 @@ var io_util_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _
 };
 
 
-const { chmod, copyFile, lstat, mkdir, open: io_util_open, readdir, rename, rm, rmdir, stat, symlink, unlink } = external_fs_namespaceObject.promises;
+const { chmod, copyFile, lstat, mkdir, open: io_util_open, readdir, rename, rm, rmdir, stat, symlink, unlink } = external_fs_.promises;
 // export const {open} = 'fs'
 const IS_WINDOWS = process.platform === 'win32';
 /**
@@ -33100,7 +33203,7 @@ const IS_WINDOWS = process.platform === 'win32';
  */
 function readlink(fsPath) {
     return io_util_awaiter(this, void 0, void 0, function* () {
-        const result = yield external_fs_namespaceObject.promises.readlink(fsPath);
+        const result = yield external_fs_.promises.readlink(fsPath);
         // On Windows, restore Node 20 behavior: add trailing backslash to all results
         // since junctions on Windows are always directory links
         if (IS_WINDOWS && !result.endsWith('\\')) {
@@ -33111,7 +33214,7 @@ function readlink(fsPath) {
 }
 // See https://github.com/nodejs/node/blob/d0153aee367422d0858105abec186da4dff0a0c5/deps/uv/include/uv/win.h#L691
 const UV_FS_O_EXLOCK = 0x10000000;
-const READONLY = external_fs_namespaceObject.constants.O_RDONLY;
+const READONLY = external_fs_.constants.O_RDONLY;
 function exists(fsPath) {
     return io_util_awaiter(this, void 0, void 0, function* () {
         try {
@@ -33169,7 +33272,7 @@ function tryGetExecutablePath(filePath, extensions) {
         if (stats && stats.isFile()) {
             if (IS_WINDOWS) {
                 // on Windows, test for valid extension
-                const upperExt = external_path_namespaceObject.extname(filePath).toUpperCase();
+                const upperExt = external_path_.extname(filePath).toUpperCase();
                 if (extensions.some(validExt => validExt.toUpperCase() === upperExt)) {
                     return filePath;
                 }
@@ -33198,11 +33301,11 @@ function tryGetExecutablePath(filePath, extensions) {
                 if (IS_WINDOWS) {
                     // preserve the case of the actual file (since an extension was appended)
                     try {
-                        const directory = external_path_namespaceObject.dirname(filePath);
-                        const upperName = external_path_namespaceObject.basename(filePath).toUpperCase();
+                        const directory = external_path_.dirname(filePath);
+                        const upperName = external_path_.basename(filePath).toUpperCase();
                         for (const actualName of yield readdir(directory)) {
                             if (upperName === actualName.toUpperCase()) {
-                                filePath = external_path_namespaceObject.join(directory, actualName);
+                                filePath = external_path_.join(directory, actualName);
                                 break;
                             }
                         }
@@ -33283,7 +33386,7 @@ function io_cp(source_1, dest_1) {
         }
         // If dest is an existing directory, should copy inside.
         const newDest = destStat && destStat.isDirectory() && copySourceDirectory
-            ? external_path_namespaceObject.join(dest, external_path_namespaceObject.basename(source))
+            ? external_path_.join(dest, external_path_.basename(source))
             : dest;
         if (!(yield exists(source))) {
             throw new Error(`no such file or directory: ${source}`);
@@ -33298,7 +33401,7 @@ function io_cp(source_1, dest_1) {
             }
         }
         else {
-            if (external_path_namespaceObject.relative(source, newDest) === '') {
+            if (external_path_.relative(source, newDest) === '') {
                 // a file cannot be copied to itself
                 throw new Error(`'${newDest}' and '${source}' are the same file`);
             }
@@ -33422,7 +33525,7 @@ function findInPath(tool) {
         // build the list of extensions to try
         const extensions = [];
         if (IS_WINDOWS && process.env['PATHEXT']) {
-            for (const extension of process.env['PATHEXT'].split(external_path_namespaceObject.delimiter)) {
+            for (const extension of process.env['PATHEXT'].split(external_path_.delimiter)) {
                 if (extension) {
                     extensions.push(extension);
                 }
@@ -33437,7 +33540,7 @@ function findInPath(tool) {
             return [];
         }
         // if any path separators, return empty
-        if (tool.includes(external_path_namespaceObject.sep)) {
+        if (tool.includes(external_path_.sep)) {
             return [];
         }
         // build the list of directories
@@ -33448,7 +33551,7 @@ function findInPath(tool) {
         // across platforms.
         const directories = [];
         if (process.env.PATH) {
-            for (const p of process.env.PATH.split(external_path_namespaceObject.delimiter)) {
+            for (const p of process.env.PATH.split(external_path_.delimiter)) {
                 if (p) {
                     directories.push(p);
                 }
@@ -33457,7 +33560,7 @@ function findInPath(tool) {
         // find all matches
         const matches = [];
         for (const directory of directories) {
-            const filePath = yield tryGetExecutablePath(external_path_namespaceObject.join(directory, tool), extensions);
+            const filePath = yield tryGetExecutablePath(external_path_.join(directory, tool), extensions);
             if (filePath) {
                 matches.push(filePath);
             }
@@ -33604,13 +33707,13 @@ class ToolRunner extends external_events_.EventEmitter {
     _processLineBuffer(data, strBuffer, onLine) {
         try {
             let s = strBuffer + data.toString();
-            let n = s.indexOf(external_os_namespaceObject.EOL);
+            let n = s.indexOf(external_os_.EOL);
             while (n > -1) {
                 const line = s.substring(0, n);
                 onLine(line);
                 // the rest of the string ...
-                s = s.substring(n + external_os_namespaceObject.EOL.length);
-                n = s.indexOf(external_os_namespaceObject.EOL);
+                s = s.substring(n + external_os_.EOL.length);
+                n = s.indexOf(external_os_.EOL);
             }
             return s;
         }
@@ -33888,7 +33991,7 @@ class ToolRunner extends external_events_.EventEmitter {
                 (this.toolPath.includes('/') ||
                     (toolrunner_IS_WINDOWS && this.toolPath.includes('\\')))) {
                 // prefer options.cwd if it is specified, however options.cwd may also need to be rooted
-                this.toolPath = external_path_namespaceObject.resolve(process.cwd(), this.options.cwd || process.cwd(), this.toolPath);
+                this.toolPath = external_path_.resolve(process.cwd(), this.options.cwd || process.cwd(), this.toolPath);
             }
             // if the tool is only a file name, then resolve it from the PATH
             // otherwise verify it exists (add extension on Windows if necessary)
@@ -33901,7 +34004,7 @@ class ToolRunner extends external_events_.EventEmitter {
                 }
                 const optionsNonNull = this._cloneExecOptions(this.options);
                 if (!optionsNonNull.silent && optionsNonNull.outStream) {
-                    optionsNonNull.outStream.write(this._getCommandString(optionsNonNull) + external_os_namespaceObject.EOL);
+                    optionsNonNull.outStream.write(this._getCommandString(optionsNonNull) + external_os_.EOL);
                 }
                 const state = new ExecState(optionsNonNull, this.toolPath);
                 state.on('debug', (message) => {
@@ -34240,8 +34343,8 @@ const getLinuxInfo = () => platform_awaiter(void 0, void 0, void 0, function* ()
         version
     };
 });
-const platform = external_os_namespaceObject.platform();
-const arch = external_os_namespaceObject.arch();
+const platform = external_os_.platform();
+const arch = external_os_.arch();
 const isWindows = platform === 'win32';
 const isMacOS = platform === 'darwin';
 const isLinux = platform === 'linux';
@@ -34422,7 +34525,7 @@ function setOutput(name, value) {
     if (filePath) {
         return file_command_issueFileCommand('OUTPUT', file_command_prepareKeyValueMessage(name, value));
     }
-    process.stdout.write(external_os_namespaceObject.EOL);
+    process.stdout.write(external_os_.EOL);
     command_issueCommand('set-output', { name }, utils_toCommandValue(value));
 }
 /**
@@ -34490,7 +34593,7 @@ function notice(message, properties = {}) {
  * @param message info message
  */
 function info(message) {
-    process.stdout.write(message + external_os_namespaceObject.EOL);
+    process.stdout.write(message + external_os_.EOL);
 }
 /**
  * Begin an output group.
@@ -35719,8 +35822,8 @@ function toOutcome(result, classifier, opts) {
     return outcome;
 }
 
-;// CONCATENATED MODULE: external "node:path"
-const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
 // EXTERNAL MODULE: ./node_modules/semver/index.js
 var node_modules_semver = __nccwpck_require__(2088);
 var semver_default = /*#__PURE__*/__nccwpck_require__.n(node_modules_semver);
@@ -36053,6 +36156,7 @@ const DEFAULT_POLICY = {
     pin: 'any',
     checksum: 'optional',
     advisories: 'warn',
+    signature: 'optional',
     origin: 'default',
 };
 class PolicyError extends Error {
@@ -36067,7 +36171,16 @@ class PolicyError extends Error {
 }
 const SOURCES = ['runner', 'release', 'git', 'url', 'path'];
 const TOP_KEYS = ['mode', 'buildx'];
-const BUILDX_KEYS = ['versions', 'deny', 'pin', 'sources', 'git-repos', 'checksum', 'advisories'];
+const BUILDX_KEYS = [
+    'versions',
+    'deny',
+    'pin',
+    'sources',
+    'git-repos',
+    'checksum',
+    'advisories',
+    'signature',
+];
 /** `https://github.com/Owner/buildx.git`, `git@github.com:owner/buildx`, `github.com/owner/buildx` -> `github.com/owner/buildx` */
 function normaliseRepo(url) {
     let s = url.trim().replace(/#.*$/, '');
@@ -36186,6 +36299,9 @@ function buildxKey(r, policy, k, key, v) {
         case 'advisories':
             policy.advisories = r.oneOf(v, 'buildx.advisories', ['enforce', 'warn', 'off']);
             break;
+        case 'signature':
+            policy.signature = r.oneOf(v, 'buildx.signature', ['required', 'optional', 'off']);
+            break;
         default:
             r.fail(key, `unknown key "buildx.${k}" (expected ${BUILDX_KEYS.join(', ')})`);
     }
@@ -36201,8 +36317,8 @@ function loadPolicy(input, workspace) {
     const inline = value.includes('\n') || /^[\w-]+\s*:(\s|$)/.test(value) || value.startsWith('{');
     if (inline)
         return parsePolicy(value, 'policy (inline)');
-    const path = (0,external_node_path_namespaceObject.isAbsolute)(value) ? value : (0,external_node_path_namespaceObject.resolve)(workspace, value);
-    const shown = (0,external_node_path_namespaceObject.isAbsolute)(value) ? value : (0,external_node_path_namespaceObject.relative)(workspace, path) || value;
+    const path = (0,external_node_path_.isAbsolute)(value) ? value : (0,external_node_path_.resolve)(workspace, value);
+    const shown = (0,external_node_path_.isAbsolute)(value) ? value : (0,external_node_path_.relative)(workspace, path) || value;
     let text;
     try {
         text = (0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8');
@@ -36211,6 +36327,54 @@ function loadPolicy(input, workspace) {
         throw new PolicyError(shown, undefined, `cannot read the policy file (${err.code ?? err.message})`);
     }
     return parsePolicy(text, shown);
+}
+
+;// CONCATENATED MODULE: ./src/inputs/trusted-root.ts
+// `sigstore-trusted-root`: a Sigstore trusted_root.json replacing the public-good one (a private
+// Sigstore deployment, GitHub Enterprise Server, air-gapped runners). Checked here for its shape
+// (JSON naming certificate authorities and transparency logs); the Sigstore libraries read it
+// only when a signature is verified.
+
+
+
+
+/** `sigstore-trusted-root`: a trusted_root.json in the workspace (or absolute), which must exist. */
+function readTrustedRoot(get, workspace) {
+    const value = get('sigstore-trusted-root').trim();
+    if (value === '')
+        return {};
+    const path = (0,external_node_path_.isAbsolute)(value) ? value : (0,external_node_path_.resolve)(workspace, value);
+    const expected = 'expected a Sigstore trusted_root.json';
+    if (!(0,external_node_fs_namespaceObject.existsSync)(path))
+        throw new InputError('sigstore-trusted-root', `"${printable(value)}" is not a file (${expected})`);
+    let text;
+    try {
+        text = (0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8');
+    }
+    catch (err) {
+        const code = err.code ?? err.message;
+        throw new InputError('sigstore-trusted-root', `cannot read "${printable(value)}" (${code})`);
+    }
+    const problem = trustedRootProblem(text);
+    if (problem)
+        throw new InputError('sigstore-trusted-root', `"${printable(value)}": ${problem} (${expected})`);
+    return { sigstoreTrustedRoot: path };
+}
+/** What keeps a text from being a trusted_root.json: not JSON, or no CA or log to trust. Pure. */
+function trustedRootProblem(text) {
+    let root;
+    try {
+        root = JSON.parse(text);
+    }
+    catch {
+        return 'not JSON';
+    }
+    const some = (v) => Array.isArray(v) && v.length > 0;
+    if (!some(root?.certificateAuthorities))
+        return 'it names no certificateAuthorities';
+    if (!some(root.tlogs))
+        return 'it names no tlogs (transparency logs)';
+    return undefined;
 }
 
 ;// CONCATENATED MODULE: ./src/registry/reference.ts
@@ -36343,6 +36507,7 @@ function isDigest(text) {
 
 
 
+
 /** What an empty input means, for the inputs with a default of their own. */
 const INPUT_DEFAULTS = {
     tagsPerBuildx: 1,
@@ -36405,7 +36570,7 @@ function digestsDirSources(dir, image, workspace) {
     const ref = checkReference('digests-repository', image, parseReference);
     if (ref.tag || ref.digest)
         throw new InputError('digests-repository', `"${image}" must be a repository, without a tag or digest`);
-    const path = (0,external_node_path_namespaceObject.isAbsolute)(dir) ? dir : (0,external_node_path_namespaceObject.resolve)(workspace, dir);
+    const path = (0,external_node_path_.isAbsolute)(dir) ? dir : (0,external_node_path_.resolve)(workspace, dir);
     let names;
     try {
         if (!(0,external_node_fs_namespaceObject.statSync)(path).isDirectory())
@@ -36432,7 +36597,7 @@ function readInputs(get, workspace = process.cwd()) {
     const tags = readTags(get, dryRun, append);
     const { annotations, notice: annotationsNotice } = parseAnnotations(parseList(get('annotations'), false));
     const delays = readRetryDelays(get);
-    const buildx = readBuildx(get);
+    const buildx = readBuildx(get, workspace);
     const count = (name, fallback, max) => parseInteger(name, get(name), fallback, 1, max);
     const inputs = {
         sources,
@@ -36516,7 +36681,7 @@ function readTags(get, dryRun, append) {
     return tags;
 }
 /** `buildx-version`, `buildx-checksum` (only where a checksum can apply) and `buildx-mirror`. */
-function readBuildx(get) {
+function readBuildx(get, workspace) {
     const buildxVersion = get('buildx-version').trim();
     if (hasControl(buildxVersion))
         throw new InputError('buildx-version', 'must be a single line');
@@ -36531,7 +36696,7 @@ function readBuildx(get) {
             throw new InputError('buildx-checksum', `applies to an exact release, a URL or a path, not to buildx-version "${buildxVersion || "(the runner's)"}"`);
         }
     }
-    return { buildx, buildxChecksum, buildxMirror: readMirror(get) };
+    return { buildx, buildxChecksum, buildxMirror: readMirror(get), ...readTrustedRoot(get, workspace) };
 }
 /** `buildx-mirror`: an https URL, or plain http on loopback. */
 function readMirror(get) {
@@ -36571,8 +36736,8 @@ function readTimeouts(get) {
 // What every way of installing is given and gives back: the options, the Installed record (one
 // builder for it) and the InstallError. The checks of a binary are in ./version-check.ts.
 class InstallError extends Error {
-    constructor(message) {
-        super(message);
+    constructor(message, options) {
+        super(message, options);
         this.name = 'InstallError';
     }
 }
@@ -36641,12 +36806,15 @@ function describeAdvisory(version, a) {
     return `buildx ${version} is affected by ${a.issue}: ${a.summary}${a.fixed ? `; fixed in ${a.fixed}` : '; no fixed release yet'} (${a.url})`;
 }
 
+// EXTERNAL MODULE: ./src/buildx/signing.ts
+var signing = __nccwpck_require__(4339);
 ;// CONCATENATED MODULE: ./src/policy/evaluate.ts
 // Evaluates a policy, purely, at its three moments:
 //   1. on the spec, before anything is downloaded or built (pin style, source, git repository,
 //      explicit versions, checksum);
 //   2. during resolution: which releases a range or `latest` may pick;
 //   3. on what actually runs: the version `buildx version` reports.
+
 
 
 
@@ -36724,9 +36892,28 @@ function checkSpec(policy, spec, checksumGiven, db = ADVISORIES) {
     if (policy.checksum === 'required' && spec.kind === 'url' && !checksumGiven) {
         out.push(finding(policy, 'checksum', `a URL install needs buildx-checksum (checksum: required in ${policy.origin})`, 'buildx-checksum'));
     }
+    const unsigned = policy.signature === 'required' ? unsignable(spec) : undefined;
+    if (unsigned) {
+        const message = `${unsigned} has no Sigstore signature to check (signature: required in ${policy.origin}): use a release from v${signing/* FIRST_SIGNED */._1} on, by version, range or latest`;
+        out.push(finding(policy, 'signature', message));
+    }
     if (spec.kind === 'release')
         out.push(...checkVersion(policy, spec.tag, 'buildx', db));
     return out;
+}
+/** What a spec installs that no Sigstore bundle can prove, if it does: a git build, a URL, a path, an old release. Pure. */
+function unsignable(spec) {
+    if (spec.kind === 'runner')
+        return "the runner's buildx";
+    if (spec.kind === 'git')
+        return 'a buildx built from git';
+    if (spec.kind === 'url')
+        return 'a buildx downloaded from a URL';
+    if (spec.kind === 'path')
+        return 'a buildx from a path';
+    if (spec.kind === 'release' && semver_default().lt(versionOf(spec.tag) ?? '0.0.0', signing/* FIRST_SIGNED */._1))
+        return `buildx ${spec.tag} (releases are signed from v${signing/* FIRST_SIGNED */._1} on)`;
+    return undefined;
 }
 /**
  * 2. Which releases a range or `latest` may pick: allowed by `versions` and `deny`, and not
@@ -36742,6 +36929,8 @@ function allowedRelease(policy, db = ADVISORIES) {
         if (policy.deny.some((d) => sat(v, d)))
             return false;
         if (policy.advisories !== 'off' && advisoriesFor(v, db).length > 0)
+            return false;
+        if (policy.signature === 'required' && semver_default().lt(v, signing/* FIRST_SIGNED */._1))
             return false;
         return true;
     };
@@ -36772,8 +36961,8 @@ function blocking(findings) {
     return findings.some((f) => f.severity === 'error');
 }
 
-;// CONCATENATED MODULE: external "node:fs/promises"
-const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
+// EXTERNAL MODULE: external "node:fs/promises"
+var promises_ = __nccwpck_require__(1455);
 ;// CONCATENATED MODULE: ./node_modules/@actions/tool-cache/lib/manifest.js
 var manifest_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
@@ -36795,11 +36984,11 @@ const _internal = {
         const lsbReleaseFile = '/etc/lsb-release';
         const osReleaseFile = '/etc/os-release';
         let contents = '';
-        if (external_fs_namespaceObject.existsSync(lsbReleaseFile)) {
-            contents = external_fs_namespaceObject.readFileSync(lsbReleaseFile).toString();
+        if (external_fs_.existsSync(lsbReleaseFile)) {
+            contents = external_fs_.readFileSync(lsbReleaseFile).toString();
         }
-        else if (external_fs_namespaceObject.existsSync(osReleaseFile)) {
-            contents = external_fs_namespaceObject.readFileSync(osReleaseFile).toString();
+        else if (external_fs_.existsSync(osReleaseFile)) {
+            contents = external_fs_.readFileSync(osReleaseFile).toString();
         }
         return contents;
     }
@@ -37348,17 +37537,17 @@ function cacheDir(sourceDir, tool, version, arch) {
 function cacheFile(sourceFile, targetFile, tool, version, arch) {
     return tool_cache_awaiter(this, void 0, void 0, function* () {
         version = node_modules_semver.clean(version) || version;
-        arch = arch || external_os_namespaceObject.arch();
+        arch = arch || external_os_.arch();
         core_debug(`Caching tool ${tool} ${version} ${arch}`);
         core_debug(`source file: ${sourceFile}`);
-        if (!external_fs_namespaceObject.statSync(sourceFile).isFile()) {
+        if (!external_fs_.statSync(sourceFile).isFile()) {
             throw new Error('sourceFile is not a file');
         }
         // create the tool dir
         const destFolder = yield _createToolPath(tool, version, arch);
         // copy instead of move. move can fail on Windows due to
         // anti-virus software having an open handle on a file.
-        const destPath = external_path_namespaceObject.join(destFolder, targetFile);
+        const destPath = external_path_.join(destFolder, targetFile);
         core_debug(`destination file ${destPath}`);
         yield io_cp(sourceFile, destPath);
         // write .complete
@@ -37380,7 +37569,7 @@ function find(toolName, versionSpec, arch) {
     if (!versionSpec) {
         throw new Error('versionSpec parameter is required');
     }
-    arch = arch || external_os_namespaceObject.arch();
+    arch = arch || external_os_.arch();
     // attempt to resolve an explicit version
     if (!isExplicitVersion(versionSpec)) {
         const localVersions = findAllVersions(toolName, arch);
@@ -37391,9 +37580,9 @@ function find(toolName, versionSpec, arch) {
     let toolPath = '';
     if (versionSpec) {
         versionSpec = node_modules_semver.clean(versionSpec) || '';
-        const cachePath = external_path_namespaceObject.join(_getCacheDirectory(), toolName, versionSpec, arch);
+        const cachePath = external_path_.join(_getCacheDirectory(), toolName, versionSpec, arch);
         core_debug(`checking cache: ${cachePath}`);
-        if (external_fs_namespaceObject.existsSync(cachePath) && external_fs_namespaceObject.existsSync(`${cachePath}.complete`)) {
+        if (external_fs_.existsSync(cachePath) && external_fs_.existsSync(`${cachePath}.complete`)) {
             core_debug(`Found tool in cache ${toolName} ${versionSpec} ${arch}`);
             toolPath = cachePath;
         }
@@ -37411,14 +37600,14 @@ function find(toolName, versionSpec, arch) {
  */
 function findAllVersions(toolName, arch) {
     const versions = [];
-    arch = arch || external_os_namespaceObject.arch();
-    const toolPath = external_path_namespaceObject.join(_getCacheDirectory(), toolName);
-    if (external_fs_namespaceObject.existsSync(toolPath)) {
-        const children = external_fs_namespaceObject.readdirSync(toolPath);
+    arch = arch || external_os_.arch();
+    const toolPath = external_path_.join(_getCacheDirectory(), toolName);
+    if (external_fs_.existsSync(toolPath)) {
+        const children = external_fs_.readdirSync(toolPath);
         for (const child of children) {
             if (isExplicitVersion(child)) {
-                const fullPath = external_path_namespaceObject.join(toolPath, child, arch || '');
-                if (external_fs_namespaceObject.existsSync(fullPath) && external_fs_namespaceObject.existsSync(`${fullPath}.complete`)) {
+                const fullPath = external_path_.join(toolPath, child, arch || '');
+                if (external_fs_.existsSync(fullPath) && external_fs_.existsSync(`${fullPath}.complete`)) {
                     versions.push(child);
                 }
             }
@@ -37481,7 +37670,7 @@ function _createExtractFolder(dest) {
 }
 function _createToolPath(tool, version, arch) {
     return tool_cache_awaiter(this, void 0, void 0, function* () {
-        const folderPath = external_path_namespaceObject.join(_getCacheDirectory(), tool, node_modules_semver.clean(version) || version, arch || '');
+        const folderPath = external_path_.join(_getCacheDirectory(), tool, node_modules_semver.clean(version) || version, arch || '');
         core_debug(`destination ${folderPath}`);
         const markerPath = `${folderPath}.complete`;
         yield rmRF(folderPath);
@@ -37491,9 +37680,9 @@ function _createToolPath(tool, version, arch) {
     });
 }
 function _completeToolPath(tool, version, arch) {
-    const folderPath = external_path_namespaceObject.join(_getCacheDirectory(), tool, node_modules_semver.clean(version) || version, arch || '');
+    const folderPath = external_path_.join(_getCacheDirectory(), tool, node_modules_semver.clean(version) || version, arch || '');
     const markerPath = `${folderPath}.complete`;
-    external_fs_namespaceObject.writeFileSync(markerPath, '');
+    external_fs_.writeFileSync(markerPath, '');
     core_debug('finished caching tool');
 }
 /**
@@ -37577,7 +37766,8 @@ function _unique(values) {
 // version and architecture holding `buildx`. Keys: the release's semver, `0.0.0-git.<commit>`,
 // `0.0.0-sha256.<hash>` for URL installs. Beside the binary: its sha256 (`buildx.sha256`), and the
 // version it reported with the file's stat when it did (`buildx.version.json`), so that a hit of
-// that very file need not run `version` again.
+// that very file need not run `version` again, and the Sigstore signature it was verified with
+// (`buildx.signature.json`, with the file's sha256, stat and trust root).
 
 
 
@@ -37599,7 +37789,7 @@ function findCached(key, arch, os) {
     const dir = find(TOOL, key, arch);
     if (!dir)
         return undefined;
-    const file = (0,external_node_path_namespaceObject.join)(dir, binaryName(os));
+    const file = (0,external_node_path_.join)(dir, binaryName(os));
     return (0,external_node_fs_namespaceObject.existsSync)(file) ? file : undefined;
 }
 /**
@@ -37611,13 +37801,13 @@ async function cacheBinary(file, key, platform, checked) {
         return file;
     const name = binaryName(platform.os);
     const dir = await cacheFile(file, name, TOOL, key, platform.arch);
-    await (0,promises_namespaceObject.writeFile)((0,external_node_path_namespaceObject.join)(dir, `${name}.sha256`), `${checked.sha256}\n`);
-    await recordVersion((0,external_node_path_namespaceObject.join)(dir, name), checked.version);
-    return (0,external_node_path_namespaceObject.join)(dir, name);
+    await (0,promises_.writeFile)((0,external_node_path_.join)(dir, `${name}.sha256`), `${checked.sha256}\n`);
+    await recordVersion((0,external_node_path_.join)(dir, name), checked.version);
+    return (0,external_node_path_.join)(dir, name);
 }
 /** The sha256 recorded when a binary was cached, if any. */
 async function cachedSha256(cachedFile) {
-    const text = await (0,promises_namespaceObject.readFile)((0,external_node_path_namespaceObject.join)((0,external_node_path_namespaceObject.dirname)(cachedFile), `${cachedFile.split(/[\\/]/).pop()}.sha256`), 'utf8').catch(() => '');
+    const text = await (0,promises_.readFile)((0,external_node_path_.join)((0,external_node_path_.dirname)(cachedFile), `${cachedFile.split(/[\\/]/).pop()}.sha256`), 'utf8').catch(() => '');
     return /^[0-9a-f]{64}$/.test(text.trim()) ? text.trim() : undefined;
 }
 /**
@@ -37633,18 +37823,18 @@ async function recordVersion(cachedFile, version) {
     const record = versionRecord(cachedFile);
     const tmp = `${record}.${process.pid}`;
     try {
-        const key = statKey(await (0,promises_namespaceObject.stat)(cachedFile));
-        await (0,promises_namespaceObject.writeFile)(tmp, `${JSON.stringify({ version, stat: key })}\n`);
-        await (0,promises_namespaceObject.rename)(tmp, record);
+        const key = statKey(await (0,promises_.stat)(cachedFile));
+        await (0,promises_.writeFile)(tmp, `${JSON.stringify({ version, stat: key })}\n`);
+        await (0,promises_.rename)(tmp, record);
     }
     catch {
-        await (0,promises_namespaceObject.rm)(tmp, { force: true }); // a read-only cache: `version` runs again next time
+        await (0,promises_.rm)(tmp, { force: true }); // a read-only cache: `version` runs again next time
     }
 }
 /** The version recorded for a cached binary, if the file is still the one that reported it. */
 async function recordedVersion(cachedFile) {
     try {
-        const [text, st] = await Promise.all([(0,promises_namespaceObject.readFile)(versionRecord(cachedFile), 'utf8'), (0,promises_namespaceObject.stat)(cachedFile)]);
+        const [text, st] = await Promise.all([(0,promises_.readFile)(versionRecord(cachedFile), 'utf8'), (0,promises_.stat)(cachedFile)]);
         const r = JSON.parse(text);
         return typeof r.version === 'string' && r.version !== '' && r.stat === statKey(st)
             ? r.version
@@ -37656,9 +37846,37 @@ async function recordedVersion(cachedFile) {
 }
 /** Removes a cache entry (a cached binary that no longer runs). */
 async function evict(cachedFile) {
-    const dir = (0,external_node_path_namespaceObject.join)(cachedFile, '..');
-    await (0,promises_namespaceObject.rm)(`${dir}.complete`, { force: true });
-    await (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true });
+    const dir = (0,external_node_path_.join)(cachedFile, '..');
+    await (0,promises_.rm)(`${dir}.complete`, { force: true });
+    await (0,promises_.rm)(dir, { recursive: true, force: true });
+}
+const signatureRecord = (cachedFile) => `${cachedFile}.signature.json`;
+/**
+ * Records the verified signature of a cached binary: for its sha256, its stat (as the version is
+ * recorded) and the trust root it was verified against. Best effort.
+ */
+async function recordSignature(cachedFile, sha256, root, signature) {
+    try {
+        const st = statKey(await (0,promises_.stat)(cachedFile));
+        await (0,promises_.writeFile)(signatureRecord(cachedFile), `${JSON.stringify({ sha256, stat: st, root, signature })}\n`);
+    }
+    catch {
+        // without a record the next hit verifies again
+    }
+}
+/**
+ * The signature recorded for a cached binary, if the file is still the one verified (the same
+ * sha256 and stat) and the trust root is the same; else undefined, and it is verified again.
+ */
+async function recordedSignature(cachedFile, sha256, root) {
+    try {
+        const [text, st] = await Promise.all([(0,promises_.readFile)(signatureRecord(cachedFile), 'utf8'), (0,promises_.stat)(cachedFile)]);
+        const r = JSON.parse(text);
+        return r.sha256 === sha256 && r.stat === statKey(st) && r.root === root ? r.signature : undefined;
+    }
+    catch {
+        return undefined;
+    }
 }
 
 // EXTERNAL MODULE: external "node:http"
@@ -38104,7 +38322,7 @@ function fileSink(dest) {
         async abandon() {
             out.destroy();
             await closed;
-            await (0,promises_namespaceObject.rm)(dest, { force: true });
+            await (0,promises_.rm)(dest, { force: true });
         },
     };
 }
@@ -38230,14 +38448,14 @@ async function fileSha(file) {
 }
 /** Downloads to a temp file and checks its sha256; on a mismatch nothing is left behind. */
 async function downloadVerified(url, expected, opts) {
-    await (0,promises_namespaceObject.mkdir)(opts.tempDir, { recursive: true });
-    const path = (0,external_node_path_namespaceObject.join)(opts.tempDir, `buildx-download-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`);
+    await (0,promises_.mkdir)(opts.tempDir, { recursive: true });
+    const path = (0,external_node_path_.join)(opts.tempDir, `buildx-download-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`);
     const { sha256 } = await downloadFile(url, path, downloadOpts(opts));
     if (expected && sha256 !== expected) {
-        await (0,promises_namespaceObject.rm)(path, { force: true });
+        await (0,promises_.rm)(path, { force: true });
         throw new InstallError(`sha256 of ${safeUrl(url)} is ${sha256}, expected ${expected}: refusing to install it`);
     }
-    await (0,promises_namespaceObject.chmod)(path, 0o755);
+    await (0,promises_.chmod)(path, 0o755);
     return { path, sha256 };
 }
 
@@ -38250,7 +38468,7 @@ async function downloadVerified(url, expected, opts) {
 function dockerConfigDir(env = process.env) {
     if (env.DOCKER_CONFIG)
         return env.DOCKER_CONFIG;
-    return (0,external_node_path_namespaceObject.join)(env.HOME || (0,external_node_os_namespaceObject.homedir)(), '.docker');
+    return (0,external_node_path_.join)(env.HOME || (0,external_node_os_namespaceObject.homedir)(), '.docker');
 }
 
 ;// CONCATENATED MODULE: ./src/install/find-binary.ts
@@ -38263,10 +38481,10 @@ function dockerConfigDir(env = process.env) {
 
 
 function findOnPath(name, pathEnv = process.env.PATH ?? '') {
-    for (const dir of pathEnv.split(external_node_path_namespaceObject.delimiter)) {
+    for (const dir of pathEnv.split(external_node_path_.delimiter)) {
         if (!dir)
             continue;
-        const candidate = (0,external_node_path_namespaceObject.join)(dir, name);
+        const candidate = (0,external_node_path_.join)(dir, name);
         try {
             (0,external_node_fs_namespaceObject.accessSync)(candidate, external_node_fs_namespaceObject.constants.X_OK);
             if ((0,external_node_fs_namespaceObject.statSync)(candidate).isFile())
@@ -38281,7 +38499,7 @@ function findOnPath(name, pathEnv = process.env.PATH ?? '') {
 /** Where the docker CLI looks for its buildx plugin, in its order. */
 function pluginDirs(env = process.env) {
     return [
-        (0,external_node_path_namespaceObject.join)(dockerConfigDir(env), 'cli-plugins'),
+        (0,external_node_path_.join)(dockerConfigDir(env), 'cli-plugins'),
         '/usr/local/lib/docker/cli-plugins',
         '/usr/local/libexec/docker/cli-plugins',
         '/usr/lib/docker/cli-plugins',
@@ -38296,12 +38514,12 @@ function locateBuildx(spec, workspace, env = process.env) {
             throw new InputError('buildx-version', 'empty means the runner\'s "docker buildx", but there is no docker CLI on PATH; give a path to a buildx binary');
         }
         const plugin = pluginDirs(env)
-            .map((d) => (0,external_node_path_namespaceObject.join)(d, 'docker-buildx'))
+            .map((d) => (0,external_node_path_.join)(d, 'docker-buildx'))
             .find((p) => (0,external_node_fs_namespaceObject.existsSync)(p));
         return { file: docker, prefix: ['buildx'], source: 'runner', path: plugin ?? `${docker} buildx` };
     }
-    if ((0,external_node_path_namespaceObject.isAbsolute)(spec) || spec.startsWith('./') || spec.startsWith('../')) {
-        const path = (0,external_node_path_namespaceObject.isAbsolute)(spec) ? spec : (0,external_node_path_namespaceObject.resolve)(workspace, spec);
+    if ((0,external_node_path_.isAbsolute)(spec) || spec.startsWith('./') || spec.startsWith('../')) {
+        const path = (0,external_node_path_.isAbsolute)(spec) ? spec : (0,external_node_path_.resolve)(workspace, spec);
         try {
             if (!(0,external_node_fs_namespaceObject.statSync)(path).isFile())
                 throw new Error('not a file');
@@ -38414,7 +38632,7 @@ async function resolveCommit(url, ref, workDir, opts) {
         throw new BuildError(`"${ref}" is not a branch, tag or ref of ${url}, nor a commit`);
     }
     // A short commit: ask the history.
-    await (0,promises_namespaceObject.mkdir)(workDir, { recursive: true });
+    await (0,promises_.mkdir)(workDir, { recursive: true });
     await git(['init', '--quiet', workDir], url, opts);
     await git([
         '-C',
@@ -38484,23 +38702,23 @@ async function buildAtCommit(url, ref, commit, workDir, outFile, opts) {
     const env = opts.env ?? process.env;
     const go = findOnPath('go', env.PATH);
     if (go) {
-        const src = (0,external_node_path_namespaceObject.join)(workDir, 'src');
-        await (0,promises_namespaceObject.rm)(src, { recursive: true, force: true });
-        await (0,promises_namespaceObject.mkdir)(src, { recursive: true });
+        const src = (0,external_node_path_.join)(workDir, 'src');
+        await (0,promises_.rm)(src, { recursive: true, force: true });
+        await (0,promises_.mkdir)(src, { recursive: true });
         await git(['init', '--quiet', src], url, opts);
         await git(['-C', src, 'fetch', '--quiet', '--depth=1', '--no-tags', '--', url, commit], url, opts);
         await git(['-C', src, '-c', 'advice.detachedHead=false', 'checkout', '--quiet', 'FETCH_HEAD'], url, opts);
         const head = (await git(['-C', src, 'rev-parse', 'HEAD'], url, opts)).trim();
         if (head !== commit)
             throw new BuildError(`fetched ${head}, not the commit ${commit} that ${ref} names`);
-        const gomod = await (0,promises_namespaceObject.readFile)((0,external_node_path_namespaceObject.join)(src, 'go.mod'), 'utf8').catch(() => '');
+        const gomod = await (0,promises_.readFile)((0,external_node_path_.join)(src, 'go.mod'), 'utf8').catch(() => '');
         const pkg = gomod.match(/^module\s+(\S+)/m)?.[1];
         if (!pkg)
             throw new BuildError(`${url}#${ref} has no go.mod: is it buildx?`);
-        if (!(0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_namespaceObject.join)(src, 'cmd', 'buildx')))
+        if (!(0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_.join)(src, 'cmd', 'buildx')))
             throw new BuildError(`${url}#${ref} has no cmd/buildx: is it buildx?`);
         const args = ['build', '-trimpath', '-buildvcs=false'];
-        if ((0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_namespaceObject.join)(src, 'vendor', 'modules.txt')))
+        if ((0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_.join)(src, 'vendor', 'modules.txt')))
             args.push('-mod=vendor');
         args.push('-ldflags', versionLdflags(pkg, gitVersionLabel(ref, commit), commit), '-o', outFile, './cmd/buildx');
         opts.log?.(`go ${args.join(' ')}`);
@@ -38520,8 +38738,8 @@ async function buildAtCommit(url, ref, commit, workDir, outFile, opts) {
         return 'go';
     }
     if (await dockerReachable(opts)) {
-        const outDir = (0,external_node_path_namespaceObject.join)(workDir, 'out');
-        await (0,promises_namespaceObject.mkdir)(outDir, { recursive: true });
+        const outDir = (0,external_node_path_.join)(workDir, 'out');
+        await (0,promises_.mkdir)(outDir, { recursive: true });
         const r = await runProcess({
             file: 'docker',
             args: dockerBuildArgs(url, commit, outDir),
@@ -38534,8 +38752,8 @@ async function buildAtCommit(url, ref, commit, workDir, outFile, opts) {
         });
         if (r.exitCode !== 0)
             throw new BuildError(`docker buildx build failed: ${r.tail.slice(-8).join(' / ')}`);
-        await (0,promises_namespaceObject.copyFile)((0,external_node_path_namespaceObject.join)(outDir, 'buildx'), outFile);
-        await (0,promises_namespaceObject.chmod)(outFile, 0o755);
+        await (0,promises_.copyFile)((0,external_node_path_.join)(outDir, 'buildx'), outFile);
+        await (0,promises_.chmod)(outFile, 0o755);
         return 'docker';
     }
     throw new BuildError(`building buildx from ${url}#${ref} needs Go on PATH (add actions/setup-go with the Go version buildx's go.mod asks for) ` +
@@ -38616,9 +38834,9 @@ async function fromCache(key, opts) {
 
 async function installGit(spec, opts) {
     const gitOpts = { token: opts.token, tokenHost: opts.githubHost, signal: opts.signal, log: opts.info };
-    const work = (0,external_node_path_namespaceObject.join)(opts.tempDir, `buildx-git-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`);
+    const work = (0,external_node_path_.join)(opts.tempDir, `buildx-git-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`);
     try {
-        const commit = await resolveCommit(spec.url, spec.ref, (0,external_node_path_namespaceObject.join)(work, 'resolve'), gitOpts);
+        const commit = await resolveCommit(spec.url, spec.ref, (0,external_node_path_.join)(work, 'resolve'), gitOpts);
         opts.info(`${spec.url}#${spec.ref} is commit ${commit}`);
         const short = commit.slice(0, 12);
         const hit = await fromCache(gitKey(commit), opts);
@@ -38628,7 +38846,7 @@ async function installGit(spec, opts) {
                 checksum: await cachedSha256(hit.file),
                 cached: true,
             });
-        const out = (0,external_node_path_namespaceObject.join)(work, 'buildx');
+        const out = (0,external_node_path_.join)(work, 'buildx');
         const built = await buildAtCommit(spec.url, spec.ref, commit, work, out, gitOpts);
         const version = await checkRuns(out, opts);
         const sha256 = await fileSha(out);
@@ -38637,8 +38855,106 @@ async function installGit(spec, opts) {
         return installedAt(cachedPath, 'git', version, how, { resolved: commit, checksum: sha256 });
     }
     finally {
-        await (0,promises_namespaceObject.rm)(work, { recursive: true, force: true });
+        await (0,promises_.rm)(work, { recursive: true, force: true });
     }
+}
+
+;// CONCATENATED MODULE: ./src/install/signature.ts
+// The Sigstore signature of a release binary, checked after its checksum and before it runs or
+// is cached: `<binary URL>.sigstore.json` fetched and verified (./sigstore.ts, loaded only then).
+// A missing bundle is a warning (optional) or a refusal (required); a bundle that does not verify
+// is always a refusal.
+
+
+
+
+
+
+
+/** Which trust root signatures are verified against: `public-good`, or the sha256 of the file given. */
+async function trustRootId(opts) {
+    const file = opts.signature?.trustedRoot;
+    if (!file)
+        return 'public-good';
+    return `sha256:${(0,external_node_crypto_.createHash)('sha256')
+        .update(await (0,promises_.readFile)(file))
+        .digest('hex')}`;
+}
+/**
+ * Checks the signature of the downloaded binary `file` of release `tag`: what was proven, or
+ * undefined when nothing is to check (mode off, a release or platform without bundles, a missing
+ * bundle under optional: warned). Throws InstallError when the binary is refused.
+ */
+async function checkSignature(file, binaryUrl, tag, opts) {
+    const sig = opts.signature ?? { mode: 'optional' };
+    if (sig.mode === 'off')
+        return undefined;
+    if (!(0,signing/* hasBundle */.r0)(tag, opts.platform.os))
+        return noBundleExpected(tag, opts, sig);
+    const bundleUrl = `${binaryUrl}.sigstore.json`;
+    let text;
+    try {
+        ({ text } = await fetchText(bundleUrl, { ...downloadOpts(opts), timeoutMs: 60_000 }));
+    }
+    catch (err) {
+        if (!(err instanceof HttpError && err.status === 404))
+            throw err;
+        const missing = `${tag} has no Sigstore bundle at ${safeUrl(bundleUrl)}`;
+        if (sig.mode === 'required')
+            return unproven(missing, sig, opts);
+        opts.warning(`${missing}: its signature is not checked (the sha256 is)`);
+        return undefined;
+    }
+    return verifyText(file, text, tag, sig, opts);
+}
+/** A release or platform that is never signed: refused under required, else said once. */
+function noBundleExpected(tag, opts, sig) {
+    const why = `buildx ${tag}: ${(0,signing/* unsignedRelease */.$K)(tag, opts.platform.os)}`;
+    if (sig.mode === 'required')
+        return unproven(why, sig, opts);
+    opts.info(`${why}; its sha256 is checked`);
+    return undefined;
+}
+/** What `required` cannot have: refused; a warning under the policy's `mode: warn`. */
+function unproven(what, sig, opts) {
+    if (!sig.warnOnly)
+        throw new InstallError(`${what}: refused (signature: required in the policy)`);
+    opts.warning(`${what}: its signature is not checked (signature: required in the policy, mode: warn)`);
+    return undefined;
+}
+async function verifyText(file, text, tag, sig, opts) {
+    let parsed;
+    try {
+        parsed = JSON.parse(text);
+    }
+    catch {
+        throw new InstallError(`buildx ${tag} refused: its .sigstore.json is not JSON`);
+    }
+    const shape = (0,signing/* bundleShapeProblem */.d2)(parsed);
+    if (shape)
+        throw new InstallError(`buildx ${tag} refused: ${shape}`);
+    const { verifyBundle } = await Promise.all(/* import() */[__nccwpck_require__.e(303), __nccwpck_require__.e(493)]).then(__nccwpck_require__.bind(__nccwpck_require__, 4493));
+    let v;
+    try {
+        v = await verifyBundle(file, text, {
+            root: sig.trustedRoot ? { file: sig.trustedRoot } : 'public-good',
+            cacheDir: opts.tempDir,
+            info: opts.info,
+        });
+    }
+    catch (err) {
+        throw new InstallError(`buildx ${tag} refused, its Sigstore signature does not verify: ${err.message}`, { cause: err });
+    }
+    const { workflow, ref } = (0,signing/* workflowOf */.B4)(v.subject);
+    const trustRoot = sig.trustedRoot ? 'sigstore-trusted-root' : 'public-good';
+    opts.info(`buildx ${tag}: Sigstore signature verified (${workflow}@${ref}, log index ${v.logIndex}, ${trustRoot} trust root)`);
+    return {
+        ...v,
+        workflow,
+        ref,
+        trustRoot,
+        ...(sig.trustedRoot ? {} : { logUrl: (0,signing/* logSearchUrl */.SH)(v.logIndex) }),
+    };
 }
 
 ;// CONCATENATED MODULE: ./src/install/known-releases.json
@@ -38647,6 +38963,7 @@ const known_releases_namespaceObject = /*#__PURE__*/JSON.parse('{"generated":"20
 // A buildx release: the release list (the GitHub API, or the list shipped in the action), the tag
 // a range or `latest` resolves to under the policy, and a release installed: tool cache, else
 // download, checksums.txt, `version` check, cache.
+
 
 
 
@@ -38714,35 +39031,62 @@ async function installRelease(tag, opts) {
     const version = versionOf(tag);
     if (!version)
         throw new InstallError(`"${tag}" is not a release version`);
+    const asset = assetName(tag, opts.platform);
+    const base = `${opts.mirror.replace(/\/$/, '')}/${tag}`;
     const hit = await fromCache(version, opts);
     const hitSha = hit ? ((await cachedSha256(hit.file)) ?? (await fileSha(hit.file))) : undefined;
-    if (hit && (!opts.checksum || hitSha === opts.checksum)) {
+    if (hit && hitSha && (!opts.checksum || hitSha === opts.checksum)) {
+        const signature = await cachedSignature(hit.file, hitSha, `${base}/${asset}`, tag, opts);
         return installedAt(hit.file, 'release', hit.version, `tool cache (${tag})`, {
             resolved: tag,
             cached: true,
             checksum: hitSha,
+            ...(signature ? { signature } : {}),
         });
     }
-    const asset = assetName(tag, opts.platform);
-    const base = `${opts.mirror.replace(/\/$/, '')}/${tag}`;
     const expected = await publishedChecksum(tag, base, asset, opts);
     if (opts.checksum && expected && opts.checksum !== expected) {
         throw new InstallError(`buildx-checksum ${opts.checksum} is not the published sha256 of ${asset} (${expected})`);
     }
     const file = await downloadVerified(`${base}/${asset}`, opts.checksum ?? expected, opts);
     try {
+        // The signature before the binary runs: a refused binary is neither run nor cached.
+        const signature = await checkSignature(file.path, `${base}/${asset}`, tag, opts);
         const reported = await checkRuns(file.path, opts);
         if (versionOf(reported) !== version) {
             throw new InstallError(`the binary served as ${asset} reports version ${reported}, not ${tag}: the mirror ${safeUrl(opts.mirror)} serves the wrong file`);
         }
         const checked = { sha256: file.sha256, version: reported };
         const cachedPath = await cacheBinary(file.path, version, opts.platform, checked);
-        const how = `downloaded ${asset} from ${safeUrl(base)}${expected ? ', sha256 verified' : ''}`;
-        return installedAt(cachedPath, 'release', reported, how, { resolved: tag, checksum: file.sha256 });
+        if (signature && cachedPath !== file.path)
+            await recordSignature(cachedPath, file.sha256, await trustRootId(opts), signature);
+        const how = `downloaded ${asset} from ${safeUrl(base)}${expected ? ', sha256 verified' : ''}${signature ? ', Sigstore signature verified' : ''}`;
+        return installedAt(cachedPath, 'release', reported, how, {
+            resolved: tag,
+            checksum: file.sha256,
+            ...(signature ? { signature } : {}),
+        });
     }
     finally {
-        await (0,promises_namespaceObject.rm)(file.path, { force: true });
+        await (0,promises_.rm)(file.path, { force: true });
     }
+}
+/**
+ * The signature of a cached binary: as recorded when this very file (its sha256 and stat) was
+ * verified against the same trust root; else verified now (a cache filled before, by another
+ * version of this action, or a file changed since).
+ */
+async function cachedSignature(file, sha256, binaryUrl, tag, opts) {
+    if ((opts.signature?.mode ?? 'optional') === 'off')
+        return undefined;
+    const root = await trustRootId(opts);
+    const recorded = await recordedSignature(file, sha256, root);
+    if (recorded)
+        return recorded;
+    const signature = await checkSignature(file, binaryUrl, tag, opts);
+    if (signature)
+        await recordSignature(file, sha256, root, signature);
+    return signature;
 }
 
 ;// CONCATENATED MODULE: ./src/install/from-url.ts
@@ -38775,7 +39119,7 @@ async function installUrl(url, opts) {
         return installedAt(cachedPath, 'url', version, how, { checksum: file.sha256 });
     }
     finally {
-        await (0,promises_namespaceObject.rm)(file.path, { force: true });
+        await (0,promises_.rm)(file.path, { force: true });
     }
 }
 
@@ -38876,18 +39220,18 @@ async function installBySpecKind(spec, opts) {
 
 
 async function installPlugin(binary, env = process.env) {
-    const dir = (0,external_node_path_namespaceObject.join)(dockerConfigDir(env), 'cli-plugins');
-    const dest = (0,external_node_path_namespaceObject.join)(dir, 'docker-buildx');
+    const dir = (0,external_node_path_.join)(dockerConfigDir(env), 'cli-plugins');
+    const dest = (0,external_node_path_.join)(dir, 'docker-buildx');
     const previous = pluginDirs(env)
-        .map((d) => (0,external_node_path_namespaceObject.join)(d, 'docker-buildx'))
+        .map((d) => (0,external_node_path_.join)(d, 'docker-buildx'))
         .find((p) => (0,external_node_fs_namespaceObject.existsSync)(p));
     const previousVersion = previous ? ((await reportedVersion(previous)) ?? 'version unknown') : undefined;
-    await (0,promises_namespaceObject.mkdir)(dir, { recursive: true });
+    await (0,promises_.mkdir)(dir, { recursive: true });
     // Copy beside it, then rename over it: a running `docker buildx` never sees half a file.
     const tmp = `${dest}.safe-imagetools-${process.pid}`;
-    await (0,promises_namespaceObject.copyFile)(binary, tmp);
-    await (0,promises_namespaceObject.chmod)(tmp, 0o755);
-    await (0,promises_namespaceObject.rename)(tmp, dest);
+    await (0,promises_.copyFile)(binary, tmp);
+    await (0,promises_.chmod)(tmp, 0o755);
+    await (0,promises_.rename)(tmp, dest);
     return { path: dest, previous, previousVersion };
 }
 
@@ -38925,6 +39269,11 @@ function installOptions(inputs, policy, ctx) {
         allowed: allowedRelease(policy),
         allowedFallback: policy.advisories === 'warn' ? allowedRelease({ ...policy, advisories: 'off' }) : undefined,
         requireChecksum: policy.checksum === 'required',
+        signature: {
+            mode: policy.signature,
+            warnOnly: policy.mode === 'warn',
+            ...(inputs.sigstoreTrustedRoot ? { trustedRoot: inputs.sigstoreTrustedRoot } : {}),
+        },
         info: ctx.info,
         warning: ctx.warning,
     };
@@ -40520,7 +40869,7 @@ class DockerCredentials {
             const dir = this.dir ?? dockerConfigDir();
             let text;
             try {
-                text = await (0,promises_namespaceObject.readFile)((0,external_node_path_namespaceObject.join)(dir, 'config.json'), 'utf8');
+                text = await (0,promises_.readFile)((0,external_node_path_.join)(dir, 'config.json'), 'utf8');
             }
             catch (err) {
                 return { config: {}, readable: err.code === 'ENOENT' };
@@ -41047,6 +41396,15 @@ function buildxTable(buildx) {
         `| source | ${buildx.source}${buildx.resolved ? ` (${esc(buildx.resolved)})` : ''} |`,
         `| path | \`${buildx.path}\` |`,
         ...(buildx.checksum ? [`| sha256 | \`${buildx.checksum}\` |`] : []),
+        ...(buildx.signature ? signatureRows(buildx.signature) : []),
+    ];
+}
+/** Who signed the binary (workflow, ref, OIDC issuer) and its transparency-log entry, linked when public. */
+function signatureRows(s) {
+    const entry = s.logUrl ? `[${esc(s.logIndex)}](${s.logUrl})` : `${esc(s.logIndex)} (${esc(s.trustRoot)})`;
+    return [
+        `| signed by | \`${esc(s.workflow)}\` at \`${esc(s.ref)}\` (${esc(s.issuer)}), Sigstore signature verified |`,
+        `| transparency log | entry ${entry} |`,
     ];
 }
 /** The policy's verdict in one line. */
@@ -41558,6 +41916,7 @@ function buildxInfo(located) {
         ...(located.resolved ? { resolved: located.resolved } : {}),
         ...(located.checksum ? { checksum: located.checksum } : {}),
         installMs: located.durationMs ?? 0,
+        ...(located.signature ? { signature: located.signature } : {}),
     };
 }
 /** The buildx-* outputs, and the log line that says which buildx runs and how it was found. */
@@ -41692,7 +42051,7 @@ function findStep(workspace, env) {
         const file = workflowPath(env);
         if (!file)
             return undefined;
-        const text = (0,external_node_fs_namespaceObject.readFileSync)((0,external_node_path_namespaceObject.join)(workspace, file), 'utf8');
+        const text = (0,external_node_fs_namespaceObject.readFileSync)((0,external_node_path_.join)(workspace, file), 'utf8');
         return locateStep(text, file, env);
     }
     catch {
@@ -42212,10 +42571,31 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("buffer");
 
 /***/ }),
 
+/***/ 6982:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("crypto");
+
+/***/ }),
+
 /***/ 4434:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("events");
+
+/***/ }),
+
+/***/ 9896:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("fs");
+
+/***/ }),
+
+/***/ 1943:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("fs/promises");
 
 /***/ }),
 
@@ -42296,6 +42676,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:events"
 
 /***/ }),
 
+/***/ 1455:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
+
+/***/ }),
+
 /***/ 7067:
 /***/ ((module) => {
 
@@ -42314,6 +42701,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:http2")
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:net");
+
+/***/ }),
+
+/***/ 6760:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
 
 /***/ }),
 
@@ -42380,6 +42774,20 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:zlib");
 
 /***/ }),
 
+/***/ 857:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
+
+/***/ }),
+
+/***/ 6928:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("path");
+
+/***/ }),
+
 /***/ 932:
 /***/ ((module) => {
 
@@ -42398,6 +42806,20 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("string_decod
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("tls");
+
+/***/ }),
+
+/***/ 2018:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("tty");
+
+/***/ }),
+
+/***/ 7016:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("url");
 
 /***/ }),
 
@@ -50997,7 +51419,7 @@ exports.visitAsync = visitAsync;
 /******/ 	// Execute the module function
 /******/ 	var threw = true;
 /******/ 	try {
-/******/ 		__webpack_modules__[moduleId](module, module.exports, __nccwpck_require__);
+/******/ 		__webpack_modules__[moduleId].call(module.exports, module, module.exports, __nccwpck_require__);
 /******/ 		threw = false;
 /******/ 	} finally {
 /******/ 		if(threw) delete __webpack_module_cache__[moduleId];
@@ -51006,6 +51428,9 @@ exports.visitAsync = visitAsync;
 /******/ 	// Return the exports of the module
 /******/ 	return module.exports;
 /******/ }
+/******/ 
+/******/ // expose the modules object (__webpack_modules__)
+/******/ __nccwpck_require__.m = __webpack_modules__;
 /******/ 
 /************************************************************************/
 /******/ /* webpack/runtime/asset-relocator-loader */
@@ -51104,9 +51529,94 @@ exports.visitAsync = visitAsync;
 /******/ 	};
 /******/ })();
 /******/ 
+/******/ /* webpack/runtime/ensure chunk */
+/******/ (() => {
+/******/ 	__nccwpck_require__.f = {};
+/******/ 	// This file contains only the entry chunk.
+/******/ 	// The chunk loading function for additional chunks
+/******/ 	__nccwpck_require__.e = (chunkId) => {
+/******/ 		return Promise.all(Object.keys(__nccwpck_require__.f).reduce((promises, key) => {
+/******/ 			__nccwpck_require__.f[key](chunkId, promises);
+/******/ 			return promises;
+/******/ 		}, []));
+/******/ 	};
+/******/ })();
+/******/ 
+/******/ /* webpack/runtime/get javascript chunk filename */
+/******/ (() => {
+/******/ 	// This function allow to reference async chunks
+/******/ 	__nccwpck_require__.u = (chunkId) => {
+/******/ 		// return url for filenames based on template
+/******/ 		return "" + chunkId + ".index.js";
+/******/ 	};
+/******/ })();
+/******/ 
 /******/ /* webpack/runtime/hasOwnProperty shorthand */
 /******/ (() => {
 /******/ 	__nccwpck_require__.o = (obj, prop) => (Object.prototype.hasOwnProperty.call(obj, prop))
+/******/ })();
+/******/ 
+/******/ /* webpack/runtime/import chunk loading */
+/******/ (() => {
+/******/ 	// no baseURI
+/******/ 	
+/******/ 	// object to store loaded and loading chunks
+/******/ 	// undefined = chunk not loaded, null = chunk preloaded/prefetched
+/******/ 	// [resolve, Promise] = chunk loading, 0 = chunk loaded
+/******/ 	var installedChunks = {
+/******/ 		792: 0
+/******/ 	};
+/******/ 	
+/******/ 	var installChunk = (data) => {
+/******/ 		var {ids, modules, runtime} = data;
+/******/ 		// add "modules" to the modules object,
+/******/ 		// then flag all "ids" as loaded and fire callback
+/******/ 		var moduleId, chunkId, i = 0;
+/******/ 		for(moduleId in modules) {
+/******/ 			if(__nccwpck_require__.o(modules, moduleId)) {
+/******/ 				__nccwpck_require__.m[moduleId] = modules[moduleId];
+/******/ 			}
+/******/ 		}
+/******/ 		if(runtime) runtime(__nccwpck_require__);
+/******/ 		for(;i < ids.length; i++) {
+/******/ 			chunkId = ids[i];
+/******/ 			if(__nccwpck_require__.o(installedChunks, chunkId) && installedChunks[chunkId]) {
+/******/ 				installedChunks[chunkId][0]();
+/******/ 			}
+/******/ 			installedChunks[ids[i]] = 0;
+/******/ 		}
+/******/ 	
+/******/ 	}
+/******/ 	
+/******/ 	__nccwpck_require__.f.j = (chunkId, promises) => {
+/******/ 			// import() chunk loading for javascript
+/******/ 			var installedChunkData = __nccwpck_require__.o(installedChunks, chunkId) ? installedChunks[chunkId] : undefined;
+/******/ 			if(installedChunkData !== 0) { // 0 means "already installed".
+/******/ 	
+/******/ 				// a Promise means "currently loading".
+/******/ 				if(installedChunkData) {
+/******/ 					promises.push(installedChunkData[1]);
+/******/ 				} else {
+/******/ 					if(true) { // all chunks have JS
+/******/ 						// setup Promise in chunk cache
+/******/ 						var promise = import("./" + __nccwpck_require__.u(chunkId)).then(installChunk, (e) => {
+/******/ 							if(installedChunks[chunkId] !== 0) installedChunks[chunkId] = undefined;
+/******/ 							throw e;
+/******/ 						});
+/******/ 						var promise = Promise.race([promise, new Promise((resolve) => (installedChunkData = installedChunks[chunkId] = [resolve]))])
+/******/ 						promises.push(installedChunkData[1] = promise);
+/******/ 					}
+/******/ 				}
+/******/ 			}
+/******/ 	};
+/******/ 	
+/******/ 	// no prefetching
+/******/ 	
+/******/ 	// no preloaded
+/******/ 	
+/******/ 	// no external install chunk
+/******/ 	
+/******/ 	// no on chunks loaded
 /******/ })();
 /******/ 
 /************************************************************************/

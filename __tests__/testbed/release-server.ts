@@ -89,6 +89,10 @@ export interface ReleaseServer {
   serveFile(file: string): string;
   /** sha256 (hex) of the bytes served for an asset: a full name or a platform (`linux-amd64`). */
   checksumOf(tag: string, asset: string): string;
+  /** The bytes served for an asset: a full name or a platform (`linux-amd64`). */
+  bytesOf(tag: string, asset: string): Buffer;
+  /** Serves (and lists in the API) one more asset of a release, e.g. a `.sigstore.json` bundle; replaces one of that name. */
+  addAsset(tag: string, name: string, bytes: Buffer): void;
 }
 
 /** The `<os>-<arch>` suffixes of buildx's release binaries (windows ones get `.exe`). */
@@ -435,6 +439,14 @@ export async function startReleaseServer(opts: StartReleaseServerOptions): Promi
     };
   }
 
+  function assetOf(tag: string, asset: string): Asset {
+    const r = byTag.get(tag);
+    if (!r) throw new Error(`no release ${tag}`);
+    const a = r.assets.get(asset) ?? r.assets.get(binaryAssetName(tag, asset));
+    if (!a) throw new Error(`release ${tag} has no asset ${asset}`);
+    return a;
+  }
+
   function download(res: http.ServerResponse, tag: string, name: string): void {
     const r = byTag.get(tag);
     const mode = r?.release.assets ?? 'ok';
@@ -513,11 +525,15 @@ export async function startReleaseServer(opts: StartReleaseServerOptions): Promi
       return `${base}/files/${key.split('/').map(encodeURIComponent).join('/')}`;
     },
     checksumOf(tag, asset) {
+      return assetOf(tag, asset).sha256;
+    },
+    bytesOf(tag, asset) {
+      return assetOf(tag, asset).bytes;
+    },
+    addAsset(tag, name, bytes) {
       const r = byTag.get(tag);
       if (!r) throw new Error(`no release ${tag}`);
-      const a = r.assets.get(asset) ?? r.assets.get(binaryAssetName(tag, asset));
-      if (!a) throw new Error(`release ${tag} has no asset ${asset}`);
-      return a.sha256;
+      r.assets.set(name, { name, bytes, sha256: sha256(bytes), kind: 'json' });
     },
   };
 }

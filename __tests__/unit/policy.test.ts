@@ -71,6 +71,7 @@ buildx:
   git-repos: ["github.com/docker/buildx", "https://github.com/jedevc/buildx.git"]
   checksum: required
   advisories: enforce
+  signature: required
 `),
     ).toEqual({
       mode: 'warn',
@@ -81,15 +82,17 @@ buildx:
       gitRepos: ['github.com/docker/buildx', 'github.com/jedevc/buildx'],
       checksum: 'required',
       advisories: 'enforce',
+      signature: 'required',
       origin: '.github/buildx-policy.yml',
     });
   });
-  it('defaults: a policy enforces; pin any, checksum optional, advisories warn', () => {
+  it('defaults: a policy enforces; pin any, checksum optional, advisories warn, signature optional', () => {
     expect(policy('buildx: {}')).toMatchObject({
       mode: 'enforce',
       pin: 'any',
       checksum: 'optional',
       advisories: 'warn',
+      signature: 'optional',
       deny: [],
     });
   });
@@ -120,6 +123,7 @@ buildx:
     ['buildx:\n  checksum: yes\n', 2, /buildx\.checksum must be one of required, optional, not "yes"/],
     ['buildx:\n  checksum: true\n', 2, /buildx\.checksum must be a string/],
     ['buildx:\n  advisories: error\n', 2, /advisories must be one of enforce, warn, off/],
+    ['buildx:\n  signature: yes\n', 2, /buildx\.signature must be one of required, optional, off/],
     ['buildx: [a]\n', 1, /buildx must be a mapping/],
     ['- a\n- b\n', 1, /expected a mapping/],
     ['mode: enforce\nmode: warn\n', 2, /not valid YAML or JSON/],
@@ -191,6 +195,22 @@ describe('checkSpec: before anything is downloaded', () => {
     // checksums
     ['buildx: {checksum: required}', 'https://example.com/buildx', false, ['error checksum']],
     ['buildx: {checksum: required}', 'https://example.com/buildx', true, []],
+    // signatures: required refuses what no Sigstore bundle can prove
+    ['buildx: {signature: required}', 'v0.29.1', false, ['error signature']],
+    ['buildx: {signature: required}', 'v0.31.0', false, []],
+    ['buildx: {signature: required}', '^0.36', false, []],
+    ['buildx: {signature: required}', 'latest', false, []],
+    ['buildx: {signature: required}', '', false, ['error signature']],
+    ['buildx: {signature: required}', 'https://example.com/buildx', true, ['error signature']],
+    [
+      'buildx: {signature: required}',
+      `https://github.com/o/buildx.git#${'a'.repeat(40)}`,
+      false,
+      ['error signature'],
+    ],
+    ['buildx: {signature: required}', './bin/buildx', false, ['error signature']],
+    ['buildx: {signature: optional}', 'v0.29.1', false, []],
+    ['buildx: {signature: off}', '', false, []],
     // explicit versions
     ['buildx: {versions: ">=0.30.1"}', 'v0.29.1', false, ['error versions']],
     ['buildx: {versions: ">=0.30.1"}', 'v0.30.1', false, []],
@@ -228,6 +248,16 @@ describe('resolution and what actually runs', () => {
       'v0.36.1',
     ]);
     expect(allowedRelease(policy('buildx: {advisories: off}'), DB)('v0.30.0')).toBe(true);
+  });
+  it('signature: required lets a range pick only signed releases (v0.31.0 on)', () => {
+    const allowed = allowedRelease(policy('buildx: {signature: required, advisories: off}'), DB);
+    expect(['v0.30.1', 'v0.31.0-rc1', 'v0.31.0', 'v0.36.1'].filter(allowed)).toEqual(['v0.31.0', 'v0.36.1']);
+  });
+  it('signature: required names what can satisfy it', () => {
+    const [f] = checkSpec(policy('buildx: {signature: required}'), parseBuildxSpec('v0.29.1'), false, DB);
+    expect(f?.message).toMatch(
+      /buildx v0\.29\.1 \(releases are signed from v0\.31\.0 on\) has no Sigstore signature to check \(signature: required in \.github\/buildx-policy\.yml\): use a release from v0\.31\.0 on/,
+    );
   });
   it.each([
     ['0.13.1+ds1', 'release', 'buildx: {versions: ">=0.30.1"}', ['error versions']],

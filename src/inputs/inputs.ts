@@ -14,6 +14,7 @@ import { parseAnnotations } from './annotations.js';
 import { loadPolicy, type Policy } from './policy-file.js';
 import { isLoopbackHost } from '../util/loopback.js';
 import { hasControl, printable } from './text.js';
+import { readTrustedRoot } from './trusted-root.js';
 import { InputError, parseBoolean, parseDurationMs, parseInteger, parseList } from '../util/parse.js';
 import {
   type ImageRef,
@@ -39,6 +40,8 @@ export interface Inputs {
   /** lower-case hex sha256 the binary must have */
   buildxChecksum?: string;
   buildxMirror: string;
+  /** a Sigstore trusted_root.json replacing the public-good one (a private deployment) */
+  sigstoreTrustedRoot?: string;
   githubToken: string;
   installPlugin: boolean;
   /** the version-pin policy (the default when the input is empty) */
@@ -157,7 +160,7 @@ export function readInputs(get: InputReader, workspace = process.cwd()): Inputs 
   const tags = readTags(get, dryRun, append);
   const { annotations, notice: annotationsNotice } = parseAnnotations(parseList(get('annotations'), false));
   const delays = readRetryDelays(get);
-  const buildx = readBuildx(get);
+  const buildx = readBuildx(get, workspace);
   const count = (name: string, fallback: number, max: number): number =>
     parseInteger(name, get(name), fallback, 1, max);
   const inputs: Inputs = {
@@ -243,10 +246,10 @@ function readTags(get: InputReader, dryRun: boolean, append: boolean): ImageRef[
   return tags;
 }
 
-type BuildxInputs = Pick<Inputs, 'buildx' | 'buildxChecksum' | 'buildxMirror'>;
+type BuildxInputs = Pick<Inputs, 'buildx' | 'buildxChecksum' | 'buildxMirror' | 'sigstoreTrustedRoot'>;
 
 /** `buildx-version`, `buildx-checksum` (only where a checksum can apply) and `buildx-mirror`. */
-function readBuildx(get: InputReader): BuildxInputs {
+function readBuildx(get: InputReader, workspace: string): BuildxInputs {
   const buildxVersion = get('buildx-version').trim();
   if (hasControl(buildxVersion)) throw new InputError('buildx-version', 'must be a single line');
   const buildx = parseBuildxSpec(buildxVersion);
@@ -266,7 +269,7 @@ function readBuildx(get: InputReader): BuildxInputs {
       );
     }
   }
-  return { buildx, buildxChecksum, buildxMirror: readMirror(get) };
+  return { buildx, buildxChecksum, buildxMirror: readMirror(get), ...readTrustedRoot(get, workspace) };
 }
 
 /** `buildx-mirror`: an https URL, or plain http on loopback. */

@@ -26,6 +26,8 @@ export interface Policy {
   gitRepos?: string[];
   checksum: 'required' | 'optional';
   advisories: AdvisoryMode;
+  /** Sigstore signatures of releases: required (only signed releases), optional (verified when there), off */
+  signature: 'required' | 'optional' | 'off';
   /** where it came from: a workspace-relative path, `inline`, or `default` */
   origin: string;
 }
@@ -37,6 +39,7 @@ export const DEFAULT_POLICY: Policy = {
   pin: 'any',
   checksum: 'optional',
   advisories: 'warn',
+  signature: 'optional',
   origin: 'default',
 };
 
@@ -53,7 +56,16 @@ export class PolicyError extends Error {
 
 const SOURCES: readonly BuildxSource[] = ['runner', 'release', 'git', 'url', 'path'];
 const TOP_KEYS = ['mode', 'buildx'];
-const BUILDX_KEYS = ['versions', 'deny', 'pin', 'sources', 'git-repos', 'checksum', 'advisories'];
+const BUILDX_KEYS = [
+  'versions',
+  'deny',
+  'pin',
+  'sources',
+  'git-repos',
+  'checksum',
+  'advisories',
+  'signature',
+];
 
 /** `https://github.com/Owner/buildx.git`, `git@github.com:owner/buildx`, `github.com/owner/buildx` -> `github.com/owner/buildx` */
 export function normaliseRepo(url: string): string {
@@ -174,6 +186,9 @@ function buildxKey(r: Reader, policy: Policy, k: string, key: Node, v: Node): vo
       break;
     case 'advisories':
       policy.advisories = r.oneOf(v, 'buildx.advisories', ['enforce', 'warn', 'off'] as const);
+      break;
+    case 'signature':
+      policy.signature = r.oneOf(v, 'buildx.signature', ['required', 'optional', 'off'] as const);
       break;
     default:
       r.fail(key, `unknown key "buildx.${k}" (expected ${BUILDX_KEYS.join(', ')})`);

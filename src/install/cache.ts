@@ -2,7 +2,8 @@
 // version and architecture holding `buildx`. Keys: the release's semver, `0.0.0-git.<commit>`,
 // `0.0.0-sha256.<hash>` for URL installs. Beside the binary: its sha256 (`buildx.sha256`), and the
 // version it reported with the file's stat when it did (`buildx.version.json`), so that a hit of
-// that very file need not run `version` again.
+// that very file need not run `version` again, and the Sigstore signature it was verified with
+// (`buildx.signature.json`, with the file's sha256, stat and trust root).
 
 import { existsSync, type Stats } from 'node:fs';
 import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
@@ -101,4 +102,45 @@ export async function evict(cachedFile: string): Promise<void> {
   const dir = join(cachedFile, '..');
   await rm(`${dir}.complete`, { force: true });
   await rm(dir, { recursive: true, force: true });
+}
+
+const signatureRecord = (cachedFile: string) => `${cachedFile}.signature.json`;
+
+/**
+ * Records the verified signature of a cached binary: for its sha256, its stat (as the version is
+ * recorded) and the trust root it was verified against. Best effort.
+ */
+export async function recordSignature(
+  cachedFile: string,
+  sha256: string,
+  root: string,
+  signature: unknown,
+): Promise<void> {
+  try {
+    const st = statKey(await stat(cachedFile));
+    await writeFile(
+      signatureRecord(cachedFile),
+      `${JSON.stringify({ sha256, stat: st, root, signature })}\n`,
+    );
+  } catch {
+    // without a record the next hit verifies again
+  }
+}
+
+/**
+ * The signature recorded for a cached binary, if the file is still the one verified (the same
+ * sha256 and stat) and the trust root is the same; else undefined, and it is verified again.
+ */
+export async function recordedSignature<T>(
+  cachedFile: string,
+  sha256: string,
+  root: string,
+): Promise<T | undefined> {
+  try {
+    const [text, st] = await Promise.all([readFile(signatureRecord(cachedFile), 'utf8'), stat(cachedFile)]);
+    const r = JSON.parse(text) as { sha256?: unknown; stat?: unknown; root?: unknown; signature?: T };
+    return r.sha256 === sha256 && r.stat === statKey(st) && r.root === root ? r.signature : undefined;
+  } catch {
+    return undefined;
+  }
 }

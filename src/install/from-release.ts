@@ -6,9 +6,11 @@ import { rm } from 'node:fs/promises';
 
 import { assetName, pickRelease, type Release, versionOf } from '../buildx/release-assets.js';
 import type { BuildxSpec } from '../buildx/spec.js';
-import { cacheBinary, cachedSha256 } from './cache.js';
+import { cacheBinary, cachedSha256, recordedSignature, recordSignature } from './cache.js';
 import { downloadVerified, fileSha, publishedChecksum } from './download.js';
 import { fetchText, safeUrl } from './http.js';
+import { checkSignature, trustRootId } from './signature.js';
+import type { SignatureInfo } from '../buildx/signing.js';
 import { type Installed, installedAt, InstallError, type InstallOptions } from './types.js';
 import { checkRuns, fromCache } from './version-check.js';
 import knownReleases from './known-releases.json' with { type: 'json' };
@@ -80,17 +82,19 @@ export async function resolveRelease(
 export async function installRelease(tag: string, opts: InstallOptions): Promise<Installed> {
   const version = versionOf(tag);
   if (!version) throw new InstallError(`"${tag}" is not a release version`);
+  const asset = assetName(tag, opts.platform);
+  const base = `${opts.mirror.replace(/\/$/, '')}/${tag}`;
   const hit = await fromCache(version, opts);
   const hitSha = hit ? ((await cachedSha256(hit.file)) ?? (await fileSha(hit.file))) : undefined;
-  if (hit && (!opts.checksum || hitSha === opts.checksum)) {
+  if (hit && hitSha && (!opts.checksum || hitSha === opts.checksum)) {
+    const signature = await cachedSignature(hit.file, hitSha, `${base}/${asset}`, tag, opts);
     return installedAt(hit.file, 'release', hit.version, `tool cache (${tag})`, {
       resolved: tag,
       cached: true,
       checksum: hitSha,
+      ...(signature ? { signature } : {}),
     });
   }
-  const asset = assetName(tag, opts.platform);
-  const base = `${opts.mirror.replace(/\/$/, '')}/${tag}`;
   const expected = await publishedChecksum(tag, base, asset, opts);
   if (opts.checksum && expected && opts.checksum !== expected) {
     throw new InstallError(
@@ -99,6 +103,8 @@ export async function installRelease(tag: string, opts: InstallOptions): Promise
   }
   const file = await downloadVerified(`${base}/${asset}`, opts.checksum ?? expected, opts);
   try {
+    // The signature before the binary runs: a refused binary is neither run nor cached.
+    const signature = await checkSignature(file.path, `${base}/${asset}`, tag, opts);
     const reported = await checkRuns(file.path, opts);
     if (versionOf(reported) !== version) {
       throw new InstallError(
@@ -107,9 +113,36 @@ export async function installRelease(tag: string, opts: InstallOptions): Promise
     }
     const checked = { sha256: file.sha256, version: reported };
     const cachedPath = await cacheBinary(file.path, version, opts.platform, checked);
-    const how = `downloaded ${asset} from ${safeUrl(base)}${expected ? ', sha256 verified' : ''}`;
-    return installedAt(cachedPath, 'release', reported, how, { resolved: tag, checksum: file.sha256 });
+    if (signature && cachedPath !== file.path)
+      await recordSignature(cachedPath, file.sha256, await trustRootId(opts), signature);
+    const how = `downloaded ${asset} from ${safeUrl(base)}${expected ? ', sha256 verified' : ''}${signature ? ', Sigstore signature verified' : ''}`;
+    return installedAt(cachedPath, 'release', reported, how, {
+      resolved: tag,
+      checksum: file.sha256,
+      ...(signature ? { signature } : {}),
+    });
   } finally {
     await rm(file.path, { force: true });
   }
+}
+
+/**
+ * The signature of a cached binary: as recorded when this very file (its sha256 and stat) was
+ * verified against the same trust root; else verified now (a cache filled before, by another
+ * version of this action, or a file changed since).
+ */
+async function cachedSignature(
+  file: string,
+  sha256: string,
+  binaryUrl: string,
+  tag: string,
+  opts: InstallOptions,
+): Promise<SignatureInfo | undefined> {
+  if ((opts.signature?.mode ?? 'optional') === 'off') return undefined;
+  const root = await trustRootId(opts);
+  const recorded = await recordedSignature<SignatureInfo>(file, sha256, root);
+  if (recorded) return recorded;
+  const signature = await checkSignature(file, binaryUrl, tag, opts);
+  if (signature) await recordSignature(file, sha256, root, signature);
+  return signature;
 }

@@ -57,6 +57,11 @@ function installOptions(inputs: Inputs, policy: Policy, ctx: SetupContext): Inst
     allowedFallback:
       policy.advisories === 'warn' ? allowedRelease({ ...policy, advisories: 'off' }) : undefined,
     requireChecksum: policy.checksum === 'required',
+    signature: {
+      mode: policy.signature,
+      warnOnly: policy.mode === 'warn',
+      ...(inputs.sigstoreTrustedRoot ? { trustedRoot: inputs.sigstoreTrustedRoot } : {}),
+    },
     info: ctx.info,
     warning: ctx.warning,
   };

@@ -3,6 +3,7 @@
 
 import type { Buildx, BuildxSource, BuildxSpec } from '../buildx/spec.js';
 import type { Platform } from '../buildx/release-assets.js';
+import type { SignatureInfo, SignatureMode } from '../buildx/signing.js';
 
 export interface InstallOptions {
   spec: BuildxSpec;
@@ -25,6 +26,8 @@ export interface InstallOptions {
   allowedFallback?: (tag: string) => boolean;
   /** a release without checksums.txt, or a URL without buildx-checksum, is refused */
   requireChecksum?: boolean;
+  /** how release signatures are checked (default: optional, public-good trust root) */
+  signature?: { mode: SignatureMode; trustedRoot?: string; warnOnly?: boolean };
   info(message: string): void;
   warning(message: string): void;
 }
@@ -43,11 +46,13 @@ export interface Installed extends Buildx {
   how: string;
   /** how long the install took */
   durationMs?: number;
+  /** who signed it, when its Sigstore signature was verified */
+  signature?: SignatureInfo;
 }
 
 export class InstallError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = 'InstallError';
   }
 }
@@ -58,7 +63,7 @@ export function installedAt(
   source: BuildxSource,
   version: string,
   how: string,
-  more: { resolved?: string; checksum?: string; cached?: boolean } = {},
+  more: { resolved?: string; checksum?: string; cached?: boolean; signature?: SignatureInfo } = {},
 ): Installed {
   const b: Buildx = typeof at === 'string' ? { file: at, prefix: [], source: 'path', path: at } : at;
   return { ...b, source, version, ...more, cached: more.cached ?? false, how };

@@ -11,8 +11,10 @@ import type { BuildxSpec } from '../buildx/spec.js';
 import { sourceOf } from '../buildx/spec.js';
 import { type Advisory, ADVISORIES, advisoriesFor, describeAdvisory } from './advisories.js';
 import { normaliseRepo, type Policy } from '../inputs/policy-file.js';
+import { FIRST_SIGNED } from '../buildx/signing.js';
 
-export type Rule = 'versions' | 'deny' | 'pin' | 'sources' | 'git-repos' | 'checksum' | 'advisory';
+export type Rule =
+  'versions' | 'deny' | 'pin' | 'sources' | 'git-repos' | 'checksum' | 'signature' | 'advisory';
 
 export interface Finding {
   rule: Rule;
@@ -159,8 +161,24 @@ export function checkSpec(
       ),
     );
   }
+  const unsigned = policy.signature === 'required' ? unsignable(spec) : undefined;
+  if (unsigned) {
+    const message = `${unsigned} has no Sigstore signature to check (signature: required in ${policy.origin}): use a release from v${FIRST_SIGNED} on, by version, range or latest`;
+    out.push(finding(policy, 'signature', message));
+  }
   if (spec.kind === 'release') out.push(...checkVersion(policy, spec.tag, 'buildx', db));
   return out;
+}
+
+/** What a spec installs that no Sigstore bundle can prove, if it does: a git build, a URL, a path, an old release. Pure. */
+export function unsignable(spec: BuildxSpec): string | undefined {
+  if (spec.kind === 'runner') return "the runner's buildx";
+  if (spec.kind === 'git') return 'a buildx built from git';
+  if (spec.kind === 'url') return 'a buildx downloaded from a URL';
+  if (spec.kind === 'path') return 'a buildx from a path';
+  if (spec.kind === 'release' && semver.lt(versionOf(spec.tag) ?? '0.0.0', FIRST_SIGNED))
+    return `buildx ${spec.tag} (releases are signed from v${FIRST_SIGNED} on)`;
+  return undefined;
 }
 
 /**
@@ -177,6 +195,7 @@ export function allowedRelease(
     if (policy.versions && !sat(v, policy.versions)) return false;
     if (policy.deny.some((d) => sat(v, d))) return false;
     if (policy.advisories !== 'off' && advisoriesFor(v, db).length > 0) return false;
+    if (policy.signature === 'required' && semver.lt(v, FIRST_SIGNED)) return false;
     return true;
   };
 }

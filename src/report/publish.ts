@@ -23,6 +23,7 @@ export function buildxInfo(located: Installed): BuildxInfo {
     ...(located.resolved ? { resolved: located.resolved } : {}),
     ...(located.checksum ? { checksum: located.checksum } : {}),
     installMs: located.durationMs ?? 0,
+    ...(located.signature ? { signature: located.signature } : {}),
   };
 }
 

@@ -1,6 +1,7 @@
 // The step's outputs, as pure builders: `result` (JSON), `attempts`, `digest` and the rest.
 // report/summary.ts words the job summary and the final annotation; report/publish.ts writes them.
 
+import type { SignatureInfo } from '../buildx/signing.js';
 import { DRY_RUN_INVOCATION, type MergeResult } from '../merge/engine.js';
 
 export interface BuildxInfo {
@@ -14,6 +15,8 @@ export interface BuildxInfo {
   checksum?: string;
   /** time spent installing (or finding) it */
   installMs?: number;
+  /** who signed it and where the signature is logged, when its Sigstore signature was verified */
+  signature?: SignatureInfo;
 }
 
 /** An advisory a finding is about, as the summary names it: its id linked, what, fixed in. */

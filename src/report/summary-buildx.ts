@@ -1,6 +1,7 @@
 // The buildx that ran and the policy's verdict, as pure builders: version, source, path, sha256;
 // then each finding once, an advisory as one short line (its issue linked, what happens, the fix).
 
+import type { SignatureInfo } from '../buildx/signing.js';
 import type { AdvisoryRef, BuildxInfo, PolicyFinding, PolicyInfo } from './report.js';
 import { esc, plural } from './words.js';
 
@@ -12,6 +13,16 @@ export function buildxTable(buildx: BuildxInfo): string[] {
     `| source | ${buildx.source}${buildx.resolved ? ` (${esc(buildx.resolved)})` : ''} |`,
     `| path | \`${buildx.path}\` |`,
     ...(buildx.checksum ? [`| sha256 | \`${buildx.checksum}\` |`] : []),
+    ...(buildx.signature ? signatureRows(buildx.signature) : []),
+  ];
+}
+
+/** Who signed the binary (workflow, ref, OIDC issuer) and its transparency-log entry, linked when public. */
+function signatureRows(s: SignatureInfo): string[] {
+  const entry = s.logUrl ? `[${esc(s.logIndex)}](${s.logUrl})` : `${esc(s.logIndex)} (${esc(s.trustRoot)})`;
+  return [
+    `| signed by | \`${esc(s.workflow)}\` at \`${esc(s.ref)}\` (${esc(s.issuer)}), Sigstore signature verified |`,
+    `| transparency log | entry ${entry} |`,
   ];
 }
 
