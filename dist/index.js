@@ -31735,6 +31735,8 @@ __nccwpck_require__.d(__webpack_exports__, {
   e: () => (/* binding */ run)
 });
 
+// UNUSED EXPORTS: runnerHost
+
 // EXTERNAL MODULE: external "os"
 var external_os_ = __nccwpck_require__(857);
 ;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/utils.js
@@ -35018,6 +35020,8 @@ var external_node_events_ = __nccwpck_require__(8474);
 // tail, with a line saying how much was left out) and printed as its own group when it ends, or
 // when the log becomes free while it still runs (then it goes on live). Groups never nest, and
 // every byte of every section lies inside its own block.
+// Plain mode is for a terminal or another CI system's log, where workflow commands mean nothing:
+// each section is a `==> <title>` header line, the child's output as it is, then the trailer line.
 
 
 /** 1 MiB from the start and 1 MiB from the end of an attempt that ran while another was printed. */
@@ -35059,22 +35063,31 @@ class HeadTail {
 }
 /** A group title or trailer line as a workflow command carries it (no line breaks). */
 const log_escapeData = (s) => s.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
+/** A title or trailer as one plain line. */
+const oneLine = (s) => s.replace(/[\r\n]+/g, ' ');
+/** A log group around a stop-commands block with a fresh token; or, plain, a header line only. */
+function log_frame(title, token) {
+    if (!token)
+        return { head: `==> ${oneLine(title)}\n`, foot: '' };
+    const t = token();
+    return { head: `::group::${log_escapeData(title)}\n::stop-commands::${t}\n`, foot: `::${t}::\n::endgroup::\n` };
+}
 /** One child's part of the log. Write its output here; close it when the child is done. */
 class LogSection extends external_node_events_.EventEmitter {
     log;
     out;
     title;
-    token;
+    frame;
     state = 'kept';
     kept;
     trailer = '';
     draining = false;
-    constructor(log, out, title, token, keepBytes) {
+    constructor(log, out, title, frame, keepBytes) {
         super();
         this.log = log;
         this.out = out;
         this.title = title;
-        this.token = token;
+        this.frame = frame;
         this.kept = new HeadTail(keepBytes);
     }
     /** kept (running, not printed yet), live, ended (not printed yet) or printed */
@@ -35100,11 +35113,11 @@ class LogSection extends external_node_events_.EventEmitter {
         }
         return false;
     }
-    /** The child is done; `trailer` is one line printed after the section's group. */
+    /** The child is done; `trailer` is one line printed after the section (after its group). */
     close(trailer) {
         if (this.state === 'ended' || this.state === 'printed')
             return;
-        this.trailer = trailer ? `${trailer.replace(/[\r\n]+/g, ' ')}\n` : '';
+        this.trailer = trailer ? `${oneLine(trailer)}\n` : '';
         if (this.state === 'kept') {
             this.state = 'ended';
             return;
@@ -35112,9 +35125,9 @@ class LogSection extends external_node_events_.EventEmitter {
         this.finish();
         this.log.release(this);
     }
-    /** Opens the group and the block, and prints what was kept meanwhile. */
+    /** Opens the group and the block (plain: prints the header), then what was kept meanwhile. */
     start() {
-        this.out.write(`::group::${log_escapeData(this.title)}\n::stop-commands::${this.token}\n`);
+        this.out.write(this.frame.head);
         for (const chunk of this.kept.take())
             this.out.write(chunk);
         this.state = this.state === 'ended' ? 'ended' : 'live';
@@ -35126,9 +35139,9 @@ class LogSection extends external_node_events_.EventEmitter {
         this.trailer = '';
         this.finish();
     }
-    /** Closes the block and the group, then prints the trailer. */
+    /** Closes the block and the group (plain: nothing to close), then prints the trailer. */
     finish() {
-        this.out.write(`::${this.token}::\n::endgroup::\n${this.trailer}`);
+        this.out.write(`${this.frame.foot}${this.trailer}`);
         this.state = 'printed';
     }
 }
@@ -35149,15 +35162,16 @@ class SerialLog {
     /** what waits for no section to print live (see whenFree) */
     idle = [];
     keepBytes;
+    /** undefined in plain mode: no stop-commands block, so no token */
     token;
     constructor(out, opts = {}) {
         this.out = out;
         this.keepBytes = opts.keepBytes ?? KEEP_BYTES;
-        this.token = opts.token ?? (() => (0,external_node_crypto_.randomBytes)(16).toString('hex'));
+        this.token = opts.plain ? undefined : (opts.token ?? (() => (0,external_node_crypto_.randomBytes)(16).toString('hex')));
     }
     /** A new section: live when the log is free, else kept until it is. */
     open(title) {
-        const section = new LogSection(this, this.out, title, this.token(), this.keepBytes);
+        const section = new LogSection(this, this.out, title, log_frame(title, this.token), this.keepBytes);
         if (this.owner)
             this.waiting.push(section);
         else
@@ -35623,9 +35637,13 @@ function succeeded(r) {
 // Pure parsers for input values. Each throws an InputError naming the input and what it expected.
 class InputError extends Error {
     input;
-    constructor(input, message) {
-        super(`Input "${input}": ${message}`);
+    detail;
+    constructor(input, 
+    /** what is wrong with the value, without the input's name */
+    detail) {
+        super(`Input "${input}": ${detail}`);
         this.input = input;
+        this.detail = detail;
         this.name = 'InputError';
     }
 }
@@ -41237,7 +41255,7 @@ function unexpectedFailure(stage, err, how) {
     };
 }
 /** Installs the handlers; the process exits 1 from them, once. */
-function installLastResort({ progress, fail }) {
+function installLastResort({ progress, fail, debug = core_debug }) {
     let handled = false;
     const handler = (how) => (err) => {
         if (handled)
@@ -41250,7 +41268,7 @@ function installLastResort({ progress, fail }) {
             const f = unexpectedFailure(progress.stage, err, how);
             fail(f.title, f.message);
             if (err instanceof Error && err.stack)
-                core_debug(err.stack);
+                debug(err.stack);
         }
         catch {
             // nothing more can be said
@@ -41851,11 +41869,20 @@ function tailGroups(r) {
         const head = `${a.class === 'panic' ? 'The crash' : 'Last lines'}`;
         const why = `${a.class}: ${esc(a.signature ?? '')}`;
         const key = `${why}\n${tail}`;
-        const g = groups.get(key) ?? { numbers: [], head: `${head}|${why}`, tail };
+        const plain = [head, `${a.class}: ${a.signature ?? ''}`];
+        const g = groups.get(key) ?? { numbers: [], head: `${head}|${why}`, tail, plain };
         g.numbers.push(a.number);
         groups.set(key, g);
     }
     return [...groups.values()];
+}
+/** The telling lines of each failed attempt as plain text, for a log that shows no summary. Pure. */
+function tellingLines(r) {
+    return tailGroups(r).flatMap((g) => {
+        const [head, why] = g.plain;
+        const which = g.numbers.length === 1 ? `attempt ${g.numbers[0]}` : `attempts ${listed(g.numbers)}`;
+        return [`${head} of ${which} (${why}):`, ...g.tail.split('\n').map((l) => `  ${l}`)];
+    });
 }
 /**
  * The telling lines of each failed attempt, collapsed; attempts that printed the same lines share
@@ -41919,11 +41946,18 @@ function buildxInfo(located) {
         ...(located.signature ? { signature: located.signature } : {}),
     };
 }
+/** The runner's: GITHUB_OUTPUT and GITHUB_STEP_SUMMARY. */
+const RUNNER_OUTPUTS = {
+    setOutput: (name, value) => setOutput(name, value),
+    writeSummary: async (markdown) => {
+        await summary.addRaw(markdown).write();
+    },
+};
 /** The buildx-* outputs, and the log line that says which buildx runs and how it was found. */
-function publishBuildx(located) {
-    setOutput('buildx-version', located.version);
-    setOutput('buildx-path', located.path);
-    setOutput('buildx-source', located.source);
+function publishBuildx(located, out) {
+    out.setOutput('buildx-version', located.version);
+    out.setOutput('buildx-path', located.path);
+    out.setOutput('buildx-source', located.source);
     info(`buildx ${located.version} (${located.source}: ${located.how}) at ${located.path}, in ${located.durationMs} ms`);
 }
 /** The advisory of the running buildx whose signature a failed attempt printed, if any. */
@@ -41940,18 +41974,21 @@ function knownFailure(result, version) {
     return undefined;
 }
 /** Writes the other outputs, the summary and the final annotation; throws Reported when the run failed. */
-async function publish(result, run, annotator) {
+async function publish(result, run, annotator, out) {
     const known = knownFailure(result, run.buildx.version);
     const outputs = stepOutputs(result, run.buildx, run.dryRun, run.policy);
     for (const [name, value] of Object.entries(outputs)) {
         if (!name.startsWith('buildx-'))
-            setOutput(name, value);
+            out.setOutput(name, value);
     }
-    await summary.addRaw(summaryMarkdown(result, run.buildx, run.dryRun, run.policy, known)).write();
+    await out.writeSummary(summaryMarkdown(result, run.buildx, run.dryRun, run.policy, known));
     // The same answer at the end of the log: what happened, then one line per tag.
     info(`safe-imagetools: ${headline(result, run.dryRun)}`);
     for (const line of tagLogLines(result))
         info(line);
+    if (!result.ok && run.tellingLinesInLog)
+        for (const line of tellingLines(result))
+            info(line);
     if (result.ok) {
         // One warning at most: the recovery, with the fall-back from manifest PUTs in it when both.
         if (result.recovered) {
@@ -41978,13 +42015,13 @@ async function publish(result, run, annotator) {
 // said once the log is free of buildx sections (a workflow command inside one is not read).
 
 /** Accepts the buildx now; `found`: what the spec check found, not reported again. */
-function acceptBuildx(located, gate, found) {
-    publishBuildx(located);
+function acceptBuildx(located, gate, found, out) {
+    publishBuildx(located, out);
     gate.passVersion(located, gate.onVersion(located, found));
     return located;
 }
 /** Accepts the buildx whose check runs alongside the --dry-run, once it passed. */
-async function acceptAlongside(installed, gate, found, { annotator, log }) {
+async function acceptAlongside(installed, gate, found, { annotator, log, out }) {
     const located = await installed;
     // The engine's first push, waiting for this check, starts in the microtasks before this.
     await new Promise((resolve) => setImmediate(resolve));
@@ -41992,7 +42029,7 @@ async function acceptAlongside(installed, gate, found, { annotator, log }) {
     if (findings.length > 0)
         annotator.step(); // the workflow is read now, not when the log is free
     return log.whenFree(() => {
-        publishBuildx(located);
+        publishBuildx(located, out);
         gate.passVersion(located, findings);
         return located;
     });
@@ -42405,8 +42442,10 @@ class PolicyGate {
 }
 
 ;// CONCATENATED MODULE: ./src/main.ts
-// The action's entry point: preflight (inputs, the policy, buildx) -> merge (the engine) ->
-// publish (outputs, the summary, the final annotation), and the one error a failed step gets.
+// One run, for the action (index.ts) and the command line (cli.ts): preflight (inputs, the policy,
+// buildx) -> merge (the engine) -> publish (outputs, the summary, the final annotation), and the one
+// error a failed run gets. What differs between the two is the Host: where inputs come from, where
+// outputs and the summary go, whether the log may carry workflow commands, how an input is named.
 // Every check that can stop the step runs before the first push: in preflight, or, for the
 // `version` check of a buildx on disk that no policy rule can stop on its answer, alongside the
 // --dry-run (the engine's pushes wait for it, and what it reports waits for the log to be free).
@@ -42432,16 +42471,27 @@ class PolicyGate {
 const KILL_GRACE_MS = 5_000;
 /** The input whose line an unexpected failure of this stage belongs on. */
 const STAGE_INPUT = { install: 'buildx-version', policy: 'policy' };
-async function run() {
+/** The runner's host: inputs from INPUT_*, outputs to its files, workflow commands on. */
+function runnerHost() {
+    return {
+        workspace: process.env.GITHUB_WORKSPACE || process.cwd(),
+        input: (name) => getInput(name),
+        workflowCommands: true,
+        outputs: RUNNER_OUTPUTS,
+        wordInputError: (message) => message,
+        badInputExitCode: 1,
+    };
+}
+async function run(host = runnerHost()) {
     const controller = new AbortController();
     installSignalHandlers(controller, KILL_GRACE_MS);
-    const workspace = process.env.GITHUB_WORKSPACE || process.cwd();
+    const { workspace } = host;
     // Read on its own and leniently: a bad value is refused by readInputs, annotated as usual.
-    const annotate = readAnnotate((name) => getInput(name), true);
+    const annotate = host.workflowCommands && readAnnotate(host.input, true);
     const annotator = new Annotator(() => findStep(workspace, process.env), annotate);
     const progress = new Progress();
     const failStep = (title, message, input) => {
-        process.exitCode = 1;
+        process.exitCode = process.exitCode || 1;
         if (annotator.said('error') > 0)
             info(`${title ? `${title}: ` : ''}${message}`);
         else
@@ -42450,27 +42500,35 @@ async function run() {
     installLastResort({
         progress,
         fail: (title, message) => failStep(title, message, STAGE_INPUT[progress.stage]),
+        ...(host.workflowCommands ? {} : { debug: () => undefined }),
     });
     // One log for the action and every buildx it runs (see exec/log.ts).
-    const log = new SerialLog(process.stdout);
+    const log = new SerialLog(process.stdout, { plain: !host.workflowCommands });
     try {
-        const ready = await preflight(workspace, controller.signal, { annotator, progress, log });
+        const ready = await preflight(host, controller.signal, { annotator, progress, log });
         progress.stage = 'merge';
         const result = await merge(ready, controller.signal, log);
         const buildx = buildxInfo(await ready.accepted);
         progress.stage = 'report';
-        await publish(result, { buildx, dryRun: ready.inputs.dryRun, policy: ready.policy }, annotator);
+        const published = {
+            buildx,
+            dryRun: ready.inputs.dryRun,
+            policy: ready.policy,
+            tellingLinesInLog: !host.workflowCommands,
+        };
+        await publish(result, published, annotator, host.outputs);
     }
     catch (err) {
-        main_fail(err, controller.signal.aborted, progress.stage, failStep);
+        main_fail(err, { cancelled: controller.signal.aborted, stage: progress.stage, host }, failStep);
     }
     finally {
         killAllGroups('SIGKILL');
     }
 }
 /** Inputs, the policy on the spec, the install, the policy on what runs, the plugin: all before any push. */
-async function preflight(workspace, signal, { annotator, progress, log }) {
-    const inputs = readInputs((name) => getInput(name), workspace);
+async function preflight(host, signal, { annotator, progress, log }) {
+    const { workspace, outputs: out } = host;
+    const inputs = readInputs(host.input, workspace);
     if (inputs.annotationsNotice)
         annotator.annotate('notice', inputs.annotationsNotice, { input: 'annotations', title: 'annotations' });
     progress.stage = 'policy';
@@ -42488,13 +42546,13 @@ async function preflight(workspace, signal, { annotator, progress, log }) {
     });
     const ready = { inputs, buildx: started.buildx, checked: started.installed, policy: gate.info };
     if (started.alongside) {
-        const accepted = acceptAlongside(started.installed, gate, specFindings, { annotator, log });
+        const accepted = acceptAlongside(started.installed, gate, specFindings, { annotator, log, out });
         accepted.catch(() => undefined); // awaited after the merge
         return { ...ready, accepted };
     }
     const located = await started.installed;
     progress.stage = 'policy';
-    acceptBuildx(located, gate, specFindings);
+    acceptBuildx(located, gate, specFindings, out);
     progress.stage = 'install';
     await pluginStep(inputs.installPlugin, located, info);
     return { ...ready, accepted: started.installed };
@@ -42530,7 +42588,7 @@ async function merge(ready, cancelled, log) {
     }
 }
 /** The step's error for what stopped the run, on the line of the input it is about. */
-function main_fail(err, cancelled, stage, failStep) {
+function main_fail(err, { cancelled, stage, host }, failStep) {
     process.exitCode = 1;
     if (err instanceof CancelledError || cancelled) {
         failStep(undefined, 'Cancelled: buildx was stopped and nothing it started is left running');
@@ -42539,10 +42597,12 @@ function main_fail(err, cancelled, stage, failStep) {
         info(err.message);
     }
     else if (err instanceof PolicyError) {
-        failStep('buildx policy file', err.message, 'policy');
+        process.exitCode = host.badInputExitCode;
+        failStep('buildx policy file', host.wordInputError(err.message), 'policy');
     }
     else if (err instanceof InputError) {
-        failStep(undefined, err.message, err.input);
+        process.exitCode = host.badInputExitCode;
+        failStep(undefined, host.wordInputError(err.message), err.input);
     }
     else if (stage === 'install' || err instanceof InstallError) {
         // every installer failure (download, build, checksum) on the buildx-version line

@@ -1,5 +1,7 @@
-// The action's entry point: preflight (inputs, the policy, buildx) -> merge (the engine) ->
-// publish (outputs, the summary, the final annotation), and the one error a failed step gets.
+// One run, for the action (index.ts) and the command line (cli.ts): preflight (inputs, the policy,
+// buildx) -> merge (the engine) -> publish (outputs, the summary, the final annotation), and the one
+// error a failed run gets. What differs between the two is the Host: where inputs come from, where
+// outputs and the summary go, whether the log may carry workflow commands, how an input is named.
 // Every check that can stop the step runs before the first push: in preflight, or, for the
 // `version` check of a buildx on disk that no policy rule can stop on its answer, alongside the
 // --dry-run (the engine's pushes wait for it, and what it reports waits for the log to be free).
@@ -29,7 +31,7 @@ import {
 } from './report/guard.js';
 import { findStep } from './report/workflow-step.js';
 import { PolicyGate } from './report/policy.js';
-import { buildxInfo, publish } from './report/publish.js';
+import { buildxInfo, publish, RUNNER_OUTPUTS, type StepOutputs } from './report/publish.js';
 import type { PolicyInfo } from './report/report.js';
 import { sleep } from './retry/retrying.js';
 import { InputError } from './util/parse.js';
@@ -42,6 +44,32 @@ const STAGE_INPUT: Partial<Record<Stage, string>> = { install: 'buildx-version',
 /** The step's one error: a second failure (say, while reporting the first) goes to the log. */
 type FailStep = (title: string | undefined, message: string, input?: string) => void;
 
+/** Where a run reads its inputs and writes what it found. */
+export interface Host {
+  workspace: string;
+  /** an input's value ('' when not given) */
+  input(name: string): string;
+  /** false outside GitHub Actions: no log groups, no annotations, no workflow command at all */
+  workflowCommands: boolean;
+  outputs: StepOutputs;
+  /** an input or policy error (`Input "x": ...`) worded for where the value came from */
+  wordInputError(message: string): string;
+  /** the exit code of bad input: 1 for a step, 2 (bad usage) for a command */
+  badInputExitCode: number;
+}
+
+/** The runner's host: inputs from INPUT_*, outputs to its files, workflow commands on. */
+export function runnerHost(): Host {
+  return {
+    workspace: process.env.GITHUB_WORKSPACE || process.cwd(),
+    input: (name) => core.getInput(name),
+    workflowCommands: true,
+    outputs: RUNNER_OUTPUTS,
+    wordInputError: (message) => message,
+    badInputExitCode: 1,
+  };
+}
+
 interface Ready {
   inputs: Inputs;
   /** the binary the merge runs */
@@ -53,34 +81,41 @@ interface Ready {
   policy: PolicyInfo;
 }
 
-export async function run(): Promise<void> {
+export async function run(host: Host = runnerHost()): Promise<void> {
   const controller = new AbortController();
   installSignalHandlers(controller, KILL_GRACE_MS);
-  const workspace = process.env.GITHUB_WORKSPACE || process.cwd();
+  const { workspace } = host;
   // Read on its own and leniently: a bad value is refused by readInputs, annotated as usual.
-  const annotate = readAnnotate((name) => core.getInput(name), true);
+  const annotate = host.workflowCommands && readAnnotate(host.input, true);
   const annotator = new Annotator(() => findStep(workspace, process.env), annotate);
   const progress = new Progress();
   const failStep: FailStep = (title, message, input) => {
-    process.exitCode = 1;
+    process.exitCode = process.exitCode || 1;
     if (annotator.said('error') > 0) core.info(`${title ? `${title}: ` : ''}${message}`);
     else annotator.error(message, { title, input });
   };
   installLastResort({
     progress,
     fail: (title, message) => failStep(title, message, STAGE_INPUT[progress.stage]),
+    ...(host.workflowCommands ? {} : { debug: () => undefined }),
   });
   // One log for the action and every buildx it runs (see exec/log.ts).
-  const log = new SerialLog(process.stdout);
+  const log = new SerialLog(process.stdout, { plain: !host.workflowCommands });
   try {
-    const ready = await preflight(workspace, controller.signal, { annotator, progress, log });
+    const ready = await preflight(host, controller.signal, { annotator, progress, log });
     progress.stage = 'merge';
     const result = await merge(ready, controller.signal, log);
     const buildx = buildxInfo(await ready.accepted);
     progress.stage = 'report';
-    await publish(result, { buildx, dryRun: ready.inputs.dryRun, policy: ready.policy }, annotator);
+    const published = {
+      buildx,
+      dryRun: ready.inputs.dryRun,
+      policy: ready.policy,
+      tellingLinesInLog: !host.workflowCommands,
+    };
+    await publish(result, published, annotator, host.outputs);
   } catch (err) {
-    fail(err, controller.signal.aborted, progress.stage, failStep);
+    fail(err, { cancelled: controller.signal.aborted, stage: progress.stage, host }, failStep);
   } finally {
     killAllGroups('SIGKILL');
   }
@@ -88,11 +123,12 @@ export async function run(): Promise<void> {
 
 /** Inputs, the policy on the spec, the install, the policy on what runs, the plugin: all before any push. */
 async function preflight(
-  workspace: string,
+  host: Host,
   signal: AbortSignal,
   { annotator, progress, log }: { annotator: Annotator; progress: Progress; log: SerialLog },
 ): Promise<Ready> {
-  const inputs = readInputs((name) => core.getInput(name), workspace);
+  const { workspace, outputs: out } = host;
+  const inputs = readInputs(host.input, workspace);
   if (inputs.annotationsNotice)
     annotator.annotate('notice', inputs.annotationsNotice, { input: 'annotations', title: 'annotations' });
   progress.stage = 'policy';
@@ -114,13 +150,13 @@ async function preflight(
   });
   const ready = { inputs, buildx: started.buildx, checked: started.installed, policy: gate.info };
   if (started.alongside) {
-    const accepted = acceptAlongside(started.installed, gate, specFindings, { annotator, log });
+    const accepted = acceptAlongside(started.installed, gate, specFindings, { annotator, log, out });
     accepted.catch(() => undefined); // awaited after the merge
     return { ...ready, accepted };
   }
   const located = await started.installed;
   progress.stage = 'policy';
-  acceptBuildx(located, gate, specFindings);
+  acceptBuildx(located, gate, specFindings, out);
   progress.stage = 'install';
   await pluginStep(inputs.installPlugin, located, core.info);
   return { ...ready, accepted: started.installed };
@@ -157,16 +193,22 @@ async function merge(ready: Ready, cancelled: AbortSignal, log: SerialLog): Prom
 }
 
 /** The step's error for what stopped the run, on the line of the input it is about. */
-function fail(err: unknown, cancelled: boolean, stage: Stage, failStep: FailStep): void {
+function fail(
+  err: unknown,
+  { cancelled, stage, host }: { cancelled: boolean; stage: Stage; host: Host },
+  failStep: FailStep,
+): void {
   process.exitCode = 1;
   if (err instanceof CancelledError || cancelled) {
     failStep(undefined, 'Cancelled: buildx was stopped and nothing it started is left running');
   } else if (err instanceof Reported) {
     core.info(err.message);
   } else if (err instanceof PolicyError) {
-    failStep('buildx policy file', err.message, 'policy');
+    process.exitCode = host.badInputExitCode;
+    failStep('buildx policy file', host.wordInputError(err.message), 'policy');
   } else if (err instanceof InputError) {
-    failStep(undefined, err.message, err.input);
+    process.exitCode = host.badInputExitCode;
+    failStep(undefined, host.wordInputError(err.message), err.input);
   } else if (stage === 'install' || err instanceof InstallError) {
     // every installer failure (download, build, checksum) on the buildx-version line
     failStep('buildx install', (err as Error).message ?? String(err), 'buildx-version');

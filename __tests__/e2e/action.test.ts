@@ -268,7 +268,8 @@ describe.each(realBuildxes())('with buildx $version', (bx) => {
       // The evidence, kept beside the scenario: what the action replaces breaks here.
       let failures = 0;
       const lines: string[] = [];
-      for (let trial = 0; trial < 3; trial++) {
+      // Up to six tries, until one fails: on a loaded machine three in a row have gone through.
+      for (let trial = 0; trial < 6 && failures === 0; trial++) {
         const r = repo('raw');
         const args = [
           'imagetools',
@@ -286,7 +287,7 @@ describe.each(realBuildxes())('with buildx $version', (bx) => {
       }
       expect(
         failures,
-        `raw buildx ${version} pushed 20 tags into registry 2.8 in one call three times running`,
+        `raw buildx ${version} pushed 20 tags into registry 2.8 in one call six times running`,
       ).toBeGreaterThan(0);
       expect(lines.join('\n')).toMatch(/400 Bad Request|500 Internal Server Error/);
     });

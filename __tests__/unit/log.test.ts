@@ -31,9 +31,9 @@ function tokens(): () => string {
  * Runs `open X`, `write X text`, `close X` and `say X` (the action saying `said X` by whenFree)
  * events and returns what the log printed.
  */
-function play(events: string[]): string {
+function play(events: string[], plain = false): string {
   const out = sink();
-  const log = new SerialLog(out.stream, { token: tokens() });
+  const log = new SerialLog(out.stream, { token: tokens(), plain });
   const open = new Map<string, LogSection>();
   for (const e of events) {
     const [verb, name = '', ...rest] = e.split(' ');
@@ -185,6 +185,89 @@ describe('SerialLog', () => {
         `${who} last`,
       ]);
     }
+  });
+});
+
+const plainBlock = (name: string, lines: string[]) =>
+  [`==> ${name}`, ...lines, `${name} done`].map((l) => `${l}\n`).join('');
+
+/** The lines of a plain log that would be workflow commands on GitHub: there should be none. */
+const commandLines = (text: string) => text.split('\n').filter((l) => l.startsWith('::'));
+
+describe('SerialLog, plain (a terminal or another CI system): no workflow commands', () => {
+  it.each([
+    [
+      'alone: printed live, header then trailer',
+      ['open A', 'write A a1', 'close A'],
+      plainBlock('A', ['a1']),
+    ],
+    [
+      'B ends while A holds the log: B is printed after A, with its header',
+      ['open A', 'open B', 'write B b1', 'write A a1', 'close B', 'write A a2', 'close A'],
+      plainBlock('A', ['a1', 'a2']) + plainBlock('B', ['b1']),
+    ],
+    [
+      'B still runs when A ends: B takes the log over, its output so far first',
+      ['open A', 'open B', 'write B b1', 'write A a1', 'close A', 'write B b2', 'close B'],
+      plainBlock('A', ['a1']) + plainBlock('B', ['b1', 'b2']),
+    ],
+    [
+      'what the action says while A holds the log: after A and what ended meanwhile, before B goes live',
+      ['open A', 'open B', 'open C', 'say s', 'close C', 'write B b1', 'close A', 'say t', 'close B'],
+      plainBlock('A', []) + plainBlock('C', []) + 'said s\n' + plainBlock('B', ['b1']) + 'said t\n',
+    ],
+  ])('%s', (_name, events, expected) => {
+    const text = play(events, true);
+    expect(text).toBe(expected);
+    expect(commandLines(text)).toEqual([]);
+  });
+
+  it('a title with line breaks stays one line, unescaped; a trailer too', () => {
+    const out = sink();
+    new SerialLog(out.stream, { plain: true }).open('a\nb%').close('x\r\ny');
+    expect(out.text()).toBe('==> a b%\nx y\n');
+  });
+
+  it('a section kept while another holds the log is bounded: head, a line for the gap, tail', () => {
+    const out = sink();
+    const log = new SerialLog(out.stream, { keepBytes: 100, plain: true });
+    const a = log.open('A');
+    const b = log.open('B');
+    for (let i = 0; i < 1000; i++) b.write(Buffer.from(`line ${String(i).padStart(4, '0')}\n`)); // 10 bytes each
+    b.close('B done');
+    a.close('A done');
+    const lines = out.text().split('\n').slice(0, -1);
+    expect(lines.slice(0, 3)).toEqual(['==> A', 'A done', '==> B']);
+    expect(lines.slice(3, 13)).toEqual(Array.from({ length: 10 }, (_, i) => `line 000${i}`));
+    expect(lines[13]).toBe('[... 9800 bytes of output left out here ...]');
+    expect(lines.slice(14, 24)).toEqual(Array.from({ length: 10 }, (_, i) => `line 09${90 + i}`));
+    expect(lines.slice(24)).toEqual(['B done']);
+  });
+
+  it.each([
+    ['::error::x', 'live'],
+    ['::stop-commands::y', 'live'],
+    ['::endgroup::', 'live'],
+    ['::error::x', 'kept'],
+    ['::stop-commands::y', 'kept'],
+  ])('a child printing %s (%s) is passed through as text', (line, how) => {
+    const out = sink();
+    const log = new SerialLog(out.stream, { plain: true });
+    const first = how === 'kept' ? log.open('A') : undefined;
+    const s = log.open('B');
+    s.write(Buffer.from(`${line}\n`));
+    s.close('B done');
+    first?.close('A done');
+    expect(out.text()).toBe((first ? plainBlock('A', []) : '') + plainBlock('B', [line]));
+  });
+
+  it('the last resort prints nothing of its own; what waited is said after the section', () => {
+    const out = sink();
+    const log = new SerialLog(out.stream, { plain: true });
+    log.open('A').write(Buffer.from('a1\n'));
+    void log.whenFree(() => out.stream.write('said s\n'));
+    interruptLiveSections();
+    expect(out.text()).toBe('==> A\na1\nsaid s\n');
   });
 });
 

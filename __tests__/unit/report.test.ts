@@ -13,6 +13,7 @@ import {
   recoveryAnnotation,
   SUMMARY_MAX_BYTES,
   summaryMarkdown,
+  tellingLines,
 } from '../../src/report/summary.js';
 import { policyVerdict } from '../../src/report/summary-buildx.js';
 import { headline, type KnownFailure } from '../../src/report/summary-head.js';
@@ -842,5 +843,34 @@ describe('the collapsed output of failed attempts', () => {
       (m) => m[1],
     );
     expect(got).toEqual(summaries);
+  });
+});
+
+describe('tellingLines: the crash for a log with no summary beside it', () => {
+  it.each([
+    [
+      'one crash',
+      [dry(), crash(0), push()],
+      [
+        'The crash of attempt 2 (panic: concurrent map writes):',
+        '  fatal error: concurrent map writes',
+        '  ',
+        '  goroutine 41 [running]:',
+      ],
+    ],
+    [
+      'the same crash twice: one block',
+      [dry(), crash(0), crash(0)],
+      [
+        'The crash of attempts 2 and 3 (panic: concurrent map writes):',
+        '  fatal error: concurrent map writes',
+        '  ',
+        '  goroutine 41 [running]:',
+      ],
+    ],
+    ['no failed attempt', [dry(), push()], []],
+  ])('%s', (_, attempts, lines) => {
+    const r: MergeResult = { ...base, ok: false, attempts: numbered(attempts), tags: [] };
+    expect(tellingLines(r)).toEqual(lines);
   });
 });

@@ -5,6 +5,8 @@
 // tail, with a line saying how much was left out) and printed as its own group when it ends, or
 // when the log becomes free while it still runs (then it goes on live). Groups never nest, and
 // every byte of every section lies inside its own block.
+// Plain mode is for a terminal or another CI system's log, where workflow commands mean nothing:
+// each section is a `==> <title>` header line, the child's output as it is, then the trailer line.
 
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -27,6 +29,8 @@ export interface SerialLogOptions {
   keepBytes?: number;
   /** a fresh stop-commands token */
   token?: () => string;
+  /** no workflow commands: a `==> <title>` line heads each section (default false) */
+  plain?: boolean;
 }
 
 /** 1 MiB from the start and 1 MiB from the end of an attempt that ran while another was printed. */
@@ -71,6 +75,22 @@ export class HeadTail {
 /** A group title or trailer line as a workflow command carries it (no line breaks). */
 const escapeData = (s: string): string => s.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
 
+/** A title or trailer as one plain line. */
+const oneLine = (s: string): string => s.replace(/[\r\n]+/g, ' ');
+
+/** What a section prints before its output and after it (before the trailer). */
+export interface SectionFrame {
+  head: string;
+  foot: string;
+}
+
+/** A log group around a stop-commands block with a fresh token; or, plain, a header line only. */
+function frame(title: string, token: (() => string) | undefined): SectionFrame {
+  if (!token) return { head: `==> ${oneLine(title)}\n`, foot: '' };
+  const t = token();
+  return { head: `::group::${escapeData(title)}\n::stop-commands::${t}\n`, foot: `::${t}::\n::endgroup::\n` };
+}
+
 export type SectionState = 'kept' | 'live' | 'ended' | 'printed';
 
 /** One child's part of the log. Write its output here; close it when the child is done. */
@@ -84,7 +104,7 @@ export class LogSection extends EventEmitter implements EchoTarget {
     private readonly log: SerialLog,
     private readonly out: LogOutput,
     readonly title: string,
-    private readonly token: string,
+    private readonly frame: SectionFrame,
     keepBytes: number,
   ) {
     super();
@@ -114,10 +134,10 @@ export class LogSection extends EventEmitter implements EchoTarget {
     return false;
   }
 
-  /** The child is done; `trailer` is one line printed after the section's group. */
+  /** The child is done; `trailer` is one line printed after the section (after its group). */
   close(trailer?: string): void {
     if (this.state === 'ended' || this.state === 'printed') return;
-    this.trailer = trailer ? `${trailer.replace(/[\r\n]+/g, ' ')}\n` : '';
+    this.trailer = trailer ? `${oneLine(trailer)}\n` : '';
     if (this.state === 'kept') {
       this.state = 'ended';
       return;
@@ -126,9 +146,9 @@ export class LogSection extends EventEmitter implements EchoTarget {
     this.log.release(this);
   }
 
-  /** Opens the group and the block, and prints what was kept meanwhile. */
+  /** Opens the group and the block (plain: prints the header), then what was kept meanwhile. */
   start(): void {
-    this.out.write(`::group::${escapeData(this.title)}\n::stop-commands::${this.token}\n`);
+    this.out.write(this.frame.head);
     for (const chunk of this.kept.take()) this.out.write(chunk);
     this.state = this.state === 'ended' ? 'ended' : 'live';
   }
@@ -140,9 +160,9 @@ export class LogSection extends EventEmitter implements EchoTarget {
     this.finish();
   }
 
-  /** Closes the block and the group, then prints the trailer. */
+  /** Closes the block and the group (plain: nothing to close), then prints the trailer. */
   finish(): void {
-    this.out.write(`::${this.token}::\n::endgroup::\n${this.trailer}`);
+    this.out.write(`${this.frame.foot}${this.trailer}`);
     this.state = 'printed';
   }
 }
@@ -164,19 +184,20 @@ export class SerialLog {
   /** what waits for no section to print live (see whenFree) */
   private idle: (() => void)[] = [];
   private readonly keepBytes: number;
-  private readonly token: () => string;
+  /** undefined in plain mode: no stop-commands block, so no token */
+  private readonly token: (() => string) | undefined;
 
   constructor(
     private readonly out: LogOutput,
     opts: SerialLogOptions = {},
   ) {
     this.keepBytes = opts.keepBytes ?? KEEP_BYTES;
-    this.token = opts.token ?? (() => randomBytes(16).toString('hex'));
+    this.token = opts.plain ? undefined : (opts.token ?? (() => randomBytes(16).toString('hex')));
   }
 
   /** A new section: live when the log is free, else kept until it is. */
   open(title: string): LogSection {
-    const section = new LogSection(this, this.out, title, this.token(), this.keepBytes);
+    const section = new LogSection(this, this.out, title, frame(title, this.token), this.keepBytes);
     if (this.owner) this.waiting.push(section);
     else this.own(section);
     return section;

@@ -9,11 +9,16 @@ import type { Installed } from '../install/types.js';
 import type { Finding } from '../policy/evaluate.js';
 import type { Annotator } from './annotate.js';
 import type { PolicyGate } from './policy.js';
-import { publishBuildx } from './publish.js';
+import { publishBuildx, type StepOutputs } from './publish.js';
 
 /** Accepts the buildx now; `found`: what the spec check found, not reported again. */
-export function acceptBuildx(located: Installed, gate: PolicyGate, found: readonly Finding[]): Installed {
-  publishBuildx(located);
+export function acceptBuildx(
+  located: Installed,
+  gate: PolicyGate,
+  found: readonly Finding[],
+  out: StepOutputs,
+): Installed {
+  publishBuildx(located, out);
   gate.passVersion(located, gate.onVersion(located, found));
   return located;
 }
@@ -23,7 +28,7 @@ export async function acceptAlongside(
   installed: Promise<Installed>,
   gate: PolicyGate,
   found: readonly Finding[],
-  { annotator, log }: { annotator: Annotator; log: SerialLog },
+  { annotator, log, out }: { annotator: Annotator; log: SerialLog; out: StepOutputs },
 ): Promise<Installed> {
   const located = await installed;
   // The engine's first push, waiting for this check, starts in the microtasks before this.
@@ -31,7 +36,7 @@ export async function acceptAlongside(
   const findings = gate.onVersion(located, found);
   if (findings.length > 0) annotator.step(); // the workflow is read now, not when the log is free
   return log.whenFree(() => {
-    publishBuildx(located);
+    publishBuildx(located, out);
     gate.passVersion(located, findings);
     return located;
   });

@@ -59,10 +59,12 @@ export interface LastResort {
   progress: Progress;
   /** emits the step's one error (it knows whether one was already given) */
   fail(title: string, message: string): void;
+  /** where the stack goes (the runner's debug log; nowhere on a plain log) */
+  debug?: (message: string) => void;
 }
 
 /** Installs the handlers; the process exits 1 from them, once. */
-export function installLastResort({ progress, fail }: LastResort): void {
+export function installLastResort({ progress, fail, debug = core.debug }: LastResort): void {
   let handled = false;
   const handler = (how: string) => (err: unknown) => {
     if (handled) return;
@@ -73,7 +75,7 @@ export function installLastResort({ progress, fail }: LastResort): void {
       interruptLiveSections();
       const f = unexpectedFailure(progress.stage, err, how);
       fail(f.title, f.message);
-      if (err instanceof Error && err.stack) core.debug(err.stack);
+      if (err instanceof Error && err.stack) debug(err.stack);
     } catch {
       // nothing more can be said
     } finally {

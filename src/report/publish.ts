@@ -10,7 +10,7 @@ import { advisoryForFailure } from '../policy/advisories.js';
 import type { Annotator } from './annotate.js';
 import { Reported } from './guard.js';
 import { type BuildxInfo, type PolicyInfo, stepOutputs } from './report.js';
-import { failureAnnotation, recoveryAnnotation, summaryMarkdown } from './summary.js';
+import { failureAnnotation, recoveryAnnotation, summaryMarkdown, tellingLines } from './summary.js';
 import { headline, type KnownFailure } from './summary-head.js';
 import { tagLogLines } from './summary-tags.js';
 
@@ -27,11 +27,25 @@ export function buildxInfo(located: Installed): BuildxInfo {
   };
 }
 
+/** Where the step's outputs and its summary go: the runner's files, or the command line's. */
+export interface StepOutputs {
+  setOutput(name: string, value: string): void;
+  writeSummary(markdown: string): Promise<void>;
+}
+
+/** The runner's: GITHUB_OUTPUT and GITHUB_STEP_SUMMARY. */
+export const RUNNER_OUTPUTS: StepOutputs = {
+  setOutput: (name, value) => core.setOutput(name, value),
+  writeSummary: async (markdown) => {
+    await core.summary.addRaw(markdown).write();
+  },
+};
+
 /** The buildx-* outputs, and the log line that says which buildx runs and how it was found. */
-export function publishBuildx(located: Installed): void {
-  core.setOutput('buildx-version', located.version);
-  core.setOutput('buildx-path', located.path);
-  core.setOutput('buildx-source', located.source);
+export function publishBuildx(located: Installed, out: StepOutputs): void {
+  out.setOutput('buildx-version', located.version);
+  out.setOutput('buildx-path', located.path);
+  out.setOutput('buildx-source', located.source);
   core.info(
     `buildx ${located.version} (${located.source}: ${located.how}) at ${located.path}, in ${located.durationMs} ms`,
   );
@@ -54,19 +68,27 @@ export interface Published {
   buildx: BuildxInfo;
   dryRun: boolean;
   policy: PolicyInfo;
+  /** a log with no summary beside it (the command line): a failure's telling lines go to it */
+  tellingLinesInLog?: boolean;
 }
 
 /** Writes the other outputs, the summary and the final annotation; throws Reported when the run failed. */
-export async function publish(result: MergeResult, run: Published, annotator: Annotator): Promise<void> {
+export async function publish(
+  result: MergeResult,
+  run: Published,
+  annotator: Annotator,
+  out: StepOutputs,
+): Promise<void> {
   const known = knownFailure(result, run.buildx.version);
   const outputs = stepOutputs(result, run.buildx, run.dryRun, run.policy);
   for (const [name, value] of Object.entries(outputs)) {
-    if (!name.startsWith('buildx-')) core.setOutput(name, value);
+    if (!name.startsWith('buildx-')) out.setOutput(name, value);
   }
-  await core.summary.addRaw(summaryMarkdown(result, run.buildx, run.dryRun, run.policy, known)).write();
+  await out.writeSummary(summaryMarkdown(result, run.buildx, run.dryRun, run.policy, known));
   // The same answer at the end of the log: what happened, then one line per tag.
   core.info(`safe-imagetools: ${headline(result, run.dryRun)}`);
   for (const line of tagLogLines(result)) core.info(line);
+  if (!result.ok && run.tellingLinesInLog) for (const line of tellingLines(result)) core.info(line);
 
   if (result.ok) {
     // One warning at most: the recovery, with the fall-back from manifest PUTs in it when both.

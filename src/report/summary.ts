@@ -121,8 +121,13 @@ const listed = (ns: number[]): string =>
   ns.length === 1 ? String(ns[0]) : `${ns.slice(0, -1).join(', ')} and ${ns[ns.length - 1]}`;
 
 /** The failed attempts with telling lines, grouped by identical lines (a crash repeated prints one block). */
-function tailGroups(r: MergeResult): { numbers: number[]; head: string; tail: string }[] {
-  const groups = new Map<string, { numbers: number[]; head: string; tail: string }>();
+function tailGroups(
+  r: MergeResult,
+): { numbers: number[]; head: string; tail: string; plain: [string, string] }[] {
+  const groups = new Map<
+    string,
+    { numbers: number[]; head: string; tail: string; plain: [string, string] }
+  >();
   for (const a of r.attempts) {
     if (a.ok || !a.tail || a.tail.length === 0) continue;
     const tail = a.tail
@@ -133,11 +138,21 @@ function tailGroups(r: MergeResult): { numbers: number[]; head: string; tail: st
     const head = `${a.class === 'panic' ? 'The crash' : 'Last lines'}`;
     const why = `${a.class}: ${esc(a.signature ?? '')}`;
     const key = `${why}\n${tail}`;
-    const g = groups.get(key) ?? { numbers: [], head: `${head}|${why}`, tail };
+    const plain: [string, string] = [head, `${a.class}: ${a.signature ?? ''}`];
+    const g = groups.get(key) ?? { numbers: [], head: `${head}|${why}`, tail, plain };
     g.numbers.push(a.number);
     groups.set(key, g);
   }
   return [...groups.values()];
+}
+
+/** The telling lines of each failed attempt as plain text, for a log that shows no summary. Pure. */
+export function tellingLines(r: MergeResult): string[] {
+  return tailGroups(r).flatMap((g) => {
+    const [head, why] = g.plain;
+    const which = g.numbers.length === 1 ? `attempt ${g.numbers[0]}` : `attempts ${listed(g.numbers)}`;
+    return [`${head} of ${which} (${why}):`, ...g.tail.split('\n').map((l) => `  ${l}`)];
+  });
 }
 
 /**

@@ -3,9 +3,10 @@
 export class InputError extends Error {
   constructor(
     readonly input: string,
-    message: string,
+    /** what is wrong with the value, without the input's name */
+    readonly detail: string,
   ) {
-    super(`Input "${input}": ${message}`);
+    super(`Input "${input}": ${detail}`);
     this.name = 'InputError';
   }
 }
