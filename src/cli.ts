@@ -61,7 +61,13 @@ async function create(command: CommandLine, env: NodeJS.ProcessEnv): Promise<voi
   });
   if (command.metadataFile && process.exitCode !== USAGE_EXIT) {
     const tags = parseList(command.values.tags ?? '');
-    await writeFile(command.metadataFile, `${JSON.stringify(metadataOf(outputs.values, tags), null, 2)}\n`);
+    const json = `${JSON.stringify(metadataOf(outputs.values, tags), null, 2)}\n`;
+    await writeFile(command.metadataFile, json).catch((err: NodeJS.ErrnoException) => {
+      process.stdout.write(
+        `error: --metadata-file: cannot write "${command.metadataFile}" (${err.code ?? err.message})\n`,
+      );
+      process.exitCode = 1;
+    });
   }
 }
 

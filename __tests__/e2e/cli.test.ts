@@ -168,6 +168,17 @@ describe('failures', () => {
     expect(await readDigest(reg, r, 'v1')).toBeNull();
   });
 
+  it('a --metadata-file that cannot be written: exit 1 and says so; the tags are pushed all the same', async () => {
+    const r = repo('meta');
+    const meta = join(tmp('meta'), 'no-such-dir', 'metadata.json');
+    const run = await cli(['create', '-t', `${reg.host}/${r}:v1`, '--metadata-file', meta, ...sources], {
+      SAFE_IMAGETOOLS_BUILDX_VERSION: buildxPath(),
+    });
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/^error: --metadata-file: cannot write ".*metadata\.json" \(ENOENT\)$/m);
+    expect(await readDigest(reg, r, 'v1')).toMatch(/^sha256:/);
+  });
+
   it('--help and --version: exit 0; runnable by its shebang (the package bin)', async () => {
     expect(statSync(CLI).mode & 0o111).not.toBe(0);
     const help = await cli(['--help'], {}, true);

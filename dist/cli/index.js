@@ -31790,7 +31790,11 @@ async function create(command, env) {
     });
     if (command.metadataFile && process.exitCode !== USAGE_EXIT) {
         const tags = (0,_util_parse_js__WEBPACK_IMPORTED_MODULE_4__/* .parseList */ .E1)(command.values.tags ?? '');
-        await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.writeFile)(command.metadataFile, `${JSON.stringify((0,_report_command_line_js__WEBPACK_IMPORTED_MODULE_6__/* .metadataOf */ .Nk)(outputs.values, tags), null, 2)}\n`);
+        const json = `${JSON.stringify((0,_report_command_line_js__WEBPACK_IMPORTED_MODULE_6__/* .metadataOf */ .Nk)(outputs.values, tags), null, 2)}\n`;
+        await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.writeFile)(command.metadataFile, json).catch((err) => {
+            process.stdout.write(`error: --metadata-file: cannot write "${command.metadataFile}" (${err.code ?? err.message})\n`);
+            process.exitCode = 1;
+        });
     }
 }
 await cli(process.argv.slice(2), process.env);
