@@ -38784,6 +38784,7 @@ async function buildAtCommit(url, ref, commit, workDir, outFile, opts) {
 
 
 
+
 /** Parses `github.com/docker/buildx v0.13.1 abcdef` (and Debian's `... 0.13.1+ds1 0.13.1+ds1-3`). */
 function parseVersionOutput(text) {
     const line = text
@@ -38819,8 +38820,10 @@ async function checkRuns(file, opts) {
     return version;
 }
 /**
- * A cache hit that runs, or undefined (an entry that no longer runs is evicted). The version the
- * cache recorded for this very file is taken as is; else `version` runs, and its answer is recorded.
+ * A cache hit that runs, or undefined (an entry that no longer runs, or whose content changed since
+ * it was cached, is evicted). The version the cache recorded for this very file is taken as is;
+ * else the file's sha256 must still be the one recorded when it was cached (a cache restored by
+ * another tool has new stats and the same bytes), `version` runs, and its answer is recorded.
  */
 async function fromCache(key, opts) {
     const file = findCached(key, opts.platform.arch, opts.platform.os);
@@ -38829,6 +38832,12 @@ async function fromCache(key, opts) {
     const recorded = await recordedVersion(file);
     if (recorded)
         return { file, version: recorded };
+    const sha256 = await cachedSha256(file);
+    if (sha256 && (await fileSha(file)) !== sha256) {
+        opts.warning(`The cached buildx at ${file} changed since it was cached (its sha256 is not the one recorded); removing it and installing again`);
+        await evict(file);
+        return undefined;
+    }
     const version = await reportedVersion(file, [], opts.signal);
     if (version) {
         await recordVersion(file, version);

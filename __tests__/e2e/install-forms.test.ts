@@ -3,6 +3,7 @@
 // git repository built by a real Go toolchain, and each installed binary running a real merge
 // against the test-bed registry.
 import {
+  chmodSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -160,13 +161,27 @@ describe('releases', () => {
     expect(second.run.stdout).toMatch(/tool cache \(v0\.13\.1\)/);
   });
 
-  it('a cached binary that no longer runs is evicted and installed again', async () => {
+  it('a cached binary that no longer runs (its bytes unchanged) is evicted and installed again', async () => {
     const toolCache = mkdtempSync(join(tmpdir(), 'toolcache-'));
     await expectMerged(await merge('v0.13.1', {}, { RUNNER_TOOL_CACHE: toolCache }));
-    writeFileSync(join(toolCache, 'buildx', '0.13.1', 'amd64', 'buildx'), '#!/bin/sh\nexit 1\n');
+    chmodSync(join(toolCache, 'buildx', '0.13.1', 'amd64', 'buildx'), 0o644);
     const again = await merge('v0.13.1', {}, { RUNNER_TOOL_CACHE: toolCache });
     await expectMerged(again);
     expect(warningsOf(again.run)).toMatch(/no longer runs; removing it and installing again/);
+  });
+
+  it('a cached binary whose bytes changed is never run: evicted, downloaded and verified again', async () => {
+    const toolCache = mkdtempSync(join(tmpdir(), 'toolcache-'));
+    await expectMerged(await merge('v0.13.1', {}, { RUNNER_TOOL_CACHE: toolCache }));
+    const marker = join(mkdtempSync(join(tmpdir(), 'ran-')), 'ran');
+    writeFileSync(join(toolCache, 'buildx', '0.13.1', 'amd64', 'buildx'), `#!/bin/sh\ntouch '${marker}'\n`);
+    const again = await merge('v0.13.1', {}, { RUNNER_TOOL_CACHE: toolCache });
+    await expectMerged(again);
+    expect(warningsOf(again.run)).toMatch(
+      /changed since it was cached \(its sha256 is not the one recorded\)/,
+    );
+    expect(again.run.stdout).toMatch(/downloaded buildx-v0\.13\.1\.linux-amd64 .*sha256 verified/);
+    expect(existsSync(marker)).toBe(false);
   });
 
   it('a range never picks a draft, nor a release candidate it does not name', async () => {
@@ -241,6 +256,21 @@ describe('a URL with buildx-checksum', () => {
     await expectMerged(r);
     expect(r.run.outputs['buildx-source']).toBe('url');
     expect(JSON.parse(r.run.outputs.result as string).buildx.checksum).toBe(sha);
+  });
+  it('a cache hit by checksum whose file changed is not taken for the pinned binary', async () => {
+    const url = server.serveFile(buildxPath());
+    const sha = server.checksumOf('v0.13.1', 'linux-amd64');
+    const toolCache = mkdtempSync(join(tmpdir(), 'toolcache-'));
+    await expectMerged(await merge(url, { 'buildx-checksum': sha }, { RUNNER_TOOL_CACHE: toolCache }));
+    const [key] = readdirSync(join(toolCache, 'buildx'));
+    writeFileSync(
+      join(toolCache, 'buildx', key!, 'amd64', 'buildx'),
+      '#!/bin/sh\necho "github.com/docker/buildx v0.13.1 x"\n',
+    );
+    const again = await merge(url, { 'buildx-checksum': sha }, { RUNNER_TOOL_CACHE: toolCache });
+    await expectMerged(again);
+    expect(warningsOf(again.run)).toMatch(/changed since it was cached/);
+    expect(again.run.stdout).not.toMatch(/tool cache \(by checksum\)/);
   });
   it('refuses a binary whose sha256 differs, with both hashes', async () => {
     const r = await merge(server.serveFile(buildxPath()), { 'buildx-checksum': '0'.repeat(64) });

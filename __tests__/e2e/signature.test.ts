@@ -5,7 +5,7 @@
 // A good bundle installs and the summary and `result` name the signer; every bad one is refused
 // on the buildx-version line before any push, each with its own reason; a missing bundle warns
 // under `signature: optional` and is refused under `required`; a cache hit is not verified again.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -129,13 +129,30 @@ describe('a signed release', () => {
     expect(JSON.parse(again.run.outputs.result as string).buildx.signature.ref).toBe('refs/tags/v1.17.0');
   });
 
-  it('a cached binary that changed is verified again, and refused', async () => {
+  it('a cached binary changed in place is never run: evicted, downloaded and verified again', async () => {
     const first = await install('v0.31.1');
     const cached = first.run.outputs['buildx-path'] as string;
     writeFileSync(cached, `${readFileSync(cached, 'utf8')}\n# changed in the cache\n`);
+    server.requests.length = 0;
     const again = await install('v0.31.1', {}, first.toolCache);
-    expect(again.run.code).toBe(1);
-    expect(said(again.run, 'error').join('\n')).toMatch(/the signature is not of this file/);
+    expect(again.run.code, again.run.stdout.slice(-3000)).toBe(0);
+    expect(said(again.run, 'warning').join('\n')).toMatch(/changed since it was cached/);
+    expect(server.requests.filter((q) => q.url.endsWith('.sigstore.json'))).toHaveLength(1);
+    expect(again.run.stdout).toContain('Sigstore signature verified');
+  });
+
+  it('a cached binary whose bytes are the same but whose stat changed (a restored cache) is verified again, and passes', async () => {
+    const first = await install('v0.31.1');
+    const cached = first.run.outputs['buildx-path'] as string;
+    const now = new Date();
+    utimesSync(cached, now, new Date(now.getTime() - 3_600_000));
+    server.requests.length = 0;
+    const again = await install('v0.31.1', {}, first.toolCache);
+    expect(again.run.code, again.run.stdout.slice(-3000)).toBe(0);
+    expect(said(again.run, 'warning')).toEqual([]);
+    expect(server.requests.filter((q) => q.url.endsWith('.sigstore.json'))).toHaveLength(1);
+    expect(server.requests.filter((q) => q.url.endsWith('linux-amd64'))).toEqual([]);
+    expect(again.run.stdout).toContain('Sigstore signature verified');
   });
 });
 

@@ -2,7 +2,8 @@
 // tool-cache hit that still runs (its recorded version taken as is, or asked and recorded).
 
 import { runProcess } from '../exec/process.js';
-import { evict, findCached, recordedVersion, recordVersion } from './cache.js';
+import { cachedSha256, evict, findCached, recordedVersion, recordVersion } from './cache.js';
+import { fileSha } from './download.js';
 import { InstallError, type InstallOptions } from './types.js';
 
 export interface BuildxVersion {
@@ -50,8 +51,10 @@ export async function checkRuns(file: string, opts: InstallOptions): Promise<str
 }
 
 /**
- * A cache hit that runs, or undefined (an entry that no longer runs is evicted). The version the
- * cache recorded for this very file is taken as is; else `version` runs, and its answer is recorded.
+ * A cache hit that runs, or undefined (an entry that no longer runs, or whose content changed since
+ * it was cached, is evicted). The version the cache recorded for this very file is taken as is;
+ * else the file's sha256 must still be the one recorded when it was cached (a cache restored by
+ * another tool has new stats and the same bytes), `version` runs, and its answer is recorded.
  */
 export async function fromCache(
   key: string,
@@ -61,6 +64,14 @@ export async function fromCache(
   if (!file) return undefined;
   const recorded = await recordedVersion(file);
   if (recorded) return { file, version: recorded };
+  const sha256 = await cachedSha256(file);
+  if (sha256 && (await fileSha(file)) !== sha256) {
+    opts.warning(
+      `The cached buildx at ${file} changed since it was cached (its sha256 is not the one recorded); removing it and installing again`,
+    );
+    await evict(file);
+    return undefined;
+  }
   const version = await reportedVersion(file, [], opts.signal);
   if (version) {
     await recordVersion(file, version);
